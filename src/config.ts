@@ -1,0 +1,55 @@
+import path from "node:path";
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const configSchema = z.object({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: port.default(8080),
+  dataDir: z.string().min(1).default("./data"),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Free space kept beyond the database size before a backup is allowed to start. */
+  backupFreeMarginBytes: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(64 * 1024 * 1024),
+  /** How long a request waits at a closed holder gate before it is refused. */
+  gateTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+  /** How long a restore waits for leases already inside to finish. */
+  drainTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+const envNames: Record<keyof Config, string> = {
+  host: "HOST",
+  port: "PORT",
+  dataDir: "CHAOSCYPHER_DATA_DIR",
+  logLevel: "LOG_LEVEL",
+  backupFreeMarginBytes: "CHAOSCYPHER_BACKUP_FREE_MARGIN_BYTES",
+  gateTimeoutMs: "CHAOSCYPHER_GATE_TIMEOUT_MS",
+  drainTimeoutMs: "CHAOSCYPHER_DRAIN_TIMEOUT_MS",
+};
+
+export class ConfigError extends Error {}
+
+/** Parses config once at start; flags override env, env overrides defaults. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigInput = {}): Config {
+  const fromEnv: Record<string, string> = {};
+  for (const [key, name] of Object.entries(envNames)) {
+    const value = env[name];
+    if (value !== undefined && value !== "") fromEnv[key] = value;
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const parsed = configSchema.safeParse({ ...fromEnv, ...defined });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const key = i.path[0] as keyof Config | undefined;
+      return `${key ? envNames[key] : "config"}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+}

@@ -1,0 +1,64 @@
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import path from "node:path";
+import type { Logger } from "../logger.js";
+import { fsyncDir, removeWithJournal } from "../workers/sqlite-tasks.js";
+
+export const RESTORE_INTENT = "restore.intent";
+export const STAGED_PREFIX = ".app.db.restore-";
+export const BACKUP_TEMP = /^\.app_.*\.tmp-[0-9a-f]+(-journal)?$|^\.pre-.*\.tmp-[0-9a-f]+(-journal)?$/;
+
+export interface RestoreIntent {
+  staged: string;
+  backup: string;
+}
+
+/**
+ * Finishes or undoes a restore that a crash interrupted. The rule: once the intent file exists the staged
+ * copy is validated, so if app.db is missing the swap is finished with it; if the staged copy is gone too,
+ * app.db.pre_restore goes back. While app.db exists the swap either never started (staged copy removed)
+ * or completed (nothing to do).
+ */
+export function recoverDatabaseDir(dir: string, logger: Logger): void {
+  const intentFile = path.join(dir, RESTORE_INTENT);
+  const appDb = path.join(dir, "app.db");
+  if (existsSync(intentFile)) {
+    const intent = readIntent(intentFile);
+    const staged = intent ? path.join(dir, intent.staged) : null;
+    if (!existsSync(appDb) && staged && existsSync(staged)) {
+      renameSync(staged, appDb);
+      logger.warn({ dir, backup: intent?.backup }, "recovery: finished an interrupted restore");
+    } else if (!existsSync(appDb) && existsSync(`${appDb}.pre_restore`)) {
+      renameSync(`${appDb}.pre_restore`, appDb);
+      logger.warn({ dir }, "recovery: undid an interrupted restore, previous database is back");
+    } else {
+      logger.warn({ dir }, "recovery: an interrupted restore left the database consistent");
+    }
+    rmSync(intentFile, { force: true });
+    fsyncDir(dir);
+  }
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith(STAGED_PREFIX)) {
+      removeWithJournal(path.join(dir, name));
+      logger.info({ dir, file: name }, "recovery: removed a leftover staged restore file");
+    }
+  }
+}
+
+/** Removes what an interrupted backup left: hidden temp files and their journals. */
+export function removeBackupLeftovers(dir: string, logger: Logger): void {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    if (BACKUP_TEMP.test(name)) {
+      rmSync(path.join(dir, name), { force: true });
+      logger.info({ dir, file: name }, "recovery: removed a leftover backup temp file");
+    }
+  }
+}
+
+function readIntent(file: string): RestoreIntent | null {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as RestoreIntent;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,54 @@
+import { trpcServer } from "@hono/trpc-server";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { PayloadTooLargeError } from "../errors.js";
+import type { ServiceDeps } from "../services/deps.js";
+import { createContextInner } from "../trpc/context.js";
+import { appRouter } from "../trpc/router.js";
+import type { AppEnv } from "./env.js";
+import { errorResponse } from "./errors.js";
+import { requestLog } from "./request-log.js";
+import { backupRoutes } from "./routes/backup.js";
+import { databaseRoutes } from "./routes/databases.js";
+
+const MAX_JSON_BODY = 64 * 1024;
+
+export function createApp(services: ServiceDeps) {
+  const app = new Hono<AppEnv>();
+  app.use(requestId());
+  app.use(requestLog(services.logger));
+  app.use(async (c, next) => {
+    c.set("services", services);
+    await next();
+  });
+  app.use(
+    bodyLimit({
+      maxSize: MAX_JSON_BODY,
+      onError: () => {
+        throw new PayloadTooLargeError(`request bodies are limited to ${MAX_JSON_BODY} bytes`);
+      },
+    }),
+  );
+
+  const api = new Hono<AppEnv>()
+    .get("/health", (c) => c.json({ status: "ok" }))
+    .route("/backup", backupRoutes)
+    .route("/databases", databaseRoutes);
+  app.route("/api/v1", api);
+
+  app.use(
+    "/trpc/*",
+    trpcServer({
+      endpoint: "/trpc",
+      router: appRouter,
+      createContext: (_opts, c) => ({ ...createContextInner(services, c.get("log")) }),
+    }),
+  );
+
+  app.notFound((c) => c.json({ error: "NOT_FOUND", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => errorResponse(error, c, c.get("log") ?? services.logger));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,30 @@
+import { z } from "zod";
+
+export const DATABASE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+export const BACKUP_FILENAME = /^app_(\d{8})_(\d{6})(?:_(\d{1,6}))?\.db$/;
+export const PRE_UPGRADE_FILENAME = /^pre-([A-Za-z0-9_]{1,128})-(\d{8})T(\d{6})Z\.db$/;
+
+export const databaseNameSchema = z
+  .string()
+  .regex(DATABASE_NAME, "database names are 1-64 letters, digits, '_' or '-'");
+
+export const backupFilenameSchema = z
+  .string()
+  .refine(
+    (name) => BACKUP_FILENAME.test(name) || PRE_UPGRADE_FILENAME.test(name),
+    "not a backup filename (app_YYYYMMDD_HHMMSS[_N].db or pre-<revision>-<YYYYMMDDTHHMMSSZ>.db)",
+  );
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
+/** `YYYYMMDD_HHMMSS` in UTC, the spec's backup timestamp. */
+export function backupStamp(date: Date): string {
+  const d = `${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}`;
+  const t = `${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}`;
+  return `${d}_${t}`;
+}
+
+/** `YYYYMMDDTHHMMSSZ`, the stamp of automatic pre-upgrade backups. */
+export function preUpgradeStamp(date: Date): string {
+  return `${backupStamp(date).replace("_", "T")}Z`;
+}

@@ -1,0 +1,39 @@
+import { serve } from "@hono/node-server";
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { createApp } from "./http/app.js";
+import { createLogger } from "./logger.js";
+import { createServiceDeps } from "./services/create-deps.js";
+
+/** Starts the HTTP server on the parsed config; resolves once it listens. */
+export async function startServer(config: Config) {
+  const logger = createLogger(config.logLevel);
+  const services = createServiceDeps(config, logger);
+  const app = createApp(services);
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+      logger.info({ url: `http://${config.host}:${info.port}`, dataDir: config.dataDir }, "listening");
+      resolve(s);
+    });
+  });
+  const shutdown = () => {
+    logger.info("shutting down");
+    server.close(() => {
+      services.registry.closeAll();
+      process.exit(0);
+    });
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+  return { server, services };
+}
+
+const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
+if (isEntry) {
+  try {
+    await startServer(loadConfig());
+  } catch (error) {
+    const message = error instanceof ConfigError ? error.message : (error as Error).stack;
+    process.stderr.write(`chaoscypher: ${message}\n`);
+    process.exit(1);
+  }
+}

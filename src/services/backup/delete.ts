@@ -1,0 +1,10 @@
+import { rm } from "node:fs/promises";
+import type { ServiceDeps } from "../deps.js";
+import { requireBackupFile } from "./files.js";
+
+export async function deleteBackup(deps: ServiceDeps, database: string, filename: string): Promise<void> {
+  deps.registry.holder(database);
+  const file = requireBackupFile(deps.paths.backupDir(database), filename);
+  await rm(file);
+  deps.logger.info({ database, filename, operation: "delete" }, "backup deleted");
+}

@@ -1,0 +1,27 @@
+import { createReadStream, type ReadStream } from "node:fs";
+import { open } from "node:fs/promises";
+import { NotFoundError } from "../../errors.js";
+import type { ServiceDeps } from "../deps.js";
+import { resolveBackupPath } from "./files.js";
+
+export interface BackupDownload {
+  filename: string;
+  size: number;
+  stream: ReadStream;
+}
+
+/** Opens the file first, so a delete racing the download cannot cut it short. */
+export async function openBackupDownload(
+  deps: ServiceDeps,
+  database: string,
+  filename: string,
+): Promise<BackupDownload> {
+  deps.registry.holder(database);
+  const file = resolveBackupPath(deps.paths.backupDir(database), filename);
+  const handle = await open(file, "r").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") throw new NotFoundError(`backup "${filename}" does not exist`, { filename });
+    throw error;
+  });
+  const { size } = await handle.stat();
+  return { filename, size, stream: createReadStream("", { fd: handle, highWaterMark: 1024 * 1024 }) };
+}

@@ -1,0 +1,78 @@
+import { existsSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { NotFoundError, ValidationError } from "../../errors.js";
+import { BACKUP_FILENAME, backupFilenameSchema, backupStamp, PRE_UPGRADE_FILENAME } from "../../lib/names.js";
+
+export type BackupKind = "backup" | "pre-upgrade";
+
+export interface BackupEntry {
+  filename: string;
+  size: number;
+  created_at: string;
+  kind: BackupKind;
+}
+
+interface ParsedName {
+  kind: BackupKind;
+  createdAt: string;
+  sequence: number;
+}
+
+export function parseBackupName(filename: string): ParsedName | null {
+  const backup = BACKUP_FILENAME.exec(filename);
+  if (backup) return { kind: "backup", createdAt: `${backup[1]}_${backup[2]}`, sequence: Number(backup[3] ?? 0) };
+  const pre = PRE_UPGRADE_FILENAME.exec(filename);
+  if (pre) return { kind: "pre-upgrade", createdAt: `${pre[2]}_${pre[3]}`, sequence: 0 };
+  return null;
+}
+
+/** Validates a client-supplied filename and resolves it inside the database's backup directory. */
+export function resolveBackupPath(dir: string, filename: string): string {
+  const parsed = backupFilenameSchema.safeParse(filename);
+  if (!parsed.success) {
+    throw new ValidationError(parsed.error.issues[0]?.message ?? "invalid backup filename", { filename });
+  }
+  const resolved = path.join(dir, filename);
+  if (path.dirname(resolved) !== path.resolve(dir)) throw new ValidationError("invalid backup filename", { filename });
+  return resolved;
+}
+
+export function requireBackupFile(dir: string, filename: string): string {
+  const file = resolveBackupPath(dir, filename);
+  if (!existsSync(file)) throw new NotFoundError(`backup "${filename}" does not exist`, { filename });
+  return file;
+}
+
+/** The next free `app_YYYYMMDD_HHMMSS[_N].db` for this second. */
+export function nextBackupName(dir: string, now: Date): string {
+  const stamp = backupStamp(now);
+  for (let n = 0; ; n++) {
+    const name = n === 0 ? `app_${stamp}.db` : `app_${stamp}_${n}.db`;
+    if (!existsSync(path.join(dir, name))) return name;
+  }
+}
+
+/** Backups newest first; files that vanish while listing (an outside cleanup) are skipped. */
+export async function listBackupFiles(dir: string): Promise<BackupEntry[]> {
+  const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return [] as string[];
+    throw error;
+  });
+  const entries: (BackupEntry & { sequence: number })[] = [];
+  for (const filename of names) {
+    const parsed = parseBackupName(filename);
+    if (!parsed) continue;
+    const info = await stat(path.join(dir, filename)).catch(() => null);
+    if (!info?.isFile()) continue;
+    entries.push({
+      filename,
+      size: info.size,
+      created_at: parsed.createdAt,
+      kind: parsed.kind,
+      sequence: parsed.sequence,
+    });
+  }
+  entries.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.sequence - a.sequence);
+  return entries.map(({ sequence: _, ...entry }) => entry);
+}

@@ -1,0 +1,40 @@
+import { ValidationError } from "../../errors.js";
+import { databaseNameSchema } from "../../lib/names.js";
+import type { ServiceDeps } from "../deps.js";
+
+export interface DatabaseInfo {
+  name: string;
+  size: number;
+}
+
+export function listDatabases(deps: ServiceDeps): { current: string; databases: DatabaseInfo[] } {
+  const databases = deps.registry.names().map((name) => ({ name, size: deps.registry.size(name) }));
+  return { current: deps.settings.current, databases };
+}
+
+export function createDatabase(deps: ServiceDeps, name: string): { name: string } {
+  assertDatabaseName(name);
+  deps.registry.create(name);
+  return { name };
+}
+
+export async function setCurrentDatabase(deps: ServiceDeps, name: string): Promise<{ current: string }> {
+  assertDatabaseName(name);
+  deps.registry.holder(name);
+  await deps.settings.setCurrent(name);
+  deps.logger.info({ database: name }, "current database changed");
+  return { current: name };
+}
+
+/** The database a request acts on: its explicit choice, else the server's current one. */
+export function resolveDatabase(deps: ServiceDeps, requested: string | undefined): string {
+  const name = requested ?? deps.settings.current;
+  assertDatabaseName(name);
+  deps.registry.holder(name);
+  return name;
+}
+
+function assertDatabaseName(name: string): void {
+  const parsed = databaseNameSchema.safeParse(name);
+  if (!parsed.success) throw new ValidationError(parsed.error.issues[0]?.message ?? "invalid database name", { name });
+}

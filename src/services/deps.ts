@@ -1,0 +1,25 @@
+import type { Config } from "../config.js";
+import type { Migration } from "../db/migrations.js";
+import type { DataPaths } from "../db/paths.js";
+import type { DatabaseRegistry } from "../db/registry.js";
+import type { ServerSettings } from "../db/server-settings.js";
+import type { Logger } from "../logger.js";
+import type { OperationLocks } from "./locks.js";
+
+/** File operations a restore performs, injectable so tests can make one fail. */
+export interface FileOps {
+  rename(from: string, to: string): Promise<void>;
+}
+
+/** Everything the domain verbs need, built once at start and passed in. */
+export interface ServiceDeps {
+  config: Config;
+  logger: Logger;
+  paths: DataPaths;
+  registry: DatabaseRegistry;
+  locks: OperationLocks;
+  migrations: Migration[];
+  settings: ServerSettings;
+  fileOps: FileOps;
+  now: () => Date;
+}

@@ -1,0 +1,5 @@
+// Worker threads do not inherit tsx's loader, so the worker registers it before loading its TypeScript entry.
+import { register } from "tsx/esm/api";
+
+register();
+await import("./worker-entry.ts");

@@ -1,0 +1,48 @@
+import { Worker } from "node:worker_threads";
+import type { CopyArgs, VacuumArgs, ValidateArgs, ValidationResult } from "./sqlite-tasks.js";
+
+interface TaskTypes {
+  vacuumInto: { args: VacuumArgs; result: { size: number } };
+  copyDurably: { args: CopyArgs; result: undefined };
+  validateBackup: { args: ValidateArgs; result: ValidationResult };
+}
+
+export type TaskName = keyof TaskTypes;
+
+export class WorkerTaskError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+interface WorkerReply {
+  ok: boolean;
+  result?: unknown;
+  error?: { message: string; code?: string };
+}
+
+const bootstrap = new URL("./bootstrap.mjs", import.meta.url);
+
+/** Runs one task in a fresh worker thread, so its SQLite connection is gone when the promise settles. */
+export function runTask<T extends TaskName>(task: T, args: TaskTypes[T]["args"]): Promise<TaskTypes[T]["result"]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(bootstrap, { workerData: { task, args }, execArgv: [] });
+    let reply: WorkerReply | undefined;
+    let failure: Error | undefined;
+    worker.once("message", (message: WorkerReply) => {
+      reply = message;
+    });
+    worker.once("error", (error) => {
+      failure = error;
+    });
+    // Settle on exit, not on the message, so the worker's connection is surely closed by then.
+    worker.once("exit", (code) => {
+      if (reply?.ok) resolve(reply.result as TaskTypes[T]["result"]);
+      else if (reply) reject(new WorkerTaskError(reply.error?.message ?? "worker task failed", reply.error?.code));
+      else reject(failure ?? new WorkerTaskError(`worker for ${task} exited with code ${code}`));
+    });
+  });
+}

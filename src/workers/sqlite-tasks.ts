@@ -1,0 +1,121 @@
+import { closeSync, copyFileSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import { checkReadable, openSqlite } from "../db/connection.js";
+import { hasMigrationsTable, lastAppliedMillis } from "../db/migrations.js";
+
+/** Work that must stay off the event loop: each task runs in a worker thread with its own connection. */
+
+export function fsyncFile(file: string): void {
+  const fd = openSync(file, "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function removeWithJournal(file: string): void {
+  for (const suffix of ["", "-journal", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
+}
+
+export interface VacuumArgs {
+  src: string;
+  temp: string;
+  dest: string;
+}
+
+/** A compacted, consistent copy of a live database: VACUUM INTO a temp name, fsync, rename, fsync dir. */
+export function vacuumInto({ src, temp, dest }: VacuumArgs): { size: number } {
+  const sqlite = openSqlite(src, { readonly: true });
+  try {
+    sqlite.prepare("VACUUM INTO ?").run(temp);
+  } catch (error) {
+    removeWithJournal(temp);
+    throw error;
+  } finally {
+    sqlite.close();
+  }
+  try {
+    fsyncFile(temp);
+    renameSync(temp, dest);
+    fsyncDir(path.dirname(dest));
+  } catch (error) {
+    removeWithJournal(temp);
+    throw error;
+  }
+  return { size: statSync(dest).size };
+}
+
+export interface CopyArgs {
+  src: string;
+  dest: string;
+}
+
+export function copyDurably({ src, dest }: CopyArgs): void {
+  try {
+    copyFileSync(src, dest);
+    fsyncFile(dest);
+  } catch (error) {
+    removeWithJournal(dest);
+    throw error;
+  }
+}
+
+export type ValidationResult =
+  | { ok: true; lastApplied: number }
+  | { ok: false; reason: "not_sqlite" | "corrupt" | "not_app_database" | "newer_schema"; message: string };
+
+const SQLITE_HEADER = Buffer.from("SQLite format 3\0", "latin1");
+
+function hasSqliteHeader(file: string): boolean {
+  const fd = openSync(file, "r");
+  try {
+    const header = Buffer.alloc(SQLITE_HEADER.length);
+    const read = readSync(fd, header, 0, header.length, 0);
+    return read === header.length && header.equals(SQLITE_HEADER);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface ValidateArgs {
+  file: string;
+  /** The newest migration this build knows; a file past it was written by a newer build. */
+  newestKnownMillis: number;
+}
+
+/** Everything a restore checks before it touches the live database (SPEC §5 step 1). */
+export function validateBackup({ file, newestKnownMillis }: ValidateArgs): ValidationResult {
+  if (!hasSqliteHeader(file)) return { ok: false, reason: "not_sqlite", message: "the file is not a SQLite database" };
+  let sqlite: ReturnType<typeof openSqlite> | undefined;
+  try {
+    sqlite = openSqlite(file, { readonly: true });
+    const rows = sqlite.pragma("integrity_check") as { integrity_check: string }[];
+    const problems = rows.map((r) => r.integrity_check).filter((r) => r !== "ok");
+    if (problems.length > 0) {
+      return { ok: false, reason: "corrupt", message: `integrity check failed: ${problems.slice(0, 3).join("; ")}` };
+    }
+    if (!hasMigrationsTable(sqlite)) {
+      return { ok: false, reason: "not_app_database", message: "the file is not a Chaos Cypher app database" };
+    }
+    const lastApplied = lastAppliedMillis(sqlite) ?? 0;
+    if (lastApplied > newestKnownMillis) {
+      return { ok: false, reason: "newer_schema", message: "the backup's schema is newer than this build" };
+    }
+    checkReadable(sqlite);
+    return { ok: true, lastApplied };
+  } catch (error) {
+    return { ok: false, reason: "corrupt", message: `the file cannot be read: ${(error as Error).message}` };
+  } finally {
+    sqlite?.close();
+  }
+}

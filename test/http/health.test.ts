@@ -1,0 +1,25 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+
+describe("GET /api/v1/health", () => {
+  let t: TestApp;
+  afterEach(() => {
+    t.close();
+    removeDir(t.dataDir);
+  });
+
+  it("answers ok and creates the default database on first start", async () => {
+    t = createTestApp();
+    const res = await t.app.request("/api/v1/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+    expect(t.services.registry.names()).toEqual(["default"]);
+  });
+
+  it("answers unknown routes with the spec's error body", async () => {
+    t = createTestApp();
+    const res = await t.app.request("/api/v1/nope");
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: "NOT_FOUND" });
+  });
+});
