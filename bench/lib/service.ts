@@ -1,0 +1,76 @@
+import type { Headers } from "./load.js";
+
+export interface BackupInfo {
+  filename: string;
+  size: number;
+}
+
+export interface Credentials {
+  key: Headers;
+  cookie: Headers;
+}
+
+async function expectOk(res: Response, what: string): Promise<Response> {
+  if (!res.ok) throw new Error(`${what}: HTTP ${res.status} ${await res.text()}`);
+  return res;
+}
+
+/** The REST calls the bench makes, as an operator's script would. */
+export class ServiceClient {
+  headers: Headers = {};
+
+  constructor(readonly url: string) {}
+
+  /** First-run setup, then an API key; null when this build has no auth routes yet. */
+  async setupAuth(): Promise<Credentials | null> {
+    const setup = await fetch(`${this.url}/api/v1/auth/setup`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: this.url },
+      body: JSON.stringify({ username: "bench", password: "bench-password-1" }),
+    });
+    if (setup.status === 404) return null;
+    await expectOk(setup, "auth setup");
+    const session = setup.headers
+      .getSetCookie()
+      .map((c) => c.split(";")[0] ?? "")
+      .find((c) => c.startsWith("cc_session="));
+    if (!session) throw new Error("auth setup set no cc_session cookie");
+    const cookie = { cookie: session };
+    const res = await fetch(`${this.url}/api/v1/auth/keys`, {
+      method: "POST",
+      headers: { ...cookie, "content-type": "application/json", origin: this.url },
+      body: JSON.stringify({ name: "bench" }),
+    });
+    const { key } = (await (await expectOk(res, "key create")).json()) as { key: string };
+    return { key: { authorization: `Bearer ${key}` }, cookie };
+  }
+
+  async backup(): Promise<BackupInfo> {
+    const res = await fetch(`${this.url}/api/v1/backup`, { method: "POST", headers: this.headers });
+    return (await (await expectOk(res, "backup")).json()) as BackupInfo;
+  }
+
+  async deleteBackup(filename: string): Promise<void> {
+    const res = await fetch(`${this.url}/api/v1/backup/${filename}`, { method: "DELETE", headers: this.headers });
+    await expectOk(res, "delete backup");
+  }
+
+  async restore(filename: string): Promise<void> {
+    const res = await fetch(`${this.url}/api/v1/backup/${filename}/restore`, { method: "POST", headers: this.headers });
+    await expectOk(res, "restore");
+  }
+
+  /** Reads the whole download and returns its length; the bytes are dropped as they arrive. */
+  async download(filename: string): Promise<number> {
+    const res = await fetch(`${this.url}/api/v1/backup/${filename}/download`, { headers: this.headers });
+    await expectOk(res, "download");
+    if (!res.body) throw new Error("download has no body");
+    const reader = res.body.getReader();
+    let bytes = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return bytes;
+      bytes += value.byteLength;
+    }
+  }
+}
