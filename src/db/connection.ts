@@ -1,43 +1,18 @@
-import Database from "better-sqlite3";
 import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
-import * as sqliteVec from "sqlite-vec";
 import * as schema from "./schema/index.js";
+import type { Sqlite } from "./sqlite.js";
 
-export type Sqlite = Database.Database;
+export {
+  checkReadable,
+  EMBEDDING_DIMENSIONS,
+  type OpenOptions,
+  openSqlite,
+  type Sqlite,
+  VECTOR_TABLE,
+} from "./sqlite.js";
+
 export type AppDb = BetterSQLite3Database<typeof schema> & { $client: Sqlite };
-
-export const VECTOR_TABLE = "chunk_embeddings";
-export const EMBEDDING_DIMENSIONS = 384;
-
-export interface OpenOptions {
-  readonly?: boolean;
-  /** WAL is for live databases; staged or backup files are inspected without converting them. */
-  wal?: boolean;
-}
-
-/** Opens a SQLite file with the pragmas every app.db connection needs and sqlite-vec loaded. */
-export function openSqlite(file: string, options: OpenOptions = {}): Sqlite {
-  const sqlite = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-  try {
-    sqlite.pragma("busy_timeout = 5000");
-    if (options.wal ?? !options.readonly) sqlite.pragma("journal_mode = WAL");
-    sqlite.pragma("synchronous = NORMAL");
-    sqlite.pragma("foreign_keys = ON");
-    sqliteVec.load(sqlite);
-    return sqlite;
-  } catch (error) {
-    sqlite.close();
-    throw error;
-  }
-}
 
 export function wrapDrizzle(sqlite: Sqlite): AppDb {
   return drizzle(sqlite, { schema });
-}
-
-/** A cheap read that fails unless the file is readable, vector index included once it exists. */
-export function checkReadable(sqlite: Sqlite): void {
-  sqlite.prepare("SELECT count(*) FROM sqlite_master").get();
-  const vector = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE name = ?").get(VECTOR_TABLE);
-  if (vector) sqlite.prepare(`SELECT chunk_id FROM ${VECTOR_TABLE} LIMIT 1`).all();
 }
