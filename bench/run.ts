@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { BenchContext, BenchOptions, Row } from "./context.js";
@@ -46,6 +46,10 @@ function prepareDataDir(dataset: string): { dataDir: string; appDb: string; scra
   mkdirSync(path.dirname(appDb), { recursive: true });
   mkdirSync(scratchDir, { recursive: true });
   copyFileSync(dataset, appDb);
+  // Flushed now, so the copy's write-back does not land inside the first measurement.
+  const fd = openSync(appDb, "r+");
+  fsyncSync(fd);
+  closeSync(fd);
   return { dataDir, appDb, scratchDir };
 }
 
