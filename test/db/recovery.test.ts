@@ -1,8 +1,8 @@
 import { copyFileSync, existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
 
 interface CrashFiles {
@@ -50,14 +50,11 @@ function writeIntent(f: CrashFiles): void {
 }
 
 describe("start-up after a crash in the middle of a restore", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   it.each(crashPoints)("recovers a crash %s", async (_label, crash, expected) => {
-    t = createTestApp();
+    t = newApp();
     await withDb(t.services, "default", (db) => insertNode(db, "backup data"));
     const { filename } = await t.caller.backup.create();
     await withDb(t.services, "default", (db) => insertNode(db, "live data"));
@@ -74,7 +71,7 @@ describe("start-up after a crash in the middle of a restore", () => {
     copyFileSync(path.join(t.dataDir, "backups", "default", filename), files.staged);
     crash(files);
 
-    t = createTestApp({ dataDir: t.dataDir });
+    t = newApp({ dataDir: t.dataDir });
     const titles = await withDb(t.services, "default", nodeTitles);
     expect(titles).toEqual(expected === "old" ? ["backup data", "live data"] : ["backup data"]);
     expect(readdirSync(dir).filter((f) => f.startsWith(".app.db.restore-") || f === "restore.intent")).toEqual([]);

@@ -1,19 +1,16 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 
 const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) });
 
 describe("/api/v1/databases", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   it("lists, creates and switches the current database, which persists across restarts", async () => {
-    t = createTestApp();
+    t = newApp();
     const initial = await (await t.app.request("/api/v1/databases")).json();
     expect(initial).toMatchObject({ current: "default", databases: [{ name: "default" }] });
 
@@ -31,7 +28,7 @@ describe("/api/v1/databases", () => {
     expect(backup).toMatchObject({ database: "research-2" });
 
     t.close();
-    t = createTestApp({ dataDir: t.dataDir });
+    t = newApp({ dataDir: t.dataDir });
     const list = (await (await t.app.request("/api/v1/databases")).json()) as {
       current: string;
       databases: { name: string; size: number }[];
@@ -49,7 +46,7 @@ describe("/api/v1/databases", () => {
     ["an existing name", json({ name: "default" }), 409, "CONFLICT"],
     ["an oversized body", json({ name: "a".repeat(100_000) }), 413, "PAYLOAD_TOO_LARGE"],
   ])("refuses %s", async (_label, init, status, code) => {
-    t = createTestApp();
+    t = newApp();
     const res = await t.app.request("/api/v1/databases", init);
     expect(res.status).toBe(status);
     expect(await res.json()).toMatchObject({ error: code });
@@ -57,7 +54,7 @@ describe("/api/v1/databases", () => {
   });
 
   it("refuses to switch to a database that does not exist", async () => {
-    t = createTestApp();
+    t = newApp();
     const res = await t.app.request("/api/v1/databases/current", {
       method: "PATCH",
       body: JSON.stringify({ name: "ghost" }),

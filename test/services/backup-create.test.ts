@@ -1,19 +1,16 @@
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, withDb } from "../helpers/data.js";
 
 describe("creating and listing backups", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   it("writes a consistent compacted copy named by UTC time, newest first in the list", async () => {
-    t = createTestApp();
+    t = newApp();
     await withDb(t.services, "default", (db) => insertNode(db, "first note"));
     const res = await t.app.request("/api/v1/backup", { method: "POST" });
     expect(res.status).toBe(201);
@@ -37,7 +34,7 @@ describe("creating and listing backups", () => {
 
   it("names a second backup in the same second with _1, _2", async () => {
     const fixed = new Date(Date.UTC(2026, 0, 2, 3, 4, 5));
-    t = createTestApp({ services: { now: () => fixed } });
+    t = newApp({ services: { now: () => fixed } });
     const names: string[] = [];
     for (let i = 0; i < 3; i++) {
       const res = await t.app.request("/api/v1/backup", { method: "POST" });
@@ -52,7 +49,7 @@ describe("creating and listing backups", () => {
   });
 
   it("refuses a second backup of the same database while one runs (409) and allows it after", async () => {
-    t = createTestApp();
+    t = newApp();
     const [a, b] = await Promise.all([
       t.app.request("/api/v1/backup", { method: "POST" }),
       t.app.request("/api/v1/backup", { method: "POST" }),
@@ -65,7 +62,7 @@ describe("creating and listing backups", () => {
   });
 
   it("refuses with 507 when free space is below the database size plus the margin, writing nothing", async () => {
-    t = createTestApp({ config: { backupFreeMarginBytes: Number.MAX_SAFE_INTEGER } });
+    t = newApp({ config: { backupFreeMarginBytes: Number.MAX_SAFE_INTEGER } });
     const res = await t.app.request("/api/v1/backup", { method: "POST" });
     expect(res.status).toBe(507);
     expect(await res.json()).toMatchObject({ error: "INSUFFICIENT_STORAGE" });
@@ -73,7 +70,7 @@ describe("creating and listing backups", () => {
   });
 
   it("lists only finished backups and survives files removed behind its back", async () => {
-    t = createTestApp();
+    t = newApp();
     const dir = path.join(t.dataDir, "backups", "default");
     const created = (await (await t.app.request("/api/v1/backup", { method: "POST" })).json()) as { filename: string };
     writeFileSync(path.join(dir, ".app_20260101_000000.db.tmp-abcd1234"), "partial");
@@ -87,19 +84,19 @@ describe("creating and listing backups", () => {
   });
 
   it("removes leftovers of an interrupted backup on the next start", async () => {
-    t = createTestApp();
+    t = newApp();
     const dir = path.join(t.dataDir, "backups", "default");
     const temp = path.join(dir, ".app_20260101_000000.db.tmp-abcd1234");
     writeFileSync(temp, "partial");
     writeFileSync(`${temp}-journal`, "journal");
     t.close();
-    t = createTestApp({ dataDir: t.dataDir });
+    t = newApp({ dataDir: t.dataDir });
     expect(existsSync(temp)).toBe(false);
     expect(existsSync(`${temp}-journal`)).toBe(false);
   });
 
   it("acts on another database with ?database= and 404s an unknown one", async () => {
-    t = createTestApp();
+    t = newApp();
     await t.app.request("/api/v1/databases", { method: "POST", body: JSON.stringify({ name: "research" }) });
     const res = await t.app.request("/api/v1/backup?database=research", { method: "POST" });
     expect(res.status).toBe(201);

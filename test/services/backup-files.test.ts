@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 
 const badNames = [
   "..%2F..%2Fetc%2Fpasswd",
@@ -14,11 +14,8 @@ const badNames = [
 ];
 
 describe("download and delete", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   async function backup(): Promise<string> {
     const res = await t.app.request("/api/v1/backup", { method: "POST" });
@@ -26,7 +23,7 @@ describe("download and delete", () => {
   }
 
   it("streams the exact bytes with headers curl -OJ honours", async () => {
-    t = createTestApp();
+    t = newApp();
     const filename = await backup();
     const res = await t.app.request(`/api/v1/backup/${filename}/download`);
     expect(res.status).toBe(200);
@@ -39,7 +36,7 @@ describe("download and delete", () => {
   });
 
   it("deletes a backup (204) and then answers 404 for it", async () => {
-    t = createTestApp();
+    t = newApp();
     const filename = await backup();
     expect((await t.app.request(`/api/v1/backup/${filename}`, { method: "DELETE" })).status).toBe(204);
     const again = await t.app.request(`/api/v1/backup/${filename}`, { method: "DELETE" });
@@ -50,7 +47,7 @@ describe("download and delete", () => {
   });
 
   it.each(badNames)("refuses the filename %s with 400 and touches nothing", async (name) => {
-    t = createTestApp();
+    t = newApp();
     const dir = path.join(t.dataDir, "backups", "default");
     writeFileSync(path.join(dir, ".app_20260101_000000.db.tmp-abcd1234"), "partial");
     for (const [method, suffix] of [

@@ -1,19 +1,16 @@
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { openSqlite } from "../../src/db/connection.js";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertVectors } from "../helpers/data.js";
 
 describe("backup of a database that is being written", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   it("holds every row committed before it started while a writer keeps committing without errors", async () => {
-    t = createTestApp();
+    t = newApp();
     const writer = openSqlite(path.join(t.dataDir, "databases", "default", "app.db"));
     const insert = writer.prepare("INSERT INTO nodes (title, body) VALUES (?, ?)");
     const filler = "x".repeat(2000);

@@ -1,18 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("requests during a restore", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   it("lets requests inside finish on the old database and runs new ones on the restored one, none failing", async () => {
-    t = createTestApp();
+    t = newApp();
     await withDb(t.services, "default", (db) => insertNode(db, "in backup"));
     const { filename } = await t.caller.backup.create();
     await withDb(t.services, "default", (db) => insertNode(db, "after backup"));
@@ -41,7 +38,7 @@ describe("requests during a restore", () => {
   });
 
   it("keeps serving other routes and databases while a restore holds the gate", async () => {
-    t = createTestApp();
+    t = newApp();
     await t.caller.databases.create({ name: "other" });
     const { filename } = await t.caller.backup.create();
     const holder = t.services.registry.holder("default");
@@ -57,7 +54,7 @@ describe("requests during a restore", () => {
   });
 
   it("refuses a second restore or a backup of the same database while a restore runs", async () => {
-    t = createTestApp();
+    t = newApp();
     const { filename } = await t.caller.backup.create();
     const first = t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
     const second = t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });

@@ -2,17 +2,14 @@ import { existsSync, readdirSync } from "node:fs";
 import { rename } from "node:fs/promises";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { openSqlite } from "../../src/db/connection.js";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
 
 describe("a restore that fails half-way", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   const dbDir = () => path.join(t.dataDir, "databases", "default");
 
@@ -25,7 +22,7 @@ describe("a restore that fails half-way", () => {
 
   it("puts the previous database back when renaming the staged file fails", async () => {
     let calls = 0;
-    t = createTestApp({
+    t = newApp({
       services: {
         fileOps: {
           rename: async (from, to) => {
@@ -46,7 +43,7 @@ describe("a restore that fails half-way", () => {
   });
 
   it("puts the previous database back when the restored file fails to open", async () => {
-    t = createTestApp();
+    t = newApp();
     await withDb(t.services, "default", (db) => insertNode(db, "current"));
     // Passes validation, but its pending vector migration fails on reopen: the name is already taken.
     const file = path.join(t.dataDir, "backups", "default", "app_20250101_000000.db");
@@ -69,7 +66,7 @@ describe("a restore that fails half-way", () => {
   });
 
   it("refuses with 409 while another process holds the database open, changing nothing", async () => {
-    t = createTestApp();
+    t = newApp();
     const filename = await prepare();
     const other = openSqlite(path.join(dbDir(), "app.db"));
     other.prepare("SELECT count(*) FROM nodes").get();

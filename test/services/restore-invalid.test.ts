@@ -1,8 +1,8 @@
 import { copyFileSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
 
 type Spoiler = (file: string, t: TestApp) => void;
@@ -38,14 +38,11 @@ const cases: [string, Spoiler][] = [
 ];
 
 describe("restoring a file that is not a good backup", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   it.each(cases)("refuses %s with 422 and changes nothing on disk", async (_label, spoil) => {
-    t = createTestApp();
+    t = newApp();
     await withDb(t.services, "default", (db) => insertNode(db, "live data"));
     const res = await t.app.request("/api/v1/backup", { method: "POST" });
     const { filename } = (await res.json()) as { filename: string };

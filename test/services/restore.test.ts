@@ -1,16 +1,13 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, insertVectors, nearest, nodeTitles, withDb } from "../helpers/data.js";
 
 describe("restoring a backup", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   const dbDir = () => path.join(t.dataDir, "databases", "default");
 
@@ -21,7 +18,7 @@ describe("restoring a backup", () => {
   }
 
   it("reverts the data, keeps the last write in app.db.pre_restore and leaves no stale WAL", async () => {
-    t = createTestApp();
+    t = newApp();
     await withDb(t.services, "default", (db) => insertNode(db, "kept"));
     const filename = await backup();
     await withDb(t.services, "default", (db) => insertNode(db, "written after the backup"));
@@ -51,7 +48,7 @@ describe("restoring a backup", () => {
   });
 
   it("returns the same nearest neighbours from the vector index after the round trip", async () => {
-    t = createTestApp();
+    t = newApp();
     const ids = Array.from({ length: 200 }, (_, i) => i + 1);
     await withDb(t.services, "default", (db) => insertVectors(db.$client, ids));
     const before = await withDb(t.services, "default", (db) => nearest(db.$client, 42));
@@ -65,7 +62,7 @@ describe("restoring a backup", () => {
   });
 
   it("restores through tRPC, and leaves other databases alone", async () => {
-    t = createTestApp();
+    t = newApp();
     await t.caller.databases.create({ name: "other" });
     await withDb(t.services, "other", (db) => insertNode(db, "other data"));
     await withDb(t.services, "default", (db) => insertNode(db, "v1"));
@@ -78,7 +75,7 @@ describe("restoring a backup", () => {
   });
 
   it("migrates a restored backup that predates this build's schema", async () => {
-    t = createTestApp();
+    t = newApp();
     const migrations = t.services.migrations;
     const first = migrations[0];
     if (!first) throw new Error("no migrations");

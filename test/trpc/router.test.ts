@@ -1,16 +1,13 @@
 import { TRPCError } from "@trpc/server";
-import { afterEach, describe, expect, it } from "vitest";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 
 describe("tRPC router through createCaller", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   it("creates, lists, restores and deletes backups and manages databases", async () => {
-    t = createTestApp();
+    t = newApp();
     const created = await t.caller.backup.create();
     expect(created.database).toBe("default");
     const list = await t.caller.backup.list();
@@ -36,14 +33,14 @@ describe("tRPC router through createCaller", () => {
     ["an unknown database", (t: TestApp) => t.caller.backup.create({ database: "ghost" }), "NOT_FOUND"],
     ["a duplicate database", (t: TestApp) => t.caller.databases.create({ name: "default" }), "CONFLICT"],
   ])("maps %s to a tRPC error with the spec's meaning", async (_label, call, code) => {
-    t = createTestApp();
+    t = newApp();
     const error = await call(t).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TRPCError);
     expect((error as TRPCError).code).toBe(code);
   });
 
   it("answers over HTTP with the spec's code in the error data", async () => {
-    t = createTestApp();
+    t = newApp();
     const input = encodeURIComponent(JSON.stringify({ database: "ghost" }));
     const res = await t.app.request(`/trpc/backup.list?input=${input}`);
     expect(res.status).toBe(404);
