@@ -8,3 +8,8 @@ export function describeMachine(): string {
   const memGiB = (os.totalmem() / 2 ** 30).toFixed(1);
   return `${os.availableParallelism()} cores (${model}), ${memGiB} GiB RAM, Node ${process.version}, ${os.type()} ${os.release()}`;
 }
+
+/** Other work on the machine skews every figure; the load average says how much there was. */
+export function loadAverage(): string {
+  return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+}

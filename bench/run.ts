@@ -5,7 +5,7 @@ import type { BenchContext, BenchOptions, Row } from "./context.js";
 import { DATA_ROOT, ensureDataset } from "./dataset.js";
 import { type NodeProcess, startNode } from "./lib/proc.js";
 import { ServiceClient } from "./lib/service.js";
-import { describeMachine } from "./machine.js";
+import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
 import { downloadRss, restoreFigures, rssRow } from "./phases/restore.js";
 import { verifyIdleP99, verifyThroughput } from "./phases/verify.js";
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   const options = parseOptions();
   const started = performance.now();
   const machine = describeMachine();
+  const loadBefore = loadAverage();
   log(`machine: ${machine}`);
   const dataset = ensureDataset(options.sizeMb, log);
   const { dataDir, appDb, scratchDir } = prepareDataDir(dataset.file);
@@ -106,7 +107,11 @@ async function main(): Promise<void> {
     const rows = await measure(ctx);
     const seconds = (performance.now() - started) / 1000;
     const table = renderTable(rows);
-    const summary = `${options.sizeMb} MiB dataset, ${options.rounds} rounds, ${seconds.toFixed(0)} s in all${dataset.built ? " (dataset built this run)" : ""}\n${machine}`;
+    const summary = [
+      `${options.sizeMb} MiB dataset, ${options.rounds} rounds, ${seconds.toFixed(0)} s in all${dataset.built ? " (dataset built this run)" : ""}`,
+      machine,
+      `load average before ${loadBefore}, after ${loadAverage()} (above ~0.5 before means other work shared the cores)`,
+    ].join("\n");
     process.stdout.write(`\n${table}\n\n${summary}\n`);
     writeFileSync(path.join(DATA_ROOT, "last-run.md"), `${table}\n\n${summary}\n`);
     if (rows.some((r) => r.ok === false)) process.exitCode = 1;

@@ -80,3 +80,11 @@ export async function run(command: string, args: string[]): Promise<void> {
   const [code] = (await once(child, "exit")) as [number | null];
   if (code !== 0) throw new Error(`${command} exited with ${code}: ${errors.trim()}`);
 }
+
+/**
+ * Flushes dirty pages and finishes the file system's pending work (freed blocks of deleted backups are
+ * discarded at the next journal commit) so a timed run does not pay for the one before it.
+ */
+export async function settle(): Promise<void> {
+  await run("sync", []);
+}

@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import path from "node:path";
 import type { BenchContext, Row } from "../context.js";
 import { steady } from "../lib/load.js";
-import { run } from "../lib/proc.js";
+import { run, settle } from "../lib/proc.js";
 import { RssWatch } from "../lib/rss.js";
 import { max, median, timed } from "../lib/stats.js";
 import { Writer } from "../lib/writer-client.js";
@@ -23,15 +23,29 @@ export async function backupTiming(ctx: BenchContext): Promise<BackupTiming> {
   const rss: number[] = [];
   for (let round = 0; round < ctx.options.rounds; round++) {
     const out = path.join(ctx.scratchDir, `cli-${round}.db`);
-    const cliRun = await timed(() => run("sqlite3", [ctx.appDb, `VACUUM INTO '${out}'`]));
-    rmSync(out, { force: true });
-    const watch = new RssWatch(ctx.servicePid);
-    const serviceRun = await timed(() => ctx.service.backup());
-    rss.push(watch.stop().growthMiB);
-    await ctx.service.deleteBackup(serviceRun.value.filename);
-    cli.push(cliRun.ms);
-    service.push(serviceRun.ms);
-    ctx.log(`  backup round ${round + 1}: service ${fmt.ms(serviceRun.ms)}, sqlite3 ${fmt.ms(cliRun.ms)}`);
+    const viaCli = async () => {
+      await settle();
+      const { ms } = await timed(() => run("sqlite3", [ctx.appDb, `VACUUM INTO '${out}'`]));
+      rmSync(out, { force: true });
+      cli.push(ms);
+    };
+    const viaService = async () => {
+      await settle();
+      const watch = new RssWatch(ctx.servicePid);
+      const { value, ms } = await timed(() => ctx.service.backup());
+      rss.push(watch.stop().growthMiB);
+      await ctx.service.deleteBackup(value.filename);
+      service.push(ms);
+    };
+    // Alternating who goes first cancels drift in the disk's speed between the two.
+    if (round % 2 === 0) {
+      await viaCli();
+      await viaService();
+    } else {
+      await viaService();
+      await viaCli();
+    }
+    ctx.log(`  backup round ${round + 1}: service ${fmt.ms(service.at(-1) ?? 0)}, sqlite3 ${fmt.ms(cli.at(-1) ?? 0)}`);
   }
   const serviceMs = median(service);
   const cliMs = median(cli);
@@ -57,6 +71,7 @@ export async function verifyDuringBackup(ctx: BenchContext, idleP99: number | nu
   const p99s: number[] = [];
   let failures = 0;
   for (let round = 0; round < ctx.options.rounds; round++) {
+    await settle();
     const load = steady(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate);
     const { filename } = await ctx.service.backup();
     const result = await load.stop();
@@ -86,9 +101,11 @@ export async function writerDuringBackup(ctx: BenchContext, backupMs: number): P
   let errors = 0;
   try {
     for (let round = 0; round < ctx.options.rounds; round++) {
+      await settle();
       writer.start();
       await new Promise((resolve) => setTimeout(resolve, backupMs));
       const quiet = await writer.stop();
+      await settle();
       writer.start();
       const { filename } = await ctx.service.backup();
       const busy = await writer.stop();

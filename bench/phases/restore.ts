@@ -1,5 +1,6 @@
 import type { BenchContext, Row } from "../context.js";
 import { steady } from "../lib/load.js";
+import { settle } from "../lib/proc.js";
 import { RssWatch } from "../lib/rss.js";
 import { max, median, timed } from "../lib/stats.js";
 import { fmt } from "../report.js";
@@ -23,6 +24,7 @@ export async function downloadRss(ctx: BenchContext, filename: string): Promise<
   const growth: number[] = [];
   let before = 0;
   for (let round = 0; round < ctx.options.rounds; round++) {
+    await settle();
     const watch = new RssWatch(ctx.servicePid);
     const { value: bytes, ms } = await timed(() => ctx.service.download(filename));
     const rss = watch.stop();
@@ -40,6 +42,7 @@ export async function restoreFigures(ctx: BenchContext, filename: string, backup
   const waits: number[] = [];
   let failures = 0;
   for (let round = 0; round < ctx.options.rounds; round++) {
+    await settle();
     const load = ctx.auth ? steady(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate) : null;
     const { ms } = await timed(() => ctx.service.restore(filename));
     const result = await load?.stop();
