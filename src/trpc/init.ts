@@ -1,6 +1,6 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { ServiceError } from "../errors.js";
+import { AuthRequiredError, ServiceError } from "../errors.js";
 import { databaseNameSchema } from "../lib/names.js";
 import type { TrpcContext } from "./context.js";
 import { toTRPCError } from "./errors.js";
@@ -30,6 +30,12 @@ const mapErrors = t.middleware(async ({ ctx, next, path }) => {
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(mapErrors);
+
+/** Every procedure but auth.status/setup/login: the HTTP gate checked first, this is the second line. */
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.identity) throw new AuthRequiredError();
+  return next({ ctx: { identity: ctx.identity } });
+});
 
 /** Procedures that act on one database: `database` picks it, else the server's current one. */
 export const databaseInput = z.object({ database: databaseNameSchema.optional() });
