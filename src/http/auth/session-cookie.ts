@@ -5,7 +5,7 @@ export const SESSION_COOKIE = "cc_session";
 
 /** HttpOnly, SameSite=Lax, Path=/, Secure when the client came over TLS; lives as long as the session. */
 export function sessionCookie(session: NewSession, now: Date, secure: boolean): string {
-  const maxAge = Math.max(0, Math.floor((session.expiresAt - now.getTime()) / 1000));
+  const maxAge = Math.max(0, Math.round((session.expiresAt - now.getTime()) / 1000));
   return serialize(SESSION_COOKIE, session.token, {
     path: "/",
     httpOnly: true,
