@@ -9,7 +9,10 @@ import { createServiceDeps } from "./services/create-deps.js";
 export async function startServer(config: Config) {
   const logger = createLogger(config.logLevel);
   const services = createServiceDeps(config, logger);
-  await reconcileCredentials(services);
+  // Without a readable `default` nothing authenticates anyway; the server still starts and says why.
+  await reconcileCredentials(services).catch((error: unknown) => {
+    logger.error({ err: error }, "could not reconcile credentials at start-up");
+  });
   const app = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {

@@ -90,6 +90,15 @@ describe("auth and keys over tRPC (the UI's path)", () => {
     });
   });
 
+  it("mints keys for the operator account, and refuses before there is one", async () => {
+    const early = await t.caller.keys.create({ name: "too early" }).catch((e: unknown) => e);
+    expect((early as TRPCError).code).toBe("CONFLICT");
+    await t.setupOperator();
+    const minted = await t.caller.keys.create({ name: "in-process" });
+    expect(minted.key).toMatch(/^cc_live_/);
+    expect((await t.caller.keys.list()).keys.map((k) => k.name)).toEqual(["test key", "in-process"]);
+  });
+
   it("sets the cookie through the context's response headers for in-process callers", async () => {
     const resHeaders = new Headers();
     const caller = t.callerAs(null, { resHeaders, client: { ip: "192.0.2.1", secure: true } });

@@ -46,9 +46,9 @@ export const authRoutes = new Hono<AppEnv>()
     return c.json({ username, via });
   })
   .post("/keys", async (c) => {
-    const identity = requireIdentity(c);
+    requireIdentity(c);
     const body = (await jsonBody(c, z.object({ name: z.unknown() }))) as { name: unknown };
-    return c.json(await createKey(c.get("services"), { name: body.name, userId: identity.userId }), 201);
+    return c.json(await createKey(c.get("services"), { name: body.name }), 201);
   })
   .get("/keys", async (c) => {
     requireIdentity(c);

@@ -25,13 +25,13 @@ export interface MintedKey {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Mints a key for `userId`, or for the operator account when none is given (the CLI). */
-export async function createKey(deps: ServiceDeps, input: { name: unknown; userId?: number }): Promise<MintedKey> {
+/** Mints a key for the operator account (there is exactly one); 409 before the first-time setup. */
+export async function createKey(deps: ServiceDeps, input: { name: unknown }): Promise<MintedKey> {
   const name = parseInput(keyNameSchema, input.name);
   const { id, secret, key } = newApiKey();
   const createdAt = deps.now().getTime();
   await deps.registry.holder(AUTH_DATABASE).lease((db) => {
-    const userId = input.userId ?? db.select({ id: users.id }).from(users).orderBy(asc(users.id)).limit(1).get()?.id;
+    const userId = db.select({ id: users.id }).from(users).orderBy(asc(users.id)).limit(1).get()?.id;
     if (userId === undefined) throw new ConflictError("no operator account yet; run the first-time setup");
     db.insert(apiKeys)
       .values({ id, name, userId, secretHash: hashSecret(secret), createdAt })

@@ -6,7 +6,7 @@ import { protectedProcedure, router } from "../init.js";
 export const keysRouter = router({
   create: protectedProcedure
     .input(z.object({ name: keyNameSchema }))
-    .mutation(({ ctx, input }) => createKey(ctx.services, { name: input.name, userId: ctx.identity.userId })),
+    .mutation(({ ctx, input }) => createKey(ctx.services, { name: input.name })),
   list: protectedProcedure.query(({ ctx }) => listKeys(ctx.services)),
   revoke: protectedProcedure
     .input(z.object({ id: keyIdSchema }))
