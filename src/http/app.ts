@@ -19,14 +19,14 @@ const MAX_JSON_BODY = 64 * 1024;
 
 export function createApp(services: ServiceDeps) {
   const app = new Hono<AppEnv>();
-  app.use(requestId());
-  app.use(requestLog(services.logger));
+  // First of all: nginx calls /verify before every request, and it answers 204 or 401 and nothing else.
+  app.all("/verify", verifyHandler(services));
   app.use(async (c, next) => {
     c.set("services", services);
     await next();
   });
-  // Before the body limit and the gate: /verify answers 204 or 401 and nothing else.
-  app.all("/verify", verifyHandler);
+  app.use(requestId());
+  app.use(requestLog(services.logger));
   app.use(
     bodyLimit({
       maxSize: MAX_JSON_BODY,

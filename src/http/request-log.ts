@@ -11,7 +11,7 @@ export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
     await next();
     const durationMs = Math.round((performance.now() - started) * 10) / 10;
     const entry = { method: c.req.method, path: c.req.path, status: c.res.status, durationMs };
-    if (c.req.path === "/verify" || c.req.path === "/api/v1/health") log.debug(entry, "request");
+    if (c.req.path === "/api/v1/health") log.debug(entry, "request");
     else log.info(entry, "request");
   };
 }
