@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError } from "../../errors.js";
 import type { ServiceDeps } from "../deps.js";
 import { applyRevocations, recordRevocation } from "./revocations.js";
 import { keyIdSchema, keyNameSchema, parseInput } from "./schemas.js";
-import { statements } from "./statements.js";
+import { cachedApiKeyRow, statements } from "./statements.js";
 import { hashSecret, newApiKey, parseApiKey, secretMatches } from "./tokens.js";
 import { AUTH_DATABASE, type Identity, TOUCH_INTERVAL_MS } from "./types.js";
 
@@ -91,7 +91,7 @@ export async function verifyApiKey(
   if (!parsed) return null;
   const now = deps.now().getTime();
   return deps.registry.holder(AUTH_DATABASE).lease((db) => {
-    const row = statements(db).apiKey.get({ id: parsed.id });
+    const row = options.touch ? statements(db).apiKey.get({ id: parsed.id }) : cachedApiKeyRow(db, parsed.id, now);
     if (!row || row.revokedAt !== null || !secretMatches(parsed.secret, row.secretHash)) return null;
     if (options.touch && (row.lastUsedAt === null || now - row.lastUsedAt >= TOUCH_INTERVAL_MS)) {
       try {

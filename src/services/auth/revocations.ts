@@ -5,6 +5,7 @@ import type { AppDb } from "../../db/connection.js";
 import { apiKeys } from "../../db/schema/index.js";
 import { fsyncDirAsync, writeFileAtomic } from "../../lib/durable-fs.js";
 import type { ServiceDeps } from "../deps.js";
+import { credentialCache } from "./credential-cache.js";
 import { API_KEY_ID } from "./tokens.js";
 
 /**
@@ -41,6 +42,7 @@ export function applyRevocations(db: AppDb, keyIds: string[], at: number): numbe
         .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
         .run();
       changed += result.changes;
+      credentialCache(db, "api_key").delete(id);
     }
     return changed;
   });

@@ -2,7 +2,8 @@ import { eq, lt } from "drizzle-orm";
 import type { AppDb } from "../../db/connection.js";
 import { sessions } from "../../db/schema/index.js";
 import type { ServiceDeps } from "../deps.js";
-import { statements } from "./statements.js";
+import { credentialCache } from "./credential-cache.js";
+import { cachedSessionRow, statements } from "./statements.js";
 import { hashSecret, newSessionToken, parseSessionToken, secretMatches } from "./tokens.js";
 import { AUTH_DATABASE, type Identity, SESSION_LIFETIME_MS, TOUCH_INTERVAL_MS } from "./types.js";
 
@@ -45,7 +46,7 @@ export async function verifySession(
   if (!parsed) return null;
   const now = deps.now().getTime();
   return deps.registry.holder(AUTH_DATABASE).lease((db) => {
-    const row = statements(db).session.get({ id: parsed.id });
+    const row = options.touch ? statements(db).session.get({ id: parsed.id }) : cachedSessionRow(db, parsed.id, now);
     if (!row || !secretMatches(parsed.secret, row.secretHash) || row.expiresAt <= now) return null;
     const identity: Identity = { userId: row.userId, username: row.username, via: "session", sessionId: parsed.id };
     if (!options.touch || now - row.lastVerifiedAt < TOUCH_INTERVAL_MS) {
@@ -66,10 +67,13 @@ export async function verifySession(
 export async function deleteSession(deps: ServiceDeps, sessionId: string): Promise<void> {
   await deps.registry.holder(AUTH_DATABASE).lease((db) => {
     db.delete(sessions).where(eq(sessions.id, sessionId)).run();
+    credentialCache(db, "session").delete(sessionId);
   });
 }
 
 /** Ends every session; returns how many there were. */
 export function deleteAllSessions(db: AppDb): number {
-  return db.delete(sessions).run().changes;
+  const ended = db.delete(sessions).run().changes;
+  credentialCache(db, "session").clear();
+  return ended;
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, timingSafeEqual } from "node:crypto";
 import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
 
 /** Lowercase base32 (a-z, 2-7): no '.' or '_', so token parts split unambiguously. */
@@ -47,12 +47,13 @@ export function parseApiKey(key: string): SplitToken | null {
 
 /** Only this digest of a secret is ever stored. */
 export function hashSecret(secret: string): string {
-  return createHash("sha256").update(secret, "utf8").digest("hex");
+  return hash("sha256", secret, "hex");
 }
 
 /** Compares a presented secret with a stored digest in constant time. */
 export function secretMatches(secret: string, storedHash: string): boolean {
-  const presented = createHash("sha256").update(secret, "utf8").digest();
+  // The one-shot hash: /verify runs this on every request, and a Hash object costs twice as much.
+  const presented = hash("sha256", secret, "buffer");
   const stored = Buffer.from(storedHash, "hex");
   return stored.length === presented.length && timingSafeEqual(stored, presented);
 }
