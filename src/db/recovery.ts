@@ -5,6 +5,8 @@ import { fsyncDir, removeWithJournal } from "../workers/sqlite-tasks.js";
 
 export const RESTORE_INTENT = "restore.intent";
 export const STAGED_PREFIX = ".app.db.restore-";
+/** The previous safety copy, moved aside before a restore's gate closes and deleted once it succeeded. */
+export const OLD_SAFETY_PREFIX = ".app.db.pre_restore.old-";
 export const BACKUP_TEMP = /^\.app_.*\.tmp-[0-9a-f]+(-journal)?$|^\.pre-.*\.tmp-[0-9a-f]+(-journal)?$/;
 
 export interface RestoreIntent {
@@ -40,7 +42,22 @@ export function recoverDatabaseDir(dir: string, logger: Logger): void {
     if (name.startsWith(STAGED_PREFIX)) {
       removeWithJournal(path.join(dir, name));
       logger.info({ dir, file: name }, "recovery: removed a leftover staged restore file");
+    } else if (name.startsWith(OLD_SAFETY_PREFIX)) {
+      recoverOldSafetyCopy(dir, name, logger);
     }
+  }
+}
+
+/** An older safety copy a restore had moved aside: it goes back unless a newer app.db.pre_restore took its place. */
+function recoverOldSafetyCopy(dir: string, name: string, logger: Logger): void {
+  const preRestore = path.join(dir, "app.db.pre_restore");
+  if (existsSync(preRestore)) {
+    rmSync(path.join(dir, name), { force: true });
+    logger.info({ dir, file: name }, "recovery: removed the previous safety copy a restore replaced");
+  } else {
+    renameSync(path.join(dir, name), preRestore);
+    fsyncDir(dir);
+    logger.warn({ dir }, "recovery: put the previous app.db.pre_restore back");
   }
 }
 

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { rename, rm, stat } from "node:fs/promises";
+import { access, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ConnectionHolder } from "../../db/holder.js";
-import { RESTORE_INTENT, type RestoreIntent, STAGED_PREFIX } from "../../db/recovery.js";
+import { OLD_SAFETY_PREFIX, RESTORE_INTENT, type RestoreIntent, STAGED_PREFIX } from "../../db/recovery.js";
 import { InvalidBackupError } from "../../errors.js";
 import { fsyncDirAsync, writeFileAtomic } from "../../lib/durable-fs.js";
 import { runTask } from "../../workers/run.js";
@@ -39,16 +39,26 @@ export async function restoreBackup(deps: ServiceDeps, database: string, filenam
     preRestore: paths.preRestoreFile(database),
     staged: path.join(dir, `${STAGED_PREFIX}${randomBytes(4).toString("hex")}`),
   };
+  let oldSafetyCopy: string | null = null;
   try {
     const { size } = await stat(source);
     log.info({ size }, "restore started");
     await ensureFreeSpace(dir, size, config.backupFreeMarginBytes);
     await stageAndValidate(deps, source, swap.staged);
+    // The gate's own checkpoint runs on the event loop: empty the WAL off it first, while requests still flow.
+    await runTask("checkpointWal", { file: swap.appDb });
+    oldSafetyCopy = await moveAsideOldSafetyCopy(swap);
     await holder.exclusive(() => swapInto(deps, holder, swap, filename));
+    if (oldSafetyCopy) {
+      const aside = oldSafetyCopy;
+      oldSafetyCopy = null;
+      await rm(aside, { force: true }).catch((err) => log.warn({ err }, "could not remove the older safety copy"));
+    }
     log.info({ size, durationMs: Math.round(performance.now() - started), outcome: "ok" }, "restore finished");
     return { database, restored_from: filename, safety_copy: path.basename(swap.preRestore) };
   } catch (error) {
     removeWithJournal(swap.staged);
+    if (oldSafetyCopy) await putOldSafetyCopyBack(swap, oldSafetyCopy);
     const durationMs = Math.round(performance.now() - started);
     log.error({ err: error, durationMs, outcome: "failed" }, "restore failed");
     throw error;
@@ -101,6 +111,30 @@ function openRestored(holder: ConnectionHolder): void {
     const message = `the backup could not be opened and migrated: ${(cause as Error).message}`;
     throw new InvalidBackupError(message, { reason: "open_failed" }, { cause });
   }
+}
+
+/**
+ * Renaming app.db over the previous app.db.pre_restore would free that whole file inside the gate (about
+ * 200 ms per GiB on ext4); moved aside first, it is deleted after the gate opened, or put back on failure.
+ */
+async function moveAsideOldSafetyCopy(swap: SwapPaths): Promise<string | null> {
+  const aside = path.join(swap.dir, `${OLD_SAFETY_PREFIX}${randomBytes(4).toString("hex")}`);
+  try {
+    await rename(swap.preRestore, aside);
+    return aside;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+}
+
+async function putOldSafetyCopyBack(swap: SwapPaths, aside: string): Promise<void> {
+  const taken = await access(swap.preRestore).then(
+    () => true,
+    () => false,
+  );
+  if (taken) await rm(aside, { force: true });
+  else await rename(aside, swap.preRestore);
 }
 
 /** Rollback uses the plain rename: the injectable one is what a failure test makes fail. */
