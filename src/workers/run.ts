@@ -1,11 +1,11 @@
 import { Worker } from "node:worker_threads";
-import type { CheckpointArgs, CopyArgs, VacuumArgs, ValidateArgs, ValidationResult } from "./sqlite-tasks.js";
+import type { CopyArgs, PrepareSwapArgs, VacuumArgs, ValidateArgs, ValidationResult } from "./sqlite-tasks.js";
 
 interface TaskTypes {
   vacuumInto: { args: VacuumArgs; result: { size: number } };
   copyDurably: { args: CopyArgs; result: undefined };
   validateBackup: { args: ValidateArgs; result: ValidationResult };
-  checkpointWal: { args: CheckpointArgs; result: { busy: boolean; walFrames: number; checkpointed: number } };
+  prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
 }
 
 export type TaskName = keyof TaskTypes;

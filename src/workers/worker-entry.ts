@@ -1,8 +1,8 @@
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { checkpointWal, copyDurably, vacuumInto, validateBackup } from "./sqlite-tasks.js";
+import { copyDurably, prepareSwap, vacuumInto, validateBackup } from "./sqlite-tasks.js";
 
-const tasks = { vacuumInto, copyDurably, validateBackup, checkpointWal } as const;
+const tasks = { vacuumInto, copyDurably, validateBackup, prepareSwap } as const;
 
 /**
  * Backups and copies are background work: on a busy machine the app's writers and the event loop (/verify)

@@ -45,8 +45,8 @@ export async function restoreBackup(deps: ServiceDeps, database: string, filenam
     log.info({ size }, "restore started");
     await ensureFreeSpace(dir, size, config.backupFreeMarginBytes);
     await stageAndValidate(deps, source, swap.staged);
-    // The gate's own checkpoint runs on the event loop: empty the WAL off it first, while requests still flow.
-    await runTask("checkpointWal", { file: swap.appDb });
+    const prepared = await runTask("prepareSwap", { staged: swap.staged, live: swap.appDb });
+    log.debug(prepared, "swap prepared");
     oldSafetyCopy = await moveAsideOldSafetyCopy(swap);
     await holder.exclusive(() => swapInto(deps, holder, swap, filename));
     if (oldSafetyCopy) {
