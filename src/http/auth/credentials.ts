@@ -1,4 +1,3 @@
-import { parse } from "hono/utils/cookie";
 import { type Credential, MAX_TOKEN_LENGTH } from "../../services/auth/index.js";
 import { SESSION_COOKIE } from "./session-cookie.js";
 
@@ -20,11 +19,31 @@ export function readCredentials(headers: Headers): Presented {
   }
   const cookie = headers.get("cookie");
   if (!cookie) return { kind: "none" };
-  const token = parse(cookie, SESSION_COOKIE)[SESSION_COOKIE];
+  const token = cookieValue(cookie, SESSION_COOKIE);
   if (!token) return { kind: "none" };
   return token.length > MAX_TOKEN_LENGTH ? { kind: "malformed" } : { kind: "session", token };
 }
 
 export function isCredential(presented: Presented): presented is Credential {
   return presented.kind === "api_key" || presented.kind === "session";
+}
+
+/**
+ * The first value of one cookie, unquoted. nginx sends the cookie header on every /verify, and a general
+ * parser (every pair, percent-decoding) cost more than the rest of reading it; a session token is plain
+ * base32, so a percent-encoded one is simply not a valid token.
+ */
+export function cookieValue(header: string, name: string): string | undefined {
+  let start = 0;
+  while (start < header.length) {
+    const semicolon = header.indexOf(";", start);
+    const end = semicolon === -1 ? header.length : semicolon;
+    const equals = header.indexOf("=", start);
+    if (equals !== -1 && equals < end && header.slice(start, equals).trim() === name) {
+      const value = header.slice(equals + 1, end).trim();
+      return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+    }
+    start = end + 1;
+  }
+  return undefined;
 }
