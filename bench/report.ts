@@ -23,7 +23,8 @@ export function renderTable(rows: Row[]): string {
 
 export const fmt = {
   rps: (n: number) => `${Math.round(n).toLocaleString("en-US")} req/s`,
-  ms: (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`),
+  ms: (n: number) =>
+    n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : n < 10 ? `${n.toFixed(1)} ms` : `${Math.round(n)} ms`,
   seconds: (ms: number) => `${(ms / 1000).toFixed(2)} s`,
   mib: (n: number) => `${n.toFixed(1)} MiB`,
   perSecond: (n: number) => `${Math.round(n).toLocaleString("en-US")} tx/s`,

@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import path from "node:path";
 import type { BenchContext, Row } from "../context.js";
-import { steady } from "../lib/load.js";
+import { latencyProbe } from "../lib/probe.js";
 import { run, settle } from "../lib/proc.js";
 import { RssWatch } from "../lib/rss.js";
 import { max, median, timed } from "../lib/stats.js";
@@ -72,13 +72,13 @@ export async function verifyDuringBackup(ctx: BenchContext, idleP99: number | nu
   let failures = 0;
   for (let round = 0; round < ctx.options.rounds; round++) {
     await settle();
-    const load = steady(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate);
+    const load = latencyProbe(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate);
     const { filename } = await ctx.service.backup();
     const result = await load.stop();
     await ctx.service.deleteBackup(filename);
     p99s.push(result.p99Ms);
     failures += result.failures;
-    ctx.log(`  /verify during backup round ${round + 1}: p99 ${result.p99Ms} ms, max ${result.maxMs} ms`);
+    ctx.log(`  /verify during backup round ${round + 1}: p99 ${fmt.ms(result.p99Ms)}, max ${fmt.ms(result.maxMs)}`);
   }
   const p99 = median(p99s);
   return [

@@ -1,5 +1,5 @@
 import type { BenchContext, Row } from "../context.js";
-import { steady } from "../lib/load.js";
+import { latencyProbe } from "../lib/probe.js";
 import { settle } from "../lib/proc.js";
 import { RssWatch } from "../lib/rss.js";
 import { max, median, timed } from "../lib/stats.js";
@@ -43,7 +43,7 @@ export async function restoreFigures(ctx: BenchContext, filename: string, backup
   let failures = 0;
   for (let round = 0; round < ctx.options.rounds; round++) {
     await settle();
-    const load = ctx.auth ? steady(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate) : null;
+    const load = ctx.auth ? latencyProbe(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate) : null;
     const { ms } = await timed(() => ctx.service.restore(filename));
     const result = await load?.stop();
     times.push(ms);

@@ -1,5 +1,6 @@
 import type { BenchContext, Row } from "../context.js";
-import { type Headers, saturate, steadyFor } from "../lib/load.js";
+import { type Headers, saturate } from "../lib/load.js";
+import { probeFor } from "../lib/probe.js";
 import { median } from "../lib/stats.js";
 import { fmt } from "../report.js";
 
@@ -45,9 +46,9 @@ export async function verifyIdleP99(ctx: BenchContext): Promise<number | null> {
   if (!ctx.auth) return null;
   const p99s: number[] = [];
   for (let round = 0; round < ctx.options.rounds; round++) {
-    const result = await steadyFor(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate, 3);
+    const result = await probeFor(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate, 3);
     p99s.push(result.p99Ms);
   }
-  ctx.log(`  /verify idle p99 at ${ctx.options.rate} req/s: ${p99s.join(", ")} ms`);
+  ctx.log(`  /verify idle p99 at ${ctx.options.rate} req/s: ${p99s.map((p) => p.toFixed(1)).join(", ")} ms`);
   return median(p99s);
 }
