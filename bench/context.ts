@@ -15,6 +15,7 @@ export interface BenchContext {
   service: ServiceClient;
   servicePid: number;
   baselineUrl: string;
+  baselinePid: number;
   /** Null until the auth routes exist in this build: the /verify rows are then skipped. */
   auth: Credentials | null;
   appDb: string;

@@ -125,7 +125,9 @@ export function buildDataset(file: string, sizeMb: number, log: (line: string) =
 /** The cached dataset for this size, built on first use. */
 export function ensureDataset(sizeMb: number, log: (line: string) => void): { file: string; built: boolean } {
   mkdirSync(DATA_ROOT, { recursive: true });
-  const file = path.join(DATA_ROOT, `dataset-${sizeMb}mb.db`);
+  // Keyed by the newest migration too: a file with an older schema would be migrated (and backed up) at start.
+  const revision = loadMigrations().at(-1)?.hash.slice(0, 8) ?? "none";
+  const file = path.join(DATA_ROOT, `dataset-${sizeMb}mb-${revision}.db`);
   if (existsSync(file)) return { file, built: false };
   const started = performance.now();
   log(`building a ${sizeMb} MiB dataset (cached in ${path.relative(process.cwd(), DATA_ROOT)}/)`);

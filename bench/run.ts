@@ -99,6 +99,7 @@ async function main(): Promise<void> {
       service,
       servicePid: server.pid,
       baselineUrl: baseline.url,
+      baselinePid: baseline.pid,
       auth,
       appDb,
       scratchDir,

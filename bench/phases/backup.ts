@@ -3,7 +3,7 @@ import path from "node:path";
 import type { BenchContext, Row } from "../context.js";
 import { latencyProbe } from "../lib/probe.js";
 import { run, settle } from "../lib/proc.js";
-import { RssWatch } from "../lib/rss.js";
+import { RssWatch } from "../lib/procfs.js";
 import { max, median, timed } from "../lib/stats.js";
 import { Writer } from "../lib/writer-client.js";
 import { fmt } from "../report.js";

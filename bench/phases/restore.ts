@@ -1,7 +1,7 @@
 import type { BenchContext, Row } from "../context.js";
 import { latencyProbe } from "../lib/probe.js";
 import { settle } from "../lib/proc.js";
-import { RssWatch } from "../lib/rss.js";
+import { RssWatch } from "../lib/procfs.js";
 import { max, median, timed } from "../lib/stats.js";
 import { fmt } from "../report.js";
 import { MAX_RSS_GROWTH_MIB } from "./backup.js";

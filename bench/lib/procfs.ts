@@ -55,3 +55,14 @@ function resetHwm(pid: number): boolean {
     return false;
   }
 }
+
+/** CPU time (user + system) a process has used so far, in microseconds. */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1_000_000) / CLOCK_TICKS;
+}
+
+/** USER_HZ; 100 on every Linux build Node supports. */
+const CLOCK_TICKS = 100;
