@@ -2,12 +2,12 @@ import { serve } from "@hono/node-server";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createApp } from "./http/app.js";
 import { createLogger } from "./logger.js";
-import { createServiceDeps } from "./services/create-deps.js";
+import { startServices } from "./services/create-deps.js";
 
 /** Starts the HTTP server on the parsed config; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = createLogger(config.logLevel);
-  const services = createServiceDeps(config, logger);
+  const services = await startServices(config, logger);
   const app = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {

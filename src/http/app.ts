@@ -11,6 +11,7 @@ import { errorResponse } from "./errors.js";
 import { requestLog } from "./request-log.js";
 import { backupRoutes } from "./routes/backup.js";
 import { databaseRoutes } from "./routes/databases.js";
+import { upgradeRoutes } from "./routes/upgrade.js";
 
 const MAX_JSON_BODY = 64 * 1024;
 
@@ -34,7 +35,8 @@ export function createApp(services: ServiceDeps) {
   const api = new Hono<AppEnv>()
     .get("/health", (c) => c.json({ status: "ok" }))
     .route("/backup", backupRoutes)
-    .route("/databases", databaseRoutes);
+    .route("/databases", databaseRoutes)
+    .route("/upgrade", upgradeRoutes);
   app.route("/api/v1", api);
 
   app.use(

@@ -3,6 +3,7 @@ import type { Migration } from "../db/migrations.js";
 import type { DataPaths } from "../db/paths.js";
 import type { DatabaseRegistry } from "../db/registry.js";
 import type { ServerSettings } from "../db/server-settings.js";
+import type { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
 import type { OperationLocks } from "./locks.js";
 
@@ -20,6 +21,7 @@ export interface ServiceDeps {
   locks: OperationLocks;
   migrations: Migration[];
   settings: ServerSettings;
+  upgradeStates: UpgradeStateStore;
   fileOps: FileOps;
   now: () => Date;
 }

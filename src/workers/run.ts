@@ -1,10 +1,11 @@
 import { Worker } from "node:worker_threads";
-import type { CopyArgs, VacuumArgs, ValidateArgs, ValidationResult } from "./sqlite-tasks.js";
+import type { CopyArgs, MigrateArgs, VacuumArgs, ValidateArgs, ValidationResult } from "./sqlite-tasks.js";
 
 interface TaskTypes {
   vacuumInto: { args: VacuumArgs; result: { size: number } };
   copyDurably: { args: CopyArgs; result: undefined };
   validateBackup: { args: ValidateArgs; result: ValidationResult };
+  migrateFile: { args: MigrateArgs; result: { applied: string[] } };
 }
 
 export type TaskName = keyof TaskTypes;
@@ -13,6 +14,8 @@ export class WorkerTaskError extends Error {
   constructor(
     message: string,
     readonly code?: string,
+    /** Structured facts the task attached to its error (e.g. which migration failed). */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -21,7 +24,7 @@ export class WorkerTaskError extends Error {
 interface WorkerReply {
   ok: boolean;
   result?: unknown;
-  error?: { message: string; code?: string };
+  error?: { message: string; code?: string; details?: Record<string, unknown> };
 }
 
 const bootstrap = new URL("./bootstrap.mjs", import.meta.url);
@@ -40,8 +43,9 @@ export function runTask<T extends TaskName>(task: T, args: TaskTypes[T]["args"])
     });
     // Settle on exit, not on the message, so the worker's connection is surely closed by then.
     worker.once("exit", (code) => {
+      const error = reply?.error;
       if (reply?.ok) resolve(reply.result as TaskTypes[T]["result"]);
-      else if (reply) reject(new WorkerTaskError(reply.error?.message ?? "worker task failed", reply.error?.code));
+      else if (reply) reject(new WorkerTaskError(error?.message ?? "worker task failed", error?.code, error?.details));
       else reject(failure ?? new WorkerTaskError(`worker for ${task} exited with code ${code}`));
     });
   });

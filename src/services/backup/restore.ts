@@ -5,7 +5,7 @@ import type { ConnectionHolder } from "../../db/holder.js";
 import { RESTORE_INTENT, type RestoreIntent, STAGED_PREFIX } from "../../db/recovery.js";
 import { InvalidBackupError } from "../../errors.js";
 import { fsyncDirAsync, writeFileAtomic } from "../../lib/durable-fs.js";
-import { runTask } from "../../workers/run.js";
+import { runTask, WorkerTaskError } from "../../workers/run.js";
 import { removeWithJournal } from "../../workers/sqlite-tasks.js";
 import type { ServiceDeps } from "../deps.js";
 import { requireBackupFile } from "./files.js";
@@ -24,12 +24,33 @@ interface SwapPaths {
   staged: string;
 }
 
-/** Replaces a live database with a backup, in the order of SPEC §5; any failure puts the old one back. */
+export interface ReplaceOptions {
+  /** Bring a backup that predates this build to its schema (SPEC §5 step 5); a rollback does not. */
+  migrate: boolean;
+}
+
+/** Replaces a live database with one of its backups, in the order of SPEC §5; any failure puts the old one back. */
 export async function restoreBackup(deps: ServiceDeps, database: string, filename: string): Promise<RestoreResult> {
-  const { registry, locks, paths, logger, config } = deps;
+  deps.registry.holder(database);
+  const source = requireBackupFile(deps.paths.backupDir(database), filename);
+  const lock = deps.locks.acquire(database, "restore");
+  try {
+    return await replaceDatabase(deps, database, source, { migrate: true });
+  } finally {
+    lock.release();
+  }
+}
+
+/** The restore itself, from any validated source file; the caller holds the database's operation lock. */
+export async function replaceDatabase(
+  deps: ServiceDeps,
+  database: string,
+  source: string,
+  options: ReplaceOptions,
+): Promise<RestoreResult> {
+  const { registry, paths, logger, config } = deps;
   const holder = registry.holder(database);
-  const source = requireBackupFile(paths.backupDir(database), filename);
-  const lock = locks.acquire(database, "restore");
+  const filename = path.basename(source);
   const log = logger.child({ database, operation: "restore", filename });
   const started = performance.now();
   const dir = paths.dbDir(database);
@@ -43,8 +64,9 @@ export async function restoreBackup(deps: ServiceDeps, database: string, filenam
     const { size } = await stat(source);
     log.info({ size }, "restore started");
     await ensureFreeSpace(dir, size, config.backupFreeMarginBytes);
-    await stageAndValidate(deps, source, swap.staged);
-    await holder.exclusive(() => swapInto(deps, holder, swap, filename));
+    const lastApplied = await stageAndValidate(deps, source, swap.staged);
+    const migrate = options.migrate && lastApplied < (deps.migrations.at(-1)?.when ?? 0);
+    await holder.exclusive(() => swapInto(deps, holder, swap, { backup: filename, migrate }));
     log.info({ size, durationMs: Math.round(performance.now() - started), outcome: "ok" }, "restore finished");
     return { database, restored_from: filename, safety_copy: path.basename(swap.preRestore) };
   } catch (error) {
@@ -52,21 +74,25 @@ export async function restoreBackup(deps: ServiceDeps, database: string, filenam
     const durationMs = Math.round(performance.now() - started);
     log.error({ err: error, durationMs, outcome: "failed" }, "restore failed");
     throw error;
-  } finally {
-    lock.release();
   }
 }
 
 /** Step 1: copy next to app.db and check it off the event loop; nothing live is touched yet. */
-async function stageAndValidate(deps: ServiceDeps, source: string, staged: string): Promise<void> {
+async function stageAndValidate(deps: ServiceDeps, source: string, staged: string): Promise<number> {
   await runTask("copyDurably", { src: source, dest: staged });
   const newestKnownMillis = deps.migrations.at(-1)?.when ?? 0;
   const result = await runTask("validateBackup", { file: staged, newestKnownMillis });
   if (!result.ok) throw new InvalidBackupError(result.message, { reason: result.reason });
+  return result.lastApplied;
 }
 
 /** Steps 3-5, run with the holder's gate closed and no request inside. */
-async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapPaths, backup: string): Promise<void> {
+async function swapInto(
+  deps: ServiceDeps,
+  holder: ConnectionHolder,
+  swap: SwapPaths,
+  { backup, migrate }: { backup: string; migrate: boolean },
+): Promise<void> {
   holder.detachForSwap();
   const intentFile = path.join(swap.dir, RESTORE_INTENT);
   const intent: RestoreIntent = { staged: path.basename(swap.staged), backup };
@@ -78,6 +104,7 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
     await removeSidecars(swap.appDb);
     await deps.fileOps.rename(swap.staged, swap.appDb);
     await fsyncDirAsync(swap.dir);
+    if (migrate) await migrateRestored(deps, swap.appDb, path.basename(swap.dir));
     holder.open();
   } catch (error) {
     holder.close();
@@ -86,6 +113,20 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
   } finally {
     await rm(intentFile, { force: true });
     await fsyncDirAsync(swap.dir);
+  }
+}
+
+/** Step 5's migrations, in a worker while the gate is closed: no pre-upgrade backup, the backup file is the old state. */
+async function migrateRestored(deps: ServiceDeps, appDb: string, database: string): Promise<void> {
+  try {
+    const { applied } = await runTask("migrateFile", { file: appDb, migrations: deps.migrations });
+    deps.logger.info({ database, applied }, "restored database migrated to this build's schema");
+  } catch (error) {
+    const details = error instanceof WorkerTaskError ? error.details : undefined;
+    throw new InvalidBackupError(`the backup cannot be migrated to this build's schema: ${(error as Error).message}`, {
+      reason: "migration_failed",
+      ...details,
+    });
   }
 }
 
