@@ -146,7 +146,7 @@ describe("schema upgrades on start", () => {
       pending: ["0002_unique_node_titles"],
       blocked: { reason: "migration_failed", revision: "0002_unique_node_titles", backup: pre },
     });
-    expect((dup?.blocked as { error: string }).error).toContain("UNIQUE constraint failed");
+    expect(dup?.blocked).toMatchObject({ error: expect.stringContaining("UNIQUE constraint failed") });
 
     const refused = await json(t, "/api/v1/backup?database=dup");
     expect(refused.status).toBe(503);
