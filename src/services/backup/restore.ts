@@ -104,8 +104,7 @@ async function swapInto(
     await removeSidecars(swap.appDb);
     await deps.fileOps.rename(swap.staged, swap.appDb);
     await fsyncDirAsync(swap.dir);
-    if (migrate) await migrateRestored(deps, swap.appDb, path.basename(swap.dir));
-    holder.open();
+    await openRestored(deps, holder, swap.appDb, migrate);
   } catch (error) {
     holder.close();
     if (movedAside) await putPreviousBack(deps, swap);
@@ -116,17 +115,21 @@ async function swapInto(
   }
 }
 
-/** Step 5's migrations, in a worker while the gate is closed: no pre-upgrade backup, the backup file is the old state. */
-async function migrateRestored(deps: ServiceDeps, appDb: string, database: string): Promise<void> {
+/**
+ * Step 5, with the gate closed: migrations (in a worker; no pre-upgrade backup, the backup file is the old
+ * state), then the reopen. The file passed validation, so a failure here is the backup's fault (422).
+ */
+async function openRestored(deps: ServiceDeps, holder: ConnectionHolder, appDb: string, migrate: boolean) {
   try {
-    const { applied } = await runTask("migrateFile", { file: appDb, migrations: deps.migrations });
-    deps.logger.info({ database, applied }, "restored database migrated to this build's schema");
-  } catch (error) {
-    const details = error instanceof WorkerTaskError ? error.details : undefined;
-    throw new InvalidBackupError(`the backup cannot be migrated to this build's schema: ${(error as Error).message}`, {
-      reason: "migration_failed",
-      ...details,
-    });
+    if (migrate) {
+      const { applied } = await runTask("migrateFile", { file: appDb, migrations: deps.migrations });
+      deps.logger.info({ database: holder.name, applied }, "restored database migrated to this build's schema");
+    }
+    holder.open();
+  } catch (cause) {
+    const message = `the backup could not be opened and migrated: ${(cause as Error).message}`;
+    const details = cause instanceof WorkerTaskError ? cause.details : undefined;
+    throw new InvalidBackupError(message, { reason: "open_failed", ...details }, { cause });
   }
 }
 
