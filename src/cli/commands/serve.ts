@@ -1,6 +1,5 @@
 import { Command } from "commander";
 import { loadConfig } from "../../config.js";
-import { startServer } from "../../main.js";
 import { action, type CommonOptions, withCommonOptions } from "../common.js";
 
 interface ServeOptions extends CommonOptions {
@@ -18,6 +17,8 @@ export function serveCommand(): Command {
     .action(
       action<ServeOptions>(async (options) => {
         const config = loadConfig(process.env, { dataDir: options.dataDir, host: options.host, port: options.port });
+        // Loaded here: the HTTP stack is only needed by this command, and every other one starts faster without it.
+        const { startServer } = await import("../../main.js");
         await startServer(config);
       }),
     );
