@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
@@ -6,7 +7,7 @@ import { buildProgram } from "../../src/cli/main.js";
 import { dataPaths } from "../../src/db/paths.js";
 import { OperationLocks } from "../../src/services/locks.js";
 import { makeTempDir, removeDir } from "../helpers/app.js";
-import { oneLine, parseJson, runCli } from "../helpers/cli.js";
+import { BIN, oneLine, parseJson, runCli } from "../helpers/cli.js";
 import { seedDatabase, titles } from "../helpers/seed.js";
 
 function leaves(command: Command): Command[] {
@@ -148,5 +149,29 @@ describe("chaoscypher CLI: help, databases and backups", () => {
     const restored = await runCli(["backup", "restore", created.filename, "--yes", "--data-dir", dir]);
     expect(restored.code).toBe(0);
     expect(restored.stdout).toContain(`restored database default from ${created.filename}`);
+  });
+
+  it("on a terminal, shows a spinner while a backup runs and asks before deleting", async () => {
+    const dir = tempDir();
+    // `script` gives the CLI a pseudo-terminal, as an operator's shell would.
+    const onTerminal = (args: string, input = "") => {
+      const command = `${process.execPath} ${BIN} ${args} --data-dir ${dir}`;
+      const result = spawnSync("script", ["-qec", command, "/dev/null"], { input, encoding: "utf8" });
+      return { code: result.status, output: result.stdout };
+    };
+    const { output: created } = onTerminal("backup create");
+    expect(created).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] backing up default \d+\.\ds/);
+    const filename = /created (app_\S+\.db)/.exec(created)?.[1] as string;
+    expect(filename).toBeDefined();
+
+    const kept = onTerminal(`backup delete ${filename}`, "n\n");
+    expect(kept.output).toContain(`Delete backup ${filename} of database default? [y/N]`);
+    expect(kept.output).toContain("chaoscypher: aborted, nothing was changed");
+    expect(kept.code).toBe(1);
+    expect(readdirSync(path.join(dir, "backups", "default"))).toEqual([filename]);
+    const deleted = onTerminal(`backup delete ${filename}`, "y\n");
+    expect(deleted.code).toBe(0);
+    expect(deleted.output).toContain(`deleted ${filename} of database default`);
+    expect(readdirSync(path.join(dir, "backups", "default"))).toEqual([]);
   });
 });
