@@ -9,10 +9,15 @@ export async function startServer(config: Config) {
   const logger = createLogger(config.logLevel);
   const services = await startServices(config, logger);
   const app = createApp(services);
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
       logger.info({ url: `http://${config.host}:${info.port}`, dataDir: config.dataDir }, "listening");
       resolve(s);
+    });
+    // A port in use is an operator's problem to hear about in one line, not an unhandled 'error' event.
+    s.once("error", (error) => {
+      services.registry.closeAll();
+      reject(error);
     });
   });
   const shutdown = () => {

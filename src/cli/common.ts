@@ -69,7 +69,10 @@ export function emit(options: CommonOptions, data: unknown, human: string | stri
 
 export function fail(error: unknown, options: CommonOptions): void {
   process.exitCode = 1;
-  const known = error instanceof ServiceError || error instanceof CliError || error instanceof ConfigError;
+  // System errors (a port in use, a permission denied) explain themselves; anything else is a bug.
+  const systemError = typeof (error as NodeJS.ErrnoException)?.code === "string";
+  const known =
+    systemError || error instanceof ServiceError || error instanceof CliError || error instanceof ConfigError;
   const message = known ? (error as Error).message : `internal error: ${(error as Error).message ?? String(error)}`;
   process.stderr.write(`chaoscypher: ${message.replace(/\s*\n\s*/g, " ")}\n`);
   if (options.verbose && !known) process.stderr.write(`${(error as Error).stack}\n`);

@@ -45,6 +45,11 @@ function forEachCommand(command: Command, visit: (command: Command) => void): vo
 }
 
 export async function run(argv: string[] = process.argv): Promise<void> {
+  // `chaoscypher backup list | head -1` closes the pipe early: that is the reader's choice, not a crash.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
