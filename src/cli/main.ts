@@ -1,7 +1,9 @@
 import { createRequire } from "node:module";
 import { Command, CommanderError } from "commander";
+import { authCommands } from "./commands/auth.js";
 import { backupCommands } from "./commands/backup.js";
 import { databasesCommands } from "./commands/databases.js";
+import { keysCommands } from "./commands/keys.js";
 import { dbCommands, upgradeCommand } from "./commands/migrate.js";
 import { serveCommand } from "./commands/serve.js";
 
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   program.addCommand(dbCommands());
   program.addCommand(backupCommands());
   program.addCommand(databasesCommands());
+  program.addCommand(keysCommands());
+  program.addCommand(authCommands());
   forEachCommand(program, (command) =>
     command.exitOverride().configureOutput({
       // One line, in the same shape as every other failure: "chaoscypher: unknown option '--x' (Did you mean ...?)".

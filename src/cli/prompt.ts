@@ -1,43 +1,58 @@
-import { createInterface } from "node:readline/promises";
 import { CliError } from "./common.js";
 
-/** Asks before a destructive step unless --yes; without a terminal to ask, refuses rather than guess. */
-export async function confirm(question: string, yes: boolean | undefined, refusal: string): Promise<void> {
-  if (yes) return;
-  if (!process.stdin.isTTY) throw new CliError(`${refusal} without --yes (there is no terminal to ask)`);
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(`${question} [y/N] `);
-    if (!/^y(es)?$/i.test(answer.trim())) throw new CliError("aborted, nothing was changed");
-  } finally {
-    rl.close();
-  }
-}
+/** Input typed ahead of the question that will read it (several answers can arrive in one chunk). */
+let typedAhead = "";
 
-/** Reads a line from the terminal without echoing it (a password); Ctrl-C aborts. */
-export function askHidden(question: string): Promise<string> {
+/**
+ * Asks one question on the terminal and reads the answer in raw mode, echoing it unless `hidden`
+ * (a password). Ctrl-C aborts. One reader for every prompt, so answers typed ahead are not lost.
+ */
+export function ask(question: string, { hidden = false } = {}): Promise<string> {
   const stdin = process.stdin;
-  if (!stdin.isTTY) throw new CliError("no terminal to ask for the password; pass --password");
-  process.stderr.write(question);
-  stdin.setRawMode(true);
-  stdin.setEncoding("utf8");
-  stdin.resume();
+  if (!stdin.isTTY) throw new CliError(`no terminal to ask "${question.trim()}"; pass it as an option`);
+  const out = process.stderr;
+  out.write(question);
   return new Promise((resolve, reject) => {
     let value = "";
     const finish = (settle: () => void) => {
       stdin.off("data", onData);
       stdin.setRawMode(false);
       stdin.pause();
-      process.stderr.write("\n");
+      out.write("\n");
       settle();
     };
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ch === "\r" || ch === "\n") return finish(() => resolve(value));
+    const consume = (chunk: string): void => {
+      for (let i = 0; i < chunk.length; i++) {
+        const ch = chunk[i] as string;
+        if (ch === "\r" || ch === "\n") {
+          typedAhead = chunk.slice(chunk[i + 1] === "\n" && ch === "\r" ? i + 2 : i + 1);
+          return finish(() => resolve(value));
+        }
         if (ch === "\u0003") return finish(() => reject(new CliError("aborted, nothing was changed")));
-        value = ch === "\u007f" || ch === "\b" ? value.slice(0, -1) : value + ch;
+        if (ch === "\u007f" || ch === "\b") {
+          if (value.length > 0 && !hidden) out.write("\b \b");
+          value = value.slice(0, -1);
+        } else {
+          value += ch;
+          if (!hidden) out.write(ch);
+        }
       }
     };
+    const onData = (chunk: string) => consume(chunk);
+    stdin.setRawMode(true);
+    stdin.setEncoding("utf8");
     stdin.on("data", onData);
+    stdin.resume();
+    const ahead = typedAhead;
+    typedAhead = "";
+    if (ahead) consume(ahead);
   });
+}
+
+/** Asks before a destructive step unless --yes; without a terminal to ask, refuses rather than guess. */
+export async function confirm(question: string, yes: boolean | undefined, refusal: string): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) throw new CliError(`${refusal} without --yes (there is no terminal to ask)`);
+  const answer = await ask(`${question} [y/N] `);
+  if (!/^y(es)?$/i.test(answer.trim())) throw new CliError("aborted, nothing was changed");
 }

@@ -6,6 +6,7 @@ import { DatabaseRegistry } from "../db/registry.js";
 import { ServerSettings } from "../db/server-settings.js";
 import { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
+import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
 import type { ServiceDeps } from "./deps.js";
 import { OperationLocks } from "./locks.js";
 import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
@@ -41,6 +42,8 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     settings: new ServerSettings(paths.settingsFile),
     fileOps: { rename },
     now: () => new Date(),
+    auth: createAuthRuntime(),
+    restoreHooks: [authRestoreHook],
     ...overrides,
   };
 }

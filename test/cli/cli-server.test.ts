@@ -20,7 +20,24 @@ describe("chaoscypher serve and the CLI side by side", () => {
     server = await startCliServer(dir);
     const dbFile = path.join(dir, "databases", "default", "app.db");
 
-    const pending = await fetch(`${server.url}/api/v1/upgrade/pending`);
+    // The operator account and a key, made with the CLI while the server runs (WAL lets both write).
+    const setup = await runCli([
+      "auth",
+      "setup",
+      "--username",
+      "operator",
+      "--password",
+      "correct horse",
+      "--data-dir",
+      dir,
+    ]);
+    expect(setup.code).toBe(0);
+    const minted = await runCli(["keys", "create", "--name", "test", "--data-dir", dir, "--json"]);
+    const { id, key } = parseJson<{ id: string; key: string }>(minted);
+    const get = (url: string, bearer = key) =>
+      fetch(`${server?.url}${url}`, { headers: { authorization: `Bearer ${bearer}` } });
+
+    const pending = await get("/api/v1/upgrade/pending");
     expect(pending.status).toBe(200);
     expect(await pending.json()).toMatchObject({
       databases: [{ database: "default", state: "up_to_date", revision: LATEST }],
@@ -39,7 +56,14 @@ describe("chaoscypher serve and the CLI side by side", () => {
     expect(parseJson(refused)).toMatchObject({ error: "OPERATION_IN_PROGRESS" });
     expect(existsSync(`${dbFile}.pre_restore`)).toBe(false);
     expect(titles(dbFile)).toEqual(["old", "new"]);
-    expect((await fetch(`${server.url}/api/v1/backup`)).status).toBe(200);
+    expect((await get("/api/v1/backup")).status).toBe(200);
+
+    // A key revoked by the CLI is refused by the running server from its next request on.
+    const spare = parseJson<{ key: string }>(
+      await runCli(["keys", "create", "--name", "x", "--data-dir", dir, "--json"]),
+    );
+    expect((await runCli(["keys", "revoke", id, "--yes", "--data-dir", dir])).code).toBe(0);
+    expect((await get("/api/v1/backup")).status).toBe(401);
 
     const stopped = await server.stop();
     server = null;
@@ -49,8 +73,13 @@ describe("chaoscypher serve and the CLI side by side", () => {
     expect(titles(dbFile)).toEqual(["old"]);
     expect(titles(`${dbFile}.pre_restore`)).toEqual(["old", "new"]);
 
+    // The restored backup predates the spare key: restoring `default` replaced the credentials with the backup's.
     server = await startCliServer(dir);
-    const listed = await fetch(`${server.url}/api/v1/backup`);
+    expect((await get("/api/v1/backup", spare.key)).status).toBe(401);
+    const fresh = parseJson<{ key: string }>(
+      await runCli(["keys", "create", "--name", "y", "--data-dir", dir, "--json"]),
+    );
+    const listed = await get("/api/v1/backup", fresh.key);
     expect(((await listed.json()) as { backups: unknown[] }).backups).toHaveLength(2);
   });
 });

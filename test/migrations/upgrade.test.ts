@@ -29,7 +29,7 @@ describe("schema upgrades on start", () => {
   const backups = (db: string) => readdirSync(path.join(dataDir, "backups", db)).sort();
   const dbFile = (db: string) => path.join(dataDir, "databases", db, "app.db");
   const json = async (t: TestApp, url: string, method = "GET") => {
-    const res = await t.app.request(url, { method });
+    const res = await t.request(url, { method });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> & { databases?: unknown } };
   };
 
@@ -40,32 +40,34 @@ describe("schema upgrades on start", () => {
 
   it("backs up an older database before upgrading it; rollback restores it and holds the upgrade until apply", async () => {
     dataDir = makeTempDir();
-    seedDatabase(dataDir, "default", { upTo: FIRST, titles: ["a", "b"] });
+    seedDatabase(dataDir, "notes", { upTo: FIRST, titles: ["a", "b"] });
 
     let t = await start();
-    const [pre] = backups("default");
-    expect(backups("default")).toHaveLength(1);
+    const [pre] = backups("notes");
+    expect(backups("notes")).toHaveLength(1);
     expect(pre).toMatch(PRE(LATEST));
-    const preFile = path.join(dataDir, "backups", "default", pre as string);
+    const preFile = path.join(dataDir, "backups", "notes", pre as string);
     // The backup holds the old data at the old revision; the live database has the new schema and the same data.
     expect(titles(preFile)).toEqual(["a", "b"]);
     expect(hasTable(preFile, "chunk_embeddings")).toBe(false);
     expect(appliedCount(preFile)).toBe(1);
-    expect(hasTable(dbFile("default"), "chunk_embeddings")).toBe(true);
-    expect(titles(dbFile("default"))).toEqual(["a", "b"]);
+    expect(hasTable(dbFile("notes"), "chunk_embeddings")).toBe(true);
+    expect(titles(dbFile("notes"))).toEqual(["a", "b"]);
 
-    const listed = await json(t, "/api/v1/backup");
+    const listed = await json(t, "/api/v1/backup?database=notes");
     expect(listed.body.backups).toEqual([expect.objectContaining({ filename: pre, kind: "pre-upgrade" })]);
+    // Nothing changes without credentials.
+    expect((await t.app.request("/api/v1/upgrade/apply?database=notes", { method: "POST" })).status).toBe(401);
 
     // A restart tells the same truth and takes no second backup.
     stop(t);
     t = await start();
-    expect(backups("default")).toEqual([pre]);
-    const status = await json(t, "/api/v1/upgrade/pending");
+    expect(backups("notes")).toEqual([pre]);
+    const status = await json(t, "/api/v1/upgrade/pending?database=notes");
     expect(status.status).toBe(200);
     expect(status.body.databases).toEqual([
       expect.objectContaining({
-        database: "default",
+        database: "notes",
         state: "up_to_date",
         revision: LATEST,
         pending: [],
@@ -82,44 +84,44 @@ describe("schema upgrades on start", () => {
     ]);
 
     // Written after the upgrade: a rollback discards it (it stays in the safety copy).
-    await t.services.registry.holder("default").lease((db) => db.insert(nodes).values({ title: "c" }).run());
-    const rolled = await t.caller.upgrade.rollback({});
+    await t.services.registry.holder("notes").lease((db) => db.insert(nodes).values({ title: "c" }).run());
+    const rolled = await t.caller.upgrade.rollback({ database: "notes" });
     expect(rolled).toEqual({
-      database: "default",
+      database: "notes",
       restored_from: pre,
       safety_copy: "app.db.pre_restore",
       revision: FIRST,
     });
-    expect(titles(dbFile("default"))).toEqual(["a", "b"]);
-    expect(hasTable(dbFile("default"), "chunk_embeddings")).toBe(false);
-    expect(titles(path.join(dataDir, "databases", "default", "app.db.pre_restore"))).toEqual(["a", "b", "c"]);
+    expect(titles(dbFile("notes"))).toEqual(["a", "b"]);
+    expect(hasTable(dbFile("notes"), "chunk_embeddings")).toBe(false);
+    expect(titles(path.join(dataDir, "databases", "notes", "app.db.pre_restore"))).toEqual(["a", "b", "c"]);
 
-    const held = await json(t, "/api/v1/backup");
+    const held = await json(t, "/api/v1/backup?database=notes");
     expect(held.status).toBe(503);
     expect(held.body).toMatchObject({ error: "DATABASE_BLOCKED" });
-    expect(held.body.message).toContain('"chaoscypher db migrate apply --database default"');
-    await expect(t.services.registry.holder("default").lease(() => 1)).rejects.toMatchObject({
+    expect(held.body.message).toContain('"chaoscypher db migrate apply --database notes"');
+    await expect(t.services.registry.holder("notes").lease(() => 1)).rejects.toMatchObject({
       code: "DATABASE_BLOCKED",
     });
 
     // A restart leaves a rolled-back database alone.
     stop(t);
     t = await start();
-    expect(backups("default")).toEqual([pre]);
-    const afterRestart = (await t.caller.upgrade.pending({})).databases[0];
+    expect(backups("notes")).toEqual([pre]);
+    const afterRestart = (await t.caller.upgrade.pending({ database: "notes" })).databases[0];
     expect(afterRestart).toMatchObject({ state: "rolled_back", revision: FIRST, pending: [LATEST] });
     expect(afterRestart?.rolled_back).toMatchObject({ backup: pre, revision: FIRST });
 
     // An explicit apply upgrades it again, after a fresh pre-upgrade backup.
-    const applied = await json(t, "/api/v1/upgrade/apply", "POST");
+    const applied = await json(t, "/api/v1/upgrade/apply?database=notes", "POST");
     expect(applied.status).toBe(200);
-    expect(applied.body).toMatchObject({ database: "default", outcome: "applied", applied: [LATEST] });
+    expect(applied.body).toMatchObject({ database: "notes", outcome: "applied", applied: [LATEST] });
     expect(applied.body.backup).toMatch(PRE(LATEST));
     expect(applied.body.backup).not.toBe(pre);
-    expect(backups("default")).toHaveLength(2);
-    expect((await json(t, "/api/v1/backup")).status).toBe(200);
-    expect(await t.services.registry.holder("default").lease((db) => db.select().from(nodes).all())).toHaveLength(2);
-    expect((await t.caller.upgrade.pending({ database: "default" })).databases[0]?.state).toBe("up_to_date");
+    expect(backups("notes")).toHaveLength(2);
+    expect((await json(t, "/api/v1/backup?database=notes")).status).toBe(200);
+    expect(await t.services.registry.holder("notes").lease((db) => db.select().from(nodes).all())).toHaveLength(2);
+    expect((await t.caller.upgrade.pending({ database: "notes" })).databases[0]?.state).toBe("up_to_date");
   });
 
   it("a failing migration leaves its database untouched and blocked, and the others are served", async () => {
@@ -158,7 +160,7 @@ describe("schema upgrades on start", () => {
     // The others were upgraded and are served.
     expect(hasTable(dbFile("ok"), "node_aliases")).toBe(true);
     expect((await json(t, "/api/v1/backup?database=ok")).status).toBe(200);
-    expect((await t.app.request("/api/v1/backup?database=ok", { method: "POST" })).status).toBe(201);
+    expect((await t.request("/api/v1/backup?database=ok", { method: "POST" })).status).toBe(201);
     expect(await t.services.registry.holder("ok").lease((db) => db.select().from(nodes).all())).toHaveLength(2);
 
     // Retrying fails the same way and still changes nothing; the answer is the 503 that says what to run.
@@ -207,7 +209,7 @@ describe("schema upgrades on start", () => {
     const old = "app_20200101_000000.db";
     seedDatabaseFile(path.join(dataDir, "backups", "default", old), { upTo: FIRST, titles: ["old"], wal: false });
 
-    const res = await t.app.request(`/api/v1/backup/${old}/restore`, { method: "POST" });
+    const res = await t.request(`/api/v1/backup/${old}/restore`, { method: "POST" });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ restored_from: old });
     expect(backups("default")).toEqual([old]);

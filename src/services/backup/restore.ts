@@ -94,6 +94,7 @@ async function swapInto(
   { backup, migrate }: { backup: string; migrate: boolean },
 ): Promise<void> {
   holder.detachForSwap();
+  for (const hook of deps.restoreHooks) await hook.beforeSwap?.(deps, holder.name);
   const intentFile = path.join(swap.dir, RESTORE_INTENT);
   const intent: RestoreIntent = { staged: path.basename(swap.staged), backup };
   await writeFileAtomic(intentFile, JSON.stringify(intent));
@@ -105,6 +106,9 @@ async function swapInto(
     await deps.fileOps.rename(swap.staged, swap.appDb);
     await fsyncDirAsync(swap.dir);
     await openRestored(deps, holder, swap.appDb, migrate);
+    for (const hook of deps.restoreHooks) {
+      if (hook.afterOpen) await holder.insideExclusive((db) => hook.afterOpen?.(deps, holder.name, db));
+    }
   } catch (error) {
     holder.close();
     if (movedAside) await putPreviousBack(deps, swap);

@@ -1,21 +1,21 @@
 import { resolveDatabase } from "../../services/databases/index.js";
 import { listUpgradeStatus, rollbackUpgrade, upgradeDatabase } from "../../services/migrations/index.js";
-import { databaseInput, publicProcedure, router } from "../init.js";
+import { databaseInput, protectedProcedure, router } from "../init.js";
 
 const allowBlocked = { allowBlocked: true };
 
 export const upgradeRouter = router({
   /** Every database's upgrade status, or only the one named. */
-  pending: publicProcedure.input(databaseInput.optional()).query(({ ctx, input }) => {
+  pending: protectedProcedure.input(databaseInput.optional()).query(({ ctx, input }) => {
     const only = input?.database && resolveDatabase(ctx.services, input.database, allowBlocked);
     return listUpgradeStatus(ctx.services, only || undefined);
   }),
   /** `apply` is a word tRPC reserves, hence the longer name. */
-  applyPending: publicProcedure.input(databaseInput.optional()).mutation(({ ctx, input }) => {
+  applyPending: protectedProcedure.input(databaseInput.optional()).mutation(({ ctx, input }) => {
     const database = resolveDatabase(ctx.services, input?.database, allowBlocked);
     return upgradeDatabase(ctx.services, database, { includeRolledBack: true });
   }),
-  rollback: publicProcedure.input(databaseInput.optional()).mutation(({ ctx, input }) => {
+  rollback: protectedProcedure.input(databaseInput.optional()).mutation(({ ctx, input }) => {
     return rollbackUpgrade(ctx.services, resolveDatabase(ctx.services, input?.database, allowBlocked));
   }),
 });
