@@ -170,6 +170,25 @@ describe("schema upgrades on start", () => {
     expect(digest()).toBe(before);
   });
 
+  it("a blocked default database (it holds the credentials) answers every signed-in request with the 503", async () => {
+    dataDir = makeTempDir();
+    const first = await start();
+    const operator = await first.setupOperator();
+    stop(first);
+    seedDatabase(dataDir, "default", { titles: ["same", "same"] });
+
+    const t = await start({ services: { migrations: migrationsWithFailingOne() } });
+    const auth = { authorization: `Bearer ${operator.key}` };
+    const res = await t.app.request("/api/v1/databases", { headers: auth });
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body.error).toBe("DATABASE_BLOCKED");
+    expect(body.message).toContain('"chaoscypher db migrate rollback --database default"');
+    // nginx's auth_request only understands 204 or 401; public routes stay up.
+    expect((await t.app.request("/verify", { headers: auth })).status).toBe(401);
+    expect((await t.app.request("/api/v1/health")).status).toBe(200);
+  });
+
   it("a fresh, empty database file is migrated without a backup", async () => {
     dataDir = makeTempDir();
     seedDatabase(dataDir, "empty", { upTo: "none" });
