@@ -11,6 +11,7 @@ import { errorResponse } from "./errors.js";
 import { requestLog } from "./request-log.js";
 import { backupRoutes } from "./routes/backup.js";
 import { databaseRoutes } from "./routes/databases.js";
+import { webUi } from "./static.js";
 
 const MAX_JSON_BODY = 64 * 1024;
 
@@ -45,6 +46,8 @@ export function createApp(services: ServiceDeps) {
       createContext: (_opts, c) => ({ ...createContextInner(services, c.get("log")) }),
     }),
   );
+
+  app.use(webUi(services.config.webDir));
 
   app.notFound((c) => c.json({ error: "NOT_FOUND", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => errorResponse(error, c, c.get("log") ?? services.logger));
