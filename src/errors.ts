@@ -76,8 +76,8 @@ export class ConflictError extends ServiceError {
 }
 
 export class InvalidBackupError extends ServiceError {
-  constructor(message: string, details?: ErrorDetails) {
-    super("INVALID_BACKUP", message, details);
+  constructor(message: string, details?: ErrorDetails, options?: ErrorOptions) {
+    super("INVALID_BACKUP", message, details, options);
   }
 }
 

@@ -5,8 +5,8 @@ import { hasMigrationsTable, lastAppliedMillis } from "../db/migrations.js";
 
 /** Work that must stay off the event loop: each task runs in a worker thread with its own connection. */
 
-export function fsyncFile(file: string): void {
-  const fd = openSync(file, "r+");
+function fsyncPath(target: string, flags: "r" | "r+"): void {
+  const fd = openSync(target, flags);
   try {
     fsyncSync(fd);
   } finally {
@@ -14,14 +14,9 @@ export function fsyncFile(file: string): void {
   }
 }
 
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+export const fsyncFile = (file: string) => fsyncPath(file, "r+");
+/** A rename is durable only once the directory entry itself is flushed. */
+export const fsyncDir = (dir: string) => fsyncPath(dir, "r");
 
 export function removeWithJournal(file: string): void {
   for (const suffix of ["", "-journal", "-wal", "-shm"]) rmSync(file + suffix, { force: true });

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { afterEach } from "vitest";
 import { type Config, type ConfigInput, loadConfig } from "../../src/config.js";
 import { createApp } from "../../src/http/app.js";
 import { createLogger } from "../../src/logger.js";
@@ -43,4 +44,20 @@ export function createTestApp(
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A factory for test apps that are closed and deleted after each test. */
+export function useTestApps(): (options?: Parameters<typeof createTestApp>[0]) => TestApp {
+  const apps: TestApp[] = [];
+  afterEach(() => {
+    for (const app of apps.splice(0)) {
+      app.close();
+      removeDir(app.dataDir);
+    }
+  });
+  return (options) => {
+    const app = createTestApp(options);
+    apps.push(app);
+    return app;
+  };
 }

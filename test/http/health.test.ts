@@ -1,15 +1,12 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 
 describe("GET /api/v1/health", () => {
+  const newApp = useTestApps();
   let t: TestApp;
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
-  });
 
   it("answers ok and creates the default database on first start", async () => {
-    t = createTestApp();
+    t = newApp();
     const res = await t.app.request("/api/v1/health");
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ok" });
@@ -17,7 +14,7 @@ describe("GET /api/v1/health", () => {
   });
 
   it("answers unknown routes with the spec's error body", async () => {
-    t = createTestApp();
+    t = newApp();
     const res = await t.app.request("/api/v1/nope");
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: "NOT_FOUND" });

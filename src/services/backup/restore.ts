@@ -78,7 +78,7 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
     await removeSidecars(swap.appDb);
     await deps.fileOps.rename(swap.staged, swap.appDb);
     await fsyncDirAsync(swap.dir);
-    holder.open();
+    openRestored(holder);
   } catch (error) {
     holder.close();
     if (movedAside) await putPreviousBack(deps, swap);
@@ -86,6 +86,16 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
   } finally {
     await rm(intentFile, { force: true });
     await fsyncDirAsync(swap.dir);
+  }
+}
+
+/** Step 5: the file passed validation, so failing to open or migrate it is the backup's fault (422). */
+function openRestored(holder: ConnectionHolder): void {
+  try {
+    holder.open();
+  } catch (cause) {
+    const message = `the backup could not be opened and migrated: ${(cause as Error).message}`;
+    throw new InvalidBackupError(message, { reason: "open_failed" }, { cause });
   }
 }
 

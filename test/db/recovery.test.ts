@@ -1,0 +1,85 @@
+import { copyFileSync, existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
+import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
+
+interface CrashFiles {
+  dir: string;
+  appDb: string;
+  staged: string;
+  preRestore: string;
+  intent: string;
+}
+
+/** Each crash point of the swap, reproduced on disk as the restore leaves it. */
+const crashPoints: [string, (f: CrashFiles) => void, "old" | "new"][] = [
+  ["while staging, before the intent was written", () => {}, "old"],
+  ["after the intent, before app.db was moved aside", (f) => writeIntent(f), "old"],
+  [
+    "after app.db became app.db.pre_restore",
+    (f) => {
+      writeIntent(f);
+      renameSync(f.appDb, f.preRestore);
+    },
+    "new",
+  ],
+  [
+    "after the staged file became app.db, before the reopen",
+    (f) => {
+      writeIntent(f);
+      renameSync(f.appDb, f.preRestore);
+      renameSync(f.staged, f.appDb);
+    },
+    "new",
+  ],
+  [
+    "during a rollback, after the new app.db was dropped",
+    (f) => {
+      writeIntent(f);
+      renameSync(f.appDb, f.preRestore);
+      renameSync(f.staged, path.join(f.dir, "gone.db"));
+    },
+    "old",
+  ],
+];
+
+function writeIntent(f: CrashFiles): void {
+  writeFileSync(f.intent, JSON.stringify({ staged: path.basename(f.staged), backup: "app_x.db" }));
+}
+
+describe("start-up after a crash in the middle of a restore", () => {
+  const newApp = useTestApps();
+  let t: TestApp;
+
+  it.each(crashPoints)("recovers a crash %s", async (_label, crash, expected) => {
+    t = newApp();
+    await withDb(t.services, "default", (db) => insertNode(db, "backup data"));
+    const { filename } = await t.caller.backup.create();
+    await withDb(t.services, "default", (db) => insertNode(db, "live data"));
+    t.close();
+
+    const dir = path.join(t.dataDir, "databases", "default");
+    const files: CrashFiles = {
+      dir,
+      appDb: path.join(dir, "app.db"),
+      staged: path.join(dir, ".app.db.restore-deadbeef"),
+      preRestore: path.join(dir, "app.db.pre_restore"),
+      intent: path.join(dir, "restore.intent"),
+    };
+    copyFileSync(path.join(t.dataDir, "backups", "default", filename), files.staged);
+    crash(files);
+
+    t = newApp({ dataDir: t.dataDir });
+    const titles = await withDb(t.services, "default", nodeTitles);
+    expect(titles).toEqual(expected === "old" ? ["backup data", "live data"] : ["backup data"]);
+    expect(readdirSync(dir).filter((f) => f.startsWith(".app.db.restore-") || f === "restore.intent")).toEqual([]);
+    if (expected === "new") {
+      const kept = new Database(files.preRestore, { readonly: true });
+      expect(kept.prepare("SELECT title FROM nodes ORDER BY id").pluck().all()).toEqual(["backup data", "live data"]);
+      kept.close();
+    }
+    expect(existsSync(files.appDb)).toBe(true);
+  });
+});

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
+import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("requests during a restore", () => {
+  const newApp = useTestApps();
+  let t: TestApp;
+
+  it("lets requests inside finish on the old database and runs new ones on the restored one, none failing", async () => {
+    t = newApp();
+    await withDb(t.services, "default", (db) => insertNode(db, "in backup"));
+    const { filename } = await t.caller.backup.create();
+    await withDb(t.services, "default", (db) => insertNode(db, "after backup"));
+    const holder = t.services.registry.holder("default");
+
+    // A long request already inside: it reads, waits until the restore closes the gate, then reads again.
+    let arriving: Promise<string[]>[] = [];
+    const inside = holder.lease(async (db) => {
+      const first = nodeTitles(db);
+      while (!holder.isGateClosed) await sleep(10);
+      arriving = Array.from({ length: 20 }, () => withDb(t.services, "default", nodeTitles));
+      await sleep(200);
+      return [first, nodeTitles(db)];
+    });
+    const restore = t.caller.backup.restore({ filename });
+    const settled = await Promise.allSettled([inside, restore]);
+    const later = await Promise.allSettled(arriving);
+
+    expect([...settled, ...later].filter((r) => r.status === "rejected")).toEqual([]);
+    expect(later).toHaveLength(20);
+    expect((settled[0] as PromiseFulfilledResult<unknown>).value).toEqual([
+      ["in backup", "after backup"],
+      ["in backup", "after backup"],
+    ]);
+    for (const r of later) expect((r as PromiseFulfilledResult<string[]>).value).toEqual(["in backup"]);
+  });
+
+  it("keeps serving other routes and databases while a restore holds the gate", async () => {
+    t = newApp();
+    await t.caller.databases.create({ name: "other" });
+    const { filename } = await t.caller.backup.create();
+    const holder = t.services.registry.holder("default");
+    let release = () => {};
+    const blocker = holder.lease(() => new Promise<void>((resolve) => (release = resolve)));
+    const restore = t.caller.backup.restore({ filename });
+    await sleep(100);
+    expect((await t.app.request("/api/v1/health")).status).toBe(200);
+    expect((await t.app.request("/api/v1/backup?database=other")).status).toBe(200);
+    release();
+    await blocker;
+    await expect(restore).resolves.toMatchObject({ restored_from: filename });
+  });
+
+  it("refuses a second restore or a backup of the same database while a restore runs", async () => {
+    t = newApp();
+    const { filename } = await t.caller.backup.create();
+    const first = t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
+    const second = t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
+    const backup = t.app.request("/api/v1/backup", { method: "POST" });
+    const statuses = (await Promise.all([first, second, backup])).map((r) => r.status);
+    expect(statuses[0]).toBe(200);
+    expect(statuses.slice(1)).toEqual([409, 409]);
+  });
+});

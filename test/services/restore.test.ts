@@ -1,0 +1,101 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { type TestApp, useTestApps } from "../helpers/app.js";
+import { insertNode, insertVectors, nearest, nodeTitles, withDb } from "../helpers/data.js";
+
+describe("restoring a backup", () => {
+  const newApp = useTestApps();
+  let t: TestApp;
+
+  const dbDir = () => path.join(t.dataDir, "databases", "default");
+
+  async function backup(): Promise<string> {
+    const res = await t.app.request("/api/v1/backup", { method: "POST" });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { filename: string }).filename;
+  }
+
+  it("reverts the data, keeps the last write in app.db.pre_restore and leaves no stale WAL", async () => {
+    t = newApp();
+    await withDb(t.services, "default", (db) => insertNode(db, "kept"));
+    const filename = await backup();
+    await withDb(t.services, "default", (db) => insertNode(db, "written after the backup"));
+
+    const res = await t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      database: "default",
+      restored_from: filename,
+      safety_copy: "app.db.pre_restore",
+    });
+
+    expect(await withDb(t.services, "default", nodeTitles)).toEqual(["kept"]);
+    const safety = new Database(path.join(dbDir(), "app.db.pre_restore"), { readonly: true });
+    expect(safety.prepare("SELECT title FROM nodes ORDER BY id").pluck().all()).toEqual([
+      "kept",
+      "written after the backup",
+    ]);
+    safety.close();
+    expect(readdirSync(dbDir()).filter((f) => f.includes("restore-") || f.endsWith(".intent"))).toEqual([]);
+    const wal = path.join(dbDir(), "app.db-wal");
+    expect(!existsSync(wal) || statSync(wal).size === 0).toBe(true);
+
+    const after = await withDb(t.services, "default", (db) => db.$client.pragma("journal_mode", { simple: true }));
+    expect(after).toBe("wal");
+    expect((await t.app.request("/api/v1/health")).status).toBe(200);
+  });
+
+  it("returns the same nearest neighbours from the vector index after the round trip", async () => {
+    t = newApp();
+    const ids = Array.from({ length: 200 }, (_, i) => i + 1);
+    await withDb(t.services, "default", (db) => insertVectors(db.$client, ids));
+    const before = await withDb(t.services, "default", (db) => nearest(db.$client, 42));
+    const filename = await backup();
+    await withDb(t.services, "default", (db) => db.$client.exec("DELETE FROM chunk_embeddings WHERE chunk_id > 10"));
+
+    expect((await t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" })).status).toBe(200);
+    const after = await withDb(t.services, "default", (db) => nearest(db.$client, 42));
+    expect(after).toEqual(before);
+    expect(after[0]).toBe(42);
+  });
+
+  it("restores through tRPC, and leaves other databases alone", async () => {
+    t = newApp();
+    await t.caller.databases.create({ name: "other" });
+    await withDb(t.services, "other", (db) => insertNode(db, "other data"));
+    await withDb(t.services, "default", (db) => insertNode(db, "v1"));
+    const { filename } = await t.caller.backup.create();
+    await withDb(t.services, "default", (db) => insertNode(db, "v2"));
+    const result = await t.caller.backup.restore({ filename });
+    expect(result.restored_from).toBe(filename);
+    expect(await withDb(t.services, "default", nodeTitles)).toEqual(["v1"]);
+    expect(await withDb(t.services, "other", nodeTitles)).toEqual(["other data"]);
+  });
+
+  it("migrates a restored backup that predates this build's schema", async () => {
+    t = newApp();
+    const migrations = t.services.migrations;
+    const first = migrations[0];
+    if (!first) throw new Error("no migrations");
+    // An old build's backup: only the first migration applied.
+    const dir = path.join(t.dataDir, "backups", "default");
+    const old = new Database(path.join(dir, "app_20250101_000000.db"));
+    old.exec(
+      "CREATE TABLE __drizzle_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, hash text NOT NULL, created_at numeric)",
+    );
+    for (const statement of first.statements) old.exec(statement);
+    old.prepare("INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)").run(first.hash, first.when);
+    old.prepare("INSERT INTO nodes (title) VALUES ('from the old build')").run();
+    old.close();
+
+    expect((await t.app.request("/api/v1/backup/app_20250101_000000.db/restore", { method: "POST" })).status).toBe(200);
+    expect(await withDb(t.services, "default", nodeTitles)).toEqual(["from the old build"]);
+    const vectors = await withDb(t.services, "default", (db) => {
+      insertVectors(db.$client, [7]);
+      return nearest(db.$client, 7, 1);
+    });
+    expect(vectors).toEqual([7]);
+  });
+});
