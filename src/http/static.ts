@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { serveStatic } from "@hono/node-server/serve-static";
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./env.js";
 
 /** Paths owned by the API; the UI never answers them, so their 404s stay JSON. */
@@ -22,22 +22,24 @@ const SECURITY_HEADERS: Record<string, string> = {
 /** Serves the built single-page app from `webDir`; unknown page paths get index.html (client-side routing). */
 export function webUi(webDir: string): MiddlewareHandler<AppEnv> {
   const indexFile = path.join(webDir, "index.html");
-  const cacheHeaders = (file: string, c: Context) => {
-    const hashed = file.startsWith(path.join(webDir, "assets") + path.sep);
-    c.header("Cache-Control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
-  };
-  const files = serveStatic<AppEnv>({ root: webDir, onFound: cacheHeaders });
-  const index = serveStatic<AppEnv>({ root: webDir, path: "index.html", onFound: cacheHeaders });
+  const files = serveStatic<AppEnv>({ root: webDir });
+  const index = serveStatic<AppEnv>({ root: webDir, path: "index.html" });
   const skip = async () => {};
 
   return async (c, next) => {
     if (API_PATHS.test(c.req.path) || (c.req.method !== "GET" && c.req.method !== "HEAD")) return next();
     if (!existsSync(indexFile)) return c.text(NOT_BUILT, 503, { "Cache-Control": "no-store" });
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
+    // Vite names everything under assets/ by content hash; index.html must be revalidated to pick up a new build.
+    const hashed = c.req.path.startsWith("/assets/");
+    c.header("Cache-Control", hashed ? "public, max-age=31536000, immutable" : "no-cache");
     const found = await files(c, skip);
     if (found) return found;
     // A missing asset (`/assets/x.js`) is a real 404; any other path is a page of the app.
-    if (path.posix.basename(c.req.path).includes(".")) return next();
+    if (hashed || path.posix.basename(c.req.path).includes(".")) {
+      c.header("Cache-Control", undefined);
+      return next();
+    }
     return (await index(c, skip)) ?? next();
   };
 }

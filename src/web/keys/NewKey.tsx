@@ -21,7 +21,7 @@ export function NewKey({ minted, onDone }: { minted: Minted; onDone(): void }) {
   };
 
   return (
-    <section className="newkey" aria-label="New API key">
+    <section className="newkey" aria-label="Newly created key">
       <h2>Key “{minted.name}” created</h2>
       <p id={warningId} className="warning">
         Copy this key now. It is shown only this once: the server keeps just a hash of it.
