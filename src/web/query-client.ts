@@ -13,7 +13,7 @@ export function createQueryClient(onAuthLost: () => void): QueryClient {
     queryCache: new QueryCache({ onError: (error, query) => onError(error, query.meta) }),
     mutationCache: new MutationCache({ onError: (error, _vars, _ctx, mutation) => onError(error, mutation.meta) }),
     defaultOptions: {
-      queries: { retry: (count, error) => count < 2 && isRetryable(error), staleTime: 5_000 },
+      queries: { retry: (count, error) => count < 2 && isRetryable(error) },
       mutations: { retry: false },
     },
   });

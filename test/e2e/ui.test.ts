@@ -1,8 +1,9 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Locator, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { formatBytes } from "../../src/web/format.js";
 import { removeDir } from "../helpers/app.js";
 import { type Browser, buildUi, launchBrowser, type RunningServer, startServer } from "./harness.js";
@@ -38,6 +39,15 @@ describe("maintenance UI in Debian's Chromium", () => {
     await browser?.close();
     await server?.close();
     if (webDir) removeDir(webDir);
+  });
+
+  // A failing step leaves a picture of the page behind, so CI logs say what the user would have seen.
+  beforeEach(() => {
+    onTestFailed(async ({ task }) => {
+      const file = path.join(tmpdir(), `cc-e2e-${task.name.replace(/\W+/g, "-").slice(0, 60)}.png`);
+      await page?.screenshot({ path: file, fullPage: true }).catch(() => {});
+      console.error(`screenshot of the failed step: ${file}`);
+    });
   });
 
   const backupsDir = () => server.t.services.paths.backupDir("default");
@@ -90,8 +100,23 @@ describe("maintenance UI in Debian's Chromium", () => {
 
   it("creates a backup that appears in the list with its size and local time, and downloads the same bytes", async () => {
     await shown(page.getByText("No backups of default yet."));
+    // Hold the request so the running state is seen for sure, then let it through.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route("**/trpc/backup.create*", async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.getByRole("button", { name: "Create Backup" }).click();
+    const running = page.getByRole("button", { name: "Creating backup…" });
+    await shown(running);
+    expect(await running.isDisabled()).toBe(true);
+    expect(await running.getAttribute("aria-busy")).toBe("true");
+    release();
     await shown(page.getByRole("status").filter({ hasText: /Backup app_\d{8}_\d{6}\.db created/ }));
+    await page.unroute("**/trpc/backup.create*");
 
     const files = await readdir(backupsDir());
     expect(files).toHaveLength(1);
@@ -186,6 +211,8 @@ describe("maintenance UI in Debian's Chromium", () => {
 
   it("shows the server's message when an action fails, and Escape closes the dialog", async () => {
     await goTo("Backups");
+    await shown(page.getByRole("button", { name: `Delete ${backupFile}` }));
+    // Someone removes the file on the server after the page listed it.
     rmSync(path.join(backupsDir(), backupFile));
     await page.getByRole("button", { name: `Delete ${backupFile}` }).click();
     const dialog = page.getByRole("dialog", { name: `Delete ${backupFile}?` });
@@ -193,6 +220,7 @@ describe("maintenance UI in Debian's Chromium", () => {
     await shown(dialog.getByRole("alert").filter({ hasText: "does not exist" }));
     await page.keyboard.press("Escape");
     await gone(dialog);
+    await shown(page.getByText("No backups of default yet."));
   });
 
   it("switches databases: a new one starts empty and becomes the server's current database", async () => {

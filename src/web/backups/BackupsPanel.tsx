@@ -102,55 +102,57 @@ interface TableProps {
 function BackupTable({ database, backups, onAction }: TableProps) {
   if (backups.length === 0) return <p className="empty">No backups of {database} yet.</p>;
   return (
-    <table>
-      <caption className="visually-hidden">Backups of {database}, newest first</caption>
-      <thead>
-        <tr>
-          <th scope="col">Filename</th>
-          <th scope="col" className="num">
-            Size
-          </th>
-          <th scope="col">Created</th>
-          <th scope="col">Kind</th>
-          <th scope="col">
-            <span className="visually-hidden">Actions</span>
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {backups.map((backup) => {
-          const created = parseBackupStamp(backup.created_at);
-          return (
-            <tr key={backup.filename}>
-              <th scope="row" className="mono">
-                {backup.filename}
-              </th>
-              <td className="num">{formatBytes(backup.size)}</td>
-              <td>
-                {created ? (
-                  <time dateTime={created.toISOString()} title={`${created.toISOString()} (UTC)`}>
-                    {formatLocal(created)}
-                  </time>
-                ) : (
-                  backup.created_at
-                )}
-              </td>
-              <td>{backup.kind === "pre-upgrade" ? "pre-upgrade (automatic)" : "backup"}</td>
-              <td className="actions">
-                <a className="button" href={downloadUrl(database, backup.filename)} download={backup.filename}>
-                  Download<span className="visually-hidden"> {backup.filename}</span>
-                </a>
-                <button type="button" onClick={() => onAction({ action: "restore", backup })}>
-                  Restore<span className="visually-hidden"> {backup.filename}</span>
-                </button>
-                <button type="button" className="danger-text" onClick={() => onAction({ action: "delete", backup })}>
-                  Delete<span className="visually-hidden"> {backup.filename}</span>
-                </button>
-              </td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+    <div className="table-wrap">
+      <table>
+        <caption className="visually-hidden">Backups of {database}, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Filename</th>
+            <th scope="col" className="num">
+              Size
+            </th>
+            <th scope="col">Created</th>
+            <th scope="col">Kind</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {backups.map((backup) => {
+            const created = parseBackupStamp(backup.created_at);
+            return (
+              <tr key={backup.filename}>
+                <th scope="row" className="mono">
+                  {backup.filename}
+                </th>
+                <td className="num">{formatBytes(backup.size)}</td>
+                <td className="nowrap">
+                  {created ? (
+                    <time dateTime={created.toISOString()} title={`${created.toISOString()} (UTC)`}>
+                      {formatLocal(created)}
+                    </time>
+                  ) : (
+                    backup.created_at
+                  )}
+                </td>
+                <td>{backup.kind === "pre-upgrade" ? "pre-upgrade (automatic)" : "backup"}</td>
+                <td className="actions">
+                  <a className="button" href={downloadUrl(database, backup.filename)} download={backup.filename}>
+                    Download<span className="visually-hidden"> {backup.filename}</span>
+                  </a>
+                  <button type="button" onClick={() => onAction({ action: "restore", backup })}>
+                    Restore<span className="visually-hidden"> {backup.filename}</span>
+                  </button>
+                  <button type="button" className="danger-text" onClick={() => onAction({ action: "delete", backup })}>
+                    Delete<span className="visually-hidden"> {backup.filename}</span>
+                  </button>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
   );
 }

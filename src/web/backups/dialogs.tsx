@@ -25,6 +25,7 @@ export function RestoreDialog({
   const hintId = useId();
   const restore = useMutation({
     mutationFn: () => api.backup.restore.mutate({ database, filename: backup.filename }),
+    onError: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
     onSuccess: async (result) => {
       // Restoring `default` brings back the backup's credentials and ends every session: ask before reloading.
       const status = await client.fetchQuery({
@@ -98,10 +99,9 @@ export function DeleteDialog({ database, backup, onClose, onDeleted }: DialogPro
   const client = useQueryClient();
   const remove = useMutation({
     mutationFn: () => api.backup.delete.mutate({ database, filename: backup.filename }),
-    onSuccess: async () => {
-      await client.invalidateQueries({ queryKey: queryKeys.backups(database) });
-      onDeleted();
-    },
+    onSuccess: onDeleted,
+    // Also after a failure: "does not exist" means the list on screen is out of date.
+    onSettled: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
   });
   return (
     <ConfirmDialog

@@ -68,37 +68,39 @@ export function KeysPanel() {
 function KeyTable({ keys, onRevoke }: { keys: ApiKey[]; onRevoke(key: ApiKey): void }) {
   if (keys.length === 0) return <p className="empty">No API keys yet.</p>;
   return (
-    <table>
-      <caption className="visually-hidden">API keys</caption>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Created</th>
-          <th scope="col">Last used</th>
-          <th scope="col">
-            <span className="visually-hidden">Actions</span>
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {keys.map((key) => (
-          <tr key={key.id}>
-            <th scope="row">{key.name}</th>
-            <td>
-              <Time value={key.created_at} />
-            </td>
-            <td>
-              <Time value={key.last_used_at} fallback="never" />
-            </td>
-            <td className="actions">
-              <button type="button" className="danger-text" onClick={() => onRevoke(key)}>
-                Revoke<span className="visually-hidden"> {key.name}</span>
-              </button>
-            </td>
+    <div className="table-wrap">
+      <table>
+        <caption className="visually-hidden">API keys</caption>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Created</th>
+            <th scope="col">Last used</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {keys.map((key) => (
+            <tr key={key.id}>
+              <th scope="row">{key.name}</th>
+              <td className="nowrap">
+                <Time value={key.created_at} />
+              </td>
+              <td className="nowrap">
+                <Time value={key.last_used_at} fallback="never" />
+              </td>
+              <td className="actions">
+                <button type="button" className="danger-text" onClick={() => onRevoke(key)}>
+                  Revoke<span className="visually-hidden"> {key.name}</span>
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
