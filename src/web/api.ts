@@ -1,11 +1,13 @@
-import { createTRPCClient, httpBatchLink, isTRPCClientError } from "@trpc/client";
+import { createTRPCClient, httpLink, isTRPCClientError } from "@trpc/client";
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import type { AppRouter } from "../trpc/router.js";
 
 /** The typed client: every call is checked against the server's router at compile time. */
 export const api = createTRPCClient<AppRouter>({
+  // One request per call, not batched: a batch mixing auth.status with a protected call would be refused whole
+  // once the session has ended, and the page could no longer learn that it should show the login screen.
   links: [
-    httpBatchLink({
+    httpLink({
       url: "/trpc",
       // The session cookie rides along; the server refuses cookie-authenticated writes from other sites.
       fetch: (url, init) => fetch(url, { ...init, credentials: "same-origin" }),
