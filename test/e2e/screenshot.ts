@@ -22,6 +22,7 @@ try {
   }
   await page.getByRole("row", { name: /app_/ }).nth(2).waitFor();
   mkdirSync(fileURLToPath(new URL("../../docs/", import.meta.url)), { recursive: true });
+  await page.mouse.move(600, 520);
   await page.screenshot({ path: out });
   process.stdout.write(`wrote ${out}\n`);
 } finally {
