@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useId, useState } from "react";
+import { useId, useState } from "react";
 import { api, queryKeys } from "../api.js";
 import { ErrorAlert } from "../ui/Alert.js";
 import { ConfirmDialog } from "../ui/Dialog.js";
@@ -77,7 +77,7 @@ function NewDatabaseDialog({ onClose, onCreated }: { onClose(): void; onCreated(
         Name
         <input
           value={name}
-          onChange={(event: FormEvent<HTMLInputElement>) => setName(event.currentTarget.value)}
+          onChange={(event) => setName(event.currentTarget.value)}
           maxLength={64}
           aria-describedby="db-name-hint"
           // biome-ignore lint/a11y/noAutofocus: the dialog exists to type this one field
