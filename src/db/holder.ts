@@ -112,6 +112,13 @@ export class ConnectionHolder {
     }
   }
 
+  /** For code already inside `exclusive()` (restore hooks): the connection, with no gate to wait at. */
+  insideExclusive<T>(fn: (db: AppDb) => T): T {
+    if (!this.#gate) throw new Error(`insideExclusive called outside exclusive() for "${this.name}"`);
+    this.open();
+    return fn(this.#db as AppDb);
+  }
+
   /**
    * Checkpoints and switches the file out of WAL mode, which SQLite only allows to the last connection:
    * if another process holds it open, this refuses and leaves the database untouched and open.

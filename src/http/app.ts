@@ -6,12 +6,15 @@ import { PayloadTooLargeError } from "../errors.js";
 import type { ServiceDeps } from "../services/deps.js";
 import { createContextInner } from "../trpc/context.js";
 import { appRouter } from "../trpc/router.js";
+import { authGate } from "./auth/gate.js";
 import type { AppEnv } from "./env.js";
 import { errorResponse } from "./errors.js";
 import { requestLog } from "./request-log.js";
+import { authRoutes } from "./routes/auth.js";
 import { backupRoutes } from "./routes/backup.js";
 import { databaseRoutes } from "./routes/databases.js";
 import { webUi } from "./static.js";
+import { verifyHandler } from "./verify.js";
 
 const MAX_JSON_BODY = 64 * 1024;
 
@@ -23,6 +26,8 @@ export function createApp(services: ServiceDeps) {
     c.set("services", services);
     await next();
   });
+  // Before the body limit and the gate: /verify answers 204 or 401 and nothing else.
+  app.all("/verify", verifyHandler);
   app.use(
     bodyLimit({
       maxSize: MAX_JSON_BODY,
@@ -31,9 +36,11 @@ export function createApp(services: ServiceDeps) {
       },
     }),
   );
+  app.use(authGate());
 
   const api = new Hono<AppEnv>()
     .get("/health", (c) => c.json({ status: "ok" }))
+    .route("/auth", authRoutes)
     .route("/backup", backupRoutes)
     .route("/databases", databaseRoutes);
   app.route("/api/v1", api);
@@ -43,7 +50,13 @@ export function createApp(services: ServiceDeps) {
     trpcServer({
       endpoint: "/trpc",
       router: appRouter,
-      createContext: (_opts, c) => ({ ...createContextInner(services, c.get("log")) }),
+      createContext: (opts, c) => ({
+        ...createContextInner(services, c.get("log"), {
+          identity: c.get("identity"),
+          client: c.get("client"),
+          resHeaders: opts.resHeaders,
+        }),
+      }),
     }),
   );
 

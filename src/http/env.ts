@@ -1,5 +1,7 @@
 import type { Logger } from "../logger.js";
+import type { Identity } from "../services/auth/index.js";
 import type { ServiceDeps } from "../services/deps.js";
+import type { ClientInfo } from "./auth/client-info.js";
 
 /** What every handler can read from the Hono context. */
 export interface AppEnv {
@@ -7,5 +9,8 @@ export interface AppEnv {
     services: ServiceDeps;
     log: Logger;
     requestId: string;
+    /** Set by the auth gate: who the request acts for, or null for an anonymous one. */
+    identity: Identity | null;
+    client: ClientInfo;
   };
 }

@@ -5,6 +5,7 @@ import { dataPaths } from "../db/paths.js";
 import { DatabaseRegistry } from "../db/registry.js";
 import { ServerSettings } from "../db/server-settings.js";
 import type { Logger } from "../logger.js";
+import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
 import type { ServiceDeps } from "./deps.js";
 import { OperationLocks } from "./locks.js";
 
@@ -29,6 +30,8 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     settings: new ServerSettings(paths.settingsFile),
     fileOps: { rename },
     now: () => new Date(),
+    auth: createAuthRuntime(),
+    restoreHooks: [authRestoreHook],
     ...overrides,
   };
 }

@@ -1,14 +1,24 @@
 import type { Config } from "../config.js";
+import type { AppDb } from "../db/connection.js";
 import type { Migration } from "../db/migrations.js";
 import type { DataPaths } from "../db/paths.js";
 import type { DatabaseRegistry } from "../db/registry.js";
 import type { ServerSettings } from "../db/server-settings.js";
 import type { Logger } from "../logger.js";
+import type { AuthRuntime } from "./auth/runtime.js";
 import type { OperationLocks } from "./locks.js";
 
 /** File operations a restore performs, injectable so tests can make one fail. */
 export interface FileOps {
   rename(from: string, to: string): Promise<void>;
+}
+
+/** Work other modules attach to a restore; each step runs with the holder's gate closed. */
+export interface RestoreHook {
+  /** Before the files are swapped. */
+  beforeSwap?(deps: ServiceDeps, database: string): Promise<void>;
+  /** After the new file opened (migrated), before the gate opens; throwing rolls the restore back. */
+  afterOpen?(deps: ServiceDeps, database: string, db: AppDb): Promise<void>;
 }
 
 /** Everything the domain verbs need, built once at start and passed in. */
@@ -22,4 +32,6 @@ export interface ServiceDeps {
   settings: ServerSettings;
   fileOps: FileOps;
   now: () => Date;
+  auth: AuthRuntime;
+  restoreHooks: RestoreHook[];
 }

@@ -2,7 +2,7 @@ import { TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import type { ErrorCode, ServiceError } from "../errors.js";
 
-const trpcCodes: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
+export const trpcCodes: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
   VALIDATION_ERROR: "BAD_REQUEST",
   AUTH_REQUIRED: "UNAUTHORIZED",
   FORBIDDEN: "FORBIDDEN",

@@ -1,6 +1,6 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { ServiceError } from "../errors.js";
+import { AuthRequiredError, RateLimitedError, ServiceError } from "../errors.js";
 import { databaseNameSchema } from "../lib/names.js";
 import type { TrpcContext } from "./context.js";
 import { toTRPCError } from "./errors.js";
@@ -18,6 +18,7 @@ const mapErrors = t.middleware(async ({ ctx, next, path }) => {
   const result = await next();
   if (result.ok) return result;
   const cause = result.error.cause;
+  if (cause instanceof RateLimitedError) ctx.resHeaders.set("Retry-After", String(cause.retryAfterSeconds));
   if (cause instanceof ServiceError) throw toTRPCError(cause);
   if (result.error.code === "INTERNAL_SERVER_ERROR")
     ctx.log.error({ err: cause ?? result.error, path }, "unhandled error");
@@ -30,6 +31,12 @@ const mapErrors = t.middleware(async ({ ctx, next, path }) => {
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(mapErrors);
+
+/** Every procedure but auth.status/setup/login: the HTTP gate checked first, this is the second line. */
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.identity) throw new AuthRequiredError();
+  return next({ ctx: { identity: ctx.identity } });
+});
 
 /** Procedures that act on one database: `database` picks it, else the server's current one. */
 export const databaseInput = z.object({ database: databaseNameSchema.optional() });

@@ -1,8 +1,12 @@
 import { createCallerFactory, router } from "./init.js";
+import { authRouter } from "./routers/auth.js";
 import { backupRouter } from "./routers/backup.js";
 import { databasesRouter } from "./routers/databases.js";
+import { keysRouter } from "./routers/keys.js";
 
 export const appRouter = router({
+  auth: authRouter,
+  keys: keysRouter,
   backup: backupRouter,
   databases: databasesRouter,
 });

@@ -3,19 +3,46 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach } from "vitest";
 import { type Config, type ConfigInput, loadConfig } from "../../src/config.js";
+import { ServiceError } from "../../src/errors.js";
 import { createApp } from "../../src/http/app.js";
 import { createLogger } from "../../src/logger.js";
+import { createAuthRuntime, createKey, type Identity, setupOperator } from "../../src/services/auth/index.js";
+import type { ScryptParams } from "../../src/services/auth/password.js";
 import { createServiceDeps } from "../../src/services/create-deps.js";
 import type { ServiceDeps } from "../../src/services/deps.js";
-import { createContextInner } from "../../src/trpc/context.js";
+import { type ContextOptions, createContextInner } from "../../src/trpc/context.js";
 import { createCaller } from "../../src/trpc/router.js";
+
+/** Real scrypt at a lower cost, so tests that sign in many times stay quick. */
+export const TEST_KDF: ScryptParams = { ln: 12, r: 8, p: 1 };
+
+/** Who `t.caller` acts as: a signed-in operator for domain tests that are not about auth. */
+export const TEST_IDENTITY: Identity = { userId: 0, username: "test-operator", via: "session" };
+
+export interface Operator {
+  username: string;
+  password: string;
+  /** `cc_session=<token>`, ready for a Cookie header. */
+  cookie: string;
+  /** A minted `cc_live_...` key. */
+  key: string;
+  keyId: string;
+  identity: Identity;
+}
 
 export interface TestApp {
   dataDir: string;
   config: Config;
   services: ServiceDeps;
   app: ReturnType<typeof createApp>;
+  /** A tRPC caller acting as TEST_IDENTITY. */
   caller: ReturnType<typeof createCaller>;
+  /** A tRPC caller with any identity (null: anonymous) and optional client info/response headers. */
+  callerAs(identity: Identity | null, options?: Omit<ContextOptions, "identity">): ReturnType<typeof createCaller>;
+  /** Creates the operator account (through the domain verbs) with a session cookie and an API key. */
+  setupOperator(username?: string, password?: string): Promise<Operator>;
+  /** `app.request` as a signed-in script: sends an API key (the operator is set up on first use). */
+  request(path: string, init?: RequestInit): Promise<Response>;
   close(): void;
 }
 
@@ -29,13 +56,50 @@ export function createTestApp(
 ): TestApp {
   const dataDir = options.dataDir ?? makeTempDir();
   const config = loadConfig({}, { dataDir, logLevel: "silent", ...options.config });
-  const services = createServiceDeps(config, createLogger("silent"), options.services);
+  const services = createServiceDeps(config, createLogger("silent"), {
+    auth: createAuthRuntime({ kdf: TEST_KDF }),
+    ...options.services,
+  });
+  const callerAs = (identity: Identity | null, rest: Omit<ContextOptions, "identity"> = {}) =>
+    createCaller(createContextInner(services, services.logger, { ...rest, identity }));
+  const app = createApp(services);
+  const setup = async (username = "operator", password = "correct horse battery"): Promise<Operator> => {
+    const signed = await setupOperator(services, { username, password }, { clientIp: null });
+    const minted = await createKey(services, { name: "test key" });
+    const identity = { userId: 1, username, via: "session" as const };
+    return {
+      username,
+      password,
+      cookie: `cc_session=${signed.session.token}`,
+      key: minted.key,
+      keyId: minted.id,
+      identity,
+    };
+  };
+  let scriptKey: Promise<string> | undefined;
+  // A data dir reopened by a second test app already has its operator: mint a fresh key instead.
+  const mintScriptKey = () =>
+    setup().then(
+      (operator) => operator.key,
+      async (error: unknown) => {
+        if (!(error instanceof ServiceError && error.status === 409)) throw error;
+        return (await createKey(services, { name: "test key" })).key;
+      },
+    );
   return {
     dataDir,
     config,
     services,
-    app: createApp(services),
-    caller: createCaller(createContextInner(services)),
+    app,
+    caller: callerAs(TEST_IDENTITY),
+    callerAs,
+    setupOperator: setup,
+    async request(path, init = {}) {
+      scriptKey ??= mintScriptKey();
+      const headers = new Headers(init.headers);
+      if (!headers.has("authorization")) headers.set("authorization", `Bearer ${await scriptKey}`);
+      return app.request(path, { ...init, headers });
+    },
     close() {
       services.registry.closeAll();
     },

@@ -11,25 +11,25 @@ describe("/api/v1/databases", () => {
 
   it("lists, creates and switches the current database, which persists across restarts", async () => {
     t = newApp();
-    const initial = await (await t.app.request("/api/v1/databases")).json();
+    const initial = await (await t.request("/api/v1/databases")).json();
     expect(initial).toMatchObject({ current: "default", databases: [{ name: "default" }] });
 
-    const created = await t.app.request("/api/v1/databases", json({ name: "research-2" }));
+    const created = await t.request("/api/v1/databases", json({ name: "research-2" }));
     expect(created.status).toBe(201);
     expect(await created.json()).toEqual({ name: "research-2" });
     expect(existsSync(path.join(t.dataDir, "databases", "research-2", "app.db"))).toBe(true);
 
-    const patched = await t.app.request("/api/v1/databases/current", {
+    const patched = await t.request("/api/v1/databases/current", {
       method: "PATCH",
       body: JSON.stringify({ name: "research-2" }),
     });
     expect(await patched.json()).toEqual({ current: "research-2" });
-    const backup = await (await t.app.request("/api/v1/backup", { method: "POST" })).json();
+    const backup = await (await t.request("/api/v1/backup", { method: "POST" })).json();
     expect(backup).toMatchObject({ database: "research-2" });
 
     t.close();
     t = newApp({ dataDir: t.dataDir });
-    const list = (await (await t.app.request("/api/v1/databases")).json()) as {
+    const list = (await (await t.request("/api/v1/databases")).json()) as {
       current: string;
       databases: { name: string; size: number }[];
     };
@@ -47,7 +47,7 @@ describe("/api/v1/databases", () => {
     ["an oversized body", json({ name: "a".repeat(100_000) }), 413, "PAYLOAD_TOO_LARGE"],
   ])("refuses %s", async (_label, init, status, code) => {
     t = newApp();
-    const res = await t.app.request("/api/v1/databases", init);
+    const res = await t.request("/api/v1/databases", init);
     expect(res.status).toBe(status);
     expect(await res.json()).toMatchObject({ error: code });
     expect(t.services.registry.names()).toEqual(["default"]);
@@ -55,7 +55,7 @@ describe("/api/v1/databases", () => {
 
   it("refuses to switch to a database that does not exist", async () => {
     t = newApp();
-    const res = await t.app.request("/api/v1/databases/current", {
+    const res = await t.request("/api/v1/databases/current", {
       method: "PATCH",
       body: JSON.stringify({ name: "ghost" }),
     });

@@ -15,7 +15,8 @@ describe("GET /api/v1/health", () => {
 
   it("answers unknown routes with the spec's error body", async () => {
     t = newApp();
-    const res = await t.app.request("/api/v1/nope");
+    const { key } = await t.setupOperator();
+    const res = await t.app.request("/api/v1/nope", { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: "NOT_FOUND" });
   });

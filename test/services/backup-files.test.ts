@@ -18,14 +18,14 @@ describe("download and delete", () => {
   let t: TestApp;
 
   async function backup(): Promise<string> {
-    const res = await t.app.request("/api/v1/backup", { method: "POST" });
+    const res = await t.request("/api/v1/backup", { method: "POST" });
     return ((await res.json()) as { filename: string }).filename;
   }
 
   it("streams the exact bytes with headers curl -OJ honours", async () => {
     t = newApp();
     const filename = await backup();
-    const res = await t.app.request(`/api/v1/backup/${filename}/download`);
+    const res = await t.request(`/api/v1/backup/${filename}/download`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/vnd.sqlite3");
     expect(res.headers.get("content-disposition")).toBe(`attachment; filename="${filename}"`);
@@ -38,12 +38,12 @@ describe("download and delete", () => {
   it("deletes a backup (204) and then answers 404 for it", async () => {
     t = newApp();
     const filename = await backup();
-    expect((await t.app.request(`/api/v1/backup/${filename}`, { method: "DELETE" })).status).toBe(204);
-    const again = await t.app.request(`/api/v1/backup/${filename}`, { method: "DELETE" });
+    expect((await t.request(`/api/v1/backup/${filename}`, { method: "DELETE" })).status).toBe(204);
+    const again = await t.request(`/api/v1/backup/${filename}`, { method: "DELETE" });
     expect(again.status).toBe(404);
     expect(await again.json()).toMatchObject({ error: "NOT_FOUND" });
-    expect((await t.app.request(`/api/v1/backup/${filename}/download`)).status).toBe(404);
-    expect((await t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" })).status).toBe(404);
+    expect((await t.request(`/api/v1/backup/${filename}/download`)).status).toBe(404);
+    expect((await t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" })).status).toBe(404);
   });
 
   it.each(badNames)("refuses the filename %s with 400 and touches nothing", async (name) => {
@@ -55,7 +55,7 @@ describe("download and delete", () => {
       ["POST", "/restore"],
       ["DELETE", ""],
     ] as const) {
-      const res = await t.app.request(`/api/v1/backup/${name}${suffix}`, { method });
+      const res = await t.request(`/api/v1/backup/${name}${suffix}`, { method });
       expect([400, 404]).toContain(res.status);
       const body = (await res.json()) as { error: string; message: string };
       expect(body.message).not.toMatch(/at .*\.ts/);

@@ -35,7 +35,7 @@ describe("backup of a database that is being written", () => {
     })();
 
     const committedBefore = committed;
-    const res = await t.app.request("/api/v1/backup", { method: "POST" });
+    const res = await t.request("/api/v1/backup", { method: "POST" });
     const writtenDuring = committed - committedBefore;
     writing = false;
     await loop;

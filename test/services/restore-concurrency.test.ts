@@ -46,8 +46,8 @@ describe("requests during a restore", () => {
     const blocker = holder.lease(() => new Promise<void>((resolve) => (release = resolve)));
     const restore = t.caller.backup.restore({ filename });
     await sleep(100);
-    expect((await t.app.request("/api/v1/health")).status).toBe(200);
-    expect((await t.app.request("/api/v1/backup?database=other")).status).toBe(200);
+    expect((await t.request("/api/v1/health")).status).toBe(200);
+    expect((await t.request("/api/v1/backup?database=other")).status).toBe(200);
     release();
     await blocker;
     await expect(restore).resolves.toMatchObject({ restored_from: filename });
@@ -56,9 +56,9 @@ describe("requests during a restore", () => {
   it("refuses a second restore or a backup of the same database while a restore runs", async () => {
     t = newApp();
     const { filename } = await t.caller.backup.create();
-    const first = t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
-    const second = t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
-    const backup = t.app.request("/api/v1/backup", { method: "POST" });
+    const first = t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
+    const second = t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
+    const backup = t.request("/api/v1/backup", { method: "POST" });
     const statuses = (await Promise.all([first, second, backup])).map((r) => r.status);
     expect(statuses[0]).toBe(200);
     expect(statuses.slice(1)).toEqual([409, 409]);

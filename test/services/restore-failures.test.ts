@@ -34,12 +34,12 @@ describe("a restore that fails half-way", () => {
       },
     });
     const filename = await prepare();
-    const res = await t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
+    const res = await t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: "INTERNAL_ERROR", message: "internal error" });
     expect(await withDb(t.services, "default", nodeTitles)).toEqual(["old", "newest write"]);
     expect(readdirSync(dbDir()).filter((f) => f.startsWith(".app.db.restore-") || f === "restore.intent")).toEqual([]);
-    expect((await t.app.request("/api/v1/backup")).status).toBe(200);
+    expect((await t.request("/api/v1/backup")).status).toBe(200);
   });
 
   it("puts the previous database back when the restored file fails to open", async () => {
@@ -58,7 +58,7 @@ describe("a restore that fails half-way", () => {
     old.exec("CREATE TABLE chunk_embeddings (chunk_id INTEGER PRIMARY KEY, embedding BLOB)");
     old.close();
 
-    const res = await t.app.request("/api/v1/backup/app_20250101_000000.db/restore", { method: "POST" });
+    const res = await t.request("/api/v1/backup/app_20250101_000000.db/restore", { method: "POST" });
     expect(res.status).toBe(422);
     expect(await res.json()).toMatchObject({ error: "INVALID_BACKUP", details: { reason: "open_failed" } });
     expect(await withDb(t.services, "default", nodeTitles)).toEqual(["current"]);
@@ -70,12 +70,12 @@ describe("a restore that fails half-way", () => {
     const filename = await prepare();
     const other = openSqlite(path.join(dbDir(), "app.db"));
     other.prepare("SELECT count(*) FROM nodes").get();
-    const res = await t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
+    const res = await t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({ error: "OPERATION_IN_PROGRESS" });
     other.close();
     expect(existsSync(path.join(dbDir(), "app.db.pre_restore"))).toBe(false);
     expect(await withDb(t.services, "default", nodeTitles)).toEqual(["old", "newest write"]);
-    expect((await t.app.request(`/api/v1/backup/${filename}/restore`, { method: "POST" })).status).toBe(200);
+    expect((await t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" })).status).toBe(200);
   });
 });

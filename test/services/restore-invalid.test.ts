@@ -44,7 +44,7 @@ describe("restoring a file that is not a good backup", () => {
   it.each(cases)("refuses %s with 422 and changes nothing on disk", async (_label, spoil) => {
     t = newApp();
     await withDb(t.services, "default", (db) => insertNode(db, "live data"));
-    const res = await t.app.request("/api/v1/backup", { method: "POST" });
+    const res = await t.request("/api/v1/backup", { method: "POST" });
     const { filename } = (await res.json()) as { filename: string };
     const dbDir = path.join(t.dataDir, "databases", "default");
     const backupFile = path.join(t.dataDir, "backups", "default", filename);
@@ -53,7 +53,7 @@ describe("restoring a file that is not a good backup", () => {
     spoil(bad, t);
     const filesBefore = readdirSync(dbDir).sort();
 
-    const restore = await t.app.request("/api/v1/backup/app_20200101_000000.db/restore", { method: "POST" });
+    const restore = await t.request("/api/v1/backup/app_20200101_000000.db/restore", { method: "POST" });
     expect(restore.status).toBe(422);
     const body = (await restore.json()) as { error: string; message: string };
     expect(body.error).toBe("INVALID_BACKUP");

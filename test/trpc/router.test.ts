@@ -42,7 +42,7 @@ describe("tRPC router through createCaller", () => {
   it("answers over HTTP with the spec's code in the error data", async () => {
     t = newApp();
     const input = encodeURIComponent(JSON.stringify({ database: "ghost" }));
-    const res = await t.app.request(`/trpc/backup.list?input=${input}`);
+    const res = await t.request(`/trpc/backup.list?input=${input}`);
     expect(res.status).toBe(404);
     const body = (await res.json()) as { error: { message: string; data: { appCode: string } } };
     expect(body.error.data.appCode).toBe("NOT_FOUND");

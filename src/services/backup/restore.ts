@@ -68,6 +68,7 @@ async function stageAndValidate(deps: ServiceDeps, source: string, staged: strin
 /** Steps 3-5, run with the holder's gate closed and no request inside. */
 async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapPaths, backup: string): Promise<void> {
   holder.detachForSwap();
+  for (const hook of deps.restoreHooks) await hook.beforeSwap?.(deps, holder.name);
   const intentFile = path.join(swap.dir, RESTORE_INTENT);
   const intent: RestoreIntent = { staged: path.basename(swap.staged), backup };
   await writeFileAtomic(intentFile, JSON.stringify(intent));
@@ -79,6 +80,9 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
     await deps.fileOps.rename(swap.staged, swap.appDb);
     await fsyncDirAsync(swap.dir);
     openRestored(holder);
+    for (const hook of deps.restoreHooks) {
+      if (hook.afterOpen) await holder.insideExclusive((db) => hook.afterOpen?.(deps, holder.name, db));
+    }
   } catch (error) {
     holder.close();
     if (movedAside) await putPreviousBack(deps, swap);

@@ -2,21 +2,21 @@ import type { z } from "zod";
 import { backupFilenameSchema } from "../../lib/names.js";
 import { createBackup, deleteBackup, listBackups, restoreBackup } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
-import { databaseInput, publicProcedure, router } from "../init.js";
+import { databaseInput, protectedProcedure, router } from "../init.js";
 
 const fileInput = databaseInput.extend({ filename: backupFilenameSchema });
 
 export const backupRouter = router({
-  list: publicProcedure.input(databaseInput.optional()).query(({ ctx, input }) => {
+  list: protectedProcedure.input(databaseInput.optional()).query(({ ctx, input }) => {
     return listBackups(ctx.services, resolveDatabase(ctx.services, input?.database));
   }),
-  create: publicProcedure.input(databaseInput.optional()).mutation(({ ctx, input }) => {
+  create: protectedProcedure.input(databaseInput.optional()).mutation(({ ctx, input }) => {
     return createBackup(ctx.services, resolveDatabase(ctx.services, input?.database));
   }),
-  restore: publicProcedure.input(fileInput).mutation(({ ctx, input }) => {
+  restore: protectedProcedure.input(fileInput).mutation(({ ctx, input }) => {
     return restoreBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);
   }),
-  delete: publicProcedure.input(fileInput).mutation(async ({ ctx, input }) => {
+  delete: protectedProcedure.input(fileInput).mutation(async ({ ctx, input }) => {
     await deleteBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);
     return { deleted: input.filename };
   }),

@@ -1,0 +1,8 @@
+export { type AuthStatus, authStatus, type Caller, login, logout, type SignedIn, setupOperator } from "./account.js";
+export { type Authenticated, authenticate, type Credential } from "./authenticate.js";
+export { createKey, type KeyInfo, listKeys, type MintedKey, revokeKey } from "./keys.js";
+export { authRestoreHook, reconcileCredentials } from "./restore-hook.js";
+export { type AuthRuntime, type AuthRuntimeOptions, createAuthRuntime } from "./runtime.js";
+export type { NewSession } from "./sessions.js";
+export { API_KEY_PREFIX, MAX_TOKEN_LENGTH } from "./tokens.js";
+export { AUTH_DATABASE, type Identity, SESSION_LIFETIME_MS } from "./types.js";

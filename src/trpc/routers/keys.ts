@@ -1,0 +1,14 @@
+import { z } from "zod";
+import { createKey, listKeys, revokeKey } from "../../services/auth/index.js";
+import { keyIdSchema, keyNameSchema } from "../../services/auth/schemas.js";
+import { protectedProcedure, router } from "../init.js";
+
+export const keysRouter = router({
+  create: protectedProcedure
+    .input(z.object({ name: keyNameSchema }))
+    .mutation(({ ctx, input }) => createKey(ctx.services, { name: input.name })),
+  list: protectedProcedure.query(({ ctx }) => listKeys(ctx.services)),
+  revoke: protectedProcedure
+    .input(z.object({ id: keyIdSchema }))
+    .mutation(({ ctx, input }) => revokeKey(ctx.services, input.id)),
+});
