@@ -22,13 +22,18 @@ const SECURITY_HEADERS: Record<string, string> = {
 /** Serves the built single-page app from `webDir`; unknown page paths get index.html (client-side routing). */
 export function webUi(webDir: string): MiddlewareHandler<AppEnv> {
   const indexFile = path.join(webDir, "index.html");
-  const files = serveStatic<AppEnv>({ root: webDir });
-  const index = serveStatic<AppEnv>({ root: webDir, path: "index.html" });
+  // Made on first use: the directory may be built after the server started.
+  let handlers: { files: MiddlewareHandler<AppEnv>; index: MiddlewareHandler<AppEnv> } | null = null;
   const skip = async () => {};
 
   return async (c, next) => {
     if (API_PATHS.test(c.req.path) || (c.req.method !== "GET" && c.req.method !== "HEAD")) return next();
     if (!existsSync(indexFile)) return c.text(NOT_BUILT, 503, { "Cache-Control": "no-store" });
+    handlers ??= {
+      files: serveStatic<AppEnv>({ root: webDir }),
+      index: serveStatic<AppEnv>({ root: webDir, path: "index.html" }),
+    };
+    const { files, index } = handlers;
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.header(name, value);
     // Vite names everything under assets/ by content hash; index.html must be revalidated to pick up a new build.
     const hashed = c.req.path.startsWith("/assets/");

@@ -21,7 +21,15 @@ const CHROMIUM_FLAGS = [
 /** Builds the UI from source into a fresh temp dir, so a test never serves a stale or missing dist/web. */
 export async function buildUi(): Promise<string> {
   const outDir = makeTempDir("cc-web-");
-  await build({ configFile: viteConfig, logLevel: "warn", build: { outDir, emptyOutDir: true } });
+  // Vitest sets NODE_ENV=test, which would give React's development build; test what `npm start` serves.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = "production";
+  try {
+    await build({ configFile: viteConfig, logLevel: "warn", build: { outDir, emptyOutDir: true } });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   return outDir;
 }
 
