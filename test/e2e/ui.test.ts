@@ -16,7 +16,8 @@ const shown = (locator: Locator) => locator.waitFor({ state: "visible", timeout:
 const gone = (locator: Locator) => locator.waitFor({ state: "hidden", timeout: 15_000 });
 
 // One operator's session, step by step: each test continues where the previous one left the page.
-describe("maintenance UI in Debian's Chromium", () => {
+// Steps wait on a real browser on a shared 2-core machine: generous per-step limits, explicit action timeouts.
+describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
   let webDir: string;
   let server: RunningServer;
   let browser: Browser;
@@ -29,6 +30,7 @@ describe("maintenance UI in Debian's Chromium", () => {
     server = await startServer(webDir);
     browser = await launchBrowser();
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.setDefaultTimeout(20_000);
     page.on("pageerror", (error) => pageErrors.push(error.message));
     page.on("console", (message) => {
       if (/Content Security Policy|Uncaught/.test(message.text())) pageErrors.push(message.text());
