@@ -97,6 +97,8 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
   });
 
   it("gives every control an accessible name", async () => {
+    // Snapshot the settled panel, not a transition while the list loads.
+    await shown(page.getByText("No backups of default yet."));
     const tree = await page.locator("body").ariaSnapshot();
     const unnamed = tree.split("\n").filter((line) => /^\s*- (button|link|textbox|combobox)(:|\s*\[|$)/.test(line));
     expect(unnamed).toEqual([]);
