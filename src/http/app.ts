@@ -14,6 +14,7 @@ import { authRoutes } from "./routes/auth.js";
 import { backupRoutes } from "./routes/backup.js";
 import { databaseRoutes } from "./routes/databases.js";
 import { upgradeRoutes } from "./routes/upgrade.js";
+import { webUi } from "./static.js";
 import { verifyHandler } from "./verify.js";
 
 const MAX_JSON_BODY = 64 * 1024;
@@ -60,6 +61,8 @@ export function createApp(services: ServiceDeps) {
       }),
     }),
   );
+
+  app.use(webUi(services.config.webDir));
 
   app.notFound((c) => c.json({ error: "NOT_FOUND", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => errorResponse(error, c, c.get("log") ?? services.logger));
