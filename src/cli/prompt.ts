@@ -26,9 +26,13 @@ export function ask(question: string, { hidden = false } = {}): Promise<string> 
         const ch = chunk[i] as string;
         if (ch === "\r" || ch === "\n") {
           typedAhead = chunk.slice(chunk[i + 1] === "\n" && ch === "\r" ? i + 2 : i + 1);
-          return finish(() => resolve(value));
+          finish(() => resolve(value));
+          return;
         }
-        if (ch === "\u0003") return finish(() => reject(new CliError("aborted, nothing was changed")));
+        if (ch === "\u0003") {
+          finish(() => reject(new CliError("aborted, nothing was changed")));
+          return;
+        }
         if (ch === "\u007f" || ch === "\b") {
           if (value.length > 0 && !hidden) out.write("\b \b");
           value = value.slice(0, -1);
