@@ -24,7 +24,8 @@ export const emptyUpgradeState: UpgradeState = {
   rolled_back: null,
 };
 
-interface Cached {
+/** A state and the file version it was read at. */
+export interface UpgradeStateSnapshot {
   version: string;
   state: UpgradeState;
 }
@@ -34,7 +35,7 @@ interface Cached {
  * mtime, size), so a change written by another process (the CLI) is seen on the next read.
  */
 export class UpgradeStateStore {
-  readonly #cache = new Map<string, Cached>();
+  readonly #cache = new Map<string, UpgradeStateSnapshot>();
 
   constructor(private readonly dbDir: (database: string) => string) {}
 
@@ -49,12 +50,17 @@ export class UpgradeStateStore {
   }
 
   read(database: string): UpgradeState {
+    return this.snapshot(database).state;
+  }
+
+  /** The state with the version it was read at: one stat on the hot path (every lease). */
+  snapshot(database: string): UpgradeStateSnapshot {
     const version = this.version(database);
     const cached = this.#cache.get(database);
-    if (cached?.version === version) return cached.state;
-    const state = version === "none" ? emptyUpgradeState : this.#parse(database);
-    this.#cache.set(database, { version, state });
-    return state;
+    if (cached?.version === version) return cached;
+    const fresh = { version, state: version === "none" ? emptyUpgradeState : this.#parse(database) };
+    this.#cache.set(database, fresh);
+    return fresh;
   }
 
   async write(database: string, state: UpgradeState): Promise<void> {

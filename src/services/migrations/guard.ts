@@ -23,8 +23,9 @@ export class LeaseGuard {
   ) {}
 
   check(database: string, connect: () => Sqlite): void {
-    assertNotBlocked(this.upgradeStates, database);
-    const version = this.upgradeStates.version(database);
+    const { version, state } = this.upgradeStates.snapshot(database);
+    const blocked = blockedError(database, state);
+    if (blocked) throw blocked;
     const sqlite = connect();
     if (this.#checked.get(sqlite) === version) return;
     const schema = schemaState(sqlite, this.migrations);

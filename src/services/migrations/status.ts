@@ -57,7 +57,7 @@ export function upgradeStatus(deps: ServiceDeps, database: string): UpgradeStatu
     const message = `database "${database}" cannot be read: ${(error as Error).message}`;
     return { ...base, state: "unreadable", revision: null, pending: [], message };
   }
-  const { state, message } = describe(database, recorded, schema);
+  const { state, message } = classify(database, recorded, schema);
   return { ...base, state, revision: schema.revision, pending: schema.pending, message };
 }
 
@@ -66,7 +66,7 @@ export function listUpgradeStatus(deps: ServiceDeps, database?: string): { datab
   return { databases: names.map((name) => upgradeStatus(deps, name)) };
 }
 
-function describe(
+function classify(
   database: string,
   recorded: UpgradeState,
   schema: SchemaInfo,

@@ -7,8 +7,9 @@ const allowBlocked = { allowBlocked: true };
 export const upgradeRouter = router({
   /** Every database's upgrade status, or only the one named. */
   pending: protectedProcedure.input(databaseInput.optional()).query(({ ctx, input }) => {
-    const only = input?.database && resolveDatabase(ctx.services, input.database, allowBlocked);
-    return listUpgradeStatus(ctx.services, only || undefined);
+    const requested = input?.database;
+    const only = requested === undefined ? undefined : resolveDatabase(ctx.services, requested, allowBlocked);
+    return listUpgradeStatus(ctx.services, only);
   }),
   /** `apply` is a word tRPC reserves, hence the longer name. */
   applyPending: protectedProcedure.input(databaseInput.optional()).mutation(({ ctx, input }) => {
