@@ -1,5 +1,9 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
+
+/** The built web UI lives in the package, not in the caller's working directory. */
+const defaultWebDir = fileURLToPath(new URL("../dist/web", import.meta.url));
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -18,6 +22,8 @@ export const configSchema = z.object({
   gateTimeoutMs: z.coerce.number().int().min(1).default(30_000),
   /** How long a restore waits for leases already inside to finish. */
   drainTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+  /** Built maintenance UI (`npm run build:web`), served at `/`. */
+  webDir: z.string().min(1).default(defaultWebDir),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -31,6 +37,7 @@ const envNames: Record<keyof Config, string> = {
   backupFreeMarginBytes: "CHAOSCYPHER_BACKUP_FREE_MARGIN_BYTES",
   gateTimeoutMs: "CHAOSCYPHER_GATE_TIMEOUT_MS",
   drainTimeoutMs: "CHAOSCYPHER_DRAIN_TIMEOUT_MS",
+  webDir: "CHAOSCYPHER_WEB_DIR",
 };
 
 export class ConfigError extends Error {}
@@ -51,5 +58,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     });
     throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
   }
-  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir), webDir: path.resolve(parsed.data.webDir) };
 }

@@ -3,21 +3,26 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createApp } from "./http/app.js";
 import { createLogger } from "./logger.js";
 import { reconcileCredentials } from "./services/auth/index.js";
-import { createServiceDeps } from "./services/create-deps.js";
+import { startServices } from "./services/create-deps.js";
 
 /** Starts the HTTP server on the parsed config; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = createLogger(config.logLevel);
-  const services = createServiceDeps(config, logger);
+  const services = await startServices(config, logger);
   // Without a readable `default` nothing authenticates anyway; the server still starts and says why.
   await reconcileCredentials(services).catch((error: unknown) => {
     logger.error({ err: error }, "could not reconcile credentials at start-up");
   });
   const app = createApp(services);
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
       logger.info({ url: `http://${config.host}:${info.port}`, dataDir: config.dataDir }, "listening");
       resolve(s);
+    });
+    // A port in use is an operator's problem to hear about in one line, not an unhandled 'error' event.
+    s.once("error", (error) => {
+      services.registry.closeAll();
+      reject(error);
     });
   });
   const shutdown = () => {

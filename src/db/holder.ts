@@ -6,8 +6,13 @@ export interface HolderOptions {
   gateTimeoutMs: number;
   /** Bounded wait for leases already inside when the gate closes. */
   drainTimeoutMs: number;
-  /** Runs on every (re)open before the gate opens: migrations, read checks. Throwing aborts the open. */
+  /** Runs on every (re)open before the gate opens: read checks. Throwing aborts the open. */
   onOpen?: (sqlite: Sqlite) => void;
+  /**
+   * Runs before every lease and may refuse it (a database blocked by a failed migration); `connect`
+   * opens the connection only if the guard needs to look inside.
+   */
+  guard?: (connect: () => Sqlite) => void;
 }
 
 interface Gate {
@@ -70,6 +75,11 @@ export class ConnectionHolder {
     this.#db = wrapDrizzle(sqlite);
   }
 
+  #connect(): AppDb {
+    if (!this.#db) this.open();
+    return this.#db as AppDb;
+  }
+
   close(): void {
     this.#db?.$client.close();
     this.#db = null;
@@ -80,8 +90,8 @@ export class ConnectionHolder {
       const passed = await waitWithTimeout(this.#gate.promise, this.options.gateTimeoutMs);
       if (!passed) throw new OperationInProgressError(`database "${this.name}" is being restored; try again shortly`);
     }
-    if (!this.#db) this.open();
-    const db = this.#db as AppDb;
+    this.options.guard?.(() => this.#connect().$client);
+    const db = this.#connect();
     this.#active++;
     try {
       return await fn(db);

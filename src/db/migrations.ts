@@ -65,18 +65,40 @@ export function schemaState(sqlite: Sqlite, migrations: Migration[]): SchemaStat
 
 /** Applies pending migrations (or those up to `upTo`) in one transaction; returns the tags applied. */
 export function applyMigrations(sqlite: Sqlite, migrations: Migration[], upTo?: string): string[] {
-  sqlite.exec(
-    `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, hash text NOT NULL, created_at numeric)`,
-  );
   const { pending } = schemaState(sqlite, migrations);
   const stop = upTo === undefined ? pending.length : pending.findIndex((m) => m.tag === upTo) + 1;
   const batch = pending.slice(0, stop);
-  const record = sqlite.prepare(`INSERT INTO ${MIGRATIONS_TABLE} (hash, created_at) VALUES (?, ?)`);
+  if (batch.length === 0) return [];
+  // Everything, the migrations table included, is inside the transaction: a failure leaves the file as it was.
   sqlite.transaction(() => {
+    sqlite.exec(
+      `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, hash text NOT NULL, created_at numeric)`,
+    );
+    const record = sqlite.prepare(`INSERT INTO ${MIGRATIONS_TABLE} (hash, created_at) VALUES (?, ?)`);
     for (const migration of batch) {
-      for (const statement of migration.statements) sqlite.exec(statement);
+      try {
+        for (const statement of migration.statements) sqlite.exec(statement);
+      } catch (cause) {
+        throw new MigrationFailedError(migration.tag, cause);
+      }
       record.run(migration.hash, migration.when);
     }
   })();
   return batch.map((m) => m.tag);
+}
+
+/** Names the migration whose statement failed; the transaction around the batch has undone all of it. */
+export class MigrationFailedError extends Error {
+  readonly details: { revision: string };
+
+  constructor(revision: string, cause: unknown) {
+    super(`migration ${revision} failed: ${(cause as Error).message}`, { cause });
+    this.details = { revision };
+  }
+}
+
+/** The tag of the newest migration a file has, given when it was recorded. */
+export function revisionOf(migrations: Migration[], lastAppliedMillis: number | null): string | null {
+  if (lastAppliedMillis === null) return null;
+  return migrations.filter((m) => m.when <= lastAppliedMillis).at(-1)?.tag ?? null;
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { ConflictError, NotFoundError } from "../errors.js";
 import { DATABASE_NAME } from "../lib/names.js";
 import type { Logger } from "../logger.js";
-import { checkReadable, type Sqlite } from "./connection.js";
+import { checkReadable, openSqlite, type Sqlite } from "./connection.js";
 import { ConnectionHolder, type HolderOptions } from "./holder.js";
 import { applyMigrations, type Migration } from "./migrations.js";
 import type { DataPaths } from "./paths.js";
@@ -12,7 +12,14 @@ export interface RegistryOptions {
   paths: DataPaths;
   migrations: Migration[];
   logger: Logger;
-  holder: Omit<HolderOptions, "onOpen">;
+  holder: Omit<HolderOptions, "onOpen" | "guard">;
+  /** Refuses leases of a database that cannot be served (blocked, pending migrations). */
+  guard?: (database: string, connect: () => Sqlite) => void;
+  /**
+   * Takes the database's cross-process operation lock for start-up recovery; null when another process
+   * is working on it, whose temp files are then not leftovers and are left alone.
+   */
+  recoveryLock?: (database: string) => { release(): void } | null;
 }
 
 /** Knows which databases exist on disk and hands out one connection holder per database. */
@@ -21,18 +28,29 @@ export class DatabaseRegistry {
 
   constructor(private readonly options: RegistryOptions) {}
 
-  /** Recovers interrupted work, makes sure `default` exists, and opens every database. */
+  /**
+   * Recovers interrupted work and makes sure `default` exists. Databases are opened later, once their
+   * migrations are settled (see services/migrations), or lazily on the first lease.
+   */
   init(): void {
     const { paths, logger } = this.options;
     mkdirSync(paths.databasesDir, { recursive: true });
     mkdirSync(paths.backupsDir, { recursive: true });
     // Recovery looks at every database directory: a crash mid-swap can leave one without app.db.
     for (const name of readdirSync(paths.databasesDir).filter((n) => DATABASE_NAME.test(n))) {
-      recoverDatabaseDir(paths.dbDir(name), logger);
-      removeBackupLeftovers(paths.backupDir(name), logger);
+      const lock = this.options.recoveryLock ? this.options.recoveryLock(name) : { release() {} };
+      if (!lock) {
+        logger.info({ database: name }, "recovery skipped: another process is working on this database");
+        continue;
+      }
+      try {
+        recoverDatabaseDir(paths.dbDir(name), logger);
+        removeBackupLeftovers(paths.backupDir(name), logger);
+      } finally {
+        lock.release();
+      }
     }
     if (!this.exists("default")) this.create("default");
-    for (const name of this.names()) this.holder(name).open();
   }
 
   names(): string[] {
@@ -57,25 +75,22 @@ export class DatabaseRegistry {
     const existing = this.#holders.get(name);
     if (existing) return existing;
     if (!this.exists(name)) throw new NotFoundError(`database "${name}" does not exist`, { database: name });
-    const holder = new ConnectionHolder(name, this.options.paths.dbFile(name), {
-      ...this.options.holder,
-      onOpen: (sqlite) => this.#prepare(name, sqlite),
-    });
-    this.#holders.set(name, holder);
-    return holder;
+    return this.#newHolder(name);
   }
 
-  /** Creates an empty database with the current schema. */
+  /** Creates an empty database with the current schema; a fresh file needs no pre-upgrade backup. */
   create(name: string): ConnectionHolder {
     if (this.exists(name)) throw new ConflictError(`database "${name}" already exists`, { database: name });
     mkdirSync(this.options.paths.dbDir(name), { recursive: true });
     mkdirSync(this.options.paths.backupDir(name), { recursive: true });
-    const holder = new ConnectionHolder(name, this.options.paths.dbFile(name), {
-      ...this.options.holder,
-      onOpen: (sqlite) => this.#prepare(name, sqlite),
-    });
+    const sqlite = openSqlite(this.options.paths.dbFile(name));
+    try {
+      applyMigrations(sqlite, this.options.migrations);
+    } finally {
+      sqlite.close();
+    }
+    const holder = this.#newHolder(name);
     holder.open();
-    this.#holders.set(name, holder);
     this.options.logger.info({ database: name }, "database created");
     return holder;
   }
@@ -85,10 +100,15 @@ export class DatabaseRegistry {
     this.#holders.clear();
   }
 
-  #prepare(name: string, sqlite: Sqlite): void {
-    const applied = applyMigrations(sqlite, this.options.migrations);
-    if (applied.length > 0) this.options.logger.info({ database: name, applied }, "migrations applied on open");
-    checkReadable(sqlite);
+  #newHolder(name: string): ConnectionHolder {
+    const guard = this.options.guard;
+    const holder = new ConnectionHolder(name, this.options.paths.dbFile(name), {
+      ...this.options.holder,
+      onOpen: checkReadable,
+      guard: guard && ((connect) => guard(name, connect)),
+    });
+    this.#holders.set(name, holder);
+    return holder;
   }
 
   #hasDatabaseFile(name: string): boolean {

@@ -13,6 +13,8 @@ import { requestLog } from "./request-log.js";
 import { authRoutes } from "./routes/auth.js";
 import { backupRoutes } from "./routes/backup.js";
 import { databaseRoutes } from "./routes/databases.js";
+import { upgradeRoutes } from "./routes/upgrade.js";
+import { webUi } from "./static.js";
 import { verifyHandler } from "./verify.js";
 
 const MAX_JSON_BODY = 64 * 1024;
@@ -41,7 +43,8 @@ export function createApp(services: ServiceDeps) {
     .get("/health", (c) => c.json({ status: "ok" }))
     .route("/auth", authRoutes)
     .route("/backup", backupRoutes)
-    .route("/databases", databaseRoutes);
+    .route("/databases", databaseRoutes)
+    .route("/upgrade", upgradeRoutes);
   app.route("/api/v1", api);
 
   app.use(
@@ -58,6 +61,8 @@ export function createApp(services: ServiceDeps) {
       }),
     }),
   );
+
+  app.use(webUi(services.config.webDir));
 
   app.notFound((c) => c.json({ error: "NOT_FOUND", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => errorResponse(error, c, c.get("log") ?? services.logger));

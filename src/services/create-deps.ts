@@ -4,20 +4,31 @@ import { loadMigrations } from "../db/migrations.js";
 import { dataPaths } from "../db/paths.js";
 import { DatabaseRegistry } from "../db/registry.js";
 import { ServerSettings } from "../db/server-settings.js";
+import { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
 import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
 import type { ServiceDeps } from "./deps.js";
 import { OperationLocks } from "./locks.js";
+import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
 
-/** Builds the service dependencies for a data dir and brings every database up (recovery, migrations). */
+/**
+ * Builds the service dependencies for a data dir: recovers interrupted work and makes sure `default`
+ * exists. Migrations are not applied here (the CLI must not upgrade behind an operator's back): the server
+ * calls `initServices` next.
+ */
 export function createServiceDeps(config: Config, logger: Logger, overrides: Partial<ServiceDeps> = {}): ServiceDeps {
   const paths = dataPaths(config.dataDir);
   const migrations = overrides.migrations ?? loadMigrations();
+  const locks = overrides.locks ?? new OperationLocks(paths.dbDir);
+  const upgradeStates = overrides.upgradeStates ?? new UpgradeStateStore(paths.dbDir);
+  const guard = new LeaseGuard(upgradeStates, migrations);
   const registry = new DatabaseRegistry({
     paths,
     migrations,
     logger,
     holder: { gateTimeoutMs: config.gateTimeoutMs, drainTimeoutMs: config.drainTimeoutMs },
+    guard: (name, connect) => guard.check(name, connect),
+    recoveryLock: (name) => locks.tryAcquire(name, "recover"),
   });
   registry.init();
   return {
@@ -26,7 +37,8 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     paths,
     registry,
     migrations,
-    locks: new OperationLocks(paths.dbDir),
+    locks,
+    upgradeStates,
     settings: new ServerSettings(paths.settingsFile),
     fileOps: { rename },
     now: () => new Date(),
@@ -34,4 +46,32 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     restoreHooks: [authRestoreHook],
     ...overrides,
   };
+}
+
+/**
+ * The server's start: every database's pending migrations applied after its pre-upgrade backup; a failure
+ * blocks that database only. Databases that can be served are opened, so a second process (the CLI) sees
+ * them held open and refuses to swap them underneath.
+ */
+export async function initServices(deps: ServiceDeps): Promise<UpgradeReport[]> {
+  const reports = await upgradeAll(deps, { includeRolledBack: false });
+  for (const report of reports) {
+    if (report.outcome !== "applied" && report.outcome !== "up_to_date") continue;
+    try {
+      deps.registry.holder(report.database).open();
+    } catch (error) {
+      deps.logger.error({ err: error, database: report.database }, "database could not be opened");
+    }
+  }
+  return reports;
+}
+
+export async function startServices(
+  config: Config,
+  logger: Logger,
+  overrides: Partial<ServiceDeps> = {},
+): Promise<ServiceDeps> {
+  const deps = createServiceDeps(config, logger, overrides);
+  await initServices(deps);
+  return deps;
 }

@@ -4,6 +4,7 @@ import type { Migration } from "../db/migrations.js";
 import type { DataPaths } from "../db/paths.js";
 import type { DatabaseRegistry } from "../db/registry.js";
 import type { ServerSettings } from "../db/server-settings.js";
+import type { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
 import type { AuthRuntime } from "./auth/runtime.js";
 import type { OperationLocks } from "./locks.js";
@@ -30,6 +31,7 @@ export interface ServiceDeps {
   locks: OperationLocks;
   migrations: Migration[];
   settings: ServerSettings;
+  upgradeStates: UpgradeStateStore;
   fileOps: FileOps;
   now: () => Date;
   auth: AuthRuntime;

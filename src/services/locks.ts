@@ -1,8 +1,11 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { OperationInProgressError } from "../errors.js";
 
-export type OperationKind = "backup" | "restore" | "migrate" | "delete";
+export type OperationKind = "backup" | "restore" | "migrate" | "delete" | "recover";
+
+const WAIT_POLL_MS = 100;
 
 export interface OperationLock {
   release(): void;
@@ -56,6 +59,35 @@ export class OperationLocks {
         rmSync(file, { force: true });
       },
     };
+  }
+
+  /** Like acquire, but null instead of an error when the database is busy. */
+  tryAcquire(database: string, operation: OperationKind): OperationLock | null {
+    try {
+      return this.acquire(database, operation);
+    } catch (error) {
+      if (error instanceof OperationInProgressError) return null;
+      throw error;
+    }
+  }
+
+  /** Waits (bounded) for the database's running operation to end, then takes the lock; 409 after `timeoutMs`. */
+  async acquireWhenFree(
+    database: string,
+    operation: OperationKind,
+    timeoutMs: number,
+    onWait?: (running: OperationInProgressError) => void,
+  ): Promise<OperationLock> {
+    const deadline = Date.now() + timeoutMs;
+    for (let waited = false; ; waited = true) {
+      try {
+        return this.acquire(database, operation);
+      } catch (error) {
+        if (!(error instanceof OperationInProgressError) || Date.now() >= deadline) throw error;
+        if (!waited) onWait?.(error);
+      }
+      await sleep(WAIT_POLL_MS);
+    }
   }
 
   /** The operation another process is running on `database`, if any. */

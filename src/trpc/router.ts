@@ -3,12 +3,14 @@ import { authRouter } from "./routers/auth.js";
 import { backupRouter } from "./routers/backup.js";
 import { databasesRouter } from "./routers/databases.js";
 import { keysRouter } from "./routers/keys.js";
+import { upgradeRouter } from "./routers/upgrade.js";
 
 export const appRouter = router({
   auth: authRouter,
   keys: keysRouter,
   backup: backupRouter,
   databases: databasesRouter,
+  upgrade: upgradeRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,11 +1,19 @@
 import { Worker } from "node:worker_threads";
-import type { CopyArgs, PrepareSwapArgs, VacuumArgs, ValidateArgs, ValidationResult } from "./sqlite-tasks.js";
+import type {
+  CopyArgs,
+  MigrateArgs,
+  PrepareSwapArgs,
+  VacuumArgs,
+  ValidateArgs,
+  ValidationResult,
+} from "./sqlite-tasks.js";
 
 interface TaskTypes {
   vacuumInto: { args: VacuumArgs; result: { size: number } };
   copyDurably: { args: CopyArgs; result: undefined };
   validateBackup: { args: ValidateArgs; result: ValidationResult };
   prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
+  migrateFile: { args: MigrateArgs; result: { applied: string[] } };
 }
 
 export type TaskName = keyof TaskTypes;
@@ -14,6 +22,8 @@ export class WorkerTaskError extends Error {
   constructor(
     message: string,
     readonly code?: string,
+    /** Structured facts the task attached to its error (e.g. which migration failed). */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -22,7 +32,7 @@ export class WorkerTaskError extends Error {
 interface WorkerReply {
   ok: boolean;
   result?: unknown;
-  error?: { message: string; code?: string };
+  error?: { message: string; code?: string; details?: Record<string, unknown> };
 }
 
 const bootstrap = new URL("./bootstrap.mjs", import.meta.url);
@@ -41,8 +51,9 @@ export function runTask<T extends TaskName>(task: T, args: TaskTypes[T]["args"])
     });
     // Settle on exit, not on the message, so the worker's connection is surely closed by then.
     worker.once("exit", (code) => {
+      const error = reply?.error;
       if (reply?.ok) resolve(reply.result as TaskTypes[T]["result"]);
-      else if (reply) reject(new WorkerTaskError(reply.error?.message ?? "worker task failed", reply.error?.code));
+      else if (reply) reject(new WorkerTaskError(error?.message ?? "worker task failed", error?.code, error?.details));
       else reject(failure ?? new WorkerTaskError(`worker for ${task} exited with code ${code}`));
     });
   });

@@ -1,6 +1,6 @@
 import { closeSync, copyFileSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
-import { hasMigrationsTable, lastAppliedMillis } from "../db/migrations.js";
+import { applyMigrations, hasMigrationsTable, lastAppliedMillis, type Migration } from "../db/migrations.js";
 import { checkReadable, openSqlite } from "../db/sqlite.js";
 
 /** Work that must stay off the event loop: each task runs in a worker thread with its own connection. */
@@ -142,5 +142,21 @@ export function validateBackup({ file, newestKnownMillis }: ValidateArgs): Valid
     return { ok: false, reason: "corrupt", message: `the file cannot be read: ${(error as Error).message}` };
   } finally {
     sqlite?.close();
+  }
+}
+
+export interface MigrateArgs {
+  file: string;
+  migrations: Migration[];
+}
+
+/** Applies pending migrations to an existing file in one transaction, on the worker's own connection. */
+export function migrateFile({ file, migrations }: MigrateArgs): { applied: string[] } {
+  statSync(file);
+  const sqlite = openSqlite(file);
+  try {
+    return { applied: applyMigrations(sqlite, migrations) };
+  } finally {
+    sqlite.close();
   }
 }

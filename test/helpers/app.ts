@@ -8,7 +8,7 @@ import { createApp } from "../../src/http/app.js";
 import { createLogger } from "../../src/logger.js";
 import { createAuthRuntime, createKey, type Identity, setupOperator } from "../../src/services/auth/index.js";
 import type { ScryptParams } from "../../src/services/auth/password.js";
-import { createServiceDeps } from "../../src/services/create-deps.js";
+import { createServiceDeps, initServices } from "../../src/services/create-deps.js";
 import type { ServiceDeps } from "../../src/services/deps.js";
 import { type ContextOptions, createContextInner } from "../../src/trpc/context.js";
 import { createCaller } from "../../src/trpc/router.js";
@@ -50,10 +50,17 @@ export function makeTempDir(prefix = "cc-test-"): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
-/** A real app on a fresh temp data dir: real SQLite files, real worker threads. */
-export function createTestApp(
-  options: { dataDir?: string; config?: ConfigInput; services?: Partial<ServiceDeps> } = {},
-): TestApp {
+export interface TestAppOptions {
+  dataDir?: string;
+  config?: ConfigInput;
+  services?: Partial<ServiceDeps>;
+}
+
+/**
+ * A real app on a fresh temp data dir: real SQLite files, real worker threads. It skips the start-up
+ * upgrade, so on a data dir holding older databases use `startTestApp`, which runs it like the server.
+ */
+export function createTestApp(options: TestAppOptions = {}): TestApp {
   const dataDir = options.dataDir ?? makeTempDir();
   const config = loadConfig({}, { dataDir, logLevel: "silent", ...options.config });
   const services = createServiceDeps(config, createLogger("silent"), {
@@ -104,6 +111,13 @@ export function createTestApp(
       services.registry.closeAll();
     },
   };
+}
+
+/** Like `createTestApp`, then the server's start: pending migrations applied after a pre-upgrade backup. */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const t = createTestApp(options);
+  await initServices(t.services);
+  return t;
 }
 
 export function removeDir(dir: string): void {

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { apiKeys, users } from "../../db/schema/index.js";
 import { ConflictError, NotFoundError } from "../../errors.js";
 import type { ServiceDeps } from "../deps.js";
@@ -43,16 +43,15 @@ export async function createKey(deps: ServiceDeps, input: { name: unknown }): Pr
 
 /** Keys that still work, oldest first; never a secret or a hash. */
 export async function listKeys(deps: ServiceDeps): Promise<{ keys: KeyInfo[] }> {
-  const rows = await deps.registry
-    .holder(AUTH_DATABASE)
-    .lease((db) =>
-      db
-        .select({ id: apiKeys.id, name: apiKeys.name, createdAt: apiKeys.createdAt, lastUsedAt: apiKeys.lastUsedAt })
-        .from(apiKeys)
-        .where(isNull(apiKeys.revokedAt))
-        .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id))
-        .all(),
-    );
+  const rows = await deps.registry.holder(AUTH_DATABASE).lease((db) =>
+    db
+      .select({ id: apiKeys.id, name: apiKeys.name, createdAt: apiKeys.createdAt, lastUsedAt: apiKeys.lastUsedAt })
+      .from(apiKeys)
+      .where(isNull(apiKeys.revokedAt))
+      // Keys minted in the same millisecond keep their minting order (rowid), not their random ids' order.
+      .orderBy(asc(apiKeys.createdAt), sql`rowid`)
+      .all(),
+  );
   const keys = rows.map((r) => ({
     id: r.id,
     name: r.name,

@@ -14,17 +14,33 @@ export interface BackupCreated {
 }
 
 /** Writes a compacted copy of a live database with VACUUM INTO in a worker; writers keep writing. */
-export async function createBackup(deps: ServiceDeps, database: string, filename?: string): Promise<BackupCreated> {
-  const { registry, locks, paths, logger, config } = deps;
-  registry.holder(database);
-  const lock = locks.acquire(database, "backup");
+export async function createBackup(deps: ServiceDeps, database: string): Promise<BackupCreated> {
+  deps.registry.holder(database);
+  const lock = deps.locks.acquire(database, "backup");
+  try {
+    return await writeBackup(deps, database, nextBackupName);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * The copy itself, named by `chooseName` inside the backup directory; the caller holds the database's
+ * operation lock (a plain backup, or the automatic one an upgrade takes first).
+ */
+export async function writeBackup(
+  deps: ServiceDeps,
+  database: string,
+  chooseName: (dir: string, now: Date) => string,
+): Promise<BackupCreated> {
+  const { registry, paths, logger, config } = deps;
   const started = performance.now();
   const dir = paths.backupDir(database);
   const log = logger.child({ database, operation: "backup" });
   try {
     await mkdir(dir, { recursive: true });
     await ensureFreeSpace(dir, registry.size(database), config.backupFreeMarginBytes);
-    const name = filename ?? nextBackupName(dir, deps.now());
+    const name = chooseName(dir, deps.now());
     log.info({ filename: name }, "backup started");
     const temp = path.join(dir, `.${name}.tmp-${randomBytes(4).toString("hex")}`);
     const { size } = await runTask("vacuumInto", { src: paths.dbFile(database), temp, dest: path.join(dir, name) });
@@ -34,7 +50,5 @@ export async function createBackup(deps: ServiceDeps, database: string, filename
   } catch (error) {
     log.error({ err: error, durationMs: Math.round(performance.now() - started), outcome: "failed" }, "backup failed");
     throw error;
-  } finally {
-    lock.release();
   }
 }

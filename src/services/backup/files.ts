@@ -2,7 +2,13 @@ import { existsSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { NotFoundError, ValidationError } from "../../errors.js";
-import { BACKUP_FILENAME, backupFilenameSchema, backupStamp, PRE_UPGRADE_FILENAME } from "../../lib/names.js";
+import {
+  BACKUP_FILENAME,
+  backupFilenameSchema,
+  backupStamp,
+  PRE_UPGRADE_FILENAME,
+  preUpgradeStamp,
+} from "../../lib/names.js";
 
 export type BackupKind = "backup" | "pre-upgrade";
 
@@ -51,6 +57,16 @@ export function nextBackupName(dir: string, now: Date): string {
     const name = n === 0 ? `app_${stamp}.db` : `app_${stamp}_${n}.db`;
     if (!existsSync(path.join(dir, name))) return name;
   }
+}
+
+/** `pre-<revision>-<YYYYMMDDTHHMMSSZ>.db`; a clash in the same second takes the next free second, never overwrites. */
+export function preUpgradeBackupName(revision: string): (dir: string, now: Date) => string {
+  return (dir, now) => {
+    for (let ms = now.getTime(); ; ms += 1000) {
+      const name = `pre-${revision}-${preUpgradeStamp(new Date(ms))}.db`;
+      if (!existsSync(path.join(dir, name))) return name;
+    }
+  };
 }
 
 /** Backups newest first; files that vanish while listing (an outside cleanup) are skipped. */

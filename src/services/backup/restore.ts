@@ -5,7 +5,7 @@ import type { ConnectionHolder } from "../../db/holder.js";
 import { OLD_SAFETY_PREFIX, RESTORE_INTENT, type RestoreIntent, STAGED_PREFIX } from "../../db/recovery.js";
 import { InvalidBackupError } from "../../errors.js";
 import { fsyncDirAsync, writeFileAtomic } from "../../lib/durable-fs.js";
-import { runTask } from "../../workers/run.js";
+import { runTask, WorkerTaskError } from "../../workers/run.js";
 import { removeWithJournal } from "../../workers/sqlite-tasks.js";
 import type { ServiceDeps } from "../deps.js";
 import { requireBackupFile } from "./files.js";
@@ -24,12 +24,33 @@ interface SwapPaths {
   staged: string;
 }
 
-/** Replaces a live database with a backup, in the order of SPEC §5; any failure puts the old one back. */
+export interface ReplaceOptions {
+  /** Bring a backup that predates this build to its schema (SPEC §5 step 5); a rollback does not. */
+  migrate: boolean;
+}
+
+/** Replaces a live database with one of its backups, in the order of SPEC §5; any failure puts the old one back. */
 export async function restoreBackup(deps: ServiceDeps, database: string, filename: string): Promise<RestoreResult> {
-  const { registry, locks, paths, logger, config } = deps;
+  deps.registry.holder(database);
+  const source = requireBackupFile(deps.paths.backupDir(database), filename);
+  const lock = deps.locks.acquire(database, "restore");
+  try {
+    return await replaceDatabase(deps, database, source, { migrate: true });
+  } finally {
+    lock.release();
+  }
+}
+
+/** The restore itself, from any validated source file; the caller holds the database's operation lock. */
+export async function replaceDatabase(
+  deps: ServiceDeps,
+  database: string,
+  source: string,
+  options: ReplaceOptions,
+): Promise<RestoreResult> {
+  const { registry, paths, logger, config } = deps;
   const holder = registry.holder(database);
-  const source = requireBackupFile(paths.backupDir(database), filename);
-  const lock = locks.acquire(database, "restore");
+  const filename = path.basename(source);
   const log = logger.child({ database, operation: "restore", filename });
   const started = performance.now();
   const dir = paths.dbDir(database);
@@ -44,11 +65,12 @@ export async function restoreBackup(deps: ServiceDeps, database: string, filenam
     const { size } = await stat(source);
     log.info({ size }, "restore started");
     await ensureFreeSpace(dir, size, config.backupFreeMarginBytes);
-    await stageAndValidate(deps, source, swap.staged);
+    const lastApplied = await stageAndValidate(deps, source, swap.staged);
+    const migrate = options.migrate && lastApplied < (deps.migrations.at(-1)?.when ?? 0);
     const prepared = await runTask("prepareSwap", { staged: swap.staged, live: swap.appDb });
     log.debug(prepared, "swap prepared");
     oldSafetyCopy = await moveAsideOldSafetyCopy(swap);
-    await holder.exclusive(() => swapInto(deps, holder, swap, filename));
+    await holder.exclusive(() => swapInto(deps, holder, swap, { backup: filename, migrate }));
     if (oldSafetyCopy) {
       const aside = oldSafetyCopy;
       oldSafetyCopy = null;
@@ -62,21 +84,25 @@ export async function restoreBackup(deps: ServiceDeps, database: string, filenam
     const durationMs = Math.round(performance.now() - started);
     log.error({ err: error, durationMs, outcome: "failed" }, "restore failed");
     throw error;
-  } finally {
-    lock.release();
   }
 }
 
 /** Step 1: copy next to app.db and check it off the event loop; nothing live is touched yet. */
-async function stageAndValidate(deps: ServiceDeps, source: string, staged: string): Promise<void> {
+async function stageAndValidate(deps: ServiceDeps, source: string, staged: string): Promise<number> {
   await runTask("copyDurably", { src: source, dest: staged });
   const newestKnownMillis = deps.migrations.at(-1)?.when ?? 0;
   const result = await runTask("validateBackup", { file: staged, newestKnownMillis });
   if (!result.ok) throw new InvalidBackupError(result.message, { reason: result.reason });
+  return result.lastApplied;
 }
 
 /** Steps 3-5, run with the holder's gate closed and no request inside. */
-async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapPaths, backup: string): Promise<void> {
+async function swapInto(
+  deps: ServiceDeps,
+  holder: ConnectionHolder,
+  swap: SwapPaths,
+  { backup, migrate }: { backup: string; migrate: boolean },
+): Promise<void> {
   holder.detachForSwap();
   for (const hook of deps.restoreHooks) await hook.beforeSwap?.(deps, holder.name);
   const intentFile = path.join(swap.dir, RESTORE_INTENT);
@@ -89,7 +115,7 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
     await removeSidecars(swap.appDb);
     await deps.fileOps.rename(swap.staged, swap.appDb);
     await fsyncDirAsync(swap.dir);
-    openRestored(holder);
+    await openRestored(deps, holder, swap.appDb, migrate);
     for (const hook of deps.restoreHooks) {
       if (hook.afterOpen) await holder.insideExclusive((db) => hook.afterOpen?.(deps, holder.name, db));
     }
@@ -103,13 +129,21 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
   }
 }
 
-/** Step 5: the file passed validation, so failing to open or migrate it is the backup's fault (422). */
-function openRestored(holder: ConnectionHolder): void {
+/**
+ * Step 5, with the gate closed: migrations (in a worker; no pre-upgrade backup, the backup file is the old
+ * state), then the reopen. The file passed validation, so a failure here is the backup's fault (422).
+ */
+async function openRestored(deps: ServiceDeps, holder: ConnectionHolder, appDb: string, migrate: boolean) {
   try {
+    if (migrate) {
+      const { applied } = await runTask("migrateFile", { file: appDb, migrations: deps.migrations });
+      deps.logger.info({ database: holder.name, applied }, "restored database migrated to this build's schema");
+    }
     holder.open();
   } catch (cause) {
     const message = `the backup could not be opened and migrated: ${(cause as Error).message}`;
-    throw new InvalidBackupError(message, { reason: "open_failed" }, { cause });
+    const details = cause instanceof WorkerTaskError ? cause.details : undefined;
+    throw new InvalidBackupError(message, { reason: "open_failed", ...details }, { cause });
   }
 }
 

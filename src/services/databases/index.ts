@@ -1,6 +1,7 @@
 import { ValidationError } from "../../errors.js";
 import { databaseNameSchema } from "../../lib/names.js";
 import type { ServiceDeps } from "../deps.js";
+import { assertNotBlocked } from "../migrations/guard.js";
 
 export interface DatabaseInfo {
   name: string;
@@ -26,11 +27,20 @@ export async function setCurrentDatabase(deps: ServiceDeps, name: string): Promi
   return { current: name };
 }
 
-/** The database a request acts on: its explicit choice, else the server's current one. */
-export function resolveDatabase(deps: ServiceDeps, requested: string | undefined): string {
+/**
+ * The database a request acts on: its explicit choice, else the server's current one. One that a failed
+ * upgrade or a rollback took out of service is refused (503 saying what to run), except for the upgrade
+ * verbs themselves (`allowBlocked`), which are the way back.
+ */
+export function resolveDatabase(
+  deps: ServiceDeps,
+  requested: string | undefined,
+  options: { allowBlocked?: boolean } = {},
+): string {
   const name = requested ?? deps.settings.current;
   assertDatabaseName(name);
   deps.registry.holder(name);
+  if (!options.allowBlocked) assertNotBlocked(deps.upgradeStates, name);
   return name;
 }
 

@@ -1,0 +1,47 @@
+import { Command } from "commander";
+import { setupOperator } from "../../services/auth/index.js";
+import { deleteSession } from "../../services/auth/sessions.js";
+import { parseSessionToken } from "../../services/auth/tokens.js";
+import { action, CliError, type CommonOptions, emit, withCommonOptions, withServices } from "../common.js";
+import { ask } from "../prompt.js";
+
+interface SetupOptions extends CommonOptions {
+  username?: string;
+  password?: string;
+}
+
+/** Missing values are asked for on a terminal; the password twice, without echo. */
+async function credentials(options: SetupOptions): Promise<{ username: string; password: string }> {
+  const username = options.username ?? (await ask("Username: ")).trim();
+  if (options.password !== undefined) return { username, password: options.password };
+  const password = await ask("Password: ", { hidden: true });
+  if ((await ask("Repeat password: ", { hidden: true })) !== password)
+    throw new CliError("the passwords differ, nothing was changed");
+  return { username, password };
+}
+
+export function authCommands(): Command {
+  const auth = new Command("auth").description("the operator account");
+  auth.addCommand(
+    withCommonOptions(
+      new Command("setup").description("create the operator account (first run only; asks for what is not given)"),
+    )
+      .option("--username <name>", "3-64 letters, digits or . _ @ + -")
+      .option(
+        "--password <password>",
+        "8-128 characters (visible to other local users and in shell history: prefer the prompt)",
+      )
+      .action(
+        action<SetupOptions>((options) =>
+          withServices(options, async (deps) => {
+            const signed = await setupOperator(deps, await credentials(options), { clientIp: null });
+            // The setup verb signs the operator in; the CLI has no browser to hold that session, so it ends now.
+            const session = parseSessionToken(signed.session.token);
+            if (session) await deleteSession(deps, session.id);
+            emit(options, { username: signed.username }, `operator account "${signed.username}" created`);
+          }),
+        ),
+      ),
+  );
+  return auth;
+}

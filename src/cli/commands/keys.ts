@@ -1,0 +1,64 @@
+import { Command } from "commander";
+import { createKey, listKeys, revokeKey } from "../../services/auth/index.js";
+import { action, type CommonOptions, emit, table, withCommonOptions, withServices } from "../common.js";
+import { confirm } from "../prompt.js";
+
+interface KeyOptions extends CommonOptions {
+  name?: string;
+  yes?: boolean;
+}
+
+export function keysCommands(): Command {
+  const keys = new Command("keys").description("API keys for scripts (Authorization: Bearer cc_live_...)");
+
+  keys.addCommand(
+    withCommonOptions(new Command("create").description("mint an API key; it is printed this once only"))
+      .requiredOption("--name <name>", "what the key is for, 1-64 characters")
+      .action(
+        action<KeyOptions>((options) =>
+          withServices(options, async (deps) => {
+            const minted = await createKey(deps, { name: options.name });
+            // The key alone on the first line, for copying; it is not stored and cannot be shown again.
+            emit(options, minted, [
+              minted.key,
+              `API key "${minted.name}" (id ${minted.id}): store it now, it is not shown again`,
+            ]);
+          }),
+        ),
+      ),
+  );
+
+  keys.addCommand(
+    withCommonOptions(
+      new Command("list").description("list the keys that still work (never the keys themselves)"),
+    ).action(
+      action<KeyOptions>((options) =>
+        withServices(options, async (deps) => {
+          const listed = await listKeys(deps);
+          const rows = listed.keys.map((k) => [k.id, k.name, k.created_at, k.last_used_at ?? "never"]);
+          emit(
+            options,
+            listed,
+            rows.length === 0 ? "no API keys" : table([["ID", "NAME", "CREATED", "LAST USED"], ...rows]),
+          );
+        }),
+      ),
+    ),
+  );
+
+  keys.addCommand(
+    withCommonOptions(new Command("revoke").description("revoke a key: refused by a running server within 5 seconds"))
+      .argument("<id>", "the key's id, as `keys list` shows it")
+      .option("-y, --yes", "do not ask for confirmation")
+      .action(
+        action<KeyOptions>((options, id) =>
+          withServices(options, async (deps) => {
+            await confirm(`Revoke API key ${id}? Scripts using it stop working.`, options.yes, "refusing to revoke");
+            const revoked = await revokeKey(deps, id);
+            emit(options, revoked, `revoked API key ${revoked.revoked}`);
+          }),
+        ),
+      ),
+  );
+  return keys;
+}

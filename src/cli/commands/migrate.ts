@@ -1,0 +1,149 @@
+import { Command } from "commander";
+import { resolveDatabase } from "../../services/databases/index.js";
+import type { ServiceDeps } from "../../services/deps.js";
+import {
+  listUpgradeStatus,
+  rollbackUpgrade,
+  type UpgradeOptions,
+  type UpgradeReport,
+  upgradeAll,
+} from "../../services/migrations/index.js";
+import {
+  action,
+  type CommonOptions,
+  databaseOption,
+  emit,
+  PartialFailure,
+  table,
+  withCommonOptions,
+  withServices,
+} from "../common.js";
+import { withProgress } from "../progress.js";
+import { confirm } from "../prompt.js";
+
+interface MigrateOptions extends CommonOptions {
+  database?: string;
+  yes?: boolean;
+}
+
+const ALL = "every database";
+
+/** An explicitly named database may be blocked: these commands are how it gets unblocked. */
+function only(deps: ServiceDeps, options: MigrateOptions): string | undefined {
+  return options.database === undefined ? undefined : resolveDatabase(deps, options.database, { allowBlocked: true });
+}
+
+function describeReport(report: UpgradeReport): string {
+  const { database } = report;
+  switch (report.outcome) {
+    case "applied":
+      return `${database}: applied ${report.applied.join(", ")} ${report.backup ? `after backup ${report.backup}` : "(fresh database, no backup needed)"}`;
+    case "up_to_date":
+      return `${database}: up to date`;
+    case "held":
+      return `${database}: held back after a rollback; run "chaoscypher db migrate apply --database ${database}" to upgrade it`;
+    case "failed":
+      return `${database}: FAILED: ${report.error?.message}`;
+  }
+}
+
+/** Shared by `upgrade` (what the server does on start) and `db migrate apply` (which also re-upgrades a rollback). */
+function applyAction(upgrade: UpgradeOptions) {
+  return action<MigrateOptions>((options) =>
+    withServices(options, async (deps) => {
+      const database = only(deps, options);
+      const reports = await withProgress(`upgrading ${database ?? "databases"}`, options.json, () =>
+        upgradeAll(deps, upgrade, database),
+      );
+      emit(options, { databases: reports }, reports.map(describeReport));
+      const failed = reports.filter((r) => r.outcome === "failed");
+      if (failed.length === 1) throw new PartialFailure(failed[0]?.error?.message ?? "upgrade failed");
+      if (failed.length > 1) {
+        throw new PartialFailure(
+          `${failed.length} databases could not be upgraded: ${failed.map((r) => r.database).join(", ")}`,
+        );
+      }
+    }),
+  );
+}
+
+function migrateCommand(name: string, description: string, fallback: string): Command {
+  return databaseOption(withCommonOptions(new Command(name).description(description)), fallback);
+}
+
+export function upgradeCommand(): Command {
+  return migrateCommand(
+    "upgrade",
+    "apply pending migrations as the server does on start: a pre-upgrade backup first; rolled-back databases are left alone",
+    ALL,
+  ).action(applyAction({ includeRolledBack: false }));
+}
+
+export function dbCommands(): Command {
+  const migrate = new Command("migrate").description("schema migrations: status, apply, rollback");
+
+  migrate.addCommand(
+    migrateCommand("status", "show each database's revision, pending migrations and upgrade state", ALL).action(
+      action<MigrateOptions>((options) =>
+        withServices(options, async (deps) => {
+          const status = listUpgradeStatus(deps, only(deps, options));
+          const lines = table([
+            ["DATABASE", "STATE", "REVISION", "PENDING", "LAST BACKUP"],
+            ...status.databases.map((s) => [
+              s.database,
+              s.state,
+              s.revision ?? "-",
+              s.pending.join(",") || "-",
+              s.last_backup?.filename ?? "-",
+            ]),
+          ]);
+          for (const s of status.databases) if (s.message) lines.push(`  ${s.message}`);
+          emit(options, status, lines);
+        }),
+      ),
+    ),
+  );
+
+  migrate.addCommand(
+    migrateCommand(
+      "apply",
+      "apply pending migrations after a pre-upgrade backup, rolled-back databases included",
+      ALL,
+    ).action(applyAction({ includeRolledBack: true })),
+  );
+
+  migrate.addCommand(
+    migrateCommand(
+      "rollback",
+      "restore the pre-upgrade backup the last upgrade recorded (the server must be stopped, or use the API)",
+      "the current database",
+    )
+      .option("-y, --yes", "do not ask for confirmation")
+      .action(
+        action<MigrateOptions>((options) =>
+          withServices(options, async (deps) => {
+            const database = resolveDatabase(deps, options.database, { allowBlocked: true });
+            const backup = deps.upgradeStates.read(database).last_backup;
+            if (backup) {
+              await confirm(
+                `Roll database ${database} back to revision ${backup.revision} by restoring ${backup.filename}? ` +
+                  "What was written since is replaced (the current database is kept as app.db.pre_restore).",
+                options.yes,
+                "refusing to roll back",
+              );
+            }
+            const rolled = await withProgress(`rolling back ${database}`, options.json, () =>
+              rollbackUpgrade(deps, database),
+            );
+            emit(options, rolled, [
+              `rolled back database ${database} to revision ${rolled.revision} from ${rolled.restored_from}; ` +
+                `the replaced database is kept as ${rolled.safety_copy}`,
+              `migrations are held back until "chaoscypher db migrate apply --database ${database}"`,
+            ]);
+          }),
+        ),
+      ),
+  );
+
+  return new Command("db").description("database maintenance").addCommand(migrate);
+}

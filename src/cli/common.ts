@@ -1,0 +1,102 @@
+import type { Command } from "commander";
+import pino from "pino";
+import { ConfigError, loadConfig } from "../config.js";
+import { ServiceError } from "../errors.js";
+import { createLogger } from "../logger.js";
+import { createServiceDeps } from "../services/create-deps.js";
+import type { ServiceDeps } from "../services/deps.js";
+
+export interface CommonOptions {
+  dataDir?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** A refusal the CLI itself decides (no --yes without a terminal, an aborted prompt): a one-line reason, exit 1. */
+export class CliError extends Error {}
+
+/** Some of the work failed and the report (human or JSON) is already printed: only the one-line reason is left. */
+export class PartialFailure extends CliError {}
+
+/** The options every command has; `--json` and `--verbose` only where there is output to shape. */
+export function withCommonOptions(command: Command, { json = true } = {}): Command {
+  command.option("--data-dir <dir>", "data directory (default: $CHAOSCYPHER_DATA_DIR, else ./data)");
+  if (!json) return command;
+  return command
+    .option("--json", "print machine-readable JSON on stdout")
+    .option("--verbose", "log each step to stderr");
+}
+
+export function databaseOption(command: Command, fallback: string): Command {
+  return command.option("--database <name>", `the database to act on (default: ${fallback})`);
+}
+
+/**
+ * Wraps a command's action: its options, then its positional arguments. Any failure becomes one line on
+ * stderr ("chaoscypher: ...") and exit code 1; with --json the error body is printed on stdout as well.
+ */
+export function action<O extends CommonOptions>(run: (options: O, ...args: string[]) => Promise<void>) {
+  return async (...params: unknown[]) => {
+    const command = params.at(-1) as Command;
+    const options = command.opts() as O;
+    try {
+      await run(options, ...(params.slice(0, -2) as string[]));
+    } catch (error) {
+      fail(error, options);
+    }
+  };
+}
+
+/** Runs `work` against the same service layer the server uses, on the data dir the options name. */
+export async function withServices<T>(options: CommonOptions, work: (deps: ServiceDeps) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env, { dataDir: options.dataDir });
+  const logger = options.verbose
+    ? createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }))
+    : createLogger("silent");
+  const deps = createServiceDeps(config, logger);
+  try {
+    return await work(deps);
+  } finally {
+    deps.registry.closeAll();
+  }
+}
+
+/** Prints `data` as JSON with --json, else the human lines. */
+export function emit(options: CommonOptions, data: unknown, human: string | string[]): void {
+  const text = options.json ? JSON.stringify(data, null, 2) : Array.isArray(human) ? human.join("\n") : human;
+  if (text.length > 0) process.stdout.write(`${text}\n`);
+}
+
+export function fail(error: unknown, options: CommonOptions): void {
+  process.exitCode = 1;
+  // System errors (a port in use, a permission denied) explain themselves; anything else is a bug.
+  const systemError = typeof (error as NodeJS.ErrnoException)?.code === "string";
+  const known =
+    systemError || error instanceof ServiceError || error instanceof CliError || error instanceof ConfigError;
+  const message = known ? (error as Error).message : `internal error: ${(error as Error).message ?? String(error)}`;
+  process.stderr.write(`chaoscypher: ${message.replace(/\s*\n\s*/g, " ")}\n`);
+  if (options.verbose && !known) process.stderr.write(`${(error as Error).stack}\n`);
+  if (options.json && !(error instanceof PartialFailure)) {
+    const body =
+      error instanceof ServiceError ? error.toBody() : { error: known ? "FAILED" : "INTERNAL_ERROR", message };
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+  }
+}
+
+const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Left-aligned columns, two spaces apart. */
+export function table(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  "));
+}

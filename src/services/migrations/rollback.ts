@@ -1,0 +1,37 @@
+import { ConflictError } from "../../errors.js";
+import { requireBackupFile } from "../backup/files.js";
+import { type RestoreResult, replaceDatabase } from "../backup/restore.js";
+import type { ServiceDeps } from "../deps.js";
+
+export interface RollbackResult extends RestoreResult {
+  /** The revision the database is back at. */
+  revision: string | null;
+}
+
+/**
+ * Restores the pre-upgrade backup the last upgrade recorded, without migrating it, and holds the
+ * migrations back (start-up leaves the database alone) until an explicit apply.
+ */
+export async function rollbackUpgrade(deps: ServiceDeps, database: string): Promise<RollbackResult> {
+  deps.registry.holder(database);
+  const backup = deps.upgradeStates.read(database).last_backup;
+  if (!backup) {
+    throw new ConflictError(`no pre-upgrade backup is recorded for database "${database}"; nothing to roll back`, {
+      database,
+    });
+  }
+  const source = requireBackupFile(deps.paths.backupDir(database), backup.filename);
+  const lock = deps.locks.acquire(database, "restore");
+  try {
+    const restored = await replaceDatabase(deps, database, source, { migrate: false });
+    const at = deps.now().toISOString();
+    await deps.upgradeStates.update(database, () => ({
+      blocked: null,
+      rolled_back: { backup: backup.filename, revision: backup.revision, at },
+    }));
+    deps.logger.warn({ database, backup: backup.filename, revision: backup.revision }, "upgrade rolled back");
+    return { ...restored, revision: backup.revision };
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,158 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, type Backup, downloadUrl, queryKeys } from "../api.js";
+import { formatBytes, formatLocal, parseBackupStamp } from "../format.js";
+import { useDatabases } from "../shell/DatabaseSwitcher.js";
+import { ErrorAlert, Notice, Spinner } from "../ui/Alert.js";
+import { DeleteDialog, RestoreDialog } from "./dialogs.js";
+
+type Pending = { action: "restore" | "delete"; backup: Backup } | null;
+
+/** Settings → Maintenance → Backups for the current database. */
+export function BackupsPanel() {
+  const databases = useDatabases();
+  const database = databases.data?.current;
+  return (
+    <section aria-labelledby="backups-title">
+      <p className="crumbs">Settings › Maintenance</p>
+      <h1 id="backups-title">Backups</h1>
+      <ErrorAlert error={databases.error} />
+      {database ? <BackupsOf key={database} database={database} /> : !databases.error && <p role="status">Loading…</p>}
+    </section>
+  );
+}
+
+/** Every call names its database, so a switch made elsewhere never retargets a restore in flight. */
+function BackupsOf({ database }: { database: string }) {
+  const client = useQueryClient();
+  const [notice, setNotice] = useState<string | null>(null);
+  const [pending, setPending] = useState<Pending>(null);
+  const backups = useQuery({
+    queryKey: queryKeys.backups(database),
+    queryFn: () => api.backup.list.query({ database }),
+  });
+  const create = useMutation({
+    mutationFn: () => api.backup.create.mutate({ database }),
+    onMutate: () => setNotice(null),
+    onSuccess: (made) => setNotice(`Backup ${made.filename} created (${formatBytes(made.size)}).`),
+    onSettled: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
+  });
+
+  return (
+    <>
+      <p className="intro">
+        Copies of the database <strong>{database}</strong>, taken while it keeps running. Times are shown in your local
+        time zone.
+      </p>
+      <div className="toolbar">
+        <button
+          type="button"
+          className="primary"
+          onClick={() => create.mutate()}
+          disabled={create.isPending}
+          aria-busy={create.isPending}
+        >
+          {create.isPending ? (
+            <>
+              <Spinner /> Creating backup…
+            </>
+          ) : (
+            "Create Backup"
+          )}
+        </button>
+      </div>
+      <ErrorAlert error={create.error} />
+      <Notice>{notice}</Notice>
+      <ErrorAlert error={backups.error} />
+      {backups.data && (
+        <BackupTable database={database} backups={backups.data.backups} onAction={(p) => setPending(p)} />
+      )}
+      {pending?.action === "restore" && (
+        <RestoreDialog
+          database={database}
+          backup={pending.backup}
+          onClose={() => setPending(null)}
+          onRestored={(message) => {
+            setPending(null);
+            setNotice(message);
+          }}
+        />
+      )}
+      {pending?.action === "delete" && (
+        <DeleteDialog
+          database={database}
+          backup={pending.backup}
+          onClose={() => setPending(null)}
+          onDeleted={() => {
+            setPending(null);
+            setNotice(`Backup ${pending.backup.filename} deleted.`);
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+interface TableProps {
+  database: string;
+  backups: Backup[];
+  onAction(pending: Pending): void;
+}
+
+function BackupTable({ database, backups, onAction }: TableProps) {
+  if (backups.length === 0) return <p className="empty">No backups of {database} yet.</p>;
+  return (
+    <div className="table-wrap">
+      <table>
+        <caption className="visually-hidden">Backups of {database}, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Filename</th>
+            <th scope="col" className="num">
+              Size
+            </th>
+            <th scope="col">Created</th>
+            <th scope="col">Kind</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {backups.map((backup) => {
+            const created = parseBackupStamp(backup.created_at);
+            return (
+              <tr key={backup.filename}>
+                <th scope="row" className="mono">
+                  {backup.filename}
+                </th>
+                <td className="num">{formatBytes(backup.size)}</td>
+                <td className="nowrap">
+                  {created ? (
+                    <time dateTime={created.toISOString()} title={`${created.toISOString()} (UTC)`}>
+                      {formatLocal(created)}
+                    </time>
+                  ) : (
+                    backup.created_at
+                  )}
+                </td>
+                <td>{backup.kind === "pre-upgrade" ? "pre-upgrade (automatic)" : "backup"}</td>
+                <td className="actions">
+                  <a className="button" href={downloadUrl(database, backup.filename)} download={backup.filename}>
+                    Download<span className="visually-hidden"> {backup.filename}</span>
+                  </a>
+                  <button type="button" onClick={() => onAction({ action: "restore", backup })}>
+                    Restore<span className="visually-hidden"> {backup.filename}</span>
+                  </button>
+                  <button type="button" className="danger-text" onClick={() => onAction({ action: "delete", backup })}>
+                    Delete<span className="visually-hidden"> {backup.filename}</span>
+                  </button>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}

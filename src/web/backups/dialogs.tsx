@@ -1,0 +1,123 @@
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useId, useState } from "react";
+import { api, type Backup, queryKeys } from "../api.js";
+import { useSession } from "../session.js";
+import { ConfirmDialog } from "../ui/Dialog.js";
+
+const CONFIRM_WORD = "RESTORE";
+
+interface DialogProps {
+  database: string;
+  backup: Backup;
+  onClose(): void;
+}
+
+/** Restore needs the word RESTORE typed: it replaces the live database (kept as a safety copy). */
+export function RestoreDialog({
+  database,
+  backup,
+  onClose,
+  onRestored,
+}: DialogProps & { onRestored(m: string): void }) {
+  const client = useQueryClient();
+  const session = useSession();
+  const [typed, setTyped] = useState("");
+  const hintId = useId();
+  const restore = useMutation({
+    mutationFn: () => api.backup.restore.mutate({ database, filename: backup.filename }),
+    onError: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
+    onSuccess: async (result) => {
+      // Restoring `default` brings back the backup's credentials and ends every session: ask before reloading.
+      const status = await client.fetchQuery({
+        queryKey: queryKeys.status,
+        queryFn: () => api.auth.status.query(),
+        staleTime: 0,
+      });
+      if (!status.authenticated) {
+        await session.showLogin(
+          `Restored ${result.database} from ${result.restored_from}. The restore replaced the operator account and ` +
+            "ended your session: log in with the credentials stored in that backup.",
+        );
+        return;
+      }
+      await client.invalidateQueries({ predicate: (query) => query.queryKey[0] !== queryKeys.status[0] });
+      onRestored(
+        `Restored ${result.database} from ${result.restored_from}. The previous database was kept as ` +
+          `${result.safety_copy}.`,
+      );
+    },
+  });
+
+  return (
+    <ConfirmDialog
+      title={`Restore ${database} from ${backup.filename}?`}
+      confirmLabel="Restore"
+      busyLabel="Restoring…"
+      busy={restore.isPending}
+      canConfirm={typed === CONFIRM_WORD}
+      danger
+      error={restore.error}
+      onConfirm={() => restore.mutate()}
+      onClose={onClose}
+    >
+      <ul className="explain">
+        <li>
+          The live database <strong>{database}</strong> is replaced by this backup. Changes made after the backup was
+          taken leave the live database.
+        </li>
+        <li>
+          They are not lost: the current file is first kept as a safety copy, <code>app.db.pre_restore</code>, next to{" "}
+          <code>app.db</code> in the database's folder (it replaces the safety copy of any earlier restore).
+        </li>
+        <li>Requests to this database wait for the few moments the swap takes.</li>
+        {database === "default" && (
+          <li>
+            <strong>This database holds the operator account and API keys.</strong> They become the ones in the backup,
+            and every session ends: you log in again with the backup's credentials.
+          </li>
+        )}
+      </ul>
+      <label>
+        Type {CONFIRM_WORD} to confirm
+        <input
+          value={typed}
+          onChange={(event) => setTyped(event.currentTarget.value)}
+          autoComplete="off"
+          spellCheck={false}
+          aria-describedby={hintId}
+          disabled={restore.isPending}
+          // biome-ignore lint/a11y/noAutofocus: the dialog's one field; typing the word is the confirmation
+          autoFocus
+        />
+      </label>
+      <small id={hintId}>Capital letters, exactly as shown.</small>
+    </ConfirmDialog>
+  );
+}
+
+export function DeleteDialog({ database, backup, onClose, onDeleted }: DialogProps & { onDeleted(): void }) {
+  const client = useQueryClient();
+  const remove = useMutation({
+    mutationFn: () => api.backup.delete.mutate({ database, filename: backup.filename }),
+    onSuccess: onDeleted,
+    // Also after a failure: "does not exist" means the list on screen is out of date.
+    onSettled: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
+  });
+  return (
+    <ConfirmDialog
+      title={`Delete ${backup.filename}?`}
+      confirmLabel="Delete"
+      busyLabel="Deleting…"
+      busy={remove.isPending}
+      danger
+      error={remove.error}
+      onConfirm={() => remove.mutate()}
+      onClose={onClose}
+    >
+      <p>
+        The backup file is removed from the server's backup folder of <strong>{database}</strong>. This cannot be
+        undone.
+      </p>
+    </ConfirmDialog>
+  );
+}

@@ -1,0 +1,83 @@
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { type ServerType, serve } from "@hono/node-server";
+import { type BrowserContext, chromium } from "playwright-core";
+import { build } from "vite";
+import { createTestApp, makeTempDir, removeDir, type TestApp } from "../helpers/app.js";
+
+const viteConfig = fileURLToPath(new URL("../../src/web/vite.config.ts", import.meta.url));
+
+/** Debian's Chromium with the team's flags (COMMON.md); never a downloaded browser build. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM_FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+/** Builds the UI from source into a fresh temp dir, so a test never serves a stale or missing dist/web. */
+export async function buildUi(): Promise<string> {
+  const outDir = makeTempDir("cc-web-");
+  // Vitest sets NODE_ENV=test, which would give React's development build; test what `npm start` serves.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = "production";
+  try {
+    await build({ configFile: viteConfig, logLevel: "warn", build: { outDir, emptyOutDir: true } });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
+  return outDir;
+}
+
+export interface RunningServer {
+  url: string;
+  t: TestApp;
+  close(): Promise<void>;
+}
+
+/** The real app on a temp data dir behind a real @hono/node-server listener on 127.0.0.1 and a free port. */
+export async function startServer(webDir: string): Promise<RunningServer> {
+  const t = createTestApp({ config: { webDir } });
+  const server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: t.app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    t,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      t.close();
+      removeDir(t.dataDir);
+    },
+  };
+}
+
+export interface Browser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Headless Chromium on a fresh profile (--user-data-dir), downloads accepted. */
+export async function launchBrowser(viewport = { width: 1200, height: 760 }): Promise<Browser> {
+  const userDataDir = makeTempDir("cc-chromium-");
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    acceptDownloads: true,
+    viewport,
+    locale: "en-US",
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      removeDir(userDataDir);
+    },
+  };
+}

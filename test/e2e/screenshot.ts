@@ -1,0 +1,32 @@
+// `npm run screenshot`: the Backups panel as a newcomer sees it, saved to docs/backups-panel.png for the README.
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { removeDir } from "../helpers/app.js";
+import { buildUi, launchBrowser, startServer } from "./harness.js";
+
+const out = fileURLToPath(new URL("../../docs/backups-panel.png", import.meta.url));
+
+const webDir = await buildUi();
+const server = await startServer(webDir);
+const browser = await launchBrowser({ width: 1200, height: 540 });
+try {
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  await page.goto(server.url);
+  await page.getByLabel("Username").fill("operator");
+  await page.getByLabel("Password", { exact: true }).fill("correct horse battery");
+  await page.getByLabel("Confirm password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  for (let i = 0; i < 3; i++) {
+    await page.getByRole("button", { name: "Create Backup" }).click();
+    await page.getByRole("button", { name: "Create Backup" }).waitFor();
+  }
+  await page.getByRole("row", { name: /app_/ }).nth(2).waitFor();
+  mkdirSync(fileURLToPath(new URL("../../docs/", import.meta.url)), { recursive: true });
+  await page.mouse.move(600, 520);
+  await page.screenshot({ path: out });
+  process.stdout.write(`wrote ${out}\n`);
+} finally {
+  await browser.close();
+  await server.close();
+  removeDir(webDir);
+}
