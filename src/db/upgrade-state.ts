@@ -31,11 +31,19 @@ export interface UpgradeStateSnapshot {
 }
 
 /**
+ * How long the lease guard may trust its last look at the file. Every lease reads the state, /verify
+ * included, and a stat per request cost about a fifth of /verify's time. A write from this process is
+ * seen at once (it drops the cached entry); one from another process (the CLI) within this.
+ */
+export const UPGRADE_STATE_RECHECK_MS = 250;
+
+/**
  * Reads and writes `databases/<db>/upgrade-state.json`. Reads are cached by the file's identity (inode,
- * mtime, size), so a change written by another process (the CLI) is seen on the next read.
+ * mtime, size), so a change written by another process (the CLI) is seen on the next read, or, for the
+ * lease guard, within UPGRADE_STATE_RECHECK_MS.
  */
 export class UpgradeStateStore {
-  readonly #cache = new Map<string, UpgradeStateSnapshot>();
+  readonly #cache = new Map<string, UpgradeStateSnapshot & { checkedAt: number }>();
 
   constructor(private readonly dbDir: (database: string) => string) {}
 
@@ -53,12 +61,20 @@ export class UpgradeStateStore {
     return this.snapshot(database).state;
   }
 
-  /** The state with the version it was read at: one stat on the hot path (every lease). */
-  snapshot(database: string): UpgradeStateSnapshot {
-    const version = this.version(database);
+  /**
+   * The state with the version it was read at. `maxAgeMs` lets the hot path (every lease) reuse a look at
+   * the file that recent; decisions that write the state back read it fresh (the default).
+   */
+  snapshot(database: string, maxAgeMs = 0): UpgradeStateSnapshot {
+    const now = performance.now();
     const cached = this.#cache.get(database);
-    if (cached?.version === version) return cached;
-    const fresh = { version, state: version === "none" ? emptyUpgradeState : this.#parse(database) };
+    if (cached && now - cached.checkedAt < maxAgeMs) return cached;
+    const version = this.version(database);
+    if (cached?.version === version) {
+      cached.checkedAt = now;
+      return cached;
+    }
+    const fresh = { version, state: version === "none" ? emptyUpgradeState : this.#parse(database), checkedAt: now };
     this.#cache.set(database, fresh);
     return fresh;
   }

@@ -1,6 +1,6 @@
 import type { Sqlite } from "../../db/connection.js";
 import { type Migration, schemaState } from "../../db/migrations.js";
-import type { UpgradeStateStore } from "../../db/upgrade-state.js";
+import { UPGRADE_STATE_RECHECK_MS, type UpgradeStateStore } from "../../db/upgrade-state.js";
 import { blockedError, newerSchemaError, pendingError } from "./messages.js";
 
 /** Refuses, with a 503 saying what to run, a database that a failed upgrade or a rollback took out of service. */
@@ -10,7 +10,8 @@ export function assertNotBlocked(upgradeStates: UpgradeStateStore, database: str
 }
 
 /**
- * Checks every lease: the upgrade state first (a file read, cached), then that the connection's schema is
+ * Checks every lease: the upgrade state first (a file read, cached, the file looked at again at most every
+ * UPGRADE_STATE_RECHECK_MS), then that the connection's schema is
  * exactly this build's. The schema check is remembered per connection until the upgrade state file changes,
  * which every upgrade (here or in another process) rewrites.
  */
@@ -23,7 +24,7 @@ export class LeaseGuard {
   ) {}
 
   check(database: string, connect: () => Sqlite): void {
-    const { version, state } = this.upgradeStates.snapshot(database);
+    const { version, state } = this.upgradeStates.snapshot(database, UPGRADE_STATE_RECHECK_MS);
     const blocked = blockedError(database, state);
     if (blocked) throw blocked;
     const sqlite = connect();
