@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createAuthRuntime } from "../../src/services/auth/index.js";
-import { createTestApp, removeDir, TEST_KDF, type TestApp } from "../helpers/app.js";
+import { TEST_KDF, type TestApp, useTestApps } from "../helpers/app.js";
 
 const json = { "content-type": "application/json" };
 const credentials = { username: "operator", password: "correct horse battery" };
@@ -13,13 +13,10 @@ function post(t: TestApp, path: string, body: unknown, headers: Record<string, s
 const cookieOf = (res: Response) => (res.headers.get("set-cookie") ?? "").split(";")[0] as string;
 
 describe("operator account: setup, login, logout, status, me", () => {
+  const newApp = useTestApps();
   let t: TestApp;
   beforeEach(() => {
-    t = createTestApp();
-  });
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
+    t = newApp();
   });
 
   it("reports that setup is needed on a fresh install", async () => {
@@ -158,9 +155,7 @@ describe("operator account: setup, login, logout, status, me", () => {
   });
 
   it("throttles login and setup per client with 429 and Retry-After", async () => {
-    t.close();
-    removeDir(t.dataDir);
-    t = createTestApp({
+    t = newApp({
       services: { auth: createAuthRuntime({ kdf: TEST_KDF, throttle: { capacity: 2, perMinute: 1 } }) },
     });
     await t.setupOperator("operator", credentials.password);

@@ -1,19 +1,16 @@
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTestApp, type Operator, removeDir, type TestApp } from "../helpers/app.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { type Operator, type TestApp, useTestApps } from "../helpers/app.js";
 
 const json = { "content-type": "application/json" };
 
 describe("API keys", () => {
+  const newApp = useTestApps();
   let t: TestApp;
   let op: Operator;
   beforeEach(async () => {
-    t = createTestApp();
+    t = newApp();
     op = await t.setupOperator();
-  });
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
   });
 
   const mint = (name: unknown, headers: Record<string, string> = { cookie: op.cookie }) =>

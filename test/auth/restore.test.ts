@@ -1,23 +1,20 @@
 import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { authRestoreHook, reconcileCredentials } from "../../src/services/auth/index.js";
 import { createBackup, restoreBackup } from "../../src/services/backup/index.js";
-import { createTestApp, type Operator, removeDir, type TestApp } from "../helpers/app.js";
+import { type Operator, type TestApp, useTestApps } from "../helpers/app.js";
 
 const json = { "content-type": "application/json" };
 
 describe("restoring default and credentials", () => {
+  const newApp = useTestApps();
   let t: TestApp;
   let op: Operator;
   beforeEach(async () => {
-    t = createTestApp();
+    t = newApp();
     op = await t.setupOperator();
-  });
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
   });
 
   const bearer = (key: string) => ({ authorization: `Bearer ${key}` });

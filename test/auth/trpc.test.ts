@@ -1,18 +1,15 @@
 import { TRPCError } from "@trpc/server";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createAuthRuntime } from "../../src/services/auth/index.js";
-import { createTestApp, removeDir, TEST_KDF, type TestApp } from "../helpers/app.js";
+import { TEST_KDF, type TestApp, useTestApps } from "../helpers/app.js";
 
 const credentials = { username: "operator", password: "correct horse battery" };
 
 describe("auth and keys over tRPC (the UI's path)", () => {
+  const newApp = useTestApps();
   let t: TestApp;
   beforeEach(() => {
-    t = createTestApp();
-  });
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
+    t = newApp();
   });
 
   const call = (path: string, input?: unknown, headers: Record<string, string> = {}) =>
@@ -75,9 +72,7 @@ describe("auth and keys over tRPC (the UI's path)", () => {
   });
 
   it("throttles tRPC logins with TOO_MANY_REQUESTS, RATE_LIMITED and Retry-After", async () => {
-    t.close();
-    removeDir(t.dataDir);
-    t = createTestApp({
+    t = newApp({
       services: { auth: createAuthRuntime({ kdf: TEST_KDF, throttle: { capacity: 1, perMinute: 2 } }) },
     });
     await t.setupOperator(credentials.username, credentials.password);

@@ -1,16 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTestApp, type Operator, removeDir, type TestApp } from "../helpers/app.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { type Operator, type TestApp, useTestApps } from "../helpers/app.js";
 
 describe("GET /verify (nginx auth_request)", () => {
+  const newApp = useTestApps();
   let t: TestApp;
   let op: Operator;
   beforeEach(async () => {
-    t = createTestApp({ config: { gateTimeoutMs: 200 } });
+    t = newApp({ config: { gateTimeoutMs: 200 } });
     op = await t.setupOperator();
-  });
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
   });
 
   const verify = (headers: Record<string, string> = {}, init: RequestInit = {}) =>
