@@ -1,22 +1,19 @@
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { CREDENTIAL_CACHE_MS } from "../../src/services/auth/credential-cache.js";
-import { createTestApp, type Operator, removeDir, type TestApp } from "../helpers/app.js";
+import { type Operator, type TestApp, useTestApps } from "../helpers/app.js";
 
 /** /verify answers from credential rows it read moments ago; these are the changes it must not miss. */
 describe("GET /verify with recently read credentials", () => {
+  const newApp = useTestApps();
   let t: TestApp;
   let op: Operator;
   let clock: number;
   beforeEach(async () => {
-    t = createTestApp();
+    t = newApp();
     op = await t.setupOperator();
     clock = Date.now();
     t.services.now = () => new Date(clock);
-  });
-  afterEach(() => {
-    t.close();
-    removeDir(t.dataDir);
   });
 
   const verify = (headers: Record<string, string>) => t.app.request("/verify", { headers });
