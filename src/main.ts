@@ -40,7 +40,14 @@ export async function startServer(config: Config) {
 const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
 if (isEntry) {
   try {
-    await startServer(loadConfig());
+    const config = loadConfig();
+    const { server } = await startServer(config);
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    // The JSON log says it too; this line is for the person who just typed `npm start`.
+    process.stderr.write(
+      `Chaos Cypher backup service: open http://${config.host}:${port}/ (data in ${config.dataDir})\n`,
+    );
   } catch (error) {
     const message = error instanceof ConfigError ? error.message : (error as Error).stack;
     process.stderr.write(`chaoscypher: ${message}\n`);
