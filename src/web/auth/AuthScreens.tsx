@@ -1,11 +1,35 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, type InputHTMLAttributes, useState } from "react";
 import { api, errorCode, queryKeys } from "../api.js";
 import { AUTH_FLOW } from "../query-client.js";
 import { ErrorAlert, Notice, Spinner } from "../ui/Alert.js";
 
 interface ScreenProps {
   onDone(username: string): void;
+}
+
+type FieldProps = Omit<InputHTMLAttributes<HTMLInputElement>, "value" | "onChange"> & {
+  label: string;
+  value: string;
+  onValue(value: string): void;
+};
+
+/** A required input inside its label, so the label text is the input's accessible name. */
+function Field({ label, value, onValue, ...input }: FieldProps) {
+  return (
+    <label>
+      {label}
+      <input required {...input} value={value} onChange={(e) => onValue(e.target.value)} />
+    </label>
+  );
+}
+
+function SubmitButton({ busy, label }: { busy: boolean; label: string }) {
+  return (
+    <button type="submit" className="primary" disabled={busy} aria-busy={busy}>
+      {busy && <Spinner />} {label}
+    </button>
+  );
 }
 
 /** First run: the operator account does not exist yet. Limits mirror the server's (SPEC §3). */
@@ -35,53 +59,42 @@ export function SetupScreen({ onDone }: ScreenProps) {
       <form className="card" onSubmit={submit}>
         <h1>Set up Chaos Cypher</h1>
         <p>Create the operator account. It signs in to this maintenance page and is stored in the default database.</p>
-        <label>
-          Username
-          <input
-            name="username"
-            autoComplete="username"
-            required
-            minLength={3}
-            maxLength={64}
-            value={username}
-            onChange={(e) => setUsername(e.target.value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            name="password"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={8}
-            maxLength={128}
-            aria-describedby="password-hint"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
+        <Field
+          label="Username"
+          name="username"
+          autoComplete="username"
+          minLength={3}
+          maxLength={64}
+          value={username}
+          onValue={setUsername}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          minLength={8}
+          maxLength={128}
+          aria-describedby="password-hint"
+          value={password}
+          onValue={setPassword}
+        />
         <small id="password-hint">8 to 128 characters.</small>
-        <label>
-          Confirm password
-          <input
-            name="confirm"
-            type="password"
-            autoComplete="new-password"
-            required
-            value={confirm}
-            onChange={(e) => setConfirm(e.target.value)}
-          />
-        </label>
+        <Field
+          label="Confirm password"
+          name="confirm"
+          type="password"
+          autoComplete="new-password"
+          value={confirm}
+          onValue={setConfirm}
+        />
         {mismatch && (
           <p role="alert" className="alert alert-error">
             The two passwords differ.
           </p>
         )}
         <ErrorAlert error={setup.error} />
-        <button type="submit" className="primary" disabled={setup.isPending} aria-busy={setup.isPending}>
-          {setup.isPending && <Spinner />} Create account
-        </button>
+        <SubmitButton busy={setup.isPending} label="Create account" />
       </form>
     </main>
   );
@@ -107,31 +120,17 @@ export function LoginScreen({ onDone, notice }: ScreenProps & { notice: string |
         <h1>Log in</h1>
         <p>Chaos Cypher maintenance: backups, restores and API keys.</p>
         <Notice>{notice}</Notice>
-        <label>
-          Username
-          <input
-            name="username"
-            autoComplete="username"
-            required
-            value={username}
-            onChange={(e) => setUsername(e.target.value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            name="password"
-            type="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
+        <Field label="Username" name="username" autoComplete="username" value={username} onValue={setUsername} />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onValue={setPassword}
+        />
         <ErrorAlert error={login.error} />
-        <button type="submit" className="primary" disabled={login.isPending} aria-busy={login.isPending}>
-          {login.isPending && <Spinner />} Log in
-        </button>
+        <SubmitButton busy={login.isPending} label="Log in" />
       </form>
     </main>
   );
