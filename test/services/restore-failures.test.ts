@@ -42,10 +42,10 @@ describe("a restore that fails half-way", () => {
     expect((await t.request("/api/v1/backup")).status).toBe(200);
   });
 
-  it("puts the previous database back when the restored file fails to open", async () => {
+  it("refuses a backup whose migration to this build fails before the live database is touched", async () => {
     t = newApp();
     await withDb(t.services, "default", (db) => insertNode(db, "current"));
-    // Passes validation, but its pending vector migration fails on reopen: the name is already taken.
+    // Passes validation, but its pending vector migration fails: the table name is already taken.
     const file = path.join(t.dataDir, "backups", "default", "app_20250101_000000.db");
     const first = t.services.migrations[0];
     if (!first) throw new Error("no migrations");
@@ -62,6 +62,25 @@ describe("a restore that fails half-way", () => {
     expect(res.status).toBe(422);
     expect(await res.json()).toMatchObject({ error: "INVALID_BACKUP", details: { reason: "open_failed" } });
     expect(await withDb(t.services, "default", nodeTitles)).toEqual(["current"]);
+    expect(
+      readdirSync(dbDir()).filter((f) => f.startsWith("app.db.") || f.startsWith(".app.db.") || f.endsWith(".intent")),
+    ).toEqual([]);
+  });
+
+  it("puts the previous database back when a step after the reopen fails", async () => {
+    t = newApp();
+    const filename = await prepare();
+    t.services.restoreHooks = [
+      {
+        afterOpen: async () => {
+          throw new Error("injected failure after the reopen");
+        },
+      },
+    ];
+    const res = await t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
+    expect(res.status).toBe(500);
+    t.services.restoreHooks = [];
+    expect(await withDb(t.services, "default", nodeTitles)).toEqual(["old", "newest write"]);
     expect(existsSync(path.join(dbDir(), "restore.intent"))).toBe(false);
   });
 

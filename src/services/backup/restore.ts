@@ -66,11 +66,11 @@ export async function replaceDatabase(
     log.info({ size }, "restore started");
     await ensureFreeSpace(dir, size, config.backupFreeMarginBytes);
     const lastApplied = await stageAndValidate(deps, source, swap.staged);
-    const migrate = options.migrate && lastApplied < (deps.migrations.at(-1)?.when ?? 0);
+    if (options.migrate && lastApplied < (deps.migrations.at(-1)?.when ?? 0)) await migrateStaged(deps, swap.staged);
     const prepared = await runTask("prepareSwap", { staged: swap.staged, live: swap.appDb });
     log.debug(prepared, "swap prepared");
     oldSafetyCopy = await moveAsideOldSafetyCopy(swap);
-    await holder.exclusive(() => swapInto(deps, holder, swap, { backup: filename, migrate }));
+    await holder.exclusive(() => swapInto(deps, holder, swap, filename));
     if (oldSafetyCopy) {
       const aside = oldSafetyCopy;
       oldSafetyCopy = null;
@@ -97,12 +97,7 @@ async function stageAndValidate(deps: ServiceDeps, source: string, staged: strin
 }
 
 /** Steps 3-5, run with the holder's gate closed and no request inside. */
-async function swapInto(
-  deps: ServiceDeps,
-  holder: ConnectionHolder,
-  swap: SwapPaths,
-  { backup, migrate }: { backup: string; migrate: boolean },
-): Promise<void> {
+async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapPaths, backup: string): Promise<void> {
   holder.detachForSwap();
   for (const hook of deps.restoreHooks) await hook.beforeSwap?.(deps, holder.name);
   const intentFile = path.join(swap.dir, RESTORE_INTENT);
@@ -115,7 +110,7 @@ async function swapInto(
     await removeSidecars(swap.appDb);
     await deps.fileOps.rename(swap.staged, swap.appDb);
     await fsyncDirAsync(swap.dir);
-    await openRestored(deps, holder, swap.appDb, migrate);
+    openRestored(holder);
     for (const hook of deps.restoreHooks) {
       if (hook.afterOpen) await holder.insideExclusive((db) => hook.afterOpen?.(deps, holder.name, db));
     }
@@ -130,21 +125,31 @@ async function swapInto(
 }
 
 /**
- * Step 5, with the gate closed: migrations (in a worker; no pre-upgrade backup, the backup file is the old
- * state), then the reopen. The file passed validation, so a failure here is the backup's fault (422).
+ * Step 5's migrations, run on the staged copy before the gate closes (in a worker, no pre-upgrade backup: the
+ * backup file is the old state). The file passed validation, so a failure is the backup's fault (422).
  */
-async function openRestored(deps: ServiceDeps, holder: ConnectionHolder, appDb: string, migrate: boolean) {
+async function migrateStaged(deps: ServiceDeps, staged: string): Promise<void> {
   try {
-    if (migrate) {
-      const { applied } = await runTask("migrateFile", { file: appDb, migrations: deps.migrations });
-      deps.logger.info({ database: holder.name, applied }, "restored database migrated to this build's schema");
-    }
+    const { applied } = await runTask("migrateFile", { file: staged, migrations: deps.migrations });
+    deps.logger.info({ applied }, "restored backup migrated to this build's schema");
+  } catch (cause) {
+    throw openFailed(cause);
+  }
+}
+
+/** Step 5's reopen, with the gate closed; the holder's read check covers the vector table. */
+function openRestored(holder: ConnectionHolder): void {
+  try {
     holder.open();
   } catch (cause) {
-    const message = `the backup could not be opened and migrated: ${(cause as Error).message}`;
-    const details = cause instanceof WorkerTaskError ? cause.details : undefined;
-    throw new InvalidBackupError(message, { reason: "open_failed", ...details }, { cause });
+    throw openFailed(cause);
   }
+}
+
+function openFailed(cause: unknown): InvalidBackupError {
+  const message = `the backup could not be opened and migrated: ${(cause as Error).message}`;
+  const details = cause instanceof WorkerTaskError ? cause.details : undefined;
+  return new InvalidBackupError(message, { reason: "open_failed", ...details }, { cause });
 }
 
 /**
