@@ -29,3 +29,8 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
     throw error;
   }
 }
+
+/** Removes a SQLite file and its sidecars without blocking the event loop (a staged copy can be GiBs). */
+export async function removeDatabaseFile(file: string): Promise<void> {
+  await Promise.all(["", "-journal", "-wal", "-shm"].map((suffix) => rm(file + suffix, { force: true })));
+}

@@ -1,9 +1,9 @@
 import { copyFileSync, existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
+import { titles } from "../helpers/seed.js";
 
 interface CrashFiles {
   dir: string;
@@ -72,13 +72,11 @@ describe("start-up after a crash in the middle of a restore", () => {
     crash(files);
 
     t = newApp({ dataDir: t.dataDir });
-    const titles = await withDb(t.services, "default", nodeTitles);
-    expect(titles).toEqual(expected === "old" ? ["backup data", "live data"] : ["backup data"]);
+    const served = await withDb(t.services, "default", nodeTitles);
+    expect(served).toEqual(expected === "old" ? ["backup data", "live data"] : ["backup data"]);
     expect(readdirSync(dir).filter((f) => f.startsWith(".app.db.restore-") || f === "restore.intent")).toEqual([]);
     if (expected === "new") {
-      const kept = new Database(files.preRestore, { readonly: true });
-      expect(kept.prepare("SELECT title FROM nodes ORDER BY id").pluck().all()).toEqual(["backup data", "live data"]);
-      kept.close();
+      expect(titles(files.preRestore)).toEqual(["backup data", "live data"]);
     }
     expect(existsSync(files.appDb)).toBe(true);
   });

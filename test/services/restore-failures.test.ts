@@ -1,11 +1,12 @@
 import { existsSync, readdirSync } from "node:fs";
-import { rename } from "node:fs/promises";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { openSqlite } from "../../src/db/connection.js";
 import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
+import { failingRename } from "../helpers/faults.js";
+import { FIRST, seedDatabaseFile } from "../helpers/seed.js";
 
 describe("a restore that fails half-way", () => {
   const newApp = useTestApps();
@@ -21,18 +22,7 @@ describe("a restore that fails half-way", () => {
   }
 
   it("puts the previous database back when renaming the staged file fails", async () => {
-    let calls = 0;
-    t = newApp({
-      services: {
-        fileOps: {
-          rename: async (from, to) => {
-            calls++;
-            if (calls === 2) throw Object.assign(new Error("injected rename failure"), { code: "EIO" });
-            await rename(from, to);
-          },
-        },
-      },
-    });
+    t = newApp({ services: { fileOps: failingRename(2) } });
     const filename = await prepare();
     const res = await t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
     expect(res.status).toBe(500);
@@ -47,14 +37,8 @@ describe("a restore that fails half-way", () => {
     await withDb(t.services, "default", (db) => insertNode(db, "current"));
     // Passes validation, but its pending vector migration fails: the table name is already taken.
     const file = path.join(t.dataDir, "backups", "default", "app_20250101_000000.db");
-    const first = t.services.migrations[0];
-    if (!first) throw new Error("no migrations");
+    seedDatabaseFile(file, { upTo: FIRST, wal: false });
     const old = new Database(file);
-    old.exec(
-      "CREATE TABLE __drizzle_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, hash text NOT NULL, created_at numeric)",
-    );
-    for (const statement of first.statements) old.exec(statement);
-    old.prepare("INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)").run(first.hash, first.when);
     old.exec("CREATE TABLE chunk_embeddings (chunk_id INTEGER PRIMARY KEY, embedding BLOB)");
     old.close();
 

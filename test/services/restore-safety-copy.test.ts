@@ -1,12 +1,12 @@
 import { copyFileSync, readdirSync } from "node:fs";
-import { rename } from "node:fs/promises";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { OLD_SAFETY_PREFIX, recoverDatabaseDir } from "../../src/db/recovery.js";
 import { createLogger } from "../../src/logger.js";
 import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, withDb } from "../helpers/data.js";
+import { failingRename } from "../helpers/faults.js";
+import { titles } from "../helpers/seed.js";
 
 /** The older app.db.pre_restore is moved aside before the gate closes; it must never be lost by a failure. */
 describe("the older safety copy during a restore", () => {
@@ -17,15 +17,6 @@ describe("the older safety copy during a restore", () => {
   const dbDir = () => path.join(t.dataDir, "databases", "kb");
   const preRestore = () => path.join(dbDir(), "app.db.pre_restore");
   const leftovers = () => readdirSync(dbDir()).filter((f) => f.startsWith(OLD_SAFETY_PREFIX));
-
-  function titlesIn(file: string): string[] {
-    const db = new Database(file, { readonly: true });
-    try {
-      return db.prepare("SELECT title FROM nodes ORDER BY id").pluck().all() as string[];
-    } finally {
-      db.close();
-    }
-  }
 
   async function restore(filename: string): Promise<number> {
     return (await t.request(`/api/v1/backup/${filename}/restore?database=kb`, { method: "POST" })).status;
@@ -40,31 +31,20 @@ describe("the older safety copy during a restore", () => {
     expect(await restore(filename)).toBe(200);
     await withDb(t.services, "kb", (db) => insertNode(db, "before second restore"));
     expect(await restore(filename)).toBe(200);
-    expect(titlesIn(preRestore())).toEqual(["backed up", "before second restore"]);
+    expect(titles(preRestore())).toEqual(["backed up", "before second restore"]);
     expect(leftovers()).toEqual([]);
   });
 
   it("stays in place when the swap fails", async () => {
-    let calls = 0;
-    t = newApp({
-      services: {
-        fileOps: {
-          rename: async (from, to) => {
-            calls++;
-            // The first restore renames twice; the second fails moving the staged file into place.
-            if (calls === 4) throw Object.assign(new Error("injected rename failure"), { code: "EIO" });
-            await rename(from, to);
-          },
-        },
-      },
-    });
+    // The first restore renames twice; the second fails moving the staged file into place.
+    t = newApp({ services: { fileOps: failingRename(4) } });
     t.services.registry.create("kb");
     await withDb(t.services, "kb", (db) => insertNode(db, "backed up"));
     const { filename } = await t.caller.backup.create({ database: "kb" });
     await withDb(t.services, "kb", (db) => insertNode(db, "before first restore"));
     expect(await restore(filename)).toBe(200);
     expect(await restore(filename)).toBe(500);
-    expect(titlesIn(preRestore())).toEqual(["backed up", "before first restore"]);
+    expect(titles(preRestore())).toEqual(["backed up", "before first restore"]);
     expect(leftovers()).toEqual([]);
   });
 
@@ -78,12 +58,12 @@ describe("the older safety copy during a restore", () => {
     const logger = createLogger("silent");
 
     recoverDatabaseDir(dbDir(), logger);
-    expect(titlesIn(preRestore())).toEqual(["older copy"]);
+    expect(titles(preRestore())).toEqual(["older copy"]);
     expect(leftovers()).toEqual([]);
 
     copyFileSync(preRestore(), aside);
     recoverDatabaseDir(dbDir(), logger);
     expect(leftovers()).toEqual([]);
-    expect(titlesIn(preRestore())).toEqual(["older copy"]);
+    expect(titles(preRestore())).toEqual(["older copy"]);
   });
 });

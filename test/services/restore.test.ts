@@ -1,9 +1,9 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, insertVectors, nearest, nodeTitles, withDb } from "../helpers/data.js";
+import { FIRST, inspect, seedDatabaseFile, titles } from "../helpers/seed.js";
 
 describe("restoring a backup", () => {
   const newApp = useTestApps();
@@ -32,12 +32,7 @@ describe("restoring a backup", () => {
     });
 
     expect(await withDb(t.services, "default", nodeTitles)).toEqual(["kept"]);
-    const safety = new Database(path.join(dbDir(), "app.db.pre_restore"), { readonly: true });
-    expect(safety.prepare("SELECT title FROM nodes ORDER BY id").pluck().all()).toEqual([
-      "kept",
-      "written after the backup",
-    ]);
-    safety.close();
+    expect(titles(path.join(dbDir(), "app.db.pre_restore"))).toEqual(["kept", "written after the backup"]);
     expect(readdirSync(dbDir()).filter((f) => f.includes("restore-") || f.endsWith(".intent"))).toEqual([]);
     const after = await withDb(t.services, "default", (db) => db.$client.pragma("journal_mode", { simple: true }));
     expect(after).toBe("wal");
@@ -45,10 +40,9 @@ describe("restoring a backup", () => {
 
     // A stale WAL from the old file would be replayed over the new one by the next connection.
     t.close();
-    const reopened = new Database(path.join(dbDir(), "app.db"), { readonly: true });
-    expect(reopened.pragma("integrity_check", { simple: true })).toBe("ok");
-    expect(reopened.prepare("SELECT title FROM nodes ORDER BY id").pluck().all()).toEqual(["kept"]);
-    reopened.close();
+    const appDb = path.join(dbDir(), "app.db");
+    expect(inspect(appDb, (s) => s.pragma("integrity_check", { simple: true }))).toBe("ok");
+    expect(titles(appDb)).toEqual(["kept"]);
   });
 
   it("returns the same nearest neighbours from the vector index after the round trip", async () => {
@@ -80,19 +74,13 @@ describe("restoring a backup", () => {
 
   it("migrates a restored backup that predates this build's schema", async () => {
     t = newApp();
-    const migrations = t.services.migrations;
-    const first = migrations[0];
-    if (!first) throw new Error("no migrations");
     // An old build's backup: only the first migration applied.
     const dir = path.join(t.dataDir, "backups", "default");
-    const old = new Database(path.join(dir, "app_20250101_000000.db"));
-    old.exec(
-      "CREATE TABLE __drizzle_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, hash text NOT NULL, created_at numeric)",
-    );
-    for (const statement of first.statements) old.exec(statement);
-    old.prepare("INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)").run(first.hash, first.when);
-    old.prepare("INSERT INTO nodes (title) VALUES ('from the old build')").run();
-    old.close();
+    seedDatabaseFile(path.join(dir, "app_20250101_000000.db"), {
+      upTo: FIRST,
+      titles: ["from the old build"],
+      wal: false,
+    });
 
     expect((await t.request("/api/v1/backup/app_20250101_000000.db/restore", { method: "POST" })).status).toBe(200);
     expect(await withDb(t.services, "default", nodeTitles)).toEqual(["from the old build"]);

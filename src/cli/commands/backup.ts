@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { requireBackupFile } from "../../services/backup/files.js";
 import { createBackup, deleteBackup, listBackups, restoreBackup } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
+import type { ServiceDeps } from "../../services/deps.js";
 import {
   action,
   type CommonOptions,
@@ -18,6 +19,13 @@ import { confirm } from "../prompt.js";
 interface BackupOptions extends CommonOptions {
   database?: string;
   yes?: boolean;
+}
+
+/** The database a destructive command acts on, once its backup file is known to exist (checked before asking). */
+function existingBackupOf(deps: ServiceDeps, options: BackupOptions, file: string): string {
+  const database = resolveDatabase(deps, options.database);
+  requireBackupFile(deps.paths.backupDir(database), file);
+  return database;
 }
 
 const CURRENT = "the current database";
@@ -68,8 +76,7 @@ export function backupCommands(): Command {
       .action(
         action<BackupOptions>((options, file) =>
           withServices(options, async (deps) => {
-            const database = resolveDatabase(deps, options.database);
-            requireBackupFile(deps.paths.backupDir(database), file as string);
+            const database = existingBackupOf(deps, options, file as string);
             await confirm(
               `Replace database ${database} with ${file}? The current one is kept as app.db.pre_restore.`,
               options.yes,
@@ -95,8 +102,7 @@ export function backupCommands(): Command {
       .action(
         action<BackupOptions>((options, file) =>
           withServices(options, async (deps) => {
-            const database = resolveDatabase(deps, options.database);
-            requireBackupFile(deps.paths.backupDir(database), file as string);
+            const database = existingBackupOf(deps, options, file as string);
             await confirm(`Delete backup ${file} of database ${database}?`, options.yes, "refusing to delete");
             await deleteBackup(deps, database, file as string);
             emit(options, { database, deleted: file }, `deleted ${file} of database ${database}`);

@@ -4,9 +4,8 @@ import path from "node:path";
 import type { ConnectionHolder } from "../../db/holder.js";
 import { OLD_SAFETY_PREFIX, RESTORE_INTENT, type RestoreIntent, STAGED_PREFIX } from "../../db/recovery.js";
 import { InvalidBackupError } from "../../errors.js";
-import { fsyncDirAsync, writeFileAtomic } from "../../lib/durable-fs.js";
+import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
 import { runTask, WorkerTaskError } from "../../workers/run.js";
-import { removeWithJournal } from "../../workers/sqlite-tasks.js";
 import type { ServiceDeps } from "../deps.js";
 import { requireBackupFile } from "./files.js";
 import { ensureFreeSpace } from "./storage.js";
@@ -79,7 +78,7 @@ export async function replaceDatabase(
     log.info({ size, durationMs: Math.round(performance.now() - started), outcome: "ok" }, "restore finished");
     return { database, restored_from: filename, safety_copy: path.basename(swap.preRestore) };
   } catch (error) {
-    removeWithJournal(swap.staged);
+    await removeDatabaseFile(swap.staged);
     if (oldSafetyCopy) await putOldSafetyCopyBack(swap, oldSafetyCopy);
     const durationMs = Math.round(performance.now() - started);
     log.error({ err: error, durationMs, outcome: "failed" }, "restore failed");
