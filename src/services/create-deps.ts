@@ -8,6 +8,7 @@ import { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
 import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
 import type { ServiceDeps } from "./deps.js";
+import { ServiceEvents } from "./events/index.js";
 import { OperationLocks } from "./locks.js";
 import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
 
@@ -44,6 +45,7 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     now: () => new Date(),
     auth: createAuthRuntime(),
     restoreHooks: [authRestoreHook],
+    events: new ServiceEvents(logger),
     ...overrides,
   };
 }

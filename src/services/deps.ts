@@ -7,6 +7,7 @@ import type { ServerSettings } from "../db/server-settings.js";
 import type { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
 import type { AuthRuntime } from "./auth/runtime.js";
+import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
 
 /** File operations a restore performs, injectable so tests can make one fail. */
@@ -36,4 +37,6 @@ export interface ServiceDeps {
   now: () => Date;
   auth: AuthRuntime;
   restoreHooks: RestoreHook[];
+  /** Outcomes of backups, restores and background work, for observers (metrics, alerts, follow-up jobs). */
+  events: ServiceEvents;
 }

@@ -46,9 +46,14 @@ export async function writeBackup(
     const { size } = await runTask("vacuumInto", { src: paths.dbFile(database), temp, dest: path.join(dir, name) });
     const durationMs = Math.round(performance.now() - started);
     log.info({ filename: name, size, durationMs, outcome: "ok" }, "backup finished");
+    const kind = parseBackupName(name)?.kind ?? "backup";
+    deps.events.emit({ type: "backup.written", database, filename: name, kind, size, durationMs });
     return { database, filename: name, size, created_at: parseBackupName(name)?.createdAt ?? "" };
   } catch (error) {
-    log.error({ err: error, durationMs: Math.round(performance.now() - started), outcome: "failed" }, "backup failed");
+    const durationMs = Math.round(performance.now() - started);
+    log.error({ err: error, durationMs, outcome: "failed" }, "backup failed");
+    const kind = chooseName === nextBackupName ? "backup" : "pre-upgrade";
+    deps.events.emit({ type: "backup.failed", database, kind, error: (error as Error).message, durationMs });
     throw error;
   }
 }

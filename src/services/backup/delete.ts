@@ -7,4 +7,5 @@ export async function deleteBackup(deps: ServiceDeps, database: string, filename
   const file = requireBackupFile(deps.paths.backupDir(database), filename);
   await rm(file);
   deps.logger.info({ database, filename, operation: "delete" }, "backup deleted");
+  deps.events.emit({ type: "backup.deleted", database, filename, reason: "user" });
 }

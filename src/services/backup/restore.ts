@@ -76,12 +76,20 @@ export async function replaceDatabase(
       await rm(aside, { force: true }).catch((err) => log.warn({ err }, "could not remove the older safety copy"));
     }
     log.info({ size, durationMs: Math.round(performance.now() - started), outcome: "ok" }, "restore finished");
+    deps.events.emit({ type: "restore.finished", database, filename, outcome: "ok" });
     return { database, restored_from: filename, safety_copy: path.basename(swap.preRestore) };
   } catch (error) {
     await removeDatabaseFile(swap.staged);
     if (oldSafetyCopy) await putOldSafetyCopyBack(swap, oldSafetyCopy);
     const durationMs = Math.round(performance.now() - started);
     log.error({ err: error, durationMs, outcome: "failed" }, "restore failed");
+    deps.events.emit({
+      type: "restore.finished",
+      database,
+      filename,
+      outcome: "failed",
+      error: (error as Error).message,
+    });
     throw error;
   }
 }
