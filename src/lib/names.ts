@@ -1,7 +1,10 @@
 import { z } from "zod";
 
 export const DATABASE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-export const BACKUP_FILENAME = /^app_(\d{8})_(\d{6})(?:_(\d{1,6}))?\.db$/;
+/** `app_` manual, `auto_` scheduled, `upload_` uploaded or imported; the prefix is the kind (group 1). */
+export const BACKUP_FILENAME = /^(app|auto|upload)_(\d{8})_(\d{6})(?:_(\d{1,6}))?\.db$/;
+export const BACKUP_PREFIXES = ["app", "auto", "upload"] as const;
+export type BackupPrefix = (typeof BACKUP_PREFIXES)[number];
 export const PRE_UPGRADE_FILENAME = /^pre-([A-Za-z0-9_]{1,128})-(\d{8})T(\d{6})Z\.db$/;
 
 export const databaseNameSchema = z
@@ -12,7 +15,7 @@ export const backupFilenameSchema = z
   .string()
   .refine(
     (name) => BACKUP_FILENAME.test(name) || PRE_UPGRADE_FILENAME.test(name),
-    "not a backup filename (app_YYYYMMDD_HHMMSS[_N].db or pre-<revision>-<YYYYMMDDTHHMMSSZ>.db)",
+    "not a backup filename ({app,auto,upload}_YYYYMMDD_HHMMSS[_N].db or pre-<revision>-<YYYYMMDDTHHMMSSZ>.db)",
   );
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0");

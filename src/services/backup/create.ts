@@ -52,7 +52,7 @@ export async function writeBackup(
   } catch (error) {
     const durationMs = Math.round(performance.now() - started);
     log.error({ err: error, durationMs, outcome: "failed" }, "backup failed");
-    const kind = chooseName === nextBackupName ? "backup" : "pre-upgrade";
+    const kind = parseBackupName(chooseName(dir, deps.now()))?.kind ?? "backup";
     deps.events.emit({ type: "backup.failed", database, kind, error: (error as Error).message, durationMs });
     throw error;
   }

@@ -4,13 +4,16 @@ import path from "node:path";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import {
   BACKUP_FILENAME,
+  type BackupPrefix,
   backupFilenameSchema,
   backupStamp,
   PRE_UPGRADE_FILENAME,
   preUpgradeStamp,
 } from "../../lib/names.js";
 
-export type BackupKind = "backup" | "pre-upgrade";
+export type BackupKind = "backup" | "scheduled" | "uploaded" | "pre-upgrade";
+
+const KIND_OF_PREFIX: Record<BackupPrefix, BackupKind> = { app: "backup", auto: "scheduled", upload: "uploaded" };
 
 export interface BackupEntry {
   filename: string;
@@ -27,7 +30,10 @@ interface ParsedName {
 
 export function parseBackupName(filename: string): ParsedName | null {
   const backup = BACKUP_FILENAME.exec(filename);
-  if (backup) return { kind: "backup", createdAt: `${backup[1]}_${backup[2]}`, sequence: Number(backup[3] ?? 0) };
+  if (backup) {
+    const kind = KIND_OF_PREFIX[backup[1] as BackupPrefix];
+    return { kind, createdAt: `${backup[2]}_${backup[3]}`, sequence: Number(backup[4] ?? 0) };
+  }
   const pre = PRE_UPGRADE_FILENAME.exec(filename);
   if (pre) return { kind: "pre-upgrade", createdAt: `${pre[2]}_${pre[3]}`, sequence: 0 };
   return null;
@@ -50,14 +56,19 @@ export function requireBackupFile(dir: string, filename: string): string {
   return file;
 }
 
-/** The next free `app_YYYYMMDD_HHMMSS[_N].db` for this second. */
-export function nextBackupName(dir: string, now: Date): string {
-  const stamp = backupStamp(now);
-  for (let n = 0; ; n++) {
-    const name = n === 0 ? `app_${stamp}.db` : `app_${stamp}_${n}.db`;
-    if (!existsSync(path.join(dir, name))) return name;
-  }
+/** The next free `<prefix>_YYYYMMDD_HHMMSS[_N].db` for this second. */
+export function nextPrefixedName(prefix: BackupPrefix): (dir: string, now: Date) => string {
+  return (dir, now) => {
+    const stamp = backupStamp(now);
+    for (let n = 0; ; n++) {
+      const name = n === 0 ? `${prefix}_${stamp}.db` : `${prefix}_${stamp}_${n}.db`;
+      if (!existsSync(path.join(dir, name))) return name;
+    }
+  };
 }
+
+/** The next free `app_YYYYMMDD_HHMMSS[_N].db` for this second. */
+export const nextBackupName = nextPrefixedName("app");
 
 /** `pre-<revision>-<YYYYMMDDTHHMMSSZ>.db`; a clash in the same second takes the next free second, never overwrites. */
 export function preUpgradeBackupName(revision: string): (dir: string, now: Date) => string {
