@@ -35,12 +35,14 @@ interface WorkerReply {
   error?: { message: string; code?: string; details?: Record<string, unknown> };
 }
 
-const bootstrap = new URL("./bootstrap.mjs", import.meta.url);
+/** Built code (dist/) starts the compiled entry; sources (vitest, tsx) go through a loader bootstrap. */
+const fromSources = import.meta.url.endsWith(".ts");
+const workerFile = new URL(fromSources ? "./bootstrap.mjs" : "./worker-entry.js", import.meta.url);
 
 /** Runs one task in a fresh worker thread, so its SQLite connection is gone when the promise settles. */
 export function runTask<T extends TaskName>(task: T, args: TaskTypes[T]["args"]): Promise<TaskTypes[T]["result"]> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(bootstrap, { workerData: { task, args }, execArgv: [] });
+    const worker = new Worker(workerFile, { workerData: { task, args }, execArgv: [] });
     let reply: WorkerReply | undefined;
     let failure: Error | undefined;
     worker.once("message", (message: WorkerReply) => {

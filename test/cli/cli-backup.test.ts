@@ -26,7 +26,7 @@ describe("chaoscypher CLI: help, databases and backups", () => {
   });
 
   it("documents --data-dir (and --json where there is output) on every command", async () => {
-    const program = buildProgram();
+    const program = await buildProgram();
     for (const command of leaves(program)) {
       const help = command.helpInformation();
       expect(help, command.name()).toContain("--data-dir <dir>");

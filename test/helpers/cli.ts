@@ -2,7 +2,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 
-export const BIN = fileURLToPath(new URL("../../bin/chaoscypher.js", import.meta.url));
+/**
+ * The CLI from its sources, as `node --import tsx src/cli/entry.ts`: tests exercise the code under test, not
+ * whatever dist/ was built last (test/ops/production-install.test.ts runs the built `bin`).
+ */
+const ENTRY = fileURLToPath(new URL("../../src/cli/entry.ts", import.meta.url));
+export const CLI_ARGV = ["--import", "tsx", ENTRY];
+/** For shell command lines (`script` runs the CLI under a pseudo-terminal). */
+export const BIN = CLI_ARGV.join(" ");
 
 export interface CliResult {
   code: number | null;
@@ -25,7 +32,10 @@ export interface RunningCli {
 
 /** Starts the real CLI (`node bin/chaoscypher.js ...`) with piped stdio: no terminal, as a script runs it. */
 export function spawnCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(options.env), stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...CLI_ARGV, ...args], {
+    env: cliEnv(options.env),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   child.stdin?.end();
   let stdout = "";
   let stderr = "";
