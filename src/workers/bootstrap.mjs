@@ -2,4 +2,5 @@
 import { register } from "tsx/esm/api";
 
 register();
-await import("./worker-entry.ts");
+const entry = await import("./worker-entry.ts");
+export default entry.default;

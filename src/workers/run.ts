@@ -1,4 +1,6 @@
+import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import Tinypool from "tinypool";
 import type {
   CopyArgs,
   MigrateArgs,
@@ -7,6 +9,7 @@ import type {
   ValidateArgs,
   ValidationResult,
 } from "./sqlite-tasks.js";
+import { isBackgroundTask, type WorkerReply } from "./worker-entry.js";
 
 interface TaskTypes {
   vacuumInto: { args: VacuumArgs; result: { size: number } };
@@ -29,20 +32,51 @@ export class WorkerTaskError extends Error {
   }
 }
 
-interface WorkerReply {
-  ok: boolean;
-  result?: unknown;
-  error?: { message: string; code?: string; details?: Record<string, unknown> };
-}
-
 /** Built code (dist/) starts the compiled entry; sources (vitest, tsx) go through a loader bootstrap. */
 const fromSources = import.meta.url.endsWith(".ts");
 const workerFile = new URL(fromSources ? "./bootstrap.mjs" : "./worker-entry.js", import.meta.url);
 
-/** Runs one task in a fresh worker thread, so its SQLite connection is gone when the promise settles. */
-export function runTask<T extends TaskName>(task: T, args: TaskTypes[T]["args"]): Promise<TaskTypes[T]["result"]> {
+/**
+ * Background tasks share a few warm threads: a fresh worker costs ~70 ms of start-up (bench: workers), most
+ * of a small backup. Threads are niced once and leave after a minute idle, so an idle server holds none.
+ * Enough threads that a restore's validation does not queue behind backups of other databases.
+ */
+let pool: Tinypool | null = null;
+const POOL_IDLE_MS = 60_000;
+const POOL_THREADS = Math.max(4, availableParallelism());
+
+function backgroundPool(): Tinypool {
+  pool ??= new Tinypool({
+    filename: workerFile.href,
+    minThreads: 0,
+    maxThreads: POOL_THREADS,
+    idleTimeout: POOL_IDLE_MS,
+  });
+  return pool;
+}
+
+const freshWorkers = new Set<Worker>();
+
+function unwrap<T>(reply: WorkerReply): T {
+  if (reply.ok) return reply.result as T;
+  const error = reply.error;
+  throw new WorkerTaskError(error?.message ?? "worker task failed", error?.code, error?.details);
+}
+
+/** Runs one task off the event loop; its SQLite connection is closed by the time the promise settles. */
+export async function runTask<T extends TaskName>(
+  task: T,
+  args: TaskTypes[T]["args"],
+): Promise<TaskTypes[T]["result"]> {
+  if (isBackgroundTask(task)) return unwrap(await backgroundPool().run({ task, args }));
+  return unwrap(await freshWorker(task, args));
+}
+
+/** A worker of its own, never niced: migrations run while a restore's gate is closed. */
+function freshWorker(task: TaskName, args: unknown): Promise<WorkerReply> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(workerFile, { workerData: { task, args }, execArgv: [] });
+    freshWorkers.add(worker);
     let reply: WorkerReply | undefined;
     let failure: Error | undefined;
     worker.once("message", (message: WorkerReply) => {
@@ -53,10 +87,19 @@ export function runTask<T extends TaskName>(task: T, args: TaskTypes[T]["args"])
     });
     // Settle on exit, not on the message, so the worker's connection is surely closed by then.
     worker.once("exit", (code) => {
-      const error = reply?.error;
-      if (reply?.ok) resolve(reply.result as TaskTypes[T]["result"]);
-      else if (reply) reject(new WorkerTaskError(error?.message ?? "worker task failed", error?.code, error?.details));
+      freshWorkers.delete(worker);
+      if (reply) resolve(reply);
       else reject(failure ?? new WorkerTaskError(`worker for ${task} exited with code ${code}`));
     });
   });
+}
+
+/**
+ * Ends every worker (shutdown): a running task is cut off at its next JavaScript step (a native VACUUM
+ * finishes its statement first) and its promise rejects, so its caller removes what it left behind.
+ */
+export async function stopWorkers(): Promise<void> {
+  const stopping = pool?.destroy();
+  pool = null;
+  await Promise.all([stopping, ...[...freshWorkers].map((worker) => worker.terminate())]);
 }
