@@ -7,6 +7,7 @@ import { type NodeProcess, startNode } from "./lib/proc.js";
 import { ServiceClient } from "./lib/service.js";
 import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
+import { cliHelp, smallBackup, workerStartup } from "./phases/ops.js";
 import { downloadRss, restoreFigures, rssRow } from "./phases/restore.js";
 import { verifyIdleP99, verifyThroughput } from "./phases/verify.js";
 import { renderTable } from "./report.js";
@@ -69,6 +70,8 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   const { filename } = await ctx.service.backup();
   rows.push(await downloadRss(ctx, filename));
   rows.push(...(await restoreFigures(ctx, filename, backup.serviceMs)));
+  log("built code: CLI start-up, worker start-up, a 16 MiB backup");
+  rows.push(await cliHelp(ctx), await workerStartup(ctx), ...(await smallBackup(ctx)));
   return rows;
 }
 
@@ -83,7 +86,7 @@ async function main(): Promise<void> {
   const processes: NodeProcess[] = [];
   try {
     const server = await startNode(
-      "src/main.ts",
+      "dist/main.js",
       { CHAOSCYPHER_DATA_DIR: dataDir, LOG_LEVEL: "warn" },
       "/api/v1/health",
     );

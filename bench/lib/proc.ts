@@ -38,12 +38,13 @@ async function waitForHttp(url: string, child: ChildProcess, stderr: () => strin
 }
 
 /**
- * Runs a TypeScript entry as a real `node --import tsx` process (no npx wrapper, so the pid is the server's)
- * and waits until `readyPath` answers.
+ * Runs an entry as a real node process (no npx wrapper, so the pid is the server's): built `.js` as is, a
+ * TypeScript one through `--import tsx`; waits until `readyPath` answers.
  */
 export async function startNode(entry: string, env: Record<string, string>, readyPath: string): Promise<NodeProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+  const loader = entry.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...loader, entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, HOST: "127.0.0.1", PORT: String(port) },
     stdio: ["ignore", "ignore", "pipe"],
