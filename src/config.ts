@@ -22,6 +22,8 @@ export const configSchema = z.object({
   gateTimeoutMs: z.coerce.number().int().min(1).default(30_000),
   /** How long a restore waits for leases already inside to finish. */
   drainTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+  /** On SIGTERM, how long running requests (a backup among them) may take before they are cut off. */
+  shutdownTimeoutMs: z.coerce.number().int().min(0).default(20_000),
   /** Built maintenance UI (`npm run build:web`), served at `/`. */
   webDir: z.string().min(1).default(defaultWebDir),
 });
@@ -37,6 +39,7 @@ const envNames: Record<keyof Config, string> = {
   backupFreeMarginBytes: "CHAOSCYPHER_BACKUP_FREE_MARGIN_BYTES",
   gateTimeoutMs: "CHAOSCYPHER_GATE_TIMEOUT_MS",
   drainTimeoutMs: "CHAOSCYPHER_DRAIN_TIMEOUT_MS",
+  shutdownTimeoutMs: "CHAOSCYPHER_SHUTDOWN_TIMEOUT_MS",
   webDir: "CHAOSCYPHER_WEB_DIR",
 };
 

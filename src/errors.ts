@@ -11,6 +11,7 @@ export const errorStatus = {
   RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
   DATABASE_BLOCKED: 503,
+  SHUTTING_DOWN: 503,
   INSUFFICIENT_STORAGE: 507,
 } as const;
 
@@ -102,5 +103,12 @@ export class DatabaseBlockedError extends ServiceError {
 export class PayloadTooLargeError extends ServiceError {
   constructor(message: string) {
     super("PAYLOAD_TOO_LARGE", message);
+  }
+}
+
+/** The server is stopping (SIGTERM): work it cut short left nothing behind; retry once it is back. */
+export class ShuttingDownError extends ServiceError {
+  constructor(message = "the server is shutting down; nothing was changed, retry once it is back") {
+    super("SHUTTING_DOWN", message);
   }
 }

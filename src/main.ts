@@ -1,9 +1,11 @@
+import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createApp } from "./http/app.js";
 import { createLogger } from "./logger.js";
 import { reconcileCredentials } from "./services/auth/index.js";
 import { startServices } from "./services/create-deps.js";
+import { exitOnSignals, stopServer } from "./shutdown.js";
 
 /** Starts the HTTP server on the parsed config; resolves once it listens. */
 export async function startServer(config: Config) {
@@ -25,15 +27,7 @@ export async function startServer(config: Config) {
       reject(error);
     });
   });
-  const shutdown = () => {
-    logger.info("shutting down");
-    server.close(() => {
-      services.registry.closeAll();
-      process.exit(0);
-    });
-  };
-  process.once("SIGINT", shutdown);
-  process.once("SIGTERM", shutdown);
+  exitOnSignals(() => stopServer(server as Server, services), logger);
   return { server, services };
 }
 

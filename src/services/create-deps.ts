@@ -11,6 +11,7 @@ import type { ServiceDeps } from "./deps.js";
 import { ServiceEvents } from "./events/index.js";
 import { OperationLocks } from "./locks.js";
 import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
+import { ShutdownRegistry } from "./shutdown.js";
 
 /**
  * Builds the service dependencies for a data dir: recovers interrupted work and makes sure `default`
@@ -46,6 +47,7 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     auth: createAuthRuntime(),
     restoreHooks: [authRestoreHook],
     events: new ServiceEvents(logger),
+    shutdown: new ShutdownRegistry(),
     ...overrides,
   };
 }

@@ -9,6 +9,7 @@ import type { Logger } from "../logger.js";
 import type { AuthRuntime } from "./auth/runtime.js";
 import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
+import type { ShutdownRegistry } from "./shutdown.js";
 
 /** File operations a restore performs, injectable so tests can make one fail. */
 export interface FileOps {
@@ -39,4 +40,6 @@ export interface ServiceDeps {
   restoreHooks: RestoreHook[];
   /** Outcomes of backups, restores and background work, for observers (metrics, alerts, follow-up jobs). */
   events: ServiceEvents;
+  /** Background work (schedulers, queues) registers its `stop()` here; the server calls them on SIGTERM. */
+  shutdown: ShutdownRegistry;
 }

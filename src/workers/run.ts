@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import Tinypool from "tinypool";
+import { ShuttingDownError } from "../errors.js";
 import type {
   CopyArgs,
   MigrateArgs,
@@ -63,13 +64,21 @@ function unwrap<T>(reply: WorkerReply): T {
   throw new WorkerTaskError(error?.message ?? "worker task failed", error?.code, error?.details);
 }
 
+/** Set for good by stopWorkers: a task cut off by shutdown says so instead of looking like a crash. */
+let stopping = false;
+
 /** Runs one task off the event loop; its SQLite connection is closed by the time the promise settles. */
 export async function runTask<T extends TaskName>(
   task: T,
   args: TaskTypes[T]["args"],
 ): Promise<TaskTypes[T]["result"]> {
-  if (isBackgroundTask(task)) return unwrap(await backgroundPool().run({ task, args }));
-  return unwrap(await freshWorker(task, args));
+  if (stopping) throw new ShuttingDownError();
+  try {
+    if (isBackgroundTask(task)) return unwrap(await backgroundPool().run({ task, args }));
+    return unwrap(await freshWorker(task, args));
+  } catch (error) {
+    throw stopping && !(error instanceof WorkerTaskError && error.code) ? new ShuttingDownError() : error;
+  }
 }
 
 /** A worker of its own, never niced: migrations run while a restore's gate is closed. */
@@ -95,11 +104,12 @@ function freshWorker(task: TaskName, args: unknown): Promise<WorkerReply> {
 }
 
 /**
- * Ends every worker (shutdown): a running task is cut off at its next JavaScript step (a native VACUUM
+ * Ends every worker, for good (shutdown): a running task is cut off at its next JavaScript step (a native VACUUM
  * finishes its statement first) and its promise rejects, so its caller removes what it left behind.
  */
 export async function stopWorkers(): Promise<void> {
-  const stopping = pool?.destroy();
+  stopping = true;
+  const destroyed = pool?.destroy();
   pool = null;
-  await Promise.all([stopping, ...[...freshWorkers].map((worker) => worker.terminate())]);
+  await Promise.all([destroyed, ...[...freshWorkers].map((worker) => worker.terminate())]);
 }

@@ -72,8 +72,8 @@ export interface CliServer {
 }
 
 /** `chaoscypher serve` on a free port; the port is read back from its "listening" log line. */
-export async function startCliServer(dataDir: string): Promise<CliServer> {
-  const cli = spawnCli(["serve", "--port", "0", "--data-dir", dataDir]);
+export async function startCliServer(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<CliServer> {
+  const cli = spawnCli(["serve", "--port", "0", "--data-dir", dataDir], { env });
   let url = "";
   await waitForOutput(cli, cli.stdout, (text) => {
     for (const line of text.split("\n")) {

@@ -21,7 +21,13 @@ describe("worker tasks", () => {
     removeDir(dir);
   });
 
-  it("pooled background tasks leave no connection open and run niced; the pool can be stopped", async () => {
+  it("a task's failure keeps its code and message", async () => {
+    await expect(runTask("migrateFile", { file: path.join(dir, "missing.db"), migrations: [] })).rejects.toMatchObject({
+      code: "ENOENT",
+    });
+  });
+
+  it("pooled background tasks leave no connection open and run niced; once stopped, tasks are refused", async () => {
     const live = path.join(dir, "app.db");
     seedDatabaseFile(live, { titles: ["a"], wal: true });
     for (let i = 0; i < 3; i++) {
@@ -38,11 +44,8 @@ describe("worker tasks", () => {
     if (process.platform === "linux") expect(threadNices()).toContain(10);
     await stopWorkers();
     expect(threadNices()).not.toContain(10);
-  });
-
-  it("a task's failure keeps its code and message", async () => {
-    await expect(runTask("migrateFile", { file: path.join(dir, "missing.db"), migrations: [] })).rejects.toMatchObject({
-      code: "ENOENT",
+    await expect(runTask("validateBackup", { file: live, newestKnownMillis: 0 })).rejects.toMatchObject({
+      code: "SHUTTING_DOWN",
     });
   });
 });

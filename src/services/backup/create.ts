@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { runTask } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
@@ -37,12 +37,13 @@ export async function writeBackup(
   const started = performance.now();
   const dir = paths.backupDir(database);
   const log = logger.child({ database, operation: "backup" });
+  let temp: string | undefined;
   try {
     await mkdir(dir, { recursive: true });
     await ensureFreeSpace(dir, registry.size(database), config.backupFreeMarginBytes);
     const name = chooseName(dir, deps.now());
     log.info({ filename: name }, "backup started");
-    const temp = path.join(dir, `.${name}.tmp-${randomBytes(4).toString("hex")}`);
+    temp = path.join(dir, `.${name}.tmp-${randomBytes(4).toString("hex")}`);
     const { size } = await runTask("vacuumInto", { src: paths.dbFile(database), temp, dest: path.join(dir, name) });
     const durationMs = Math.round(performance.now() - started);
     log.info({ filename: name, size, durationMs, outcome: "ok" }, "backup finished");
@@ -50,6 +51,8 @@ export async function writeBackup(
     deps.events.emit({ type: "backup.written", database, filename: name, kind, size, durationMs });
     return { database, filename: name, size, created_at: parseBackupName(name)?.createdAt ?? "" };
   } catch (error) {
+    // The task removes its temp file when it fails; a worker ended by shutdown could not.
+    if (temp) await Promise.all(["", "-journal"].map((suffix) => rm(`${temp}${suffix}`, { force: true })));
     const durationMs = Math.round(performance.now() - started);
     log.error({ err: error, durationMs, outcome: "failed" }, "backup failed");
     const kind = parseBackupName(chooseName(dir, deps.now()))?.kind ?? "backup";
