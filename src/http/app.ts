@@ -4,11 +4,13 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { PayloadTooLargeError } from "../errors.js";
 import type { ServiceDeps } from "../services/deps.js";
+import { Metrics } from "../services/observability/metrics.js";
 import { createContextInner } from "../trpc/context.js";
 import { appRouter } from "../trpc/router.js";
 import { authGate } from "./auth/gate.js";
 import type { AppEnv } from "./env.js";
 import { errorResponse } from "./errors.js";
+import { httpMetrics, metricsHandler } from "./metrics.js";
 import { requestLog } from "./request-log.js";
 import { authRoutes } from "./routes/auth.js";
 import { backupRoutes } from "./routes/backup.js";
@@ -19,7 +21,13 @@ import { verifyHandler } from "./verify.js";
 
 const MAX_JSON_BODY = 64 * 1024;
 
-export function createApp(services: ServiceDeps) {
+export interface AppOptions {
+  /** The server passes its own; a test app gets a fresh one. */
+  metrics?: Metrics;
+}
+
+export function createApp(services: ServiceDeps, options: AppOptions = {}) {
+  const metrics = options.metrics ?? new Metrics(services);
   const app = new Hono<AppEnv>();
   // First of all: nginx calls /verify before every request, and it answers 204 or 401 and nothing else.
   app.all("/verify", verifyHandler(services));
@@ -29,6 +37,7 @@ export function createApp(services: ServiceDeps) {
   });
   app.use(requestId());
   app.use(requestLog(services.logger));
+  app.use(httpMetrics(metrics));
   app.use(
     bodyLimit({
       maxSize: MAX_JSON_BODY,
@@ -38,6 +47,7 @@ export function createApp(services: ServiceDeps) {
     }),
   );
   app.use(authGate());
+  app.get("/metrics", metricsHandler(metrics));
 
   const api = new Hono<AppEnv>()
     .get("/health", (c) => c.json({ status: "ok" }))

@@ -115,6 +115,15 @@ describe("the nginx edge in front of the real server", () => {
     expect(authed.status).toBe(200);
   });
 
+  it("passes /metrics through the gate: 401 without credentials, the scrape with an API key", async () => {
+    seenAuthUser.length = 0;
+    expect((await fetch(`${edge.url}/metrics`)).status).toBe(401);
+    expect(lastSeen("/metrics")).toBeUndefined();
+    const scrape = await fetch(`${edge.url}/metrics`, { headers: { authorization: `Bearer ${key}` } });
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toContain("chaoscypher_http_requests_total");
+  });
+
   it("does not expose /verify itself", async () => {
     const res = await fetch(`${edge.url}/verify`, { headers: { cookie } });
     expect(res.status).toBe(404);

@@ -11,7 +11,8 @@ export const PUBLIC_PROCEDURES: ReadonlySet<string> = new Set(["auth.status", "a
 export type Surface = "api" | "trpc" | "ui";
 
 export function surfaceOf(path: string): Surface {
-  if (path === "/api" || path.startsWith("/api/")) return "api";
+  // The Prometheus endpoint sits at the root, where scrapers expect it, but is protected like the API.
+  if (path === "/api" || path.startsWith("/api/") || path === "/metrics") return "api";
   if (path === "/trpc" || path.startsWith("/trpc/")) return "trpc";
   return "ui";
 }
