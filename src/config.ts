@@ -24,6 +24,10 @@ export const configSchema = z.object({
   drainTimeoutMs: z.coerce.number().int().min(1).default(30_000),
   /** On SIGTERM, how long running requests (a backup among them) may take before they are cut off. */
   shutdownTimeoutMs: z.coerce.number().int().min(0).default(20_000),
+  /** Webhook for failure notifications (a JSON POST with a `text` field chat webhooks show); unset: none. */
+  notifyUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Also notify successful backups, restores and background work. */
+  notifyOnSuccess: z.union([z.boolean(), z.stringbool()]).default(false),
   /** Built maintenance UI (`npm run build:web`), served at `/`. */
   webDir: z.string().min(1).default(defaultWebDir),
 });
@@ -40,6 +44,8 @@ const envNames: Record<keyof Config, string> = {
   gateTimeoutMs: "CHAOSCYPHER_GATE_TIMEOUT_MS",
   drainTimeoutMs: "CHAOSCYPHER_DRAIN_TIMEOUT_MS",
   shutdownTimeoutMs: "CHAOSCYPHER_SHUTDOWN_TIMEOUT_MS",
+  notifyUrl: "CHAOSCYPHER_NOTIFY_URL",
+  notifyOnSuccess: "CHAOSCYPHER_NOTIFY_ON_SUCCESS",
   webDir: "CHAOSCYPHER_WEB_DIR",
 };
 

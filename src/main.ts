@@ -4,13 +4,17 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createApp } from "./http/app.js";
 import { createLogger } from "./logger.js";
 import { reconcileCredentials } from "./services/auth/index.js";
-import { startServices } from "./services/create-deps.js";
+import { createServiceDeps, initServices } from "./services/create-deps.js";
+import { startNotifier } from "./services/observability/notify.js";
 import { exitOnSignals, stopServer } from "./shutdown.js";
 
 /** Starts the HTTP server on the parsed config; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = createLogger(config.logLevel);
-  const services = await startServices(config, logger);
+  const services = createServiceDeps(config, logger);
+  // Before the start-up upgrade, so a failing migration is notified too.
+  startNotifier(services);
+  await initServices(services);
   // Without a readable `default` nothing authenticates anyway; the server still starts and says why.
   await reconcileCredentials(services).catch((error: unknown) => {
     logger.error({ err: error }, "could not reconcile credentials at start-up");
