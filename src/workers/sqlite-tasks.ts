@@ -1,26 +1,13 @@
-import { closeSync, copyFileSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, copyFileSync, openSync, readSync, renameSync, statSync } from "node:fs";
 import path from "node:path";
+import { fsyncDir, fsyncFile, removeWithJournal } from "../lib/durable-fs-sync.js";
 import { applyMigrations, hasMigrationsTable, lastAppliedMillis, type Migration } from "../db/migrations.js";
 import { checkReadable, openSqlite } from "../db/sqlite.js";
 
 /** Work that must stay off the event loop: each task runs in a worker thread with its own connection. */
 
-function fsyncPath(target: string, flags: "r" | "r+"): void {
-  const fd = openSync(target, flags);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-export const fsyncFile = (file: string) => fsyncPath(file, "r+");
-/** A rename is durable only once the directory entry itself is flushed. */
-export const fsyncDir = (dir: string) => fsyncPath(dir, "r");
-
-export function removeWithJournal(file: string): void {
-  for (const suffix of ["", "-journal", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
-}
+// Also exported from here for the tasks' callers that imported them before they moved to src/lib.
+export { fsyncDir, fsyncFile, removeWithJournal };
 
 export interface VacuumArgs {
   src: string;
