@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
-import type { Logger } from "../logger.js";
 import { fsyncDir, removeWithJournal } from "../lib/durable-fs-sync.js";
+import type { Logger } from "../logger.js";
 
 export const RESTORE_INTENT = "restore.intent";
 export const STAGED_PREFIX = ".app.db.restore-";

@@ -7,15 +7,13 @@ import type { ServiceDeps } from "../services/deps.js";
 import { Metrics } from "../services/observability/metrics.js";
 import { createContextInner } from "../trpc/context.js";
 import { appRouter } from "../trpc/router.js";
+import { createApiRoutes } from "./api.js";
 import { authGate } from "./auth/gate.js";
 import type { AppEnv } from "./env.js";
 import { errorResponse } from "./errors.js";
 import { httpMetrics, metricsHandler } from "./metrics.js";
+import { API_BASE } from "./openapi/document.js";
 import { requestLog } from "./request-log.js";
-import { authRoutes } from "./routes/auth.js";
-import { backupRoutes } from "./routes/backup.js";
-import { databaseRoutes } from "./routes/databases.js";
-import { upgradeRoutes } from "./routes/upgrade.js";
 import { webUi } from "./static.js";
 import { verifyHandler } from "./verify.js";
 
@@ -49,13 +47,7 @@ export function createApp(services: ServiceDeps, options: AppOptions = {}) {
   app.use(authGate());
   app.get("/metrics", metricsHandler(metrics));
 
-  const api = new Hono<AppEnv>()
-    .get("/health", (c) => c.json({ status: "ok" }))
-    .route("/auth", authRoutes)
-    .route("/backup", backupRoutes)
-    .route("/databases", databaseRoutes)
-    .route("/upgrade", upgradeRoutes);
-  app.route("/api/v1", api);
+  app.route(API_BASE, createApiRoutes());
 
   app.use(
     "/trpc/*",

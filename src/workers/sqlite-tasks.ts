@@ -1,8 +1,8 @@
 import { closeSync, copyFileSync, openSync, readSync, renameSync, statSync } from "node:fs";
 import path from "node:path";
-import { fsyncDir, fsyncFile, removeWithJournal } from "../lib/durable-fs-sync.js";
 import { applyMigrations, hasMigrationsTable, lastAppliedMillis, type Migration } from "../db/migrations.js";
 import { checkReadable, openSqlite } from "../db/sqlite.js";
+import { fsyncDir, fsyncFile, removeWithJournal } from "../lib/durable-fs-sync.js";
 
 /** Work that must stay off the event loop: each task runs in a worker thread with its own connection. */
 
