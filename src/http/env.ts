@@ -1,7 +1,7 @@
+import type { ClientInfo } from "../lib/client-info.js";
 import type { Logger } from "../logger.js";
 import type { Identity } from "../services/auth/index.js";
 import type { ServiceDeps } from "../services/deps.js";
-import type { ClientInfo } from "./auth/client-info.js";
 
 /** What every handler can read from the Hono context. */
 export interface AppEnv {

@@ -1,4 +1,4 @@
-import type { ClientInfo } from "../http/auth/client-info.js";
+import type { ClientInfo } from "../lib/client-info.js";
 import type { Logger } from "../logger.js";
 import type { Identity } from "../services/auth/index.js";
 import type { ServiceDeps } from "../services/deps.js";

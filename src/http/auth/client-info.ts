@@ -1,12 +1,6 @@
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
-
-export interface ClientInfo {
-  /** The client's address, for throttling; "unknown" when there is no socket (in-process requests). */
-  ip: string;
-  /** The request reached the edge over TLS, so cookies get the Secure attribute. */
-  secure: boolean;
-}
+import type { ClientInfo } from "../../lib/client-info.js";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
 

@@ -1,5 +1,5 @@
+import { SESSION_COOKIE } from "../../lib/session-cookie.js";
 import { type Credential, MAX_TOKEN_LENGTH } from "../../services/auth/index.js";
-import { SESSION_COOKIE } from "./session-cookie.js";
 
 export type Presented = Credential | { kind: "none" } | { kind: "malformed" };
 

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { AuthRequiredError, ForbiddenError } from "../../errors.js";
+import { SESSION_COOKIE, sessionCookie } from "../../lib/session-cookie.js";
 import { authenticate, type Identity } from "../../services/auth/index.js";
 import type { AppEnv } from "../env.js";
 import { clientInfo } from "./client-info.js";
@@ -7,7 +8,6 @@ import { isCredential, readCredentials } from "./credentials.js";
 import { crossSiteReason } from "./cross-site.js";
 import { deny } from "./deny.js";
 import { isPublicRequest } from "./public-routes.js";
-import { SESSION_COOKIE, sessionCookie } from "./session-cookie.js";
 
 /**
  * The one place requests are authenticated, REST and tRPC alike: resolves the cookie or API key,

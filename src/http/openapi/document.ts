@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { SESSION_COOKIE } from "../auth/session-cookie.js";
+import { SESSION_COOKIE } from "../../lib/session-cookie.js";
 import type { AppEnv } from "../env.js";
 
 export const API_BASE = "/api/v1";

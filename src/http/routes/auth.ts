@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { clearedSessionCookie, sessionCookie } from "../../lib/session-cookie.js";
 import {
   authStatus,
   createKey,
@@ -10,7 +11,6 @@ import {
   setupOperator,
 } from "../../services/auth/index.js";
 import { requireIdentity } from "../auth/gate.js";
-import { clearedSessionCookie, sessionCookie } from "../auth/session-cookie.js";
 import type { AppEnv } from "../env.js";
 import { errorResponses, header, jsonBody, jsonResponse, PUBLIC } from "../openapi/responses.js";
 import { apiRouter, defineRoute } from "../openapi/router.js";

@@ -1,4 +1,4 @@
-import { clearedSessionCookie, sessionCookie } from "../../http/auth/session-cookie.js";
+import { clearedSessionCookie, sessionCookie } from "../../lib/session-cookie.js";
 import { authStatus, login, logout, type SignedIn, setupOperator } from "../../services/auth/index.js";
 import { loginInput, setupInput } from "../../services/auth/schemas.js";
 import type { TrpcContext } from "../context.js";

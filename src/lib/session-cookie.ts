@@ -1,10 +1,18 @@
 import { serialize } from "hono/utils/cookie";
-import type { NewSession } from "../../services/auth/index.js";
 
 export const SESSION_COOKIE = "cc_session";
 
-/** HttpOnly, SameSite=Lax, Path=/, Secure when the client came over TLS; lives as long as the session. */
-export function sessionCookie(session: NewSession, now: Date, secure: boolean): string {
+/** A session as the cookie needs it: the `<id>.<secret>` token and its expiry (ms since the epoch). */
+export interface CookieSession {
+  token: string;
+  expiresAt: number;
+}
+
+/**
+ * HttpOnly, SameSite=Lax, Path=/, Secure when the client came over TLS; lives as long as the session.
+ * Shared by the REST routes and the tRPC procedures, which set the same cookie.
+ */
+export function sessionCookie(session: CookieSession, now: Date, secure: boolean): string {
   const maxAge = Math.max(0, Math.round((session.expiresAt - now.getTime()) / 1000));
   return serialize(SESSION_COOKIE, session.token, {
     path: "/",
