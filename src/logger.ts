@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import { ServiceError } from "./errors.js";
 
 export type { Logger };
 
@@ -17,4 +18,16 @@ export const redactPaths = [
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino({ level, redact: { paths: redactPaths, censor: "[redacted]" } }, destination);
+}
+
+/**
+ * Logs an operation that failed: a refusal the caller caused (a 4xx: a bad file, a lock held) at warn
+ * with its code and reason and no stack; anything else (5xx, a bug, a full disk) at error with the cause.
+ */
+export function logFailure(log: Logger, error: unknown, fields: Record<string, unknown>, message: string): void {
+  if (error instanceof ServiceError && error.status < 500) {
+    log.warn({ ...fields, error: error.code, reason: error.message }, message);
+  } else {
+    log.error({ ...fields, err: error }, message);
+  }
 }

@@ -8,6 +8,18 @@ import { createServiceDeps, initServices } from "./services/create-deps.js";
 import { startNotifier } from "./services/observability/notify.js";
 import { exitOnSignals, stopServer } from "./shutdown.js";
 
+/** A port that cannot be had, said in one line with the setting to change. */
+function listenError(error: NodeJS.ErrnoException, config: Config): Error {
+  const where = `${config.host}:${config.port}`;
+  if (error.code === "EADDRINUSE") {
+    return new ConfigError(`${where} is already in use: set PORT (or serve --port) to a free port`);
+  }
+  if (error.code === "EACCES") return new ConfigError(`not allowed to listen on ${where}: set PORT above 1023`);
+  if (error.code === "EADDRNOTAVAIL")
+    return new ConfigError(`${config.host} is not an address of this machine: set HOST`);
+  return error;
+}
+
 /** Starts the HTTP server on the parsed config; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = createLogger(config.logLevel);
@@ -28,7 +40,7 @@ export async function startServer(config: Config) {
     // A port in use is an operator's problem to hear about in one line, not an unhandled 'error' event.
     s.once("error", (error) => {
       services.registry.closeAll();
-      reject(error);
+      reject(listenError(error, config));
     });
   });
   exitOnSignals(() => stopServer(server as Server, services), logger);

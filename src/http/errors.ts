@@ -8,6 +8,8 @@ import type { Logger } from "../logger.js";
 export function errorResponse(error: unknown, c: Context, logger: Logger): Response {
   const known = toServiceError(error);
   if (known) {
+    // A 4xx is the request's problem and the request line says enough; a 5xx (full disk, blocked) needs its cause.
+    if (known.status >= 500) logger.error({ err: error }, "request failed");
     if (known.code === "AUTH_REQUIRED") c.header("WWW-Authenticate", 'Bearer realm="chaoscypher"');
     if (known instanceof RateLimitedError) c.header("Retry-After", String(known.retryAfterSeconds));
     return c.json(known.toBody(), known.status as ContentfulStatusCode);

@@ -12,6 +12,7 @@ export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
     const durationMs = Math.round((performance.now() - started) * 10) / 10;
     const entry = { method: c.req.method, path: c.req.path, status: c.res.status, durationMs };
     if (c.req.path === "/api/v1/health") log.debug(entry, "request");
+    else if (c.res.status >= 500) log.warn(entry, "request");
     else log.info(entry, "request");
   };
 }

@@ -22,7 +22,7 @@ export function authGate(): MiddlewareHandler<AppEnv> {
     const presented = readCredentials(c.req.raw.headers);
     const result = isCredential(presented) ? await authenticate(deps, presented, { touch: true }) : null;
     c.set("identity", result?.identity ?? null);
-    if (!result && !isPublicRequest(c.req.path, c.req.url)) return deny(c, new AuthRequiredError());
+    if (!result && !isPublicRequest(c.req.path, c.req.url)) return deny(c, authRequired(c.req.raw.headers));
     if (presented.kind !== "api_key") {
       const reason = crossSiteReason(c.req.method, c.req.url, c.req.raw.headers);
       if (reason) {
@@ -38,6 +38,16 @@ export function authGate(): MiddlewareHandler<AppEnv> {
       c.header("Set-Cookie", sessionCookie(renewed, deps.now(), client.secure), { append: true });
     }
   };
+}
+
+const BASIC = /^basic\s/i;
+
+/** Someone trying Basic auth learns what the API takes instead. */
+function authRequired(headers: Headers): AuthRequiredError {
+  if (!BASIC.test(headers.get("authorization") ?? "")) return new AuthRequiredError();
+  return new AuthRequiredError(
+    "HTTP Basic auth is not accepted: send Authorization: Bearer cc_live_… (an API key) or the session cookie",
+  );
 }
 
 /** The identity a protected handler runs for; the gate already refused anonymous requests. */

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
+import { logFailure } from "../../logger.js";
 import { runTask } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
 import { nextBackupName, parseBackupName } from "./files.js";
@@ -54,7 +55,7 @@ export async function writeBackup(
     // The task removes its temp file when it fails; a worker ended by shutdown could not.
     if (temp) await Promise.all(["", "-journal"].map((suffix) => rm(`${temp}${suffix}`, { force: true })));
     const durationMs = Math.round(performance.now() - started);
-    log.error({ err: error, durationMs, outcome: "failed" }, "backup failed");
+    logFailure(log, error, { durationMs, outcome: "failed" }, "backup failed");
     const kind = parseBackupName(chooseName(dir, deps.now()))?.kind ?? "backup";
     deps.events.emit({ type: "backup.failed", database, kind, error: (error as Error).message, durationMs });
     throw error;

@@ -5,6 +5,7 @@ import type { ConnectionHolder } from "../../db/holder.js";
 import { OLD_SAFETY_PREFIX, RESTORE_INTENT, type RestoreIntent, STAGED_PREFIX } from "../../db/recovery.js";
 import { InvalidBackupError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
+import { logFailure } from "../../logger.js";
 import { runTask, WorkerTaskError } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
 import { requireBackupFile } from "./files.js";
@@ -82,7 +83,7 @@ export async function replaceDatabase(
     await removeDatabaseFile(swap.staged);
     if (oldSafetyCopy) await putOldSafetyCopyBack(swap, oldSafetyCopy);
     const durationMs = Math.round(performance.now() - started);
-    log.error({ err: error, durationMs, outcome: "failed" }, "restore failed");
+    logFailure(log, error, { durationMs, outcome: "failed" }, "restore failed");
     deps.events.emit({
       type: "restore.finished",
       database,
