@@ -101,6 +101,8 @@ describe("chaoscypher CLI: help, databases and backups", () => {
     });
     const human = await runCli(["backup", "list", "--data-dir", dir]);
     expect(human.stdout).toMatch(new RegExp(`^${backup.filename.replace(".", "\\.")} .* backup$`, "m"));
+    // The table shows an ISO-like UTC time; JSON keeps the API's stamp.
+    expect(human.stdout).toMatch(/^app_\S+ +\S+ \S+ +\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} +backup$/m);
 
     seedDatabase(dir, "default", { titles: ["after"] });
     expect(titles(dbFile)).toEqual(["before", "after"]);

@@ -10,6 +10,7 @@ import {
   emit,
   formatBytes,
   table,
+  tableTime,
   withCommonOptions,
   withServices,
 } from "../common.js";
@@ -56,7 +57,7 @@ export function backupCommands(): Command {
       action<BackupOptions>((options) =>
         withServices(options, async (deps) => {
           const listed = await listBackups(deps, resolveDatabase(deps, options.database));
-          const rows = listed.backups.map((b) => [b.filename, formatBytes(b.size), b.created_at, b.kind]);
+          const rows = listed.backups.map((b) => [b.filename, formatBytes(b.size), tableTime(b.created_at), b.kind]);
           emit(
             options,
             listed,

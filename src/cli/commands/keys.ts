@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { createKey, listKeys, revokeKey } from "../../services/auth/index.js";
-import { action, type CommonOptions, emit, table, withCommonOptions, withServices } from "../common.js";
+import { action, type CommonOptions, emit, table, tableTime, withCommonOptions, withServices } from "../common.js";
 import { confirm } from "../prompt.js";
 
 interface KeyOptions extends CommonOptions {
@@ -35,11 +35,16 @@ export function keysCommands(): Command {
       action<KeyOptions>((options) =>
         withServices(options, async (deps) => {
           const listed = await listKeys(deps);
-          const rows = listed.keys.map((k) => [k.id, k.name, k.created_at, k.last_used_at ?? "never"]);
+          const rows = listed.keys.map((k) => [
+            k.id,
+            k.name,
+            tableTime(k.created_at),
+            k.last_used_at ? tableTime(k.last_used_at) : "never",
+          ]);
           emit(
             options,
             listed,
-            rows.length === 0 ? "no API keys" : table([["ID", "NAME", "CREATED", "LAST USED"], ...rows]),
+            rows.length === 0 ? "no API keys" : table([["ID", "NAME", "CREATED (UTC)", "LAST USED (UTC)"], ...rows]),
           );
         }),
       ),
