@@ -38,6 +38,11 @@ const commands: CommandEntry[] = [
     load: async () => (await import("./commands/backup.js")).backupCommands(),
   },
   {
+    name: "status",
+    description: "per database: size, newest backup and its age, schedule, off-site, problems",
+    load: async () => (await import("./commands/status.js")).statusCommand(),
+  },
+  {
     name: "databases",
     description: "list and create knowledge-base databases",
     load: async () => (await import("./commands/databases.js")).databasesCommands(),

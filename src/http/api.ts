@@ -6,6 +6,7 @@ import { authRoutes } from "./routes/auth.js";
 import { backupRoutes } from "./routes/backup.js";
 import { databaseRoutes } from "./routes/databases.js";
 import { healthRoutes } from "./routes/health.js";
+import { statusRoutes } from "./routes/status.js";
 import { upgradeRoutes } from "./routes/upgrade.js";
 
 const openapiJson = defineRoute({
@@ -27,7 +28,8 @@ export function createApiRoutes() {
     .route("/auth", authRoutes)
     .route("/backup", backupRoutes)
     .route("/databases", databaseRoutes)
-    .route("/upgrade", upgradeRoutes);
+    .route("/upgrade", upgradeRoutes)
+    .route("/status", statusRoutes);
   registerSecuritySchemes(api);
   let document: ReturnType<typeof generateDocument> | undefined;
   api.openapi(openapiJson, (c) => {
