@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { Cron } from "croner";
 import { listBackupFiles } from "../backup/files.js";
 import { resolveDatabase } from "../databases/index.js";
@@ -70,7 +71,7 @@ export async function disableSchedule(deps: ServiceDeps, database: string): Prom
 /** What the UI's warning banner says about a database's backups (SPEC §7). */
 export interface ScheduleHealth {
   newest_good_backup: { filename: string; created_at: string } | null;
-  /** The latest time the schedule promised a backup by (a run plus its grace), or null if nothing is promised. */
+  /** The latest scheduled run (an hour ago or more) since the schedule was set, or null if none is due yet. */
   promised_since: string | null;
   overdue: boolean;
   last_run_failed: boolean;
@@ -89,12 +90,15 @@ export async function scheduleHealth(deps: ServiceDeps, database: string): Promi
       break;
     }
   }
+  // The promise starts when the schedule was written (first start, PUT, CLI): a fresh install is not overdue.
+  const since = (await stat(new ScheduleStore(deps.paths).settingsFile(database)).catch(() => null))?.mtimeMs ?? null;
   const promised = schedule.enabled ? previousFireTime(schedule, new Date(deps.now().getTime() - RUN_GRACE_MS)) : null;
+  const promisedAt = promised && since !== null && promised.getTime() > since ? promised : null;
   const newestAt = newest ? stampToDate(newest.created_at).getTime() : Number.NEGATIVE_INFINITY;
   return {
     newest_good_backup: newest,
-    promised_since: promised?.toISOString() ?? null,
-    overdue: promised !== null && newestAt < promised.getTime(),
+    promised_since: promisedAt?.toISOString() ?? null,
+    overdue: promisedAt !== null && newestAt < promisedAt.getTime(),
     last_run_failed: schedule.last_run?.outcome === "failed",
   };
 }
