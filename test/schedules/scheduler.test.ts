@@ -148,5 +148,13 @@ describe("the scheduler", () => {
     writeFileSync(file, JSON.stringify({ enabled: false, cron: "30 4 * * *", retention: { keep_last: 3 } }));
     await waitFor(() => scheduler.nextRunAt("default") === null, "the schedule disabled");
     expect((await getSchedule(t.services, "default")).next_run_at).toBeNull();
+
+    // A file edited into nonsense turns the timer off (logged) instead of crashing; fixing it re-arms.
+    writeFileSync(file, JSON.stringify({ enabled: true, cron: "30 4 * * *", retention: { keep_last: 3 } }));
+    await waitFor(() => scheduler.nextRunAt("default") !== null, "the schedule re-enabled");
+    writeFileSync(file, "{ not json");
+    await waitFor(() => scheduler.nextRunAt("default") === null, "the broken schedule off");
+    writeFileSync(file, JSON.stringify({ enabled: true, cron: "@daily", retention: { keep_last: 3 } }));
+    await waitFor(() => scheduler.nextRunAt("default")?.endsWith("T00:00:00.000Z") === true, "the fixed schedule");
   });
 });

@@ -135,7 +135,14 @@ export class Scheduler implements SchedulerHandle {
     }
     const current = this.#armed.get(database);
     if (current && current.text === text) return;
-    const settings = text === null ? cloneDefault() : parseSettingsText(text, this.store.settingsFile(database));
+    let settings: ScheduleSettings;
+    try {
+      settings = text === null ? cloneDefault() : parseSettingsText(text, this.store.settingsFile(database));
+    } catch (error) {
+      // Said once per bad version of the file; the timer stays off until the file is fixed.
+      this.deps.logger.error({ err: error, database }, "schedule file is invalid; scheduled backups are off");
+      settings = { ...cloneDefault(), enabled: false };
+    }
     const armed: Armed = { text, settings, job: null, catchUp: null, running: current?.running ?? null };
     if (current) this.#disarm(current);
     this.#armed.set(database, armed);
