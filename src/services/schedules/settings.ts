@@ -32,26 +32,37 @@ export const DEFAULT_SCHEDULE: ScheduleSettings = Object.freeze({
 const NICKNAMES = new Set(["@hourly", "@daily", "@weekly", "@monthly"]);
 const MAX_COUNT = 100_000;
 
-const count = z
-  .number({ error: "must be a whole number" })
-  .int("must be a whole number")
-  .min(0, "must be 0 or more")
-  .max(MAX_COUNT, `must be at most ${MAX_COUNT}`);
+/** Each message names its field, so a refusal reads the same from the service and from a route's schema check. */
+const count = (rule: RetentionRule) =>
+  z
+    .number({ error: `retention.${rule}: must be a whole number` })
+    .int(`retention.${rule}: must be a whole number`)
+    .min(0, `retention.${rule}: must be 0 or more`)
+    .max(MAX_COUNT, `retention.${rule}: must be at most ${MAX_COUNT}`);
 
-const retentionSchema = z.strictObject(Object.fromEntries(RETENTION_RULES.map((rule) => [rule, count.optional()])), {
-  error: (issue) =>
-    issue.code === "unrecognized_keys"
-      ? `unknown rule ${issue.keys.join(", ")} (known: ${RETENTION_RULES.join(", ")})`
-      : "must be an object of counts",
-});
+const retentionSchema = z.strictObject(
+  Object.fromEntries(RETENTION_RULES.map((rule) => [rule, count(rule).optional()])) as Record<
+    RetentionRule,
+    z.ZodOptional<z.ZodNumber>
+  >,
+  {
+    error: (issue) =>
+      issue.code === "unrecognized_keys"
+        ? `retention: unknown rule ${issue.keys.join(", ")} (known: ${RETENTION_RULES.join(", ")})`
+        : "retention: must be an object of counts",
+  },
+);
 
 /** The body of `PUT /schedule`, `schedule.set` and what the store holds. */
-export const scheduleInputSchema = z.object({
-  enabled: z.boolean({ error: "must be true or false" }),
-  cron: z.string({ error: "must be a cron expression" }),
-  timezone: z.string({ error: "must be an IANA time zone name" }).optional(),
-  retention: retentionSchema,
-});
+export const scheduleInputSchema = z.object(
+  {
+    enabled: z.boolean({ error: "enabled: must be true or false" }),
+    cron: z.string({ error: "cron: must be a cron expression" }),
+    timezone: z.string({ error: "timezone: must be an IANA time zone name" }).optional(),
+    retention: retentionSchema,
+  },
+  { error: "the schedule must be a JSON object" },
+);
 export type ScheduleInput = z.input<typeof scheduleInputSchema>;
 
 function invalid(field: string, message: string, value?: unknown): never {
@@ -97,7 +108,7 @@ export function parseScheduleInput(raw: unknown): ScheduleSettings {
     const issue = parsed.error.issues[0];
     const field = issue?.path.length ? issue.path.join(".") : "body";
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
-    throw new ValidationError(`${field}: ${issue?.message ?? "invalid schedule"}`, { field, issues });
+    throw new ValidationError(issue?.message ?? "invalid schedule", { field, issues });
   }
   const timezone = parsed.data.timezone ?? "UTC";
   assertTimezone(timezone);
