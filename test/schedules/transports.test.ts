@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { TRPCError } from "@trpc/server";
 import { describe, expect, it } from "vitest";
+import { createBackup } from "../../src/services/backup/index.js";
+import { Scheduler, setSchedule } from "../../src/services/schedules/index.js";
 import { type TestApp, useTestApps } from "../helpers/app.js";
 
 const DEFAULT = {
@@ -146,5 +148,43 @@ describe("tRPC schedule.get / schedule.set", () => {
   it("refuses an anonymous caller", async () => {
     const t = newApp();
     await expect(t.callerAs(null).schedule.get()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+  });
+
+  it("a change through the API re-arms the running scheduler at once", async () => {
+    const t = newApp();
+    const scheduler = new Scheduler(t.services, { reloadIntervalMs: 60_000 });
+    t.services.scheduler = scheduler;
+    await scheduler.start();
+    try {
+      const set = await t.caller.schedule.set({ enabled: true, cron: "45 6 * * *", retention: { keep_last: 1 } });
+      expect(set.next_run_at).toMatch(/T06:45:00\.000Z$/);
+      expect(scheduler.nextRunAt("default")).toBe(set.next_run_at);
+    } finally {
+      await scheduler.stop();
+    }
+  });
+});
+
+describe("schedule.health (the UI's warning)", () => {
+  const newApp = useTestApps();
+
+  it("is not overdue on a fresh install, is overdue once a promised run brought no backup, and a backup answers it", async () => {
+    const t = newApp();
+    await setSchedule(t.services, "default", { ...DEFAULT, cron: "0 * * * *" });
+    expect(await t.caller.schedule.health()).toMatchObject({ overdue: false, promised_since: null });
+
+    // The schedule was set two days ago, and hourly runs have been due since.
+    const settings = path.join(t.dataDir, "schedules", "default.json");
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    utimesSync(settings, twoDaysAgo, twoDaysAgo);
+    const overdue = await t.caller.schedule.health();
+    expect(overdue).toMatchObject({ overdue: true, newest_good_backup: null, last_run_failed: false });
+    expect(Date.parse(overdue.promised_since ?? "")).toBeLessThan(Date.now() - 3_600_000);
+
+    const made = await createBackup(t.services, "default");
+    expect(await t.caller.schedule.health()).toMatchObject({
+      overdue: false,
+      newest_good_backup: { filename: made.filename },
+    });
   });
 });

@@ -1,9 +1,11 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
+import { ServiceError } from "../../errors.js";
 import { writeBackup } from "../backup/create.js";
 import { listBackupFiles, nextPrefixedName } from "../backup/files.js";
 import { resolveDatabase } from "../databases/index.js";
 import type { ServiceDeps } from "../deps.js";
+import type { OperationLock } from "../locks.js";
 import type { IsGood } from "./good.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
 import type { ScheduleSettings } from "./settings.js";
@@ -23,25 +25,27 @@ export async function runScheduledBackup(
   isGood: IsGood,
 ): Promise<LastRun> {
   const at = deps.now().toISOString();
+  const started = performance.now();
   const log = deps.logger.child({ database, operation: "scheduled_run" });
+  log.info("scheduled run started");
   const finish = (run: LastRun): LastRun => {
     const { outcome, filename, error } = run;
+    const durationMs = Math.round(performance.now() - started);
+    log[outcome === "ok" ? "info" : outcome === "skipped" ? "warn" : "error"](
+      { outcome, filename, error, durationMs },
+      "scheduled run finished",
+    );
     deps.events.emit({ type: "operation.finished", database, operation: "scheduled_run", outcome, filename, error });
     return run;
   };
-  let lock: ReturnType<ServiceDeps["locks"]["tryAcquire"]>;
+  // Busy (another backup, a restore, a CLI command) or out of service: skipped, never waited for.
+  let lock: OperationLock;
   try {
     resolveDatabase(deps, database);
-    lock = deps.locks.tryAcquire(database, "backup");
+    lock = deps.locks.acquire(database, "backup");
   } catch (error) {
-    log.warn({ outcome: "skipped", reason: (error as Error).message }, "scheduled run skipped");
-    return finish({ at, outcome: "skipped", error: (error as Error).message });
-  }
-  if (!lock) {
-    const running = deps.locks.runningElsewhere(database) ?? "another operation";
-    const reason = `database "${database}" was busy (${running})`;
-    log.warn({ outcome: "skipped", reason }, "scheduled run skipped");
-    return finish({ at, outcome: "skipped", error: reason });
+    const outcome = error instanceof ServiceError ? "skipped" : "failed";
+    return finish({ at, outcome, error: (error as Error).message });
   }
   try {
     let filename: string;
