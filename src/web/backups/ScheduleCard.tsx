@@ -190,6 +190,10 @@ function ScheduleForm({ database, schedule, onSaved }: FormProps) {
           </datalist>
         </label>
       </div>
+      <small>
+        The time, and the days, weeks and months retention counts, are read in this time zone; the next run above is
+        shown in your local time.
+      </small>
       <fieldset>
         <legend>Retention of scheduled backups (restic rules; empty means the rule is off)</legend>
         {RULES.map(([rule, label]) => (
