@@ -69,6 +69,16 @@ describe("REST /schedule", () => {
     expect(await (await t.request("/api/v1/schedule")).json()).toEqual(body);
   });
 
+  it("is left alone by a restore (it lives outside app.db)", async () => {
+    const t = newApp();
+    expect((await t.request("/api/v1/schedule")).status).toBe(200); // the operator and key exist before the backup
+    const backup = await createBackup(t.services, "default");
+    const set = await (await put(t, { enabled: true, cron: "@weekly", retention: { keep_last: 9 } })).json();
+    const restored = await t.request(`/api/v1/backup/${backup.filename}/restore`, { method: "POST" });
+    expect(restored.status).toBe(200);
+    expect(await (await t.request("/api/v1/schedule")).json()).toEqual(set);
+  });
+
   it("accepts 6 fields with seconds first and the four nicknames; timezone defaults to UTC", async () => {
     const t = newApp();
     for (const cron of ["*/10 * * * * *", "@hourly", "@daily", "@weekly", "@monthly"]) {
