@@ -6,6 +6,7 @@ import { createLogger } from "./logger.js";
 import { reconcileCredentials } from "./services/auth/index.js";
 import { createServiceDeps, initServices } from "./services/create-deps.js";
 import { startNotifier } from "./services/observability/notify.js";
+import { Scheduler } from "./services/schedules/index.js";
 import { exitOnSignals, stopServer } from "./shutdown.js";
 
 /** A port that cannot be had, said in one line with the setting to change. */
@@ -43,8 +44,13 @@ export async function startServer(config: Config) {
       reject(listenError(error, config));
     });
   });
+  // Timers start once the server listens; shutdown stops them first (a run in flight finishes, bounded).
+  const scheduler = new Scheduler(services);
+  services.scheduler = scheduler;
+  services.shutdown.add("schedules", scheduler);
+  await scheduler.start();
   exitOnSignals(() => stopServer(server as Server, services), logger);
-  return { server, services };
+  return { server, services, scheduler };
 }
 
 const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));

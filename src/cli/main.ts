@@ -38,6 +38,11 @@ const commands: CommandEntry[] = [
     load: async () => (await import("./commands/backup.js")).backupCommands(),
   },
   {
+    name: "schedule",
+    description: "show or change a database's backup schedule and retention (kept in <data-dir>/schedules/)",
+    load: async () => (await import("./commands/schedule.js")).scheduleCommands(),
+  },
+  {
     name: "status",
     description: "per database: size, newest backup and its age, schedule, off-site, problems",
     load: async () => (await import("./commands/status.js")).statusCommand(),

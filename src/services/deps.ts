@@ -9,6 +9,7 @@ import type { Logger } from "../logger.js";
 import type { AuthRuntime } from "./auth/runtime.js";
 import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
+import type { SchedulerHandle } from "./schedules/scheduler.js";
 import type { ShutdownRegistry } from "./shutdown.js";
 
 /** File operations a restore performs, injectable so tests can make one fail. */
@@ -42,4 +43,6 @@ export interface ServiceDeps {
   events: ServiceEvents;
   /** Background work (schedulers, queues) registers its `stop()` here; the server calls them on SIGTERM. */
   shutdown: ShutdownRegistry;
+  /** The server's schedule timers (absent in the CLI): told when a schedule changes, asked for the next run. */
+  scheduler?: SchedulerHandle;
 }

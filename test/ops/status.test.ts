@@ -5,7 +5,7 @@ import { parseJson, runCli } from "../helpers/cli.js";
 describe("GET /api/v1/status and chaoscypher status", () => {
   const newApp = useTestApps();
 
-  it("reports each database's newest backup and its age, null for what is not configured", async () => {
+  it("reports each database's newest backup and its age, null for what is not configured (off-site)", async () => {
     const t = newApp();
     const empty = await t.request("/api/v1/status");
     expect(empty.status).toBe(200);
@@ -14,7 +14,7 @@ describe("GET /api/v1/status and chaoscypher status", () => {
         {
           name: "default",
           size: expect.any(Number),
-          schedule: null,
+          schedule: { enabled: expect.any(Boolean), next_run_at: expect.toBeOneOf([null, expect.any(String)]) },
           last_backup: null,
           last_good_backup_age_seconds: null,
           offsite: null,

@@ -2,6 +2,7 @@ import { type BackupKind, listBackupFiles } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import { upgradeStatus } from "../migrations/index.js";
 import { backupStampSeconds } from "../observability/metrics.js";
+import { getSchedule, scheduleHealth } from "../schedules/index.js";
 
 /** SPEC §10's per-database state; `null` where a feature is not configured or there is nothing yet. */
 export interface DatabaseStatus {
@@ -23,18 +24,39 @@ export interface ServiceStatus {
 
 const isoFromStamp = (stamp: string) => new Date(backupStampSeconds(stamp) * 1000).toISOString();
 
+type Failure = NonNullable<DatabaseStatus["last_failure"]>;
+
+/** The newest of the failures other areas record (today: the schedule's last run). */
+async function lastFailure(deps: ServiceDeps, name: string): Promise<Failure | undefined> {
+  const failures: Failure[] = [];
+  const run = (await getSchedule(deps, name)).last_run;
+  if (run?.outcome === "failed") {
+    failures.push({
+      operation: "scheduled_run",
+      at: run.at,
+      error: run.error ?? "failed",
+      ...(run.filename ? { filename: run.filename } : {}),
+    });
+  }
+  return failures.sort((a, b) => b.at.localeCompare(a.at))[0];
+}
+
 async function databaseStatus(deps: ServiceDeps, name: string, now: Date): Promise<DatabaseStatus> {
   const [newest] = await listBackupFiles(deps.paths.backupDir(name));
   const upgrade = upgradeStatus(deps, name);
-  const newestSeconds = newest ? backupStampSeconds(newest.created_at) : Number.NaN;
+  const schedule = await getSchedule(deps, name);
+  const good = (await scheduleHealth(deps, name)).newest_good_backup;
+  const goodSeconds = good ? backupStampSeconds(good.created_at) : Number.NaN;
+  const failure = await lastFailure(deps, name);
   return {
     name,
     size: deps.registry.size(name),
-    schedule: null,
+    schedule: { enabled: schedule.enabled, next_run_at: schedule.next_run_at },
     last_backup: newest ? { filename: newest.filename, at: isoFromStamp(newest.created_at), kind: newest.kind } : null,
-    last_good_backup_age_seconds: Number.isNaN(newestSeconds)
+    last_good_backup_age_seconds: Number.isNaN(goodSeconds)
       ? null
-      : Math.max(0, Math.round(now.getTime() / 1000 - newestSeconds)),
+      : Math.max(0, Math.round(now.getTime() / 1000 - goodSeconds)),
+    ...(failure ? { last_failure: failure } : {}),
     offsite: null,
     state: upgrade.state === "up_to_date" ? "ok" : upgrade.state,
   };
