@@ -29,7 +29,7 @@ describe("a client generated from the document (openapi-typescript + openapi-fet
     expect(readFileSync(TYPES_FILE, "utf8")).toBe(await generateClientTypes());
   });
 
-  it("runs the README's walkthrough through the nginx edge", async () => {
+  it("runs the first-run walkthrough of docs/security.md through the nginx edge", async () => {
     const client = createClient<paths>({ baseUrl: `${edge.url}/api/v1` });
 
     // 1. The operator account, which signs in; 2. an API key minted with the session cookie.
