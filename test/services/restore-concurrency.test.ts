@@ -40,14 +40,15 @@ describe("requests during a restore", () => {
   it("keeps serving other routes and databases while a restore holds the gate", async () => {
     t = newApp();
     await t.caller.databases.create({ name: "other" });
-    const { filename } = await t.caller.backup.create();
-    const holder = t.services.registry.holder("default");
+    // Not `default`: every signed-in request reads its credentials, so its restore holds them all back.
+    const { filename } = await t.caller.backup.create({ database: "other" });
+    const holder = t.services.registry.holder("other");
     let release = () => {};
     const blocker = holder.lease(() => new Promise<void>((resolve) => (release = resolve)));
-    const restore = t.caller.backup.restore({ filename });
-    await sleep(100);
+    const restore = t.caller.backup.restore({ filename, database: "other" });
+    while (!holder.isGateClosed) await sleep(10);
     expect((await t.request("/api/v1/health")).status).toBe(200);
-    expect((await t.request("/api/v1/backup?database=other")).status).toBe(200);
+    expect((await t.request("/api/v1/backup")).status).toBe(200);
     release();
     await blocker;
     await expect(restore).resolves.toMatchObject({ restored_from: filename });
