@@ -70,6 +70,8 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   const callerAs = (identity: Identity | null, rest: Omit<ContextOptions, "identity"> = {}) =>
     createCaller(createContextInner(services, services.logger, { ...rest, identity }));
   const app = createApp(services);
+  // As on the server: backups are verified in the background after they are written.
+  services.verifications.start(services).catch(() => undefined);
   const setup = async (username = "operator", password = "correct horse battery"): Promise<Operator> => {
     const signed = await setupOperator(services, { username, password }, { clientIp: null });
     const minted = await createKey(services, { name: "test key" });
@@ -108,6 +110,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
       return app.request(path, { ...init, headers });
     },
     close() {
+      void services.verifications.stop();
       services.registry.closeAll();
     },
   };

@@ -5,10 +5,13 @@ import {
   deleteBackup,
   listBackups,
   openBackupDownload,
+  receiveUpload,
   restoreBackup,
+  verifyBackup,
 } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
 import type { AppEnv } from "../env.js";
+import { declaredLength, digestHeaders, matchesEtag } from "./backup-headers.js";
 
 export const backupRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
@@ -24,14 +27,32 @@ export const backupRoutes = new Hono<AppEnv>()
     const deps = c.get("services");
     const database = resolveDatabase(deps, c.req.query("database"));
     const download = await openBackupDownload(deps, database, c.req.param("filename"));
+    const digest = digestHeaders(download.sha256);
+    if (matchesEtag(c.req.header("if-none-match"), download.sha256)) {
+      download.stream.destroy();
+      return new Response(null, { status: 304, headers: { ...digest, "Cache-Control": "no-store" } });
+    }
     return new Response(Readable.toWeb(download.stream) as ReadableStream, {
       headers: {
         "Content-Type": "application/vnd.sqlite3",
         "Content-Length": String(download.size),
         "Content-Disposition": `attachment; filename="${download.filename}"`,
         "Cache-Control": "no-store",
+        ...digest,
       },
     });
+  })
+  // Exempt from the app's JSON body limit (see app.ts): the body is the backup, streamed to disk.
+  .post("/upload", async (c) => {
+    const deps = c.get("services");
+    const database = resolveDatabase(deps, c.req.query("database"));
+    const body = c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]);
+    return c.json(await receiveUpload(deps, database, body, declaredLength(c.req.header("content-length"))), 201);
+  })
+  .post("/:filename/verify", async (c) => {
+    const deps = c.get("services");
+    const database = resolveDatabase(deps, c.req.query("database"));
+    return c.json(await verifyBackup(deps, database, c.req.param("filename")));
   })
   .post("/:filename/restore", async (c) => {
     const deps = c.get("services");
