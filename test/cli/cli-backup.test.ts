@@ -168,7 +168,7 @@ describe("chaoscypher CLI: help, databases and backups", () => {
     expect(kept.output).toContain(`Delete backup ${filename} of database default? [y/N]`);
     expect(kept.output).toContain("chaoscypher: aborted, nothing was changed");
     expect(kept.code).toBe(1);
-    expect(readdirSync(path.join(dir, "backups", "default"))).toEqual([filename]);
+    expect(readdirSync(path.join(dir, "backups", "default")).filter((f) => !f.startsWith("."))).toEqual([filename]);
     const deleted = onTerminal(`backup delete ${filename}`, "y\n");
     expect(deleted.code).toBe(0);
     expect(deleted.output).toContain(`deleted ${filename} of database default`);

@@ -44,7 +44,9 @@ function backupCommand(name: string, description: string): Command {
 }
 
 export function backupCommands(): Command {
-  const backup = new Command("backup").description("create, list, verify, import, restore and delete backups of a database");
+  const backup = new Command("backup").description(
+    "create, list, verify, import, restore and delete backups of a database",
+  );
 
   backup.addCommand(
     backupCommand("create", "write a compacted copy of the live database into backups/<db>/").action(

@@ -85,12 +85,18 @@ export class VerificationQueue {
   readonly #keys = new Set<string>();
   #deps: ServiceDeps | null = null;
   #active: Promise<void> | null = null;
+  #starting: Promise<void> | null = null;
 
   /** Begins verifying, first of all whatever an earlier run left pending or never saw. */
-  async start(deps: ServiceDeps): Promise<void> {
+  start(deps: ServiceDeps): Promise<void> {
     this.#deps = deps;
-    for (const database of deps.registry.names()) await enqueueUnverified(deps, database);
-    this.#pump();
+    this.#starting = (async () => {
+      for (const database of deps.registry.names()) await enqueueUnverified(deps, database);
+      this.#pump();
+    })().finally(() => {
+      this.#starting = null;
+    });
+    return this.#starting;
   }
 
   enqueue(database: string, filename: string): void {
@@ -103,6 +109,7 @@ export class VerificationQueue {
 
   /** Resolves once nothing is queued or running (tests, shutdown). */
   async idle(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
     while (this.#active) await this.#active;
   }
 
