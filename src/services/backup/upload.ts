@@ -48,9 +48,7 @@ export async function receiveUpload(
     return await acceptBackupFile(deps, database, temp, log, started);
   } catch (error) {
     await removeDatabaseFile(temp);
-    const mapped = storageError(error);
-    log.warn({ err: mapped, durationMs: Math.round(performance.now() - started), outcome: "failed" }, "upload failed");
-    throw mapped;
+    throw reportFailure(deps, database, log, started, error);
   }
 }
 
@@ -71,9 +69,7 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
     return await acceptBackupFile(deps, database, temp, log, started);
   } catch (error) {
     await removeDatabaseFile(temp);
-    const mapped = storageError(error);
-    log.warn({ err: mapped, durationMs: Math.round(performance.now() - started), outcome: "failed" }, "import failed");
-    throw mapped;
+    throw reportFailure(deps, database, log, started, error);
   }
 }
 
@@ -148,6 +144,22 @@ async function fsyncFile(file: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Logs and announces a refused or broken upload (the UI's warning banner listens), returning the error to throw. */
+function reportFailure(
+  deps: ServiceDeps,
+  database: string,
+  log: ServiceDeps["logger"],
+  started: number,
+  error: unknown,
+): unknown {
+  const mapped = storageError(error);
+  const durationMs = Math.round(performance.now() - started);
+  log.warn({ err: mapped, durationMs, outcome: "failed" }, "upload failed");
+  const message = (mapped as Error).message ?? String(mapped);
+  deps.events.emit({ type: "backup.failed", database, kind: "uploaded", error: message, durationMs });
+  return mapped;
 }
 
 function storageError(error: unknown): unknown {
