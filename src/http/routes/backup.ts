@@ -11,7 +11,7 @@ import {
 } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
 import type { AppEnv } from "../env.js";
-import { declaredLength, digestHeaders, matchesEtag } from "./backup-headers.js";
+import { declaredLength, digestHeaders, matchesEtag, requestBodyStream } from "./backup-headers.js";
 
 export const backupRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
@@ -46,8 +46,8 @@ export const backupRoutes = new Hono<AppEnv>()
   .post("/upload", async (c) => {
     const deps = c.get("services");
     const database = resolveDatabase(deps, c.req.query("database"));
-    const body = c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]);
-    return c.json(await receiveUpload(deps, database, body, declaredLength(c.req.header("content-length"))), 201);
+    const length = declaredLength(c.req.header("content-length"));
+    return c.json(await receiveUpload(deps, database, requestBodyStream(c), length), 201);
   })
   .post("/:filename/verify", async (c) => {
     const deps = c.get("services");

@@ -73,7 +73,7 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
   }
 }
 
-/** Validates and hashes the received file in a worker, then gives it the next free `upload_` name. */
+/** Validates (as restore step 1) and hashes the received file in one worker, then names it `upload_…`. */
 async function acceptBackupFile(
   deps: ServiceDeps,
   database: string,
