@@ -1,5 +1,6 @@
 import { copyFileSync, existsSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import type { ServiceEvent } from "../../src/services/events/index.js";
 import { type TestApp, useTestApps } from "../helpers/app.js";
@@ -157,5 +158,30 @@ describe("checksums and background verification", () => {
       code: "NOT_FOUND",
     });
     expect(existsSync(path.join(backupDir(t), `.${filename}.json`))).toBe(true);
+  });
+});
+
+describe("one verification at a time per machine", () => {
+  const newApp = useTestApps();
+
+  it("waits while another process holds the verification lock, then runs", async () => {
+    const t = newApp();
+    const { filename } = await createBackup(t);
+    await t.services.verifications.idle();
+    // This connection plays another process (the CLI) in the middle of its own verification.
+    const other = new Database(path.join(t.dataDir, ".verification.lock"));
+    other.exec("BEGIN EXCLUSIVE");
+    let settled = false;
+    const verify = t.caller.backup.verify({ filename }).finally(() => {
+      settled = true;
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(settled).toBe(false);
+    } finally {
+      other.exec("COMMIT");
+      other.close();
+    }
+    expect(await verify).toMatchObject({ filename, verification: { state: "ok" } });
   });
 });
