@@ -3,35 +3,14 @@ import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { openSqlite } from "../db/sqlite.js";
+import { type HashResult, hashFile } from "./hash.js";
 import { removeWithJournal, type ValidateArgs, type ValidationResult, validateBackup } from "./sqlite-tasks.js";
+
+export { type HashResult, hashFile };
 
 /** Checksums and checks of backup files; each runs in a worker thread (SPEC §8). */
 
 const CHUNK = 1024 * 1024;
-
-export interface HashResult {
-  sha256: string;
-  size: number;
-}
-
-/** SHA-256 of a file's bytes as they are on disk, read in 1 MiB chunks (constant memory). */
-export function hashFile({ file }: { file: string }): HashResult {
-  const fd = openSync(file, "r");
-  try {
-    const hash = createHash("sha256");
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    let size = 0;
-    for (;;) {
-      const read = readSync(fd, buffer, 0, CHUNK, null);
-      if (read === 0) break;
-      hash.update(buffer.subarray(0, read));
-      size += read;
-    }
-    return { sha256: hash.digest("hex"), size };
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export interface CopyHashedArgs {
   src: string;

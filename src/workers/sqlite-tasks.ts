@@ -2,7 +2,7 @@ import { closeSync, copyFileSync, fsyncSync, openSync, readSync, renameSync, rmS
 import path from "node:path";
 import { applyMigrations, hasMigrationsTable, lastAppliedMillis, type Migration } from "../db/migrations.js";
 import { checkReadable, openSqlite } from "../db/sqlite.js";
-import { hashFile } from "./backup-tasks.js";
+import { hashFile } from "./hash.js";
 
 /** Work that must stay off the event loop: each task runs in a worker thread with its own connection. */
 
