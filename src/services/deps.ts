@@ -10,6 +10,7 @@ import type { AuthRuntime } from "./auth/runtime.js";
 import type { VerificationQueue } from "./backup/verification.js";
 import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
+import type { SchedulerHandle } from "./schedules/scheduler.js";
 
 /** File operations a restore performs, injectable so tests can make one fail. */
 export interface FileOps {
@@ -42,4 +43,6 @@ export interface ServiceDeps {
   events: ServiceEvents;
   /** Background verification of backups (SPEC §8); idle until `start`ed by the server. */
   verifications: VerificationQueue;
+  /** The server's schedule timers (absent in the CLI): told when a schedule changes, asked for the next run. */
+  scheduler?: SchedulerHandle;
 }

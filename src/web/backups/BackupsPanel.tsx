@@ -4,7 +4,9 @@ import { api, type Backup, downloadUrl, queryKeys } from "../api.js";
 import { formatBytes, formatLocal, parseBackupStamp } from "../format.js";
 import { useDatabases } from "../shell/DatabaseSwitcher.js";
 import { ErrorAlert, Notice, Spinner } from "../ui/Alert.js";
+import { BackupWarnings } from "./BackupWarnings.js";
 import { DeleteDialog, RestoreDialog } from "./dialogs.js";
+import { ScheduleCard } from "./ScheduleCard.js";
 import { UploadButton } from "./UploadButton.js";
 import { kindLabel, VerifiedCell, VerifyButton } from "./Verification.js";
 
@@ -49,6 +51,7 @@ function BackupsOf({ database }: { database: string }) {
         Copies of the database <strong>{database}</strong>, taken while it keeps running. Times are shown in your local
         time zone.
       </p>
+      <BackupWarnings database={database} backups={backups.data?.backups} />
       <div className="toolbar">
         <button
           type="button"
@@ -79,6 +82,7 @@ function BackupsOf({ database }: { database: string }) {
       {backups.data && (
         <BackupTable database={database} backups={backups.data.backups} onAction={(p) => setPending(p)} />
       )}
+      <ScheduleCard database={database} />
       {pending?.action === "restore" && (
         <RestoreDialog
           database={database}
