@@ -9,6 +9,7 @@ import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
 import { cliHelp, smallBackup, workerStartup } from "./phases/ops.js";
 import { downloadRss, restoreFigures, rssRow } from "./phases/restore.js";
+import { uploadFigures, verifyDuringVerification } from "./phases/upload.js";
 import { verifyIdleP99, verifyThroughput } from "./phases/verify.js";
 import { renderTable } from "./report.js";
 
@@ -20,6 +21,7 @@ function parseOptions(): BenchOptions {
       seconds: { type: "string", default: "5" },
       rate: { type: "string", default: "1000" },
       keep: { type: "boolean", default: false },
+      only: { type: "string" },
     },
   });
   const positive = (name: string, raw: string) => {
@@ -33,6 +35,7 @@ function parseOptions(): BenchOptions {
     seconds: positive("seconds", values.seconds),
     rate: positive("rate", values.rate),
     keep: values.keep,
+    only: values.only,
   };
 }
 
@@ -54,7 +57,14 @@ function prepareDataDir(dataset: string): { dataDir: string; appDb: string; scra
   return { dataDir, appDb, scratchDir };
 }
 
+/** `--only upload`: just the upload and verification rows (checking them at small scale). */
+async function uploadRows(ctx: BenchContext): Promise<Row[]> {
+  log("upload and verification");
+  return [...(await uploadFigures(ctx)), ...(await verifyDuringVerification(ctx))];
+}
+
 async function measure(ctx: BenchContext): Promise<Row[]> {
+  if (ctx.options.only === "upload") return uploadRows(ctx);
   log("/verify throughput");
   const rows = await verifyThroughput(ctx);
   const idleP99 = await verifyIdleP99(ctx);
@@ -70,6 +80,7 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   const { filename } = await ctx.service.backup();
   rows.push(await downloadRss(ctx, filename));
   rows.push(...(await restoreFigures(ctx, filename, backup.serviceMs)));
+  rows.push(...(await uploadRows(ctx)));
   log("built code: CLI start-up, worker start-up, a 16 MiB backup");
   rows.push(await cliHelp(ctx), await workerStartup(ctx), ...(await smallBackup(ctx)));
   return rows;

@@ -28,6 +28,12 @@ export const configSchema = z.object({
   notifyUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Also notify successful backups, restores and background work. */
   notifyOnSuccess: z.union([z.boolean(), z.stringbool()]).default(false),
+  /** The largest backup `POST /backup/upload` accepts (SPEC §8); more is refused with 413. */
+  uploadMaxBytes: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(64 * 1024 ** 3),
   /** Built maintenance UI (`npm run build:web`), served at `/`. */
   webDir: z.string().min(1).default(defaultWebDir),
 });
@@ -47,6 +53,7 @@ const envNames: Record<keyof Config, string> = {
   notifyUrl: "CHAOSCYPHER_NOTIFY_URL",
   notifyOnSuccess: "CHAOSCYPHER_NOTIFY_ON_SUCCESS",
   webDir: "CHAOSCYPHER_WEB_DIR",
+  uploadMaxBytes: "CHAOSCYPHER_UPLOAD_MAX_BYTES",
 };
 
 export class ConfigError extends Error {}

@@ -4,6 +4,7 @@ import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createApp } from "./http/app.js";
 import { createLogger } from "./logger.js";
 import { reconcileCredentials } from "./services/auth/index.js";
+import { startBackupLifecycle } from "./services/backup/index.js";
 import { createServiceDeps, initServices } from "./services/create-deps.js";
 import { startNotifier } from "./services/observability/notify.js";
 import { Scheduler } from "./services/schedules/index.js";
@@ -28,6 +29,8 @@ export async function startServer(config: Config) {
   // Before the start-up upgrade, so a failing migration is notified too.
   startNotifier(services);
   await initServices(services);
+  await startBackupLifecycle(services);
+  services.shutdown.add("verifications", services.verifications);
   // Without a readable `default` nothing authenticates anyway; the server still starts and says why.
   await reconcileCredentials(services).catch((error: unknown) => {
     logger.error({ err: error }, "could not reconcile credentials at start-up");

@@ -18,6 +18,8 @@ import { webUi } from "./static.js";
 import { verifyHandler } from "./verify.js";
 
 const MAX_JSON_BODY = 64 * 1024;
+/** Its body is a backup streamed to disk, limited by CHAOSCYPHER_UPLOAD_MAX_BYTES in the service instead. */
+const UPLOAD_ROUTE = "/api/v1/backup/upload";
 
 export interface AppOptions {
   /** The server passes its own; a test app gets a fresh one. */
@@ -36,14 +38,13 @@ export function createApp(services: ServiceDeps, options: AppOptions = {}) {
   app.use(requestId());
   app.use(requestLog(services.logger));
   app.use(httpMetrics(metrics));
-  app.use(
-    bodyLimit({
-      maxSize: MAX_JSON_BODY,
-      onError: () => {
-        throw new PayloadTooLargeError(`request bodies are limited to ${MAX_JSON_BODY} bytes`);
-      },
-    }),
-  );
+  const jsonBodyLimit = bodyLimit({
+    maxSize: MAX_JSON_BODY,
+    onError: () => {
+      throw new PayloadTooLargeError(`request bodies are limited to ${MAX_JSON_BODY} bytes`);
+    },
+  });
+  app.use((c, next) => (c.req.method === "POST" && c.req.path === UPLOAD_ROUTE ? next() : jsonBodyLimit(c, next)));
   app.use(authGate());
   app.get("/metrics", metricsHandler(metrics));
 

@@ -7,6 +7,8 @@ import { ServerSettings } from "../db/server-settings.js";
 import { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
 import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
+import { startBackupLifecycle } from "./backup/lifecycle.js";
+import { VerificationQueue } from "./backup/verification.js";
 import type { ServiceDeps } from "./deps.js";
 import { ServiceEvents } from "./events/index.js";
 import { OperationLocks } from "./locks.js";
@@ -48,6 +50,7 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     restoreHooks: [authRestoreHook],
     events: new ServiceEvents(logger),
     shutdown: new ShutdownRegistry(),
+    verifications: new VerificationQueue(),
     ...overrides,
   };
 }
@@ -77,5 +80,6 @@ export async function startServices(
 ): Promise<ServiceDeps> {
   const deps = createServiceDeps(config, logger, overrides);
   await initServices(deps);
+  await startBackupLifecycle(deps);
   return deps;
 }

@@ -7,6 +7,7 @@ import type { ServerSettings } from "../db/server-settings.js";
 import type { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
 import type { AuthRuntime } from "./auth/runtime.js";
+import type { VerificationQueue } from "./backup/verification.js";
 import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
 import type { SchedulerHandle } from "./schedules/scheduler.js";
@@ -43,6 +44,8 @@ export interface ServiceDeps {
   events: ServiceEvents;
   /** Background work (schedulers, queues) registers its `stop()` here; the server calls them on SIGTERM. */
   shutdown: ShutdownRegistry;
+  /** Background verification of backups (SPEC §8); idle until `start`ed by the server. */
+  verifications: VerificationQueue;
   /** The server's schedule timers (absent in the CLI): told when a schedule changes, asked for the next run. */
   scheduler?: SchedulerHandle;
 }

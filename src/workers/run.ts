@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import Tinypool from "tinypool";
 import { ShuttingDownError } from "../errors.js";
+import type { CopyHashedArgs, HashResult, VerifyArgs, VerifyResult } from "./backup-tasks.js";
 import type {
   CopyArgs,
   MigrateArgs,
@@ -13,11 +14,15 @@ import type {
 import { isBackgroundTask, type WorkerReply } from "./worker-entry.js";
 
 interface TaskTypes {
-  vacuumInto: { args: VacuumArgs; result: { size: number } };
+  vacuumInto: { args: VacuumArgs; result: { size: number; sha256: string } };
   copyDurably: { args: CopyArgs; result: undefined };
   validateBackup: { args: ValidateArgs; result: ValidationResult };
   prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
   migrateFile: { args: MigrateArgs; result: { applied: string[] } };
+  hashFile: { args: { file: string }; result: HashResult };
+  copyHashed: { args: CopyHashedArgs; result: HashResult };
+  validateAndHash: { args: ValidateArgs; result: ValidationResult & Partial<HashResult> };
+  verifyFile: { args: VerifyArgs; result: VerifyResult };
 }
 
 export type TaskName = keyof TaskTypes;

@@ -1,8 +1,19 @@
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { copyHashed, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
 import { copyDurably, migrateFile, prepareSwap, vacuumInto, validateBackup } from "./sqlite-tasks.js";
 
-const tasks = { vacuumInto, copyDurably, validateBackup, migrateFile, prepareSwap } as const;
+const tasks = {
+  vacuumInto,
+  copyDurably,
+  validateBackup,
+  migrateFile,
+  prepareSwap,
+  hashFile,
+  copyHashed,
+  validateAndHash,
+  verifyFile,
+} as const;
 
 /**
  * Backups, copies and the preparation of a swap are background work: on a busy machine the app's writers
@@ -10,9 +21,22 @@ const tasks = { vacuumInto, copyDurably, validateBackup, migrateFile, prepareSwa
  * Linux keeps nice per thread, so this lowers only this worker; elsewhere it would nice the whole process.
  */
 const WORKER_NICE = 10;
-const background = new Set<keyof typeof tasks>(["vacuumInto", "copyDurably", "validateBackup", "prepareSwap"]);
+const background = new Set<keyof typeof tasks>([
+  "vacuumInto",
+  "copyDurably",
+  "validateBackup",
+  "prepareSwap",
+  "hashFile",
+  "copyHashed",
+  "validateAndHash",
+]);
+/** Verification is the lowest: it only re-reads files that are already safe on disk. */
+const VERIFY_NICE = 19;
 
-/** Background tasks run in niced pool threads; the others in a fresh worker (nice cannot be raised again). */
+/**
+ * Background tasks run in pool threads niced to 10 (run.ts); the others get a fresh worker of their own:
+ * nice cannot be raised again, and verification goes lower still.
+ */
 export function isBackgroundTask(task: string): boolean {
   return background.has(task as keyof typeof tasks);
 }
@@ -28,13 +52,13 @@ export interface WorkerReply {
   error?: { message: string; code?: string; name?: string; details?: Record<string, unknown> };
 }
 
-let niced = false;
+let currentNice = 0;
 
-function lowerPriority(): void {
-  if (niced || process.platform !== "linux") return;
-  niced = true;
+function lowerPriority(nice: number): void {
+  if (nice <= currentNice || process.platform !== "linux") return;
+  currentNice = nice;
   try {
-    setPriority(WORKER_NICE);
+    setPriority(nice);
   } catch {
     // Lowering one's own priority is always allowed; a sandbox refusing it costs only speed under load.
   }
@@ -46,7 +70,7 @@ function lowerPriority(): void {
  */
 export default async function runInWorker({ task, args }: TaskRequest): Promise<WorkerReply> {
   if (isMainThread) throw new Error("worker tasks run in worker threads only");
-  if (background.has(task)) lowerPriority();
+  lowerPriority(task === "verifyFile" ? VERIFY_NICE : background.has(task) ? WORKER_NICE : 0);
   try {
     return { ok: true, result: await tasks[task](args) };
   } catch (error) {
