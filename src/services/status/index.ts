@@ -1,4 +1,5 @@
 import { type BackupKind, listBackupFiles } from "../backup/files.js";
+import { readRecord } from "../backup/records.js";
 import type { ServiceDeps } from "../deps.js";
 import { upgradeStatus } from "../migrations/index.js";
 import { backupStampSeconds } from "../observability/metrics.js";
@@ -26,9 +27,21 @@ const isoFromStamp = (stamp: string) => new Date(backupStampSeconds(stamp) * 100
 
 type Failure = NonNullable<DatabaseStatus["last_failure"]>;
 
-/** The newest of the failures other areas record (today: the schedule's last run). */
+/** The newest of the failures other areas record: the schedule's last run, the backups' verifications. */
 async function lastFailure(deps: ServiceDeps, name: string): Promise<Failure | undefined> {
   const failures: Failure[] = [];
+  const dir = deps.paths.backupDir(name);
+  for (const { filename } of await listBackupFiles(dir)) {
+    const verification = (await readRecord(dir, filename))?.verification;
+    if (verification?.state === "failed" && verification.at) {
+      failures.push({
+        operation: "verification",
+        at: verification.at,
+        error: verification.error ?? "failed",
+        filename,
+      });
+    }
+  }
   const run = (await getSchedule(deps, name)).last_run;
   if (run?.outcome === "failed") {
     failures.push({
