@@ -23,6 +23,7 @@ export interface NotifierOptions {
 
 const LABELS: Record<string, string> = {
   backup: "backup",
+  upload: "upload",
   scheduled_run: "scheduled backup",
   verification: "verification",
   offsite: "off-site copy",
@@ -37,7 +38,9 @@ export function toNotification(event: ServiceEvent, at: Date, onSuccess: boolean
   let filename: string | undefined;
   let error: string | undefined;
   if (event.type === "backup.written" || event.type === "backup.failed") {
-    operation = "backup";
+    // A scheduled backup is reported once, by its run's `operation.finished` (which knows about retention too).
+    if (event.kind === "scheduled") return null;
+    operation = event.kind === "uploaded" ? "upload" : "backup";
     ok = event.type === "backup.written";
     filename = event.type === "backup.written" ? event.filename : undefined;
     error = event.type === "backup.failed" ? event.error : undefined;
