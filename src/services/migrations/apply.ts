@@ -174,6 +174,13 @@ async function block(
     last_backup: lastBackup === undefined ? current.last_backup : lastBackup,
   }));
   deps.logger.error({ database, ...blocked }, "upgrade failed; database blocked");
+  deps.events.emit({
+    type: "operation.finished",
+    database,
+    operation: "migration",
+    outcome: "failed",
+    error: blocked.error,
+  });
   throw blockedError(database, state);
 }
 
