@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type {
+  CheckpointArgs,
   CopyArgs,
   MigrateArgs,
   PrepareSwapArgs,
@@ -14,6 +15,7 @@ interface TaskTypes {
   validateBackup: { args: ValidateArgs; result: ValidationResult };
   prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
   migrateFile: { args: MigrateArgs; result: { applied: string[] } };
+  checkpointForSwap: { args: CheckpointArgs; result: { walTruncated: boolean } };
 }
 
 export type TaskName = keyof TaskTypes;

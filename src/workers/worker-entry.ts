@@ -1,8 +1,15 @@
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { copyDurably, migrateFile, prepareSwap, vacuumInto, validateBackup } from "./sqlite-tasks.js";
+import {
+  checkpointForSwap,
+  copyDurably,
+  migrateFile,
+  prepareSwap,
+  vacuumInto,
+  validateBackup,
+} from "./sqlite-tasks.js";
 
-const tasks = { vacuumInto, copyDurably, validateBackup, migrateFile, prepareSwap } as const;
+const tasks = { vacuumInto, copyDurably, validateBackup, migrateFile, prepareSwap, checkpointForSwap } as const;
 
 /**
  * Backups, copies and the preparation of a swap are background work: on a busy machine the app's writers
