@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import pino from "pino";
 import { ConfigError, loadConfig } from "../config.js";
 import { OperationInProgressError, ServiceError } from "../errors.js";
+import { diskFullError } from "../lib/disk-full.js";
 import { createLogger } from "../logger.js";
 import { createServiceDeps } from "../services/create-deps.js";
 import type { ServiceDeps } from "../services/deps.js";
@@ -97,8 +98,9 @@ export function emit(options: CommonOptions, data: unknown, human: string | stri
   if (text.length > 0) process.stdout.write(`${text}\n`);
 }
 
-export function fail(error: unknown, options: CommonOptions): void {
+export function fail(thrown: unknown, options: CommonOptions): void {
   process.exitCode = 1;
+  const error = diskFullError(thrown, "the operation ran out of disk space and was undone") ?? thrown;
   // System errors (a port in use, a permission denied) explain themselves; anything else is a bug.
   const systemError = typeof (error as NodeJS.ErrnoException)?.code === "string";
   const known =
