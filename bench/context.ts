@@ -8,6 +8,8 @@ export interface BenchOptions {
   /** Steady /verify rate used for latency figures, requests per second. */
   rate: number;
   keep: boolean;
+  /** Run one phase only (a quick check at small scale): "restore-reader". */
+  only?: string;
 }
 
 export interface BenchContext {

@@ -7,7 +7,7 @@ import { type NodeProcess, startNode } from "./lib/proc.js";
 import { ServiceClient } from "./lib/service.js";
 import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
-import { downloadRss, restoreFigures, rssRow } from "./phases/restore.js";
+import { downloadRss, restoreFigures, rssRow, verifyDuringRefusedRestore } from "./phases/restore.js";
 import { verifyIdleP99, verifyThroughput } from "./phases/verify.js";
 import { renderTable } from "./report.js";
 
@@ -15,10 +15,12 @@ function parseOptions(): BenchOptions {
   const { values } = parseArgs({
     options: {
       "size-mb": { type: "string", default: "1024" },
+      // One phase alone, for a quick check at small scale: "restore-reader".
       rounds: { type: "string", default: "3" },
       seconds: { type: "string", default: "5" },
       rate: { type: "string", default: "1000" },
       keep: { type: "boolean", default: false },
+      only: { type: "string" },
     },
   });
   const positive = (name: string, raw: string) => {
@@ -32,6 +34,7 @@ function parseOptions(): BenchOptions {
     seconds: positive("seconds", values.seconds),
     rate: positive("rate", values.rate),
     keep: values.keep,
+    only: values.only,
   };
 }
 
@@ -54,6 +57,7 @@ function prepareDataDir(dataset: string): { dataDir: string; appDb: string; scra
 }
 
 async function measure(ctx: BenchContext): Promise<Row[]> {
+  if (ctx.options.only === "restore-reader") return restoreWithReader(ctx);
   log("/verify throughput");
   const rows = await verifyThroughput(ctx);
   const idleP99 = await verifyIdleP99(ctx);
@@ -69,7 +73,14 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   const { filename } = await ctx.service.backup();
   rows.push(await downloadRss(ctx, filename));
   rows.push(...(await restoreFigures(ctx, filename, backup.serviceMs)));
+  rows.push(...(await restoreWithReader(ctx, filename)));
   return rows;
+}
+
+async function restoreWithReader(ctx: BenchContext, backup?: string): Promise<Row[]> {
+  log("/verify during a restore with a reader in another process");
+  const filename = backup ?? (await ctx.service.backup()).filename;
+  return verifyDuringRefusedRestore(ctx, filename);
 }
 
 async function main(): Promise<void> {

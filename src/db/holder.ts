@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DatabaseBlockedError, OperationInProgressError } from "../errors.js";
@@ -8,6 +8,8 @@ import { type AppDb, openSqlite, type Sqlite, wrapDrizzle } from "./connection.j
 /** Main-thread connections never wait on a SQLite lock; a busy lease is retried this long, asynchronously. */
 const BUSY_RETRY_MS = 2_000;
 const BUSY_POLL_MS = 15;
+/** A WAL up to this size is checkpointed by the switch out of WAL mode on the main thread (busy_timeout 0). */
+const INLINE_CHECKPOINT_MAX_BYTES = 1024 * 1024;
 
 export function isSqliteBusy(error: unknown): boolean {
   return String((error as { code?: unknown })?.code ?? "").startsWith("SQLITE_BUSY");
@@ -178,8 +180,13 @@ export class ConnectionHolder {
    * `release()`, after the renames. If another process holds it open this refuses, leaving it open and untouched.
    */
   async detachForSwap(): Promise<DetachedDatabase> {
-    const { walTruncated } = await runTask("checkpointForSwap", { file: this.file });
-    if (!walTruncated) throw this.#heldElsewhere(new Error("the WAL checkpoint was blocked by a reader"));
+    // The checkpoint before the gate left little; a bigger WAL is checkpointed in a worker, a small one by
+    // the mode switch below (a few pages of I/O, never a lock wait): a worker's start-up would hold the gate longer.
+    const wal = statSync(`${this.file}-wal`, { throwIfNoEntry: false });
+    if ((wal?.size ?? 0) > INLINE_CHECKPOINT_MAX_BYTES) {
+      const { walTruncated } = await runTask("checkpointForSwap", { file: this.file });
+      if (!walTruncated) throw this.#heldElsewhere(new Error("the WAL checkpoint was blocked by a reader"));
+    }
     const sqlite = this.#db?.$client ?? openSqlite(this.file, { busyTimeoutMs: 0, mustExist: true });
     this.#db = null;
     try {

@@ -68,6 +68,8 @@ export async function replaceDatabase(
     if (options.migrate && lastApplied < (deps.migrations.at(-1)?.when ?? 0)) await migrateStaged(deps, swap.staged);
     const prepared = await runTask("prepareSwap", { staged: swap.staged, live: swap.appDb });
     log.debug(prepared, "swap prepared");
+    // A reader elsewhere blocked the checkpoint: refused before the gate closes, so no request waits for it.
+    if (!prepared.walTruncated) throw heldElsewhere(database);
     oldSafetyCopy = await moveAsideOldSafetyCopy(swap);
     await holder.exclusive(() => swapInto(deps, holder, swap, filename));
     if (oldSafetyCopy) {
@@ -166,6 +168,12 @@ function openRestored(holder: ConnectionHolder): void {
   } catch (cause) {
     throw openFailed(cause);
   }
+}
+
+function heldElsewhere(database: string): OperationInProgressError {
+  return new OperationInProgressError(`another process has database "${database}" open; stop it before restoring`, {
+    database,
+  });
 }
 
 function openFailed(cause: unknown): InvalidBackupError {
