@@ -143,23 +143,33 @@ export class ConnectionHolder {
     if (this.#gate) throw new OperationInProgressError(`database "${this.name}" is already being swapped`);
     const gate = newGate();
     this.#gate = gate;
-    let failed = false;
+    const openGate = () => {
+      this.#gate = null;
+      gate.open();
+    };
+    let result: T;
     try {
       await this.#drain();
-      return await fn();
+      result = await fn();
     } catch (error) {
-      failed = true;
+      // The failed swap's own error says more; the next lease reports a missing or unreadable file.
+      this.#tryOpen();
+      openGate();
       throw error;
+    }
+    try {
+      this.open();
     } finally {
-      try {
-        this.open();
-      } catch (error) {
-        // A failed swap's own error says more; the next lease reports the missing or unreadable file.
-        if (!failed) throw error;
-      } finally {
-        this.#gate = null;
-        gate.open();
-      }
+      openGate();
+    }
+    return result;
+  }
+
+  #tryOpen(): void {
+    try {
+      this.open();
+    } catch {
+      // See exclusive().
     }
   }
 
