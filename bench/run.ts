@@ -8,6 +8,7 @@ import { ServiceClient } from "./lib/service.js";
 import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
 import { downloadRss, restoreFigures, rssRow, verifyDuringRefusedRestore } from "./phases/restore.js";
+import { uploadFigures, verifyDuringVerification } from "./phases/upload.js";
 import { verifyIdleP99, verifyThroughput } from "./phases/verify.js";
 import { renderTable } from "./report.js";
 
@@ -15,7 +16,6 @@ function parseOptions(): BenchOptions {
   const { values } = parseArgs({
     options: {
       "size-mb": { type: "string", default: "1024" },
-      // One phase alone, for a quick check at small scale: "restore-reader".
       rounds: { type: "string", default: "3" },
       seconds: { type: "string", default: "5" },
       rate: { type: "string", default: "1000" },
@@ -56,8 +56,15 @@ function prepareDataDir(dataset: string): { dataDir: string; appDb: string; scra
   return { dataDir, appDb, scratchDir };
 }
 
+/** `--only upload`: just the upload and verification rows (checking them at small scale). */
+async function uploadRows(ctx: BenchContext): Promise<Row[]> {
+  log("upload and verification");
+  return [...(await uploadFigures(ctx)), ...(await verifyDuringVerification(ctx))];
+}
+
 async function measure(ctx: BenchContext): Promise<Row[]> {
   if (ctx.options.only === "restore-reader") return restoreWithReader(ctx);
+  if (ctx.options.only === "upload") return uploadRows(ctx);
   log("/verify throughput");
   const rows = await verifyThroughput(ctx);
   const idleP99 = await verifyIdleP99(ctx);
@@ -74,6 +81,7 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   rows.push(await downloadRss(ctx, filename));
   rows.push(...(await restoreFigures(ctx, filename, backup.serviceMs)));
   rows.push(...(await restoreWithReader(ctx, filename)));
+  rows.push(...(await uploadRows(ctx)));
   return rows;
 }
 

@@ -37,6 +37,12 @@ export const configSchema = z.object({
     .default("127.0.0.0/8,::1/128")
     .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((c) => c.trim()).filter((c) => c !== ""))
     .pipe(z.array(cidr)),
+  /** The largest backup `POST /backup/upload` accepts (SPEC §8); more is refused with 413. */
+  uploadMaxBytes: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(64 * 1024 ** 3),
   /** Built maintenance UI (`npm run build:web`), served at `/`. */
   webDir: z.string().min(1).default(defaultWebDir),
 });
@@ -54,6 +60,7 @@ const envNames: Record<keyof Config, string> = {
   drainTimeoutMs: "CHAOSCYPHER_DRAIN_TIMEOUT_MS",
   webDir: "CHAOSCYPHER_WEB_DIR",
   trustedProxies: "CHAOSCYPHER_TRUSTED_PROXIES",
+  uploadMaxBytes: "CHAOSCYPHER_UPLOAD_MAX_BYTES",
 };
 
 export class ConfigError extends Error {}

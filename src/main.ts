@@ -4,6 +4,7 @@ import { createApp } from "./http/app.js";
 import { createLogger } from "./logger.js";
 import { reconcileCredentials } from "./services/auth/index.js";
 import { startServices } from "./services/create-deps.js";
+import { Scheduler } from "./services/schedules/index.js";
 
 /** Starts the HTTP server on the parsed config; resolves once it listens. */
 export async function startServer(config: Config) {
@@ -25,16 +26,23 @@ export async function startServer(config: Config) {
       reject(error);
     });
   });
+  // Timers start once the server listens; the ops shutdown sequence stops them first (runs in flight finish).
+  const scheduler = new Scheduler(services);
+  services.scheduler = scheduler;
+  await scheduler.start();
   const shutdown = () => {
     logger.info("shutting down");
+    const stopped = scheduler.stop();
     server.close(() => {
-      services.registry.closeAll();
-      process.exit(0);
+      void stopped.finally(() => {
+        services.registry.closeAll();
+        process.exit(0);
+      });
     });
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
-  return { server, services };
+  return { server, services, scheduler };
 }
 
 const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));

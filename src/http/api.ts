@@ -7,6 +7,7 @@ import { backupRoutes } from "./routes/backup.js";
 import { databaseRoutes } from "./routes/databases.js";
 import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
+import { scheduleRoutes } from "./routes/schedule.js";
 import { upgradeRoutes } from "./routes/upgrade.js";
 
 const openapiJson = defineRoute({
@@ -28,6 +29,7 @@ export function createApiRoutes() {
     .route("/auth", authRoutes)
     .route("/backup", backupRoutes)
     .route("/databases", databaseRoutes)
+    .route("/schedule", scheduleRoutes)
     .route("/upgrade", upgradeRoutes)
     .route("/docs", docsRoutes);
   registerSecuritySchemes(api);

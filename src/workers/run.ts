@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import type { CopyHashedArgs, HashResult, VerifyArgs, VerifyResult } from "./backup-tasks.js";
 import type {
   CheckpointArgs,
   CopyArgs,
@@ -10,12 +11,16 @@ import type {
 } from "./sqlite-tasks.js";
 
 interface TaskTypes {
-  vacuumInto: { args: VacuumArgs; result: { size: number } };
+  vacuumInto: { args: VacuumArgs; result: { size: number; sha256: string } };
   copyDurably: { args: CopyArgs; result: undefined };
   validateBackup: { args: ValidateArgs; result: ValidationResult };
   prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
   migrateFile: { args: MigrateArgs; result: { applied: string[] } };
   checkpointForSwap: { args: CheckpointArgs; result: { walTruncated: boolean } };
+  hashFile: { args: { file: string }; result: HashResult };
+  copyHashed: { args: CopyHashedArgs; result: HashResult };
+  validateAndHash: { args: ValidateArgs; result: ValidationResult & Partial<HashResult> };
+  verifyFile: { args: VerifyArgs; result: VerifyResult };
 }
 
 export type TaskName = keyof TaskTypes;

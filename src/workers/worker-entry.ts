@@ -1,5 +1,6 @@
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import { copyHashed, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
 import {
   checkpointForSwap,
   copyDurably,
@@ -9,7 +10,18 @@ import {
   validateBackup,
 } from "./sqlite-tasks.js";
 
-const tasks = { vacuumInto, copyDurably, validateBackup, migrateFile, prepareSwap, checkpointForSwap } as const;
+const tasks = {
+  vacuumInto,
+  copyDurably,
+  validateBackup,
+  migrateFile,
+  prepareSwap,
+  checkpointForSwap,
+  hashFile,
+  copyHashed,
+  validateAndHash,
+  verifyFile,
+} as const;
 
 /**
  * Backups, copies and the preparation of a swap are background work: on a busy machine the app's writers
@@ -17,12 +29,23 @@ const tasks = { vacuumInto, copyDurably, validateBackup, migrateFile, prepareSwa
  * Linux keeps nice per thread, so this lowers only this worker; elsewhere it would nice the whole process.
  */
 const WORKER_NICE = 10;
-const background = new Set<keyof typeof tasks>(["vacuumInto", "copyDurably", "validateBackup", "prepareSwap"]);
+const background = new Set<keyof typeof tasks>([
+  "vacuumInto",
+  "copyDurably",
+  "validateBackup",
+  "prepareSwap",
+  "hashFile",
+  "copyHashed",
+  "validateAndHash",
+]);
+/** Verification is the lowest: it only re-reads files that are already safe on disk. */
+const VERIFY_NICE = 19;
 
 const { task, args } = workerData as { task: keyof typeof tasks; args: never };
-if (background.has(task) && process.platform === "linux") {
+const nice = task === "verifyFile" ? VERIFY_NICE : background.has(task) ? WORKER_NICE : 0;
+if (nice > 0 && process.platform === "linux") {
   try {
-    setPriority(WORKER_NICE);
+    setPriority(nice);
   } catch {
     // Lowering one's own priority is always allowed; a sandbox refusing it costs only speed under load.
   }

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { backupFilenameSchema } from "../../lib/names.js";
-import { createBackup, deleteBackup, listBackups, restoreBackup } from "../../services/backup/index.js";
+import { createBackup, deleteBackup, listBackups, restoreBackup, verifyBackup } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
 import { databaseInput, protectedProcedure, router } from "../init.js";
 
@@ -15,6 +15,9 @@ export const backupRouter = router({
   }),
   restore: protectedProcedure.input(fileInput).mutation(({ ctx, input }) => {
     return restoreBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);
+  }),
+  verify: protectedProcedure.input(fileInput).mutation(({ ctx, input }) => {
+    return verifyBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);
   }),
   delete: protectedProcedure.input(fileInput).mutation(async ({ ctx, input }) => {
     await deleteBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);

@@ -4,7 +4,11 @@ import { api, type Backup, downloadUrl, queryKeys } from "../api.js";
 import { formatBytes, formatLocal, parseBackupStamp } from "../format.js";
 import { useDatabases } from "../shell/DatabaseSwitcher.js";
 import { ErrorAlert, Notice, Spinner } from "../ui/Alert.js";
+import { BackupWarnings } from "./BackupWarnings.js";
 import { DeleteDialog, RestoreDialog } from "./dialogs.js";
+import { ScheduleCard } from "./ScheduleCard.js";
+import { UploadButton } from "./UploadButton.js";
+import { kindLabel, VerifiedCell, VerifyButton } from "./Verification.js";
 
 type Pending = { action: "restore" | "delete"; backup: Backup } | null;
 
@@ -30,6 +34,9 @@ function BackupsOf({ database }: { database: string }) {
   const backups = useQuery({
     queryKey: queryKeys.backups(database),
     queryFn: () => api.backup.list.query({ database }),
+    // Verification runs in the background after each write: look again until none is pending.
+    refetchInterval: (query) =>
+      query.state.data?.backups.some((b) => b.verification.state === "pending") ? 2000 : false,
   });
   const create = useMutation({
     mutationFn: () => api.backup.create.mutate({ database }),
@@ -44,6 +51,7 @@ function BackupsOf({ database }: { database: string }) {
         Copies of the database <strong>{database}</strong>, taken while it keeps running. Times are shown in your local
         time zone.
       </p>
+      <BackupWarnings database={database} backups={backups.data?.backups} />
       <div className="toolbar">
         <button
           type="button"
@@ -60,6 +68,13 @@ function BackupsOf({ database }: { database: string }) {
             "Create Backup"
           )}
         </button>
+        <UploadButton
+          database={database}
+          onUploaded={(uploaded) => {
+            setNotice(`Backup uploaded as ${uploaded.filename} (${formatBytes(uploaded.size)}).`);
+            client.invalidateQueries({ queryKey: queryKeys.backups(database) });
+          }}
+        />
       </div>
       <ErrorAlert error={create.error} />
       <Notice>{notice}</Notice>
@@ -67,6 +82,7 @@ function BackupsOf({ database }: { database: string }) {
       {backups.data && (
         <BackupTable database={database} backups={backups.data.backups} onAction={(p) => setPending(p)} />
       )}
+      <ScheduleCard database={database} />
       {pending?.action === "restore" && (
         <RestoreDialog
           database={database}
@@ -113,6 +129,7 @@ function BackupTable({ database, backups, onAction }: TableProps) {
             </th>
             <th scope="col">Created</th>
             <th scope="col">Kind</th>
+            <th scope="col">Verified</th>
             <th scope="col">
               <span className="visually-hidden">Actions</span>
             </th>
@@ -136,11 +153,15 @@ function BackupTable({ database, backups, onAction }: TableProps) {
                     backup.created_at
                   )}
                 </td>
-                <td>{backup.kind === "pre-upgrade" ? "pre-upgrade (automatic)" : "backup"}</td>
+                <td>{kindLabel(backup.kind)}</td>
+                <td className="nowrap">
+                  <VerifiedCell backup={backup} />
+                </td>
                 <td className="actions">
                   <a className="button" href={downloadUrl(database, backup.filename)} download={backup.filename}>
                     Download<span className="visually-hidden"> {backup.filename}</span>
                   </a>
+                  <VerifyButton database={database} backup={backup} />
                   <button type="button" onClick={() => onAction({ action: "restore", backup })}>
                     Restore<span className="visually-hidden"> {backup.filename}</span>
                   </button>
