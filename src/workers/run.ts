@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { CopyHashedArgs, HashResult, VerifyArgs, VerifyResult } from "./backup-tasks.js";
 import type {
+  CheckpointArgs,
   CopyArgs,
   MigrateArgs,
   PrepareSwapArgs,
@@ -15,6 +16,7 @@ interface TaskTypes {
   validateBackup: { args: ValidateArgs; result: ValidationResult };
   prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
   migrateFile: { args: MigrateArgs; result: { applied: string[] } };
+  checkpointForSwap: { args: CheckpointArgs; result: { walTruncated: boolean } };
   hashFile: { args: { file: string }; result: HashResult };
   copyHashed: { args: CopyHashedArgs; result: HashResult };
   validateAndHash: { args: ValidateArgs; result: ValidationResult & Partial<HashResult> };
