@@ -4,6 +4,7 @@ import Tinypool from "tinypool";
 import { ShuttingDownError } from "../errors.js";
 import type { CopyHashedArgs, HashResult, VerifyArgs, VerifyResult } from "./backup-tasks.js";
 import type {
+  CheckpointArgs,
   CopyArgs,
   MigrateArgs,
   PrepareSwapArgs,
@@ -19,6 +20,7 @@ interface TaskTypes {
   validateBackup: { args: ValidateArgs; result: ValidationResult };
   prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
   migrateFile: { args: MigrateArgs; result: { applied: string[] } };
+  checkpointForSwap: { args: CheckpointArgs; result: { walTruncated: boolean } };
   hashFile: { args: { file: string }; result: HashResult };
   copyHashed: { args: CopyHashedArgs; result: HashResult };
   validateAndHash: { args: ValidateArgs; result: ValidationResult & Partial<HashResult> };

@@ -1,7 +1,14 @@
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { copyHashed, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
-import { copyDurably, migrateFile, prepareSwap, vacuumInto, validateBackup } from "./sqlite-tasks.js";
+import {
+  checkpointForSwap,
+  copyDurably,
+  migrateFile,
+  prepareSwap,
+  vacuumInto,
+  validateBackup,
+} from "./sqlite-tasks.js";
 
 const tasks = {
   vacuumInto,
@@ -9,6 +16,7 @@ const tasks = {
   validateBackup,
   migrateFile,
   prepareSwap,
+  checkpointForSwap,
   hashFile,
   copyHashed,
   validateAndHash,
