@@ -27,7 +27,8 @@ export async function startServer(config: Config) {
   });
   const shutdown = () => {
     logger.info("shutting down");
-    server.close(() => {
+    server.close(async () => {
+      await services.offsite?.stop();
       services.registry.closeAll();
       process.exit(0);
     });

@@ -11,6 +11,7 @@ import type { ServiceDeps } from "./deps.js";
 import { ServiceEvents } from "./events/index.js";
 import { OperationLocks } from "./locks.js";
 import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
+import { OffsiteService, offsiteSettings } from "./offsite/index.js";
 
 /**
  * Builds the service dependencies for a data dir: recovers interrupted work and makes sure `default`
@@ -32,7 +33,7 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     recoveryLock: (name) => locks.tryAcquire(name, "recover"),
   });
   registry.init();
-  return {
+  const deps: ServiceDeps = {
     config,
     logger,
     paths,
@@ -48,6 +49,9 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     events: new ServiceEvents(logger),
     ...overrides,
   };
+  const offsite = offsiteSettings(config);
+  if (offsite && !("offsite" in overrides)) deps.offsite = new OffsiteService(deps, offsite);
+  return deps;
 }
 
 /**
@@ -75,5 +79,6 @@ export async function startServices(
 ): Promise<ServiceDeps> {
   const deps = createServiceDeps(config, logger, overrides);
   await initServices(deps);
+  await deps.offsite?.start();
   return deps;
 }

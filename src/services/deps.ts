@@ -9,6 +9,7 @@ import type { Logger } from "../logger.js";
 import type { AuthRuntime } from "./auth/runtime.js";
 import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
+import type { OffsiteService } from "./offsite/service.js";
 
 /** File operations a restore performs, injectable so tests can make one fail. */
 export interface FileOps {
@@ -39,4 +40,6 @@ export interface ServiceDeps {
   restoreHooks: RestoreHook[];
   /** Outcomes of backups, restores and background work, for observers (metrics, alerts, follow-up jobs). */
   events: ServiceEvents;
+  /** The off-site copy queue (SPEC §9); absent when CHAOSCYPHER_S3_BUCKET is not set. Started by the server only. */
+  offsite?: OffsiteService;
 }

@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import type { FetchArgs, FetchResult, UploadArgs, UploadResult } from "./offsite-tasks.js";
 import type {
   CopyArgs,
   MigrateArgs,
@@ -14,6 +15,8 @@ interface TaskTypes {
   validateBackup: { args: ValidateArgs; result: ValidationResult };
   prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
   migrateFile: { args: MigrateArgs; result: { applied: string[] } };
+  offsiteUpload: { args: UploadArgs; result: UploadResult };
+  offsiteFetch: { args: FetchArgs; result: FetchResult };
 }
 
 export type TaskName = keyof TaskTypes;
@@ -37,12 +40,27 @@ interface WorkerReply {
 
 const bootstrap = new URL("./bootstrap.mjs", import.meta.url);
 
+export interface TaskOptions {
+  /** Aborting terminates the worker (a shutdown stopping an upload); the promise rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
 /** Runs one task in a fresh worker thread, so its SQLite connection is gone when the promise settles. */
-export function runTask<T extends TaskName>(task: T, args: TaskTypes[T]["args"]): Promise<TaskTypes[T]["result"]> {
+export function runTask<T extends TaskName>(
+  task: T,
+  args: TaskTypes[T]["args"],
+  options: TaskOptions = {},
+): Promise<TaskTypes[T]["result"]> {
   return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) return reject(abortError(task));
     const worker = new Worker(bootstrap, { workerData: { task, args }, execArgv: [] });
     let reply: WorkerReply | undefined;
     let failure: Error | undefined;
+    const onAbort = () => {
+      failure = abortError(task);
+      void worker.terminate();
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
     worker.once("message", (message: WorkerReply) => {
       reply = message;
     });
@@ -51,10 +69,16 @@ export function runTask<T extends TaskName>(task: T, args: TaskTypes[T]["args"])
     });
     // Settle on exit, not on the message, so the worker's connection is surely closed by then.
     worker.once("exit", (code) => {
+      options.signal?.removeEventListener("abort", onAbort);
       const error = reply?.error;
-      if (reply?.ok) resolve(reply.result as TaskTypes[T]["result"]);
+      if (options.signal?.aborted) reject(abortError(task));
+      else if (reply?.ok) resolve(reply.result as TaskTypes[T]["result"]);
       else if (reply) reject(new WorkerTaskError(error?.message ?? "worker task failed", error?.code, error?.details));
       else reject(failure ?? new WorkerTaskError(`worker for ${task} exited with code ${code}`));
     });
   });
+}
+
+function abortError(task: string): Error {
+  return Object.assign(new Error(`${task} was stopped`), { name: "AbortError" });
 }

@@ -1,8 +1,17 @@
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import { offsiteFetch, offsiteUpload } from "./offsite-tasks.js";
 import { copyDurably, migrateFile, prepareSwap, vacuumInto, validateBackup } from "./sqlite-tasks.js";
 
-const tasks = { vacuumInto, copyDurably, validateBackup, migrateFile, prepareSwap } as const;
+const tasks = {
+  vacuumInto,
+  copyDurably,
+  validateBackup,
+  migrateFile,
+  prepareSwap,
+  offsiteUpload,
+  offsiteFetch,
+} as const;
 
 /**
  * Backups, copies and the preparation of a swap are background work: on a busy machine the app's writers
@@ -10,7 +19,14 @@ const tasks = { vacuumInto, copyDurably, validateBackup, migrateFile, prepareSwa
  * Linux keeps nice per thread, so this lowers only this worker; elsewhere it would nice the whole process.
  */
 const WORKER_NICE = 10;
-const background = new Set<keyof typeof tasks>(["vacuumInto", "copyDurably", "validateBackup", "prepareSwap"]);
+const background = new Set<keyof typeof tasks>([
+  "vacuumInto",
+  "copyDurably",
+  "validateBackup",
+  "prepareSwap",
+  "offsiteUpload",
+  "offsiteFetch",
+]);
 
 const { task, args } = workerData as { task: keyof typeof tasks; args: never };
 if (background.has(task) && process.platform === "linux") {
@@ -21,7 +37,8 @@ if (background.has(task) && process.platform === "linux") {
   }
 }
 try {
-  const result = tasks[task](args);
+  // Off-site tasks are asynchronous (streams, network); awaiting a synchronous task's result changes nothing.
+  const result = await tasks[task](args);
   parentPort?.postMessage({ ok: true, result });
 } catch (error) {
   const e = error as NodeJS.ErrnoException & { details?: Record<string, unknown> };

@@ -1,0 +1,64 @@
+import { readdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { writeFileAtomic } from "../../lib/durable-fs.js";
+
+export const OFFSITE_STATES = ["pending", "uploading", "done", "failed", "disabled"] as const;
+export type OffsiteStateName = (typeof OFFSITE_STATES)[number];
+
+/** `deleting` is internal: the backup is gone locally and its remote copy is still to be removed (retention). */
+const recordSchema = z.object({
+  state: z.enum([...OFFSITE_STATES, "deleting"]),
+  key: z.string().optional(),
+  at: z.string().optional(),
+  error: z.string().optional(),
+  attempts: z.number().int().min(0).default(0),
+  next_attempt_at: z.string().optional(),
+  sha256: z.string().optional(),
+});
+
+/** A backup's off-site state, kept in its own file beside it: `backups/<db>/.<filename>.offsite.json`. */
+export type OffsiteRecord = z.infer<typeof recordSchema>;
+
+const SUFFIX = ".offsite.json";
+
+export const sidecarPath = (dir: string, filename: string) => path.join(dir, `.${filename}${SUFFIX}`);
+
+/** Null when there is none; a torn or foreign file counts as none (the copy is simply redone). */
+export async function readRecord(dir: string, filename: string): Promise<OffsiteRecord | null> {
+  try {
+    const parsed = recordSchema.safeParse(JSON.parse(await readFile(sidecarPath(dir, filename), "utf8")));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function writeRecord(dir: string, filename: string, record: OffsiteRecord): Promise<void> {
+  await writeFileAtomic(sidecarPath(dir, filename), `${JSON.stringify(record)}\n`);
+}
+
+export async function removeRecord(dir: string, filename: string): Promise<void> {
+  await rm(sidecarPath(dir, filename), { force: true });
+}
+
+/** The backup filenames that have a sidecar in `dir`, whether or not the backup itself is still there. */
+export async function sidecarNames(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names
+    .filter((name) => name.startsWith(".") && name.endsWith(SUFFIX))
+    .map((name) => name.slice(1, -SUFFIX.length));
+}
+
+/** What the backup list shows: the spec's fields, without the bookkeeping. */
+export function publicState(record: OffsiteRecord): {
+  state: OffsiteStateName;
+  key?: string;
+  at?: string;
+  error?: string;
+  attempts?: number;
+  next_attempt_at?: string;
+} {
+  const { sha256: _sha, state, ...rest } = record;
+  return { state: state === "deleting" ? "pending" : state, ...rest };
+}
