@@ -13,6 +13,7 @@ import { requestLog } from "./request-log.js";
 import { authRoutes } from "./routes/auth.js";
 import { backupRoutes } from "./routes/backup.js";
 import { databaseRoutes } from "./routes/databases.js";
+import { offsiteRoutes } from "./routes/offsite.js";
 import { upgradeRoutes } from "./routes/upgrade.js";
 import { webUi } from "./static.js";
 import { verifyHandler } from "./verify.js";
@@ -44,6 +45,7 @@ export function createApp(services: ServiceDeps) {
     .route("/auth", authRoutes)
     .route("/backup", backupRoutes)
     .route("/databases", databaseRoutes)
+    .route("/offsite", offsiteRoutes)
     .route("/upgrade", upgradeRoutes);
   app.route("/api/v1", api);
 

@@ -8,6 +8,7 @@ import {
   restoreBackup,
 } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
+import { deleteBackupEverywhere } from "../../services/offsite/index.js";
 import type { AppEnv } from "../env.js";
 
 export const backupRoutes = new Hono<AppEnv>()
@@ -40,6 +41,8 @@ export const backupRoutes = new Hono<AppEnv>()
   })
   .delete("/:filename", async (c) => {
     const deps = c.get("services");
-    await deleteBackup(deps, resolveDatabase(deps, c.req.query("database")), c.req.param("filename"));
+    const database = resolveDatabase(deps, c.req.query("database"));
+    const everywhere = c.req.query("offsite") === "true";
+    await (everywhere ? deleteBackupEverywhere : deleteBackup)(deps, database, c.req.param("filename"));
     return c.body(null, 204);
   });

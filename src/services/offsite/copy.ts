@@ -21,8 +21,9 @@ export interface CopyContext {
 export class BackupGoneError extends Error {}
 
 /**
- * One attempt at copying one backup: record `uploading`, stream it in a worker, record `done`. A leftover
- * `uploading` record means an earlier attempt was cut off (crash, shutdown): its multipart upload is aborted first.
+ * One attempt at copying one backup: record `uploading`, stream it in a worker, record `done`. An earlier attempt
+ * that was cut off (crash, shutdown: `uploading`) or failed with the store down (its abort could not reach it
+ * either: `failed`) may have left a multipart upload behind: it is aborted first.
  */
 export async function copyBackup(
   ctx: CopyContext,
@@ -37,10 +38,10 @@ export async function copyBackup(
   const previous = await readRecord(dir, filename);
   const attempts = (previous?.attempts ?? 0) + 1;
   const key = objectKey(settings, database, filename);
-  if (previous?.state === "uploading") {
+  await writeRecord(dir, filename, { state: "uploading", key, attempts, at: deps.now().toISOString() });
+  if (previous?.state === "uploading" || previous?.state === "failed") {
     await abortIncompleteUploads(ctx.client, settings.store.bucket, previous.key ?? key, deps.logger);
   }
-  await writeRecord(dir, filename, { state: "uploading", key, attempts, at: deps.now().toISOString() });
   const log = deps.logger.child({ database, filename, operation: "offsite", object: key });
   const started = performance.now();
   log.info({ attempt: attempts }, "off-site copy started");
