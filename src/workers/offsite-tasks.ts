@@ -59,6 +59,15 @@ function checksumMismatch(expected: string, actual: string): TaskFailure {
 const toWeb = (stream: Readable) => Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
 const fromWeb = (stream: ReadableStream<Uint8Array>) => Readable.fromWeb(stream as unknown as WebReadableStream);
 
+async function fsyncFile(file: string): Promise<void> {
+  const handle = await open(file, "r+");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 async function hashFile(file: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) hash.update(chunk as Buffer);
@@ -165,13 +174,8 @@ export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
     let plain = object.Body as Readable;
     if (args.key.endsWith(".age")) plain = await decryptStream(plain, args.identityFile);
     const hasher = new HashingStream(recorded);
-    const handle = await open(args.temp, "wx", 0o600);
-    try {
-      await pipeline(plain, hasher, createWriteStream("", { fd: handle, autoClose: false }));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await pipeline(plain, hasher, createWriteStream(args.temp, { flags: "wx", mode: 0o600 }));
+    await fsyncFile(args.temp);
     return { sha256: hasher.digest ?? "", size: hasher.bytes, recordedSha256: recorded };
   } catch (error) {
     throw classifyFetchError(error);

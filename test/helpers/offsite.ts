@@ -1,5 +1,6 @@
 import { afterEach } from "vitest";
 import type { ConfigInput } from "../../src/config.js";
+import { listBackups } from "../../src/services/backup/index.js";
 import type { OffsiteStateName } from "../../src/services/offsite/sidecar.js";
 import type { TestApp, TestAppOptions } from "./app.js";
 import { offsiteConfig, type TestStore } from "./s3.js";
@@ -25,9 +26,9 @@ interface ListedOffsite {
   offsite: { state: OffsiteStateName; key?: string; error?: string; attempts?: number } | null;
 }
 
+/** The backup list's `offsite` fields, through the verb (a restored `default` may have replaced the test's key). */
 export async function listOffsite(t: TestApp, database = "default"): Promise<ListedOffsite[]> {
-  const res = await t.request(`/api/v1/backup?database=${database}`);
-  return ((await res.json()) as { backups: ListedOffsite[] }).backups;
+  return (await listBackups(t.services, database)).backups as ListedOffsite[];
 }
 
 /** Waits (within the test's timeout) until `filename`'s copy reaches `state`. */
