@@ -5,6 +5,7 @@ import { backupCommands } from "./commands/backup.js";
 import { databasesCommands } from "./commands/databases.js";
 import { keysCommands } from "./commands/keys.js";
 import { dbCommands, upgradeCommand } from "./commands/migrate.js";
+import { offsiteCommands } from "./commands/offsite.js";
 import { serveCommand } from "./commands/serve.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   program.addCommand(backupCommands());
   program.addCommand(databasesCommands());
   program.addCommand(keysCommands());
+  program.addCommand(offsiteCommands());
   program.addCommand(authCommands());
   forEachCommand(program, (command) =>
     command.exitOverride().configureOutput({

@@ -52,7 +52,12 @@ describe("disaster recovery from off-site copies", () => {
     const fresh = await freshHost("dr/");
     const listed = (await (await fresh.request("/api/v1/offsite")).json()) as RemoteList;
     expect(listed.backups).toEqual([
-      expect.objectContaining({ filename, kind: "backup", local: false, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }),
+      expect.objectContaining({
+        filename,
+        kind: "backup",
+        local: false,
+        sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      }),
     ]);
 
     const fetched = await fetch(fresh, filename);

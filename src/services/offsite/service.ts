@@ -105,6 +105,29 @@ export class OffsiteService {
     return queued;
   }
 
+  /**
+   * One attempt at every copy not done in a database, awaited: the CLI's push, with no queue running. A failure
+   * is recorded with its retry time as the server's queue would, and reported in the result.
+   */
+  async copyOnce(database: string): Promise<{ filename: string; state: "done" | "failed"; error?: string }[]> {
+    const dir = this.deps.paths.backupDir(database);
+    const results: { filename: string; state: "done" | "failed"; error?: string }[] = [];
+    for (const { filename } of await listBackupFiles(dir)) {
+      const record = await readRecord(dir, filename);
+      if (record?.state === "done") continue;
+      try {
+        await copyBackup(this.context, database, filename, new AbortController().signal);
+        results.push({ filename, state: "done" });
+      } catch (error) {
+        if (error instanceof BackupGoneError) continue;
+        const retryAt = new Date(Date.now() + retryDelayMs(this.settings, (record?.attempts ?? 0) + 1));
+        await recordFailure(this.context, database, filename, error as Error, retryAt);
+        results.push({ filename, state: "failed", error: (error as Error).message });
+      }
+    }
+    return results;
+  }
+
   async rescan(): Promise<void> {
     await this.#scanAll(undefined, { now: false });
     this.#pump();
