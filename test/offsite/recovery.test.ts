@@ -5,7 +5,7 @@ import { createBackup } from "../../src/services/backup/index.js";
 import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
 import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
-import { ageEncrypt, ageKeyPair, startTestStore, type TestStore } from "../helpers/s3.js";
+import { ageKeyPair, startTestStore, type TestStore } from "../helpers/s3.js";
 
 interface RemoteList {
   database: string;

@@ -30,7 +30,11 @@ describe("S3 credentials", () => {
 
   it("never reach a log, an error body or the list, even when the store refuses them", async () => {
     let logs = "";
-    const logger = createLogger("trace", { write: (line: string) => void (logs += line) });
+    const logger = createLogger("trace", {
+      write: (line: string) => {
+        logs += line;
+      },
+    });
     const t = await newOffsiteApp(
       store,
       keys.recipient,
