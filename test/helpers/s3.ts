@@ -50,6 +50,7 @@ export async function startTestStore(bucket = "backups"): Promise<TestStore> {
   const uploadsDir = () => (server as S3rverInstance).store.getResourcePath(bucket, undefined, "uploads");
 
   const start = async () => {
+    if (server?.httpServer?.listening) return;
     const instance = new S3rver({
       port,
       address: "127.0.0.1",

@@ -5,6 +5,7 @@ import { formatBytes, formatLocal, parseBackupStamp } from "../format.js";
 import { useDatabases } from "../shell/DatabaseSwitcher.js";
 import { ErrorAlert, Notice, Spinner } from "../ui/Alert.js";
 import { DeleteDialog, RestoreDialog } from "./dialogs.js";
+import { OffsiteCell, OffsiteWarning, offsiteInFlight, PushButton, RemoteOnly } from "./Offsite.js";
 
 type Pending = { action: "restore" | "delete"; backup: Backup } | null;
 
@@ -30,6 +31,7 @@ function BackupsOf({ database }: { database: string }) {
   const backups = useQuery({
     queryKey: queryKeys.backups(database),
     queryFn: () => api.backup.list.query({ database }),
+    refetchInterval: (query) => (offsiteInFlight(query.state.data?.backups ?? []) ? 2000 : false),
   });
   const create = useMutation({
     mutationFn: () => api.backup.create.mutate({ database }),
@@ -60,13 +62,16 @@ function BackupsOf({ database }: { database: string }) {
             "Create Backup"
           )}
         </button>
+        {backups.data && <PushButton database={database} backups={backups.data.backups} />}
       </div>
+      {backups.data && <OffsiteWarning backups={backups.data.backups} />}
       <ErrorAlert error={create.error} />
       <Notice>{notice}</Notice>
       <ErrorAlert error={backups.error} />
       {backups.data && (
         <BackupTable database={database} backups={backups.data.backups} onAction={(p) => setPending(p)} />
       )}
+      <RemoteOnly database={database} />
       {pending?.action === "restore" && (
         <RestoreDialog
           database={database}
@@ -113,6 +118,7 @@ function BackupTable({ database, backups, onAction }: TableProps) {
             </th>
             <th scope="col">Created</th>
             <th scope="col">Kind</th>
+            <th scope="col">Off-site</th>
             <th scope="col">
               <span className="visually-hidden">Actions</span>
             </th>
@@ -137,6 +143,9 @@ function BackupTable({ database, backups, onAction }: TableProps) {
                   )}
                 </td>
                 <td>{backup.kind === "pre-upgrade" ? "pre-upgrade (automatic)" : "backup"}</td>
+                <td>
+                  <OffsiteCell offsite={backup.offsite} />
+                </td>
                 <td className="actions">
                   <a className="button" href={downloadUrl(database, backup.filename)} download={backup.filename}>
                     Download<span className="visually-hidden"> {backup.filename}</span>
