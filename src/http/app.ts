@@ -6,15 +6,12 @@ import { PayloadTooLargeError } from "../errors.js";
 import type { ServiceDeps } from "../services/deps.js";
 import { createContextInner } from "../trpc/context.js";
 import { appRouter } from "../trpc/router.js";
+import { createApiRoutes } from "./api.js";
 import { authGate } from "./auth/gate.js";
 import type { AppEnv } from "./env.js";
 import { errorResponse } from "./errors.js";
+import { API_BASE } from "./openapi/document.js";
 import { requestLog } from "./request-log.js";
-import { authRoutes } from "./routes/auth.js";
-import { backupRoutes } from "./routes/backup.js";
-import { databaseRoutes } from "./routes/databases.js";
-import { offsiteRoutes } from "./routes/offsite.js";
-import { upgradeRoutes } from "./routes/upgrade.js";
 import { webUi } from "./static.js";
 import { verifyHandler } from "./verify.js";
 
@@ -40,14 +37,7 @@ export function createApp(services: ServiceDeps) {
   );
   app.use(authGate());
 
-  const api = new Hono<AppEnv>()
-    .get("/health", (c) => c.json({ status: "ok" }))
-    .route("/auth", authRoutes)
-    .route("/backup", backupRoutes)
-    .route("/databases", databaseRoutes)
-    .route("/offsite", offsiteRoutes)
-    .route("/upgrade", upgradeRoutes);
-  app.route("/api/v1", api);
+  app.route(API_BASE, createApiRoutes());
 
   app.use(
     "/trpc/*",

@@ -12,6 +12,7 @@ import { createServiceDeps, initServices } from "../../src/services/create-deps.
 import type { ServiceDeps } from "../../src/services/deps.js";
 import { type ContextOptions, createContextInner } from "../../src/trpc/context.js";
 import { createCaller } from "../../src/trpc/router.js";
+import { withContractCheck } from "./contract.js";
 
 /** Real scrypt at a lower cost, so tests that sign in many times stay quick. */
 export const TEST_KDF: ScryptParams = { ln: 12, r: 8, p: 1 };
@@ -70,6 +71,8 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   const callerAs = (identity: Identity | null, rest: Omit<ContextOptions, "identity"> = {}) =>
     createCaller(createContextInner(services, services.logger, { ...rest, identity }));
   const app = createApp(services);
+  // Every REST response a test receives (app.request, app.fetch, a server or nginx in front) is checked against the document.
+  app.fetch = withContractCheck(app.fetch);
   const setup = async (username = "operator", password = "correct horse battery"): Promise<Operator> => {
     const signed = await setupOperator(services, { username, password }, { clientIp: null });
     const minted = await createKey(services, { name: "test key" });

@@ -55,12 +55,21 @@ describe("requests during a restore", () => {
 
   it("refuses a second restore or a backup of the same database while a restore runs", async () => {
     t = newApp();
-    const { filename } = await t.caller.backup.create();
-    const first = t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
-    const second = t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
-    const backup = t.request("/api/v1/backup", { method: "POST" });
-    const statuses = (await Promise.all([first, second, backup])).map((r) => r.status);
-    expect(statuses[0]).toBe(200);
-    expect(statuses.slice(1)).toEqual([409, 409]);
+    // Not `default`: it holds the credentials, and each request needs them.
+    await t.caller.databases.create({ name: "other" });
+    const { filename } = await t.caller.backup.create({ database: "other" });
+    // A request still inside keeps the first restore running (its gate closed) while the others arrive.
+    const holder = t.services.registry.holder("other");
+    let release = () => {};
+    const blocker = holder.lease(() => new Promise<void>((resolve) => (release = resolve)));
+    const restoreUrl = `/api/v1/backup/${filename}/restore?database=other`;
+    const first = t.request(restoreUrl, { method: "POST" });
+    while (!holder.isGateClosed) await sleep(10);
+    const second = t.request(restoreUrl, { method: "POST" });
+    const backup = t.request("/api/v1/backup?database=other", { method: "POST" });
+    expect((await Promise.all([second, backup])).map((r) => r.status)).toEqual([409, 409]);
+    release();
+    await blocker;
+    expect((await first).status).toBe(200);
   });
 });

@@ -4,6 +4,7 @@ export const PUBLIC_API_PATHS: ReadonlySet<string> = new Set([
   "/api/v1/auth/status",
   "/api/v1/auth/setup",
   "/api/v1/auth/login",
+  "/api/v1/openapi.json",
 ]);
 
 export const PUBLIC_PROCEDURES: ReadonlySet<string> = new Set(["auth.status", "auth.setup", "auth.login"]);

@@ -1,5 +1,4 @@
-import { type Context, Hono } from "hono";
-import { z } from "zod";
+import type { Context } from "hono";
 import {
   authStatus,
   createKey,
@@ -13,10 +12,25 @@ import {
 import { requireIdentity } from "../auth/gate.js";
 import { clearedSessionCookie, sessionCookie } from "../auth/session-cookie.js";
 import type { AppEnv } from "../env.js";
-import { jsonBody } from "../validate.js";
+import { errorResponses, header, jsonBody, jsonResponse, PUBLIC } from "../openapi/responses.js";
+import { apiRouter, defineRoute } from "../openapi/router.js";
+import {
+  AuthStatus,
+  KeyCreateRequest,
+  KeyIdParam,
+  KeyList,
+  LoginRequest,
+  Me,
+  MintedKey,
+  SetupRequest,
+  SignedIn as SignedInBody,
+} from "../schemas/auth.js";
 
-// The verbs validate their own input, so REST, tRPC and the CLI refuse the same things the same way.
-const anyBody = z.unknown();
+const tags = ["Auth"];
+const keyTags = ["API keys"];
+const setCookie = {
+  "Set-Cookie": header("`cc_session=<token>; HttpOnly; SameSite=Lax; Path=/` (plus `Secure` under TLS)."),
+};
 
 function signIn(c: Context<AppEnv>, signed: SignedIn): void {
   const cookie = sessionCookie(signed.session, c.get("services").now(), c.get("client").secure);
@@ -24,38 +38,120 @@ function signIn(c: Context<AppEnv>, signed: SignedIn): void {
   c.header("Cache-Control", "no-store");
 }
 
-export const authRoutes = new Hono<AppEnv>()
-  .get("/status", async (c) => c.json(await authStatus(c.get("services"), c.get("identity"))))
-  .post("/setup", async (c) => {
-    const signed = await setupOperator(c.get("services"), await jsonBody(c, anyBody), { clientIp: c.get("client").ip });
+const status = defineRoute({
+  method: "get",
+  path: "/status",
+  tags,
+  summary: "Whether setup is needed and who is signed in",
+  security: PUBLIC,
+  responses: { 200: jsonResponse(AuthStatus, "The sign-in state."), ...errorResponses(409, 503) },
+});
+
+const setup = defineRoute({
+  method: "post",
+  path: "/setup",
+  tags,
+  summary: "Create the operator account (first run only) and sign in",
+  security: PUBLIC,
+  request: { body: jsonBody(SetupRequest) },
+  responses: {
+    201: { ...jsonResponse(SignedInBody, "The account exists; the session cookie is set."), headers: setCookie },
+    ...errorResponses(400, 403, 409, 413, 429, 503),
+  },
+});
+
+const signInRoute = defineRoute({
+  method: "post",
+  path: "/login",
+  tags,
+  summary: "Sign in with the operator's username and password",
+  security: PUBLIC,
+  request: { body: jsonBody(LoginRequest) },
+  responses: {
+    200: { ...jsonResponse(SignedInBody, "Signed in; the session cookie is set."), headers: setCookie },
+    ...errorResponses(400, 401, 403, 409, 413, 429, 503),
+  },
+});
+
+const signOut = defineRoute({
+  method: "post",
+  path: "/logout",
+  tags,
+  summary: "End this session and clear the cookie",
+  responses: {
+    204: { description: "Signed out; the cookie is cleared.", headers: setCookie },
+    ...errorResponses(401, 403, 409, 503),
+  },
+});
+
+const me = defineRoute({
+  method: "get",
+  path: "/me",
+  tags,
+  summary: "Who this request acts for",
+  responses: { 200: jsonResponse(Me, "The caller."), ...errorResponses(401, 409, 503) },
+});
+
+const mintKey = defineRoute({
+  method: "post",
+  path: "/keys",
+  tags: keyTags,
+  summary: "Mint an API key (shown this once only)",
+  request: { body: jsonBody(KeyCreateRequest) },
+  responses: {
+    201: jsonResponse(MintedKey, "The key; only a hash of it is kept."),
+    ...errorResponses(400, 401, 403, 409, 413, 503),
+  },
+});
+
+const keys = defineRoute({
+  method: "get",
+  path: "/keys",
+  tags: keyTags,
+  summary: "List the keys that still work (never a key or its hash)",
+  responses: { 200: jsonResponse(KeyList, "Active keys."), ...errorResponses(401, 409, 503) },
+});
+
+const revoke = defineRoute({
+  method: "delete",
+  path: "/keys/{id}",
+  tags: keyTags,
+  summary: "Revoke a key, at once and everywhere",
+  request: { params: KeyIdParam },
+  responses: { 204: { description: "Revoked." }, ...errorResponses(400, 401, 403, 404, 409, 503) },
+});
+
+export const authRoutes = apiRouter()
+  .openapi(status, async (c) => c.json(await authStatus(c.get("services"), c.get("identity")), 200))
+  .openapi(setup, async (c) => {
+    const signed = await setupOperator(c.get("services"), c.req.valid("json"), { clientIp: c.get("client").ip });
     signIn(c, signed);
     return c.json({ username: signed.username }, 201);
   })
-  .post("/login", async (c) => {
-    const signed = await login(c.get("services"), await jsonBody(c, anyBody), { clientIp: c.get("client").ip });
+  .openapi(signInRoute, async (c) => {
+    const signed = await login(c.get("services"), c.req.valid("json"), { clientIp: c.get("client").ip });
     signIn(c, signed);
-    return c.json({ username: signed.username });
+    return c.json({ username: signed.username }, 200);
   })
-  .post("/logout", async (c) => {
+  .openapi(signOut, async (c) => {
     await logout(c.get("services"), requireIdentity(c));
     c.header("Set-Cookie", clearedSessionCookie(c.get("client").secure), { append: true });
     return c.body(null, 204);
   })
-  .get("/me", (c) => {
+  .openapi(me, (c) => {
     const { username, via } = requireIdentity(c);
-    return c.json({ username, via });
+    return c.json({ username, via }, 200);
   })
-  .post("/keys", async (c) => {
+  .openapi(mintKey, async (c) => {
     requireIdentity(c);
-    const body = (await jsonBody(c, z.object({ name: z.unknown() }))) as { name: unknown };
-    return c.json(await createKey(c.get("services"), { name: body.name }), 201);
+    return c.json(await createKey(c.get("services"), c.req.valid("json")), 201);
   })
-  .get("/keys", async (c) => {
+  .openapi(keys, async (c) => {
     requireIdentity(c);
-    return c.json(await listKeys(c.get("services")));
+    return c.json(await listKeys(c.get("services")), 200);
   })
-  .delete("/keys/:id", async (c) => {
+  .openapi(revoke, async (c) => {
     requireIdentity(c);
-    await revokeKey(c.get("services"), c.req.param("id"));
+    await revokeKey(c.get("services"), c.req.valid("param").id);
     return c.body(null, 204);
   });
