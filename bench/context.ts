@@ -8,6 +8,8 @@ export interface BenchOptions {
   /** Steady /verify rate used for latency figures, requests per second. */
   rate: number;
   keep: boolean;
+  /** Run one phase only (`offsite`), for a quick look at small scale. */
+  only?: string | undefined;
 }
 
 export interface BenchContext {

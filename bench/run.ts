@@ -7,6 +7,7 @@ import { type NodeProcess, startNode } from "./lib/proc.js";
 import { ServiceClient } from "./lib/service.js";
 import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
+import { offsiteFigures } from "./phases/offsite.js";
 import { downloadRss, restoreFigures, rssRow } from "./phases/restore.js";
 import { verifyIdleP99, verifyThroughput } from "./phases/verify.js";
 import { renderTable } from "./report.js";
@@ -19,6 +20,7 @@ function parseOptions(): BenchOptions {
       seconds: { type: "string", default: "5" },
       rate: { type: "string", default: "1000" },
       keep: { type: "boolean", default: false },
+      only: { type: "string" },
     },
   });
   const positive = (name: string, raw: string) => {
@@ -32,6 +34,7 @@ function parseOptions(): BenchOptions {
     seconds: positive("seconds", values.seconds),
     rate: positive("rate", values.rate),
     keep: values.keep,
+    only: values.only,
   };
 }
 
@@ -54,6 +57,7 @@ function prepareDataDir(dataset: string): { dataDir: string; appDb: string; scra
 }
 
 async function measure(ctx: BenchContext): Promise<Row[]> {
+  if (ctx.options.only === "offsite") return offsiteFigures(ctx);
   log("/verify throughput");
   const rows = await verifyThroughput(ctx);
   const idleP99 = await verifyIdleP99(ctx);
@@ -69,6 +73,8 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   const { filename } = await ctx.service.backup();
   rows.push(await downloadRss(ctx, filename));
   rows.push(...(await restoreFigures(ctx, filename, backup.serviceMs)));
+  log("off-site copy and fetch");
+  rows.push(...(await offsiteFigures(ctx)));
   return rows;
 }
 

@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import { type ResourceLimits, Worker } from "node:worker_threads";
 import type { FetchArgs, FetchResult, UploadArgs, UploadResult } from "./offsite-tasks.js";
 import type {
   CopyArgs,
@@ -43,6 +43,8 @@ const bootstrap = new URL("./bootstrap.mjs", import.meta.url);
 export interface TaskOptions {
   /** Aborting terminates the worker (a shutdown stopping an upload); the promise rejects with an AbortError. */
   signal?: AbortSignal;
+  /** V8 limits for the worker; a small young generation keeps a streaming task's garbage from piling up. */
+  resourceLimits?: ResourceLimits;
 }
 
 /** Runs one task in a fresh worker thread, so its SQLite connection is gone when the promise settles. */
@@ -53,7 +55,11 @@ export function runTask<T extends TaskName>(
 ): Promise<TaskTypes[T]["result"]> {
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) return reject(abortError(task));
-    const worker = new Worker(bootstrap, { workerData: { task, args }, execArgv: [] });
+    const worker = new Worker(bootstrap, {
+      workerData: { task, args },
+      execArgv: [],
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+    });
     let reply: WorkerReply | undefined;
     let failure: Error | undefined;
     const onAbort = () => {

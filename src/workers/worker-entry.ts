@@ -1,7 +1,12 @@
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { offsiteFetch, offsiteUpload } from "./offsite-tasks.js";
+import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import { copyDurably, migrateFile, prepareSwap, vacuumInto, validateBackup } from "./sqlite-tasks.js";
+
+// The S3 SDK and the age cipher are loaded only by the workers that copy off-site, not by every backup's worker.
+const offsiteTasks = () => import("./offsite-tasks.js");
+const offsiteUpload = async (args: UploadArgs) => (await offsiteTasks()).offsiteUpload(args);
+const offsiteFetch = async (args: FetchArgs) => (await offsiteTasks()).offsiteFetch(args);
 
 const tasks = {
   vacuumInto,

@@ -50,13 +50,13 @@ export const offsiteConfigShape = {
   s3AllowPlaintext: envBoolean.default(false),
   /** Uploads at a time on this machine. */
   s3Concurrency: z.coerce.number().int().min(1).max(16).default(1),
-  /** Multipart part size; S3 needs at least 5 MiB. Memory per upload is about two parts. */
+  /** Multipart part size; S3 needs at least 5 MiB. Memory per upload is about two parts, so the least is the default. */
   s3PartSizeBytes: z.coerce
     .number()
     .int()
     .min(5 * 1024 * 1024)
     .max(512 * 1024 * 1024)
-    .default(8 * 1024 * 1024),
+    .default(5 * 1024 * 1024),
   s3RetryBaseMs: z.coerce.number().int().min(1).default(10_000),
   s3RetryMaxMs: z.coerce
     .number()

