@@ -5,6 +5,7 @@ import { apiRouter, defineRoute } from "./openapi/router.js";
 import { authRoutes } from "./routes/auth.js";
 import { backupRoutes } from "./routes/backup.js";
 import { databaseRoutes } from "./routes/databases.js";
+import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
 import { offsiteRoutes } from "./routes/offsite.js";
 import { upgradeRoutes } from "./routes/upgrade.js";
@@ -29,7 +30,8 @@ export function createApiRoutes() {
     .route("/backup", backupRoutes)
     .route("/databases", databaseRoutes)
     .route("/offsite", offsiteRoutes)
-    .route("/upgrade", upgradeRoutes);
+    .route("/upgrade", upgradeRoutes)
+    .route("/docs", docsRoutes);
   registerSecuritySchemes(api);
   let document: ReturnType<typeof generateDocument> | undefined;
   api.openapi(openapiJson, (c) => {

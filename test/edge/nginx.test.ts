@@ -106,6 +106,23 @@ describe("the nginx edge in front of the real server", () => {
     expect(ui.status).not.toBe(401);
   });
 
+  it("serves the API description and its reference page to anyone, and keeps the neighbouring paths gated", async () => {
+    const document = await fetch(`${edge.url}/api/v1/openapi.json`);
+    expect(document.status).toBe(200);
+    expect(await document.json()).toMatchObject({ openapi: "3.1.0" });
+    const page = await fetch(`${edge.url}/api/v1/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(await page.text()).toContain('<script src="/api/v1/docs/scalar.js"');
+    const script = await fetch(`${edge.url}/api/v1/docs/scalar.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect((await script.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+    for (const gated of ["/api/v1/docs/other.js", "/api/v1/openapi.yaml", "/api/v1/docs/"]) {
+      expect((await fetch(`${edge.url}${gated}`)).status).toBe(401);
+    }
+  });
+
   it("gates a tRPC batch that mixes public and protected procedures", async () => {
     const res = await fetch(`${edge.url}/trpc/auth.status,backup.list?batch=1&input=%7B%7D`);
     expect(res.status).toBe(401);

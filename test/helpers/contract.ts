@@ -60,7 +60,8 @@ export class ContractViolation extends Error {
 export async function checkContract(request: Request, response: Response): Promise<void> {
   const url = new URL(request.url);
   if (!url.pathname.startsWith(`${API_BASE}/`)) return;
-  const method = request.method.toLowerCase();
+  // Hono answers HEAD with the GET route's headers and no body.
+  const method = request.method === "HEAD" ? "get" : request.method.toLowerCase();
   const label = `${request.method} ${url.pathname} → ${response.status}`;
   const template = routes.find((r) => r.regex.test(url.pathname.slice(API_BASE.length)))?.template;
   const operation = template ? document.paths[template]?.[method] : undefined;
@@ -77,6 +78,7 @@ export async function checkContract(request: Request, response: Response): Promi
     }
   }
   const type = (response.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (request.method === "HEAD") return;
   if (!declared.content) {
     if (response.body !== null && type !== "") throw new ContractViolation(`${label}: a body that is not documented`);
     return;

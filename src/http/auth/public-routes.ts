@@ -5,6 +5,8 @@ export const PUBLIC_API_PATHS: ReadonlySet<string> = new Set([
   "/api/v1/auth/setup",
   "/api/v1/auth/login",
   "/api/v1/openapi.json",
+  "/api/v1/docs",
+  "/api/v1/docs/scalar.js",
 ]);
 
 export const PUBLIC_PROCEDURES: ReadonlySet<string> = new Set(["auth.status", "auth.setup", "auth.login"]);
