@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
+import { offsiteSettings, retryDelayMs } from "../../src/services/offsite/settings.js";
 import { makeTempDir, removeDir } from "../helpers/app.js";
 import { oneLine, runCli } from "../helpers/cli.js";
 import { ageKeyPair } from "../helpers/s3.js";
@@ -53,6 +54,20 @@ describe("off-site configuration", () => {
     expect(() => loadConfig({ CHAOSCYPHER_AGE_IDENTITY_FILE: wrong })).toThrow(/holds no X25519 age identity/);
     expect(() => loadConfig({ CHAOSCYPHER_AGE_IDENTITY_FILE: wrong })).not.toThrow(/NOT-REALLY/);
     expect(loadConfig({ CHAOSCYPHER_AGE_IDENTITY_FILE: keys.identityFile }).ageIdentityFile).toBe(keys.identityFile);
+  });
+
+  it("backs off exponentially from the base, up to the cap, with at most 20% jitter", () => {
+    const config = loadConfig({
+      ...base,
+      CHAOSCYPHER_AGE_RECIPIENTS: keys.recipient,
+      CHAOSCYPHER_S3_RETRY_BASE_MS: "1000",
+      CHAOSCYPHER_S3_RETRY_MAX_MS: "60000",
+    });
+    const settings = offsiteSettings(config);
+    if (!settings) throw new Error("off-site settings expected");
+    const delays = [1, 2, 3, 7, 30].map((n) => retryDelayMs(settings, n, () => 0));
+    expect(delays).toEqual([1000, 2000, 4000, 60000, 60000]);
+    expect(retryDelayMs(settings, 2, () => 1)).toBe(1600);
   });
 
   it("stops `chaoscypher serve` with one line when recipients are missing", async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rename, stat } from "node:fs/promises";
+import { link, mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { ConflictError, InvalidBackupError, NotFoundError, StoreUnavailableError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
@@ -68,8 +68,7 @@ export async function fetchCopy(
     });
     if (!fetched.recordedSha256) log.warn("the copy has no recorded SHA-256; kept after validation only");
     await validate(deps, temp);
-    if (existsSync(dest)) throw new ConflictError(`backup "${filename}" is already here`, { filename });
-    await rename(temp, dest);
+    await placeWithoutOverwrite(temp, dest, filename);
     await fsyncDirAsync(dir);
     await writeRecord(dir, filename, {
       state: "done",
@@ -111,6 +110,19 @@ async function findObject(
     if (meta) return { key, meta };
   }
   throw new NotFoundError(`no off-site copy of "${filename}" in database ${database}`, { filename });
+}
+
+/** A hard link fails when the name is taken, so a fetch racing another never replaces a backup. */
+async function placeWithoutOverwrite(temp: string, dest: string, filename: string): Promise<void> {
+  try {
+    await link(temp, dest);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+      throw new ConflictError(`backup "${filename}" is already here`, { filename });
+    }
+    throw error;
+  }
+  await rm(temp, { force: true });
 }
 
 /** Restore step 1's checks, on the decrypted temp file. */
