@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBackup } from "../../src/services/backup/index.js";
@@ -6,6 +7,8 @@ import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/ap
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
 import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
 import { ageKeyPair, startTestStore, type TestStore } from "../helpers/s3.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface RemoteList {
   database: string;
@@ -144,29 +147,43 @@ describe("disaster recovery from off-site copies", () => {
     }
   });
 
-  it("removes the remote copy of a backup pruned by retention, and of one deleted with ?offsite=true", async () => {
+  it("removes the remote copy of a backup pruned by retention, even across an outage and a restart", async () => {
     const { t, filename } = await hostWithCopy("prune/");
     const key = `prune/default/${filename}.age`;
+    const dir = path.join(t.dataDir, "backups", "default");
     expect(store.keys()).toContain(key);
+    await store.stop();
     // Retention (the schedules branch) deletes the file and says so on the event bus.
-    const { rm } = await import("node:fs/promises");
-    await rm(path.join(t.dataDir, "backups", "default", filename));
+    await rm(path.join(dir, filename));
     t.services.events.emit({ type: "backup.deleted", database: "default", filename, reason: "retention" });
-    while (store.keys().includes(key)) await new Promise((resolve) => setTimeout(resolve, 50));
-    await t.services.offsite?.idle();
-    expect(existsSync(path.join(t.dataDir, "backups", "default", `.${filename}.offsite.json`))).toBe(false);
+    while (!existsSync(path.join(dir, `.${filename}.offsite-delete`))) await sleep(20);
+    await t.services.offsite?.stop();
+    t.close();
+    await store.start();
+    expect(store.keys()).toContain(key);
 
-    const kept = await createBackup(t.services, "default");
-    await waitForState(t, kept.filename, "done");
-    const userDelete = await t.request(`/api/v1/backup/${kept.filename}`, { method: "DELETE" });
+    const restarted = await newOffsiteApp(store, keys.recipient, { s3Prefix: "prune/" }, { dataDir: t.dataDir });
+    while (store.keys().includes(key)) await sleep(50);
+    await restarted.services.offsite?.idle();
+    expect(readdirSync(dir).filter((name) => name.includes(filename))).toEqual([]);
+  });
+
+  it("keeps the remote copy on a plain delete and removes both with ?offsite=true", async () => {
+    const { t, filename } = await hostWithCopy("delete/");
+    const userDelete = await t.request(`/api/v1/backup/${filename}`, { method: "DELETE" });
     expect(userDelete.status).toBe(204);
-    expect(store.keys()).toContain(`prune/default/${kept.filename}.age`);
+    expect(store.keys()).toContain(`delete/default/${filename}.age`);
 
     const both = await createBackup(t.services, "default");
     await waitForState(t, both.filename, "done");
     const res = await t.request(`/api/v1/backup/${both.filename}?offsite=true`, { method: "DELETE" });
     expect(res.status).toBe(204);
-    expect(store.keys()).not.toContain(`prune/default/${both.filename}.age`);
+    expect(store.keys()).not.toContain(`delete/default/${both.filename}.age`);
     expect(existsSync(path.join(t.dataDir, "backups", "default", both.filename))).toBe(false);
+    // Only remote now: ?offsite=true removes that copy too, and then there is nothing left to delete.
+    const remoteOnly = await t.request(`/api/v1/backup/${filename}?offsite=true`, { method: "DELETE" });
+    expect(remoteOnly.status).toBe(204);
+    expect(store.keys()).not.toContain(`delete/default/${filename}.age`);
+    expect((await t.request(`/api/v1/backup/${filename}?offsite=true`, { method: "DELETE" })).status).toBe(404);
   });
 });

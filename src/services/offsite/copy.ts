@@ -8,7 +8,14 @@ import type { ServiceDeps } from "../deps.js";
 import type { Sha256Lookup } from "./checksum.js";
 import { abortIncompleteUploads, deleteObject } from "./remote.js";
 import { candidateKeys, type OffsiteSettings, objectKey, STREAMING_WORKER_LIMITS } from "./settings.js";
-import { type OffsiteRecord, readRecord, removeRecord, writeRecord } from "./sidecar.js";
+import {
+  type OffsiteRecord,
+  readRecord,
+  readTombstone,
+  removeRecord,
+  removeTombstone,
+  writeRecord,
+} from "./sidecar.js";
 
 export interface CopyContext {
   deps: ServiceDeps;
@@ -116,12 +123,17 @@ export async function recordFailure(
   });
 }
 
-/** Removes a pruned backup's remote copy (both key spellings), then its tombstone record. */
+/** Removes a pruned backup's remote copy (the keys its tombstone names, and both key spellings), then the tombstone. */
 export async function deleteRemoteCopy(ctx: CopyContext, database: string, filename: string): Promise<void> {
   const dir = ctx.deps.paths.backupDir(database);
   const record = await readRecord(dir, filename);
-  const keys = new Set([...(record?.key ? [record.key] : []), ...candidateKeys(ctx.settings, database, filename)]);
+  const keys = new Set([
+    ...(await readTombstone(dir, filename)),
+    ...(record?.key ? [record.key] : []),
+    ...candidateKeys(ctx.settings, database, filename),
+  ]);
   for (const key of keys) await deleteObject(ctx.client, ctx.settings.store.bucket, key);
+  await removeTombstone(dir, filename);
   if (!existsSync(path.join(dir, filename))) await removeRecord(dir, filename);
   ctx.deps.logger.info({ database, filename, operation: "offsite", objects: [...keys] }, "off-site copy deleted");
 }

@@ -8,7 +8,7 @@ import { BackupGoneError, type CopyContext, copyBackup, deleteRemoteCopy, record
 import { removeFetchLeftovers } from "./fetch.js";
 import { abortIncompleteUploads } from "./remote.js";
 import { type OffsiteSettings, retryDelayMs } from "./settings.js";
-import { readRecord, removeRecord, sidecarNames, writeRecord } from "./sidecar.js";
+import { readRecord, removeRecord, sidecarNames, tombstoneNames, writeTombstone } from "./sidecar.js";
 
 type JobKind = "copy" | "delete";
 
@@ -154,7 +154,7 @@ export class OffsiteService {
     return queued;
   }
 
-  /** Backups without a `done` record are queued; records whose backup is gone are pruned or finish deleting. */
+  /** Backups without a `done` record are queued, pruned backups' remote copies deleted, orphan records removed. */
   async #scan(database: string, options: { now: boolean }): Promise<string[]> {
     const dir = this.deps.paths.backupDir(database);
     const backups = await listBackupFiles(dir);
@@ -167,11 +167,12 @@ export class OffsiteService {
       this.#enqueue("copy", database, filename, options.now ? Date.now() : retryAt, options.now);
       queued.push(filename);
     }
+    for (const filename of await tombstoneNames(dir)) {
+      this.#enqueue("delete", database, filename, Date.now(), options.now);
+    }
     for (const filename of await sidecarNames(dir)) {
-      if (present.has(filename)) continue;
-      const record = await readRecord(dir, filename);
-      if (record?.state === "deleting") this.#enqueue("delete", database, filename, Date.now(), options.now);
-      else if (!this.#running.has(id(database, filename))) await removeRecord(dir, filename);
+      if (present.has(filename) || this.#running.has(id(database, filename))) continue;
+      if (!this.#jobs.has(id(database, filename))) await removeRecord(dir, filename);
     }
     return queued;
   }
@@ -300,7 +301,7 @@ export class OffsiteService {
       return;
     }
     const record = await readRecord(dir, filename);
-    await writeRecord(dir, filename, { ...(record ?? { attempts: 0 }), state: "deleting" });
+    await writeTombstone(dir, filename, record?.key ? [record.key] : []);
     this.#enqueue("delete", database, filename, Date.now(), true);
     this.#pump();
   }

@@ -6,9 +6,8 @@ import { writeFileAtomic } from "../../lib/durable-fs.js";
 export const OFFSITE_STATES = ["pending", "uploading", "done", "failed", "disabled"] as const;
 export type OffsiteStateName = (typeof OFFSITE_STATES)[number];
 
-/** `deleting` is internal: the backup is gone locally and its remote copy is still to be removed (retention). */
 const recordSchema = z.object({
-  state: z.enum([...OFFSITE_STATES, "deleting"]),
+  state: z.enum(OFFSITE_STATES),
   key: z.string().optional(),
   at: z.string().optional(),
   error: z.string().optional(),
@@ -59,6 +58,36 @@ export function publicState(record: OffsiteRecord): {
   attempts?: number;
   next_attempt_at?: string;
 } {
-  const { sha256: _sha, state, ...rest } = record;
-  return { state: state === "deleting" ? "pending" : state, ...rest };
+  const { sha256: _sha, ...rest } = record;
+  return rest;
+}
+
+/**
+ * A remote copy still to be deleted after its backup was pruned (retention): `.<filename>.offsite-delete`, kept
+ * apart from the records, which go when their backup goes, so the deletion survives a restart.
+ */
+const TOMBSTONE = ".offsite-delete";
+
+export async function writeTombstone(dir: string, filename: string, keys: string[]): Promise<void> {
+  await writeFileAtomic(path.join(dir, `.${filename}${TOMBSTONE}`), `${JSON.stringify({ keys })}\n`);
+}
+
+export async function readTombstone(dir: string, filename: string): Promise<string[]> {
+  try {
+    const parsed = JSON.parse(await readFile(path.join(dir, `.${filename}${TOMBSTONE}`), "utf8")) as { keys?: unknown };
+    return Array.isArray(parsed.keys) ? parsed.keys.filter((k): k is string => typeof k === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+export async function removeTombstone(dir: string, filename: string): Promise<void> {
+  await rm(path.join(dir, `.${filename}${TOMBSTONE}`), { force: true });
+}
+
+export async function tombstoneNames(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names
+    .filter((name) => name.startsWith(".") && name.endsWith(TOMBSTONE))
+    .map((name) => name.slice(1, -TOMBSTONE.length));
 }
