@@ -4,6 +4,7 @@ import { createApp } from "./http/app.js";
 import { createLogger } from "./logger.js";
 import { reconcileCredentials } from "./services/auth/index.js";
 import { startServices } from "./services/create-deps.js";
+import { Scheduler } from "./services/schedules/index.js";
 
 /** Starts the HTTP server on the parsed config; resolves once it listens. */
 export async function startServer(config: Config) {
@@ -25,17 +26,24 @@ export async function startServer(config: Config) {
       reject(error);
     });
   });
+  // Timers start once the server listens; the ops shutdown sequence stops them first (runs in flight finish).
+  const scheduler = new Scheduler(services);
+  services.scheduler = scheduler;
+  await scheduler.start();
   const shutdown = () => {
     logger.info("shutting down");
-    server.close(async () => {
-      await services.offsite?.stop();
-      services.registry.closeAll();
-      process.exit(0);
+    // Off-site uploads in flight are stopped; their records stay `uploading` and restart cleanly next time.
+    const stopped = Promise.all([scheduler.stop(), services.offsite?.stop()]);
+    server.close(() => {
+      void stopped.finally(() => {
+        services.registry.closeAll();
+        process.exit(0);
+      });
     });
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
-  return { server, services };
+  return { server, services, scheduler };
 }
 
 const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));

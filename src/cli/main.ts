@@ -6,6 +6,7 @@ import { databasesCommands } from "./commands/databases.js";
 import { keysCommands } from "./commands/keys.js";
 import { dbCommands, upgradeCommand } from "./commands/migrate.js";
 import { offsiteCommands } from "./commands/offsite.js";
+import { scheduleCommands } from "./commands/schedule.js";
 import { serveCommand } from "./commands/serve.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(upgradeCommand());
   program.addCommand(dbCommands());
   program.addCommand(backupCommands());
+  program.addCommand(scheduleCommands());
   program.addCommand(databasesCommands());
   program.addCommand(keysCommands());
   program.addCommand(offsiteCommands());

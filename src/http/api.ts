@@ -8,6 +8,7 @@ import { databaseRoutes } from "./routes/databases.js";
 import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
 import { offsiteRoutes } from "./routes/offsite.js";
+import { scheduleRoutes } from "./routes/schedule.js";
 import { upgradeRoutes } from "./routes/upgrade.js";
 
 const openapiJson = defineRoute({
@@ -30,6 +31,7 @@ export function createApiRoutes() {
     .route("/backup", backupRoutes)
     .route("/databases", databaseRoutes)
     .route("/offsite", offsiteRoutes)
+    .route("/schedule", scheduleRoutes)
     .route("/upgrade", upgradeRoutes)
     .route("/docs", docsRoutes);
   registerSecuritySchemes(api);

@@ -10,6 +10,7 @@ import type { AuthRuntime } from "./auth/runtime.js";
 import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
 import type { OffsiteService } from "./offsite/service.js";
+import type { SchedulerHandle } from "./schedules/scheduler.js";
 
 /** File operations a restore performs, injectable so tests can make one fail. */
 export interface FileOps {
@@ -42,4 +43,6 @@ export interface ServiceDeps {
   events: ServiceEvents;
   /** The off-site copy queue (SPEC §9); absent when CHAOSCYPHER_S3_BUCKET is not set. Started by the server only. */
   offsite?: OffsiteService;
+  /** The server's schedule timers (absent in the CLI): told when a schedule changes, asked for the next run. */
+  scheduler?: SchedulerHandle;
 }

@@ -4,6 +4,7 @@ import { backupRouter } from "./routers/backup.js";
 import { databasesRouter } from "./routers/databases.js";
 import { keysRouter } from "./routers/keys.js";
 import { offsiteRouter } from "./routers/offsite.js";
+import { scheduleRouter } from "./routers/schedule.js";
 import { upgradeRouter } from "./routers/upgrade.js";
 
 export const appRouter = router({
@@ -13,6 +14,7 @@ export const appRouter = router({
   databases: databasesRouter,
   upgrade: upgradeRouter,
   offsite: offsiteRouter,
+  schedule: scheduleRouter,
 });
 
 export type AppRouter = typeof appRouter;

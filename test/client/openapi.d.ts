@@ -2244,6 +2244,220 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A database's backup schedule, its next run and the last run's outcome */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The database to act on; defaults to the server's current database. */
+                    database?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The schedule. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Schedule"];
+                    };
+                };
+                /** @description Bad input: a bad filename, database name, query or body (`VALIDATION_ERROR`). Nothing changed. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "VALIDATION_ERROR";
+                        };
+                    };
+                };
+                /** @description No valid session cookie or API key, or bad credentials (`AUTH_REQUIRED`). */
+                401: {
+                    headers: {
+                        /** @description Always `Bearer realm="chaoscypher"`. */
+                        "WWW-Authenticate": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "AUTH_REQUIRED";
+                        };
+                    };
+                };
+                /** @description The database, backup or key does not exist (`NOT_FOUND`). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "NOT_FOUND";
+                        };
+                    };
+                };
+                /** @description A bug (`INTERNAL_ERROR`). */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "DATABASE_BLOCKED" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+        /** Replace a database's backup schedule and retention */
+        put: {
+            parameters: {
+                query?: {
+                    /** @description The database to act on; defaults to the server's current database. */
+                    database?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ScheduleRequest"];
+                };
+            };
+            responses: {
+                /** @description The schedule as stored, with its next run. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Schedule"];
+                    };
+                };
+                /** @description Bad input: a bad filename, database name, query or body (`VALIDATION_ERROR`). Nothing changed. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "VALIDATION_ERROR";
+                        };
+                    };
+                };
+                /** @description No valid session cookie or API key, or bad credentials (`AUTH_REQUIRED`). */
+                401: {
+                    headers: {
+                        /** @description Always `Bearer realm="chaoscypher"`. */
+                        "WWW-Authenticate": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "AUTH_REQUIRED";
+                        };
+                    };
+                };
+                /** @description A cross-site request made with the session cookie (`FORBIDDEN`). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "FORBIDDEN";
+                        };
+                    };
+                };
+                /** @description The database, backup or key does not exist (`NOT_FOUND`). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "NOT_FOUND";
+                        };
+                    };
+                };
+                /** @description The request body is too large (`PAYLOAD_TOO_LARGE`). */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+                /** @description A bug (`INTERNAL_ERROR`). */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "DATABASE_BLOCKED" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/upgrade/pending": {
         parameters: {
             query?: never;
@@ -2972,6 +3186,63 @@ export interface components {
             created_at: string;
             kind: components["schemas"]["BackupKind"];
             sha256: string;
+        };
+        Schedule: {
+            database: string;
+            enabled: boolean;
+            cron: string;
+            timezone: string;
+            retention: components["schemas"]["Retention"];
+            /**
+             * Format: date-time
+             * @example 2026-01-01T02:00:00.000Z
+             */
+            next_run_at: string | null;
+            last_run: components["schemas"]["LastRun"];
+        };
+        Retention: {
+            keep_last?: number;
+            keep_hourly?: number;
+            keep_daily?: number;
+            keep_weekly?: number;
+            keep_monthly?: number;
+            keep_yearly?: number;
+        };
+        LastRun: {
+            /**
+             * Format: date-time
+             * @example 2026-01-01T02:00:00.000Z
+             */
+            at: string;
+            /** @enum {string} */
+            outcome: "ok" | "failed" | "skipped";
+            filename?: string;
+            error?: string;
+        } | null;
+        /**
+         * @description `cron`: 5 fields, 6 with seconds first, or @hourly/@daily/@weekly/@monthly. `timezone`: IANA name (default UTC). `retention`: restic forget rules, each a count ≥ 0, at least one above 0.
+         * @example {
+         *       "enabled": true,
+         *       "cron": "0 2 * * *",
+         *       "timezone": "UTC",
+         *       "retention": {
+         *         "keep_daily": 7,
+         *         "keep_weekly": 4
+         *       }
+         *     }
+         */
+        ScheduleRequest: {
+            enabled: boolean;
+            cron: string;
+            timezone?: string;
+            retention: {
+                keep_last?: number;
+                keep_hourly?: number;
+                keep_daily?: number;
+                keep_weekly?: number;
+                keep_monthly?: number;
+                keep_yearly?: number;
+            };
         };
         UpgradeStatusList: {
             databases: components["schemas"]["UpgradeStatus"][];

@@ -4,8 +4,10 @@ import { api, type Backup, downloadUrl, queryKeys } from "../api.js";
 import { formatBytes, formatLocal, parseBackupStamp } from "../format.js";
 import { useDatabases } from "../shell/DatabaseSwitcher.js";
 import { ErrorAlert, Notice, Spinner } from "../ui/Alert.js";
+import { BackupWarnings } from "./BackupWarnings.js";
 import { DeleteDialog, RestoreDialog } from "./dialogs.js";
-import { OffsiteCell, OffsiteWarning, offsiteInFlight, PushButton, RemoteOnly } from "./Offsite.js";
+import { OffsiteCell, offsiteInFlight, PushButton, RemoteOnly } from "./Offsite.js";
+import { ScheduleCard } from "./ScheduleCard.js";
 
 type Pending = { action: "restore" | "delete"; backup: Backup } | null;
 
@@ -46,6 +48,7 @@ function BackupsOf({ database }: { database: string }) {
         Copies of the database <strong>{database}</strong>, taken while it keeps running. Times are shown in your local
         time zone.
       </p>
+      <BackupWarnings database={database} backups={backups.data?.backups} />
       <div className="toolbar">
         <button
           type="button"
@@ -64,13 +67,13 @@ function BackupsOf({ database }: { database: string }) {
         </button>
         {backups.data && <PushButton database={database} backups={backups.data.backups} />}
       </div>
-      {backups.data && <OffsiteWarning backups={backups.data.backups} />}
       <ErrorAlert error={create.error} />
       <Notice>{notice}</Notice>
       <ErrorAlert error={backups.error} />
       {backups.data && (
         <BackupTable database={database} backups={backups.data.backups} onAction={(p) => setPending(p)} />
       )}
+      <ScheduleCard database={database} />
       <RemoteOnly database={database} />
       {pending?.action === "restore" && (
         <RestoreDialog

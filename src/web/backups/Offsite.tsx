@@ -39,18 +39,14 @@ export function OffsiteCell({ offsite }: { offsite: Backup["offsite"] }) {
   );
 }
 
-/** The warning of SPEC §7 for copies that failed; the newest error says what to fix. */
-export function OffsiteWarning({ backups }: { backups: Backup[] }) {
+/** The banner's line for copies that failed (SPEC §7), or null; the newest error says what to fix. */
+export function offsiteWarning(backups: Backup[]): string | null {
   const failed = backups.filter((b) => b.offsite?.state === "failed");
   if (failed.length === 0) return null;
   const first = failed[0]?.offsite;
   const error = first && "error" in first ? first.error : undefined;
-  return (
-    <p role="alert" className="alert warning">
-      {failed.length === 1 ? "1 off-site copy failed" : `${failed.length} off-site copies failed`}
-      {error ? `: ${error}` : "."} They are retried automatically; Push retries them now.
-    </p>
-  );
+  const count = failed.length === 1 ? "1 off-site copy failed" : `${failed.length} off-site copies failed`;
+  return `${count}${error ? `: ${error}` : ""}. They are retried automatically; Push retries them now.`;
 }
 
 /** Retries every copy that is not done, now; shown only when there is one. */

@@ -1,0 +1,92 @@
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { ServiceError } from "../../errors.js";
+import { writeBackup } from "../backup/create.js";
+import { listBackupFiles, nextPrefixedName } from "../backup/files.js";
+import { resolveDatabase } from "../databases/index.js";
+import type { ServiceDeps } from "../deps.js";
+import type { OperationLock } from "../locks.js";
+import type { IsGood } from "./good.js";
+import { planRetention, type RetentionPlan } from "./retention.js";
+import type { ScheduleSettings } from "./settings.js";
+import { stampToDate } from "./stamp.js";
+import type { LastRun } from "./store.js";
+
+const nextScheduledName = nextPrefixedName("auto");
+
+/**
+ * One scheduled run: an `auto_` backup exactly as `POST /backup` writes it (same lock, same writer), then
+ * retention. A database that is busy or out of service is skipped, never waited for: runs do not pile up.
+ */
+export async function runScheduledBackup(
+  deps: ServiceDeps,
+  database: string,
+  settings: ScheduleSettings,
+  isGood: IsGood,
+): Promise<LastRun> {
+  const at = deps.now().toISOString();
+  const started = performance.now();
+  const log = deps.logger.child({ database, operation: "scheduled_run" });
+  log.info("scheduled run started");
+  const finish = (run: LastRun): LastRun => {
+    const { outcome, filename, error } = run;
+    const durationMs = Math.round(performance.now() - started);
+    log[outcome === "ok" ? "info" : outcome === "skipped" ? "warn" : "error"](
+      { outcome, filename, error, durationMs },
+      "scheduled run finished",
+    );
+    deps.events.emit({ type: "operation.finished", database, operation: "scheduled_run", outcome, filename, error });
+    return run;
+  };
+  // Busy (another backup, a restore, a CLI command) or out of service: skipped, never waited for.
+  let lock: OperationLock;
+  try {
+    resolveDatabase(deps, database);
+    lock = deps.locks.acquire(database, "backup");
+  } catch (error) {
+    const outcome = error instanceof ServiceError ? "skipped" : "failed";
+    return finish({ at, outcome, error: (error as Error).message });
+  }
+  try {
+    let filename: string;
+    try {
+      ({ filename } = await writeBackup(deps, database, nextScheduledName));
+    } catch (error) {
+      return finish({ at, outcome: "failed", error: (error as Error).message });
+    }
+    const run = finish({ at, outcome: "ok", filename });
+    await applyRetention(deps, database, settings, isGood).catch((error: unknown) => {
+      log.error({ err: error }, "retention failed; no backup was removed after the failure");
+    });
+    return run;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Removes the scheduled backups the rules do not keep; each removal is an event (off-site copies follow it). */
+export async function applyRetention(
+  deps: ServiceDeps,
+  database: string,
+  settings: ScheduleSettings,
+  isGood: IsGood,
+): Promise<RetentionPlan> {
+  const dir = deps.paths.backupDir(database);
+  const scheduled = (await listBackupFiles(dir)).filter((b) => b.kind === "scheduled");
+  const candidates = await Promise.all(
+    scheduled.map(async (b) => ({
+      filename: b.filename,
+      createdAt: stampToDate(b.created_at),
+      good: await isGood(database, b.filename),
+    })),
+  );
+  const plan = planRetention(candidates, settings.retention, settings.timezone);
+  const log = deps.logger.child({ database, operation: "retention" });
+  for (const { filename } of plan.remove) {
+    await rm(path.join(dir, filename), { force: true });
+    log.info({ filename }, "backup removed by retention");
+    deps.events.emit({ type: "backup.deleted", database, filename, reason: "retention" });
+  }
+  log.info({ kept: plan.keep.length, removed: plan.remove.length }, "retention applied");
+  return plan;
+}
