@@ -3,6 +3,7 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBackup } from "../../src/services/backup/index.js";
+import { runScheduledBackup } from "../../src/services/schedules/index.js";
 import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
 import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
@@ -166,6 +167,20 @@ describe("disaster recovery from off-site copies", () => {
     while (store.keys().includes(key)) await sleep(50);
     await restarted.services.offsite?.idle();
     expect(readdirSync(dir).filter((name) => name.includes(filename))).toEqual([]);
+  });
+
+  it("removes the remote copy of a scheduled backup that a scheduled run's retention prunes", async () => {
+    let clock = new Date("2026-03-01T02:00:00Z");
+    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "sched/" }, { services: { now: () => clock } });
+    const settings = { enabled: true, cron: "0 2 * * *", timezone: "UTC", retention: { keep_last: 1 } };
+    const first = await runScheduledBackup(t.services, "default", settings, () => true);
+    await waitForState(t, first.filename as string, "done");
+    clock = new Date("2026-03-02T02:00:00Z");
+    const second = await runScheduledBackup(t.services, "default", settings, () => true);
+    await waitForState(t, second.filename as string, "done");
+    const pruned = `sched/default/${first.filename}.age`;
+    while (store.keys().includes(pruned)) await sleep(50);
+    expect(store.keys()).toContain(`sched/default/${second.filename}.age`);
   });
 
   it("keeps the remote copy on a plain delete and removes both with ?offsite=true", async () => {
