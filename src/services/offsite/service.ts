@@ -77,10 +77,15 @@ export class OffsiteService {
     if (this.#active) return;
     this.#active = true;
     this.#unsubscribe = this.deps.events.on((event) => this.#onEvent(event));
-    for (const database of this.deps.registry.names()) {
-      await removeFetchLeftovers(this.deps.paths.backupDir(database));
+    // A data dir the scan cannot read is logged, not fatal: the server serves, and the next rescan tries again.
+    try {
+      for (const database of this.deps.registry.names()) {
+        await removeFetchLeftovers(this.deps.paths.backupDir(database));
+      }
+      await this.rescan();
+    } catch (error) {
+      this.deps.logger.error({ err: error, operation: "offsite" }, "off-site start-up scan failed");
     }
-    await this.rescan();
     this.#rescan = setInterval(() => this.#track(this.rescan()), this.#rescanMs);
     this.#rescan.unref();
   }
@@ -131,11 +136,6 @@ export class OffsiteService {
   async rescan(): Promise<void> {
     await this.#scanAll(undefined, { now: false });
     this.#pump();
-  }
-
-  /** The jobs waiting or running, for tests and shutdown logs. */
-  get pendingCount(): number {
-    return this.#jobs.size;
   }
 
   /** Resolves once no job is due or running (failed ones waiting for their retry do not count). */
