@@ -5,11 +5,13 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeBackup } from "../../src/services/backup/create.js";
 import { nextPrefixedName, preUpgradeBackupName } from "../../src/services/backup/files.js";
+import { createBackup } from "../../src/services/backup/index.js";
 import type { ServiceEvent } from "../../src/services/events/index.js";
+import { OffsiteService, offsiteSettings } from "../../src/services/offsite/index.js";
 import { makeTempDir, removeDir, useTestApps } from "../helpers/app.js";
 import { insertNode, withDb } from "../helpers/data.js";
 import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
-import { ageDecrypt, ageKeyPair, startTestStore, type TestStore } from "../helpers/s3.js";
+import { ageDecrypt, ageKeyPair, offsiteConfig, startTestStore, type TestStore } from "../helpers/s3.js";
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
@@ -74,6 +76,30 @@ describe("off-site copies", () => {
     expect(offsite.key).toBe(`plain/default/${created.filename}`);
     const local = readFileSync(path.join(t.dataDir, "backups", "default", created.filename));
     expect(store.readObject(`plain/default/${created.filename}`).equals(local)).toBe(true);
+  });
+
+  it("refuses to copy a backup whose bytes no longer match its recorded SHA-256, aborting the upload", async () => {
+    const t = newApp({ config: offsiteConfig(store, keys.recipient, { s3Prefix: "mismatch/" }) });
+    const settings = offsiteSettings(t.config);
+    if (!settings) throw new Error("off-site settings expected");
+    // The record says one thing, the file on disk another (bit rot, an edit by hand).
+    t.services.offsite = new OffsiteService(t.services, settings, { lookup: async () => "0".repeat(64) });
+    await withDb(t.services, "default", (db) => {
+      db.run(sql`CREATE TABLE filler (b BLOB)`);
+      db.run(
+        sql`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 12) INSERT INTO filler SELECT randomblob(1048576) FROM n`,
+      );
+    });
+    await t.services.offsite.start();
+    try {
+      const created = await createBackup(t.services, "default");
+      const failed = await waitForState(t, created.filename, "failed");
+      expect(failed.error).toMatch(/SHA-256 does not match/);
+      expect(store.keys().filter((k) => k.startsWith("mismatch/"))).toEqual([]);
+      expect(store.incompleteUploads()).toEqual([]);
+    } finally {
+      await t.services.offsite.stop();
+    }
   });
 
   it("sends a large backup as a multipart upload, byte-exact after decryption", async () => {
