@@ -9,6 +9,7 @@ import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
 import { offsiteFigures } from "./phases/offsite.js";
 import { downloadRss, restoreFigures, rssRow } from "./phases/restore.js";
+import { uploadFigures, verifyDuringVerification } from "./phases/upload.js";
 import { verifyIdleP99, verifyThroughput } from "./phases/verify.js";
 import { renderTable } from "./report.js";
 
@@ -56,8 +57,15 @@ function prepareDataDir(dataset: string): { dataDir: string; appDb: string; scra
   return { dataDir, appDb, scratchDir };
 }
 
+/** `--only upload`: just the upload and verification rows (checking them at small scale). */
+async function uploadRows(ctx: BenchContext): Promise<Row[]> {
+  log("upload and verification");
+  return [...(await uploadFigures(ctx)), ...(await verifyDuringVerification(ctx))];
+}
+
 async function measure(ctx: BenchContext): Promise<Row[]> {
   if (ctx.options.only === "offsite") return offsiteFigures(ctx);
+  if (ctx.options.only === "upload") return uploadRows(ctx);
   log("/verify throughput");
   const rows = await verifyThroughput(ctx);
   const idleP99 = await verifyIdleP99(ctx);
@@ -75,6 +83,7 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   rows.push(...(await restoreFigures(ctx, filename, backup.serviceMs)));
   log("off-site copy and fetch");
   rows.push(...(await offsiteFigures(ctx)));
+  rows.push(...(await uploadRows(ctx)));
   return rows;
 }
 

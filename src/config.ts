@@ -24,6 +24,12 @@ export const configSchema = z
     gateTimeoutMs: z.coerce.number().int().min(1).default(30_000),
     /** How long a restore waits for leases already inside to finish. */
     drainTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+    /** The largest backup `POST /backup/upload` accepts (SPEC §8); more is refused with 413. */
+    uploadMaxBytes: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(64 * 1024 ** 3),
     /** Built maintenance UI (`npm run build:web`), served at `/`. */
     webDir: z.string().min(1).default(defaultWebDir),
     ...offsiteConfigShape,
@@ -42,6 +48,7 @@ const envNames: Record<keyof Config, string> = {
   gateTimeoutMs: "CHAOSCYPHER_GATE_TIMEOUT_MS",
   drainTimeoutMs: "CHAOSCYPHER_DRAIN_TIMEOUT_MS",
   webDir: "CHAOSCYPHER_WEB_DIR",
+  uploadMaxBytes: "CHAOSCYPHER_UPLOAD_MAX_BYTES",
   s3Bucket: "CHAOSCYPHER_S3_BUCKET",
   s3Endpoint: "CHAOSCYPHER_S3_ENDPOINT",
   s3Region: "CHAOSCYPHER_S3_REGION",

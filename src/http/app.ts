@@ -16,6 +16,8 @@ import { webUi } from "./static.js";
 import { verifyHandler } from "./verify.js";
 
 const MAX_JSON_BODY = 64 * 1024;
+/** Its body is a backup streamed to disk, limited by CHAOSCYPHER_UPLOAD_MAX_BYTES in the service instead. */
+const UPLOAD_ROUTE = "/api/v1/backup/upload";
 
 export function createApp(services: ServiceDeps) {
   const app = new Hono<AppEnv>();
@@ -27,14 +29,13 @@ export function createApp(services: ServiceDeps) {
   });
   app.use(requestId());
   app.use(requestLog(services.logger));
-  app.use(
-    bodyLimit({
-      maxSize: MAX_JSON_BODY,
-      onError: () => {
-        throw new PayloadTooLargeError(`request bodies are limited to ${MAX_JSON_BODY} bytes`);
-      },
-    }),
-  );
+  const jsonBodyLimit = bodyLimit({
+    maxSize: MAX_JSON_BODY,
+    onError: () => {
+      throw new PayloadTooLargeError(`request bodies are limited to ${MAX_JSON_BODY} bytes`);
+    },
+  });
+  app.use((c, next) => (c.req.method === "POST" && c.req.path === UPLOAD_ROUTE ? next() : jsonBodyLimit(c, next)));
   app.use(authGate());
 
   app.route(API_BASE, createApiRoutes());

@@ -7,6 +7,8 @@ import { ServerSettings } from "../db/server-settings.js";
 import { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
 import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
+import { startBackupLifecycle } from "./backup/lifecycle.js";
+import { VerificationQueue } from "./backup/verification.js";
 import type { ServiceDeps } from "./deps.js";
 import { ServiceEvents } from "./events/index.js";
 import { OperationLocks } from "./locks.js";
@@ -47,6 +49,7 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     auth: createAuthRuntime(),
     restoreHooks: [authRestoreHook],
     events: new ServiceEvents(logger),
+    verifications: new VerificationQueue(),
     ...overrides,
   };
   const offsite = offsiteSettings(config);
@@ -79,6 +82,7 @@ export async function startServices(
 ): Promise<ServiceDeps> {
   const deps = createServiceDeps(config, logger, overrides);
   await initServices(deps);
+  await startBackupLifecycle(deps);
   await deps.offsite?.start();
   return deps;
 }

@@ -7,6 +7,7 @@ import type { ServerSettings } from "../db/server-settings.js";
 import type { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
 import type { AuthRuntime } from "./auth/runtime.js";
+import type { VerificationQueue } from "./backup/verification.js";
 import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
 import type { OffsiteService } from "./offsite/service.js";
@@ -41,6 +42,8 @@ export interface ServiceDeps {
   restoreHooks: RestoreHook[];
   /** Outcomes of backups, restores and background work, for observers (metrics, alerts, follow-up jobs). */
   events: ServiceEvents;
+  /** Background verification of backups (SPEC §8); idle until `start`ed by the server. */
+  verifications: VerificationQueue;
   /** The off-site copy queue (SPEC §9); absent when CHAOSCYPHER_S3_BUCKET is not set. Started by the server only. */
   offsite?: OffsiteService;
   /** The server's schedule timers (absent in the CLI): told when a schedule changes, asked for the next run. */

@@ -1,4 +1,5 @@
 import { type ResourceLimits, Worker } from "node:worker_threads";
+import type { CopyHashedArgs, HashResult, VerifyArgs, VerifyResult } from "./backup-tasks.js";
 import type { FetchArgs, FetchResult, UploadArgs, UploadResult } from "./offsite-tasks.js";
 import type {
   CopyArgs,
@@ -10,11 +11,15 @@ import type {
 } from "./sqlite-tasks.js";
 
 interface TaskTypes {
-  vacuumInto: { args: VacuumArgs; result: { size: number } };
+  vacuumInto: { args: VacuumArgs; result: { size: number; sha256: string } };
   copyDurably: { args: CopyArgs; result: undefined };
   validateBackup: { args: ValidateArgs; result: ValidationResult };
   prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
   migrateFile: { args: MigrateArgs; result: { applied: string[] } };
+  hashFile: { args: { file: string }; result: HashResult };
+  copyHashed: { args: CopyHashedArgs; result: HashResult };
+  validateAndHash: { args: ValidateArgs; result: ValidationResult & Partial<HashResult> };
+  verifyFile: { args: VerifyArgs; result: VerifyResult };
   offsiteUpload: { args: UploadArgs; result: UploadResult };
   offsiteFetch: { args: FetchArgs; result: FetchResult };
 }

@@ -2,6 +2,7 @@ import { closeSync, copyFileSync, fsyncSync, openSync, readSync, renameSync, rmS
 import path from "node:path";
 import { applyMigrations, hasMigrationsTable, lastAppliedMillis, type Migration } from "../db/migrations.js";
 import { checkReadable, openSqlite } from "../db/sqlite.js";
+import { hashFile } from "./hash.js";
 
 /** Work that must stay off the event loop: each task runs in a worker thread with its own connection. */
 
@@ -28,8 +29,11 @@ export interface VacuumArgs {
   dest: string;
 }
 
-/** A compacted, consistent copy of a live database: VACUUM INTO a temp name, fsync, rename, fsync dir. */
-export function vacuumInto({ src, temp, dest }: VacuumArgs): { size: number } {
+/**
+ * A compacted, consistent copy of a live database: VACUUM INTO a temp name, fsync, rename, fsync dir; then
+ * the copy's SHA-256, read back from disk in this same worker (SPEC §8).
+ */
+export function vacuumInto({ src, temp, dest }: VacuumArgs): { size: number; sha256: string } {
   const sqlite = openSqlite(src, { readonly: true });
   try {
     // VACUUM INTO streams pages once; the default cache (16 MB for the source and again for the copy) buys nothing.
@@ -49,7 +53,7 @@ export function vacuumInto({ src, temp, dest }: VacuumArgs): { size: number } {
     removeWithJournal(temp);
     throw error;
   }
-  return { size: statSync(dest).size };
+  return hashFile({ file: dest });
 }
 
 export interface PrepareSwapArgs {

@@ -1,5 +1,6 @@
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
+import { copyHashed, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import { copyDurably, migrateFile, prepareSwap, vacuumInto, validateBackup } from "./sqlite-tasks.js";
 
@@ -14,6 +15,10 @@ const tasks = {
   validateBackup,
   migrateFile,
   prepareSwap,
+  hashFile,
+  copyHashed,
+  validateAndHash,
+  verifyFile,
   offsiteUpload,
   offsiteFetch,
 } as const;
@@ -29,14 +34,20 @@ const background = new Set<keyof typeof tasks>([
   "copyDurably",
   "validateBackup",
   "prepareSwap",
+  "hashFile",
+  "copyHashed",
+  "validateAndHash",
   "offsiteUpload",
   "offsiteFetch",
 ]);
+/** Verification is the lowest: it only re-reads files that are already safe on disk. */
+const VERIFY_NICE = 19;
 
 const { task, args } = workerData as { task: keyof typeof tasks; args: never };
-if (background.has(task) && process.platform === "linux") {
+const nice = task === "verifyFile" ? VERIFY_NICE : background.has(task) ? WORKER_NICE : 0;
+if (nice > 0 && process.platform === "linux") {
   try {
-    setPriority(WORKER_NICE);
+    setPriority(nice);
   } catch {
     // Lowering one's own priority is always allowed; a sandbox refusing it costs only speed under load.
   }

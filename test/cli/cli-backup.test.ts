@@ -84,23 +84,40 @@ describe("chaoscypher CLI: help, databases and backups", () => {
     const created = await runCli(["backup", "create", "--data-dir", dir, "--json"]);
     expect(created.code).toBe(0);
     expect(created.stderr).toBe(""); // no spinner when piped
-    const backup = parseJson<{ filename: string }>(created);
+    const backup = parseJson<{ filename: string; sha256: string }>(created);
     expect(backup).toEqual({
       database: "default",
       filename: expect.stringMatching(/^app_\d{8}_\d{6}\.db$/),
       size: expect.any(Number),
       created_at: expect.stringMatching(/^\d{8}_\d{6}$/),
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
 
     const listed = await runCli(["backup", "list", "--data-dir", dir, "--json"]);
     expect(parseJson(listed)).toEqual({
       database: "default",
       backups: [
-        { filename: backup.filename, size: expect.any(Number), created_at: expect.any(String), kind: "backup" },
+        {
+          filename: backup.filename,
+          size: expect.any(Number),
+          created_at: expect.any(String),
+          kind: "backup",
+          sha256: backup.sha256,
+          // The CLI leaves background verification to the server.
+          verification: { state: "pending", at: null },
+          offsite: null,
+        },
       ],
     });
     const human = await runCli(["backup", "list", "--data-dir", dir]);
-    expect(human.stdout).toMatch(new RegExp(`^${backup.filename.replace(".", "\\.")} .* backup$`, "m"));
+    const row = `^${backup.filename.replace(".", "\\.")} .* backup +pending +${backup.sha256.slice(0, 12)}$`;
+    expect(human.stdout).toMatch(new RegExp(row, "m"));
+
+    const verified = await runCli(["backup", "verify", backup.filename, "--data-dir", dir, "--json"]);
+    expect(verified.code).toBe(0);
+    expect(parseJson(verified)).toMatchObject({ filename: backup.filename, verification: { state: "ok" } });
+    const verifiedList = await runCli(["backup", "list", "--data-dir", dir]);
+    expect(verifiedList.stdout).toMatch(new RegExp(`^${backup.filename.replace(".", "\\.")} .* backup +ok +`, "m"));
 
     seedDatabase(dir, "default", { titles: ["after"] });
     expect(titles(dbFile)).toEqual(["before", "after"]);
@@ -168,7 +185,7 @@ describe("chaoscypher CLI: help, databases and backups", () => {
     expect(kept.output).toContain(`Delete backup ${filename} of database default? [y/N]`);
     expect(kept.output).toContain("chaoscypher: aborted, nothing was changed");
     expect(kept.code).toBe(1);
-    expect(readdirSync(path.join(dir, "backups", "default"))).toEqual([filename]);
+    expect(readdirSync(path.join(dir, "backups", "default")).filter((f) => !f.startsWith("."))).toEqual([filename]);
     const deleted = onTerminal(`backup delete ${filename}`, "y\n");
     expect(deleted.code).toBe(0);
     expect(deleted.output).toContain(`deleted ${filename} of database default`);

@@ -45,7 +45,10 @@ describe("chaoscypher CLI: upgrade and db migrate", () => {
   const preBackups = (db: string) => readdirSync(path.join(dir, "backups", db)).filter((f) => f.startsWith("pre-"));
   afterEach(() => removeDir(dir));
 
-  it("upgrades an older database after a backup, rolls it back, holds it, and applies it again", async () => {
+  // A dozen CLI processes in a row: on the shared 2-core machine this took ~30 s even before checksums came.
+  it("upgrades an older database after a backup, rolls it back, holds it, and applies it again", {
+    timeout: 90_000,
+  }, async () => {
     dir = makeTempDir("cc-cli-");
     seedDatabase(dir, "default", { upTo: FIRST, titles: ["old"] });
     const dbFile = path.join(dir, "databases", "default", "app.db");

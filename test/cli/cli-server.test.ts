@@ -42,7 +42,9 @@ describe("chaoscypher serve and the CLI side by side", () => {
     expect(await pending.json()).toMatchObject({
       databases: [{ database: "default", state: "up_to_date", revision: LATEST }],
     });
-    expect(readdirSync(path.join(dir, "backups", "default"))).toEqual([expect.stringMatching(`^pre-${LATEST}-`)]);
+    expect(readdirSync(path.join(dir, "backups", "default")).filter((f) => !f.startsWith("."))).toEqual([
+      expect.stringMatching(`^pre-${LATEST}-`),
+    ]);
 
     // Backups are fine alongside the server: VACUUM INTO reads a consistent snapshot.
     const created = await runCli(["backup", "create", "--data-dir", dir, "--json"]);

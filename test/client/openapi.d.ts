@@ -1155,15 +1155,26 @@ export interface paths {
                         "Content-Disposition": string;
                         /** @description The file's size in bytes. */
                         "Content-Length": number;
-                        /** @description `sha-256=:<base64>:` (RFC 9530), once backups carry checksums (SPEC §8). */
+                        /** @description `sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written (SPEC §8); absent only for a file copied in by hand and not hashed yet. */
                         "Repr-Digest"?: string;
-                        /** @description A strong ETag from the backup's SHA-256, once backups carry checksums (SPEC §8). */
+                        /** @description A strong ETag, the backup's SHA-256 in hex; absent only while the checksum is unknown (see Repr-Digest). */
                         ETag?: string;
                         [name: string]: unknown;
                     };
                     content: {
                         "application/vnd.sqlite3": string;
                     };
+                };
+                /** @description `If-None-Match` named this backup's ETag: the client already has these bytes. */
+                304: {
+                    headers: {
+                        /** @description `sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written (SPEC §8); absent only for a file copied in by hand and not hashed yet. */
+                        "Repr-Digest": string;
+                        /** @description A strong ETag, the backup's SHA-256 in hex; absent only while the checksum is unknown (see Repr-Digest). */
+                        ETag: string;
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description Bad input: a bad filename, database name, query or body (`VALIDATION_ERROR`). Nothing changed. */
                 400: {
@@ -1243,6 +1254,278 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/backup/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a backup (raw body, streamed; validated like a restore, then kept as upload_…)
+         * @description `curl --data-binary @app.db -H 'Content-Type: application/vnd.sqlite3'`. Bodies over `CHAOSCYPHER_UPLOAD_MAX_BYTES` are refused (413) as soon as that is known; a refused or interrupted upload leaves no file.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description The database to act on; defaults to the server's current database. */
+                    database?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/vnd.sqlite3": string;
+                    "application/octet-stream": string;
+                };
+            };
+            responses: {
+                /** @description Validated, checksummed and stored; verified in the background next. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BackupUploaded"];
+                    };
+                };
+                /** @description Bad input: a bad filename, database name, query or body (`VALIDATION_ERROR`). Nothing changed. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "VALIDATION_ERROR";
+                        };
+                    };
+                };
+                /** @description No valid session cookie or API key, or bad credentials (`AUTH_REQUIRED`). */
+                401: {
+                    headers: {
+                        /** @description Always `Bearer realm="chaoscypher"`. */
+                        "WWW-Authenticate": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "AUTH_REQUIRED";
+                        };
+                    };
+                };
+                /** @description A cross-site request made with the session cookie (`FORBIDDEN`). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "FORBIDDEN";
+                        };
+                    };
+                };
+                /** @description The database, backup or key does not exist (`NOT_FOUND`). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "NOT_FOUND";
+                        };
+                    };
+                };
+                /** @description The request body is too large (`PAYLOAD_TOO_LARGE`). */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+                /** @description The backup is not a usable app database (`INVALID_BACKUP`). Nothing changed. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INVALID_BACKUP";
+                        };
+                    };
+                };
+                /** @description A bug (`INTERNAL_ERROR`). */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "DATABASE_BLOCKED" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+                /** @description Not enough free disk space (`INSUFFICIENT_STORAGE`). Nothing changed. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INSUFFICIENT_STORAGE";
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/backup/{filename}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Verify a backup now: checksum re-read and full integrity_check */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description The database to act on; defaults to the server's current database. */
+                    database?: string;
+                };
+                header?: never;
+                path: {
+                    filename: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The result; a changed or corrupt file is `state: failed` in a 200. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["VerifyResult"];
+                    };
+                };
+                /** @description Bad input: a bad filename, database name, query or body (`VALIDATION_ERROR`). Nothing changed. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "VALIDATION_ERROR";
+                        };
+                    };
+                };
+                /** @description No valid session cookie or API key, or bad credentials (`AUTH_REQUIRED`). */
+                401: {
+                    headers: {
+                        /** @description Always `Bearer realm="chaoscypher"`. */
+                        "WWW-Authenticate": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "AUTH_REQUIRED";
+                        };
+                    };
+                };
+                /** @description A cross-site request made with the session cookie (`FORBIDDEN`). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "FORBIDDEN";
+                        };
+                    };
+                };
+                /** @description The database, backup or key does not exist (`NOT_FOUND`). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "NOT_FOUND";
+                        };
+                    };
+                };
+                /** @description A bug (`INTERNAL_ERROR`). */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "DATABASE_BLOCKED" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -3083,6 +3366,8 @@ export interface components {
              * @example 20260101_020000
              */
             created_at: string;
+            /** @description SHA-256 of the backup's bytes, lowercase hex (SPEC §8). */
+            sha256: string;
         };
         BackupList: {
             database: string;
@@ -3098,6 +3383,9 @@ export interface components {
              */
             created_at: string;
             kind: components["schemas"]["BackupKind"];
+            /** @description Null only until a file copied in by hand has been hashed. */
+            sha256: string | null;
+            verification: components["schemas"]["Verification"];
             /** @description The off-site copy (SPEC §9). */
             offsite: {
                 /**
@@ -3126,6 +3414,38 @@ export interface components {
         };
         /** @enum {string} */
         BackupKind: "backup" | "scheduled" | "uploaded" | "pre-upgrade";
+        Verification: {
+            /** @enum {string} */
+            state: "pending" | "ok" | "failed";
+            /**
+             * Format: date-time
+             * @description When the last verification finished; null while pending.
+             * @example 2026-01-01T02:00:00.000Z
+             */
+            at: string | null;
+            /** @description Why it failed (checksum mismatch, integrity problems). */
+            error?: string;
+        };
+        BackupUploaded: {
+            database: string;
+            filename: string;
+            size: number;
+            /**
+             * @description UTC, `YYYYMMDD_HHMMSS`.
+             * @example 20260101_020000
+             */
+            created_at: string;
+            /** @description SHA-256 of the backup's bytes, lowercase hex (SPEC §8). */
+            sha256: string;
+            /** @enum {string} */
+            kind: "uploaded";
+        };
+        VerifyResult: {
+            filename: string;
+            /** @description SHA-256 of the backup's bytes, lowercase hex (SPEC §8). */
+            sha256: string;
+            verification: components["schemas"]["Verification"];
+        };
         RestoreResult: {
             database: string;
             restored_from: string;

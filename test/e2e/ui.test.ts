@@ -126,7 +126,7 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
     await shown(page.getByRole("status").filter({ hasText: /Backup app_\d{8}_\d{6}\.db created/ }));
     await page.unroute("**/trpc/backup.create*");
 
-    const files = await readdir(backupsDir());
+    const files = (await readdir(backupsDir())).filter((f) => !f.startsWith("."));
     expect(files).toHaveLength(1);
     backupFile = files[0] as string;
     const row = page.getByRole("row", { name: new RegExp(backupFile.replace(".", "\\.")) });
@@ -247,7 +247,7 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
 
     await page.getByRole("button", { name: "Create Backup" }).click();
     await shown(page.getByRole("row", { name: /app_\d{8}_\d{6}\.db/ }));
-    const [notesBackup] = await readdir(server.t.services.paths.backupDir("notes"));
+    const [notesBackup] = (await readdir(server.t.services.paths.backupDir("notes"))).filter((f) => !f.startsWith("."));
 
     // Restoring a database without the credentials keeps the session and says where the old file went.
     await page.getByRole("button", { name: `Restore ${notesBackup}` }).click();

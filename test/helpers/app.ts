@@ -73,6 +73,8 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   const app = createApp(services);
   // Every REST response a test receives (app.request, app.fetch, a server or nginx in front) is checked against the document.
   app.fetch = withContractCheck(app.fetch);
+  // As on the server: backups are verified in the background after they are written.
+  services.verifications.start(services).catch(() => undefined);
   const setup = async (username = "operator", password = "correct horse battery"): Promise<Operator> => {
     const signed = await setupOperator(services, { username, password }, { clientIp: null });
     const minted = await createKey(services, { name: "test key" });
@@ -111,6 +113,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
       return app.request(path, { ...init, headers });
     },
     close() {
+      void services.verifications.stop();
       services.registry.closeAll();
     },
   };

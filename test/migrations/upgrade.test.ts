@@ -26,7 +26,10 @@ describe("schema upgrades on start", () => {
     return t;
   };
   const stop = (t: TestApp) => t.close();
-  const backups = (db: string) => readdirSync(path.join(dataDir, "backups", db)).sort();
+  const backups = (db: string) =>
+    readdirSync(path.join(dataDir, "backups", db))
+      .filter((f) => !f.startsWith("."))
+      .sort();
   const dbFile = (db: string) => path.join(dataDir, "databases", db, "app.db");
   const json = async (t: TestApp, url: string, method = "GET") => {
     const res = await t.request(url, { method });

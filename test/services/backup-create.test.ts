@@ -101,7 +101,7 @@ describe("creating and listing backups", () => {
     const res = await t.request("/api/v1/backup?database=research", { method: "POST" });
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({ database: "research" });
-    expect(readdirSync(path.join(t.dataDir, "backups", "research"))).toHaveLength(1);
+    expect(readdirSync(path.join(t.dataDir, "backups", "research")).filter((f) => !f.startsWith("."))).toHaveLength(1);
     expect(readdirSync(path.join(t.dataDir, "backups", "default"))).toHaveLength(0);
     const missing = await t.request("/api/v1/backup?database=nope", { method: "POST" });
     expect(missing.status).toBe(404);

@@ -1,6 +1,14 @@
 import { Command } from "commander";
 import { requireBackupFile } from "../../services/backup/files.js";
-import { createBackup, deleteBackup, listBackups, restoreBackup } from "../../services/backup/index.js";
+import {
+  createBackup,
+  deleteBackup,
+  importBackup,
+  type ListedBackup,
+  listBackups,
+  restoreBackup,
+  verifyBackup,
+} from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
 import type { ServiceDeps } from "../../services/deps.js";
 import {
@@ -9,6 +17,7 @@ import {
   databaseOption,
   emit,
   formatBytes,
+  PartialFailure,
   table,
   withCommonOptions,
   withServices,
@@ -35,7 +44,9 @@ function backupCommand(name: string, description: string): Command {
 }
 
 export function backupCommands(): Command {
-  const backup = new Command("backup").description("create, list, restore and delete backups of a database");
+  const backup = new Command("backup").description(
+    "create, list, verify, import, restore and delete backups of a database",
+  );
 
   backup.addCommand(
     backupCommand("create", "write a compacted copy of the live database into backups/<db>/").action(
@@ -56,13 +67,13 @@ export function backupCommands(): Command {
       action<BackupOptions>((options) =>
         withServices(options, async (deps) => {
           const listed = await listBackups(deps, resolveDatabase(deps, options.database));
-          const rows = listed.backups.map((b) => [b.filename, formatBytes(b.size), b.created_at, b.kind]);
+          const rows = listed.backups.map(listRow);
           emit(
             options,
             listed,
             rows.length === 0
               ? `no backups of database ${listed.database}`
-              : table([["FILENAME", "SIZE", "CREATED (UTC)", "KIND"], ...rows]),
+              : table([["FILENAME", "SIZE", "CREATED (UTC)", "KIND", "VERIFIED", "SHA-256"], ...rows]),
           );
         }),
       ),
@@ -96,6 +107,44 @@ export function backupCommands(): Command {
   );
 
   backup.addCommand(
+    backupCommand("verify", "re-read a backup's checksum and run SQLite's full integrity_check on it")
+      .argument("<file>", "backup filename, as `backup list` shows it")
+      .action(
+        action<BackupOptions>((options, file) =>
+          withServices(options, async (deps) => {
+            const database = existingBackupOf(deps, options, file as string);
+            const result = await withProgress(`verifying ${file}`, options.json, () =>
+              verifyBackup(deps, database, file as string),
+            );
+            const { state, error } = result.verification;
+            emit(options, result, `${file}: ${state}${error ? ` (${error})` : ""}, sha256 ${result.sha256}`);
+            if (state === "failed") throw new PartialFailure(`${file} failed verification`);
+          }),
+        ),
+      ),
+  );
+
+  backup.addCommand(
+    backupCommand("import", "validate a backup file from elsewhere and add it as upload_YYYYMMDD_HHMMSS.db")
+      .argument("<path>", "a backup file (an app.db copy) on this machine")
+      .action(
+        action<BackupOptions>((options, source) =>
+          withServices(options, async (deps) => {
+            const database = resolveDatabase(deps, options.database);
+            const imported = await withProgress(`importing ${source}`, options.json, () =>
+              importBackup(deps, database, source as string),
+            );
+            emit(
+              options,
+              imported,
+              `imported ${source} as ${imported.filename} (${formatBytes(imported.size)}) of database ${database}`,
+            );
+          }),
+        ),
+      ),
+  );
+
+  backup.addCommand(
     backupCommand("delete", "delete one backup file")
       .argument("<file>", "backup filename, as `backup list` shows it")
       .option("-y, --yes", "do not ask for confirmation")
@@ -111,4 +160,11 @@ export function backupCommands(): Command {
       ),
   );
   return backup;
+}
+
+const MARKS = { ok: "ok", failed: "FAILED", pending: "pending" } as const;
+
+function listRow(b: ListedBackup): string[] {
+  const verified = MARKS[b.verification.state];
+  return [b.filename, formatBytes(b.size), b.created_at, b.kind, verified, b.sha256?.slice(0, 12) ?? "-"];
 }

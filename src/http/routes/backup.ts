@@ -4,17 +4,30 @@ import {
   deleteBackup,
   listBackups,
   openBackupDownload,
+  receiveUpload,
   restoreBackup,
+  verifyBackup,
 } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
 import { deleteBackupEverywhere } from "../../services/offsite/index.js";
 import { errorResponses, header, jsonResponse } from "../openapi/responses.js";
 import { apiRouter, defineRoute } from "../openapi/router.js";
-import { BackupCreated, BackupFile, BackupList, RestoreResult } from "../schemas/backup.js";
+import {
+  BackupCreated,
+  BackupFile,
+  BackupList,
+  BackupUploaded,
+  RestoreResult,
+  VerifyResult,
+} from "../schemas/backup.js";
 import { BackupFilenameParam, DatabaseQuery } from "../schemas/common.js";
 import { DeleteQuery } from "../schemas/offsite.js";
+import { declaredLength, digestHeaders, matchesEtag, requestBodyStream } from "./backup-headers.js";
 
 const tags = ["Backups"];
+const DIGEST =
+  "`sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written (SPEC §8); absent only for a file copied in by hand and not hashed yet.";
+const ETAG = "A strong ETag, the backup's SHA-256 in hex; absent only while the checksum is unknown (see Repr-Digest).";
 
 const create = defineRoute({
   method: "post",
@@ -49,16 +62,53 @@ const download = defineRoute({
       headers: {
         "Content-Disposition": header('`attachment; filename="<filename>"`.'),
         "Content-Length": header("The file's size in bytes.", { type: "integer" }),
-        "Repr-Digest": header("`sha-256=:<base64>:` (RFC 9530), once backups carry checksums (SPEC §8).", {
-          required: false,
-        }),
-        ETag: header("A strong ETag from the backup's SHA-256, once backups carry checksums (SPEC §8).", {
-          required: false,
-        }),
+        "Repr-Digest": header(DIGEST, { required: false }),
+        ETag: header(ETAG, { required: false }),
       },
       content: { "application/vnd.sqlite3": { schema: BackupFile } },
     },
+    304: {
+      description: "`If-None-Match` named this backup's ETag: the client already has these bytes.",
+      headers: { "Repr-Digest": header(DIGEST), ETag: header(ETAG) },
+    },
     ...errorResponses(400, 401, 404, 409, 503),
+  },
+});
+
+const upload = defineRoute({
+  method: "post",
+  path: "/upload",
+  tags,
+  summary: "Upload a backup (raw body, streamed; validated like a restore, then kept as upload_…)",
+  description:
+    "`curl --data-binary @app.db -H 'Content-Type: application/vnd.sqlite3'`. Bodies over " +
+    "`CHAOSCYPHER_UPLOAD_MAX_BYTES` are refused (413) as soon as that is known; a refused or interrupted " +
+    "upload leaves no file.",
+  request: {
+    query: DatabaseQuery,
+    body: {
+      required: true,
+      content: {
+        "application/vnd.sqlite3": { schema: BackupFile },
+        "application/octet-stream": { schema: BackupFile },
+      },
+    },
+  },
+  responses: {
+    201: jsonResponse(BackupUploaded, "Validated, checksummed and stored; verified in the background next."),
+    ...errorResponses(400, 401, 403, 404, 413, 422, 503, 507),
+  },
+});
+
+const verify = defineRoute({
+  method: "post",
+  path: "/{filename}/verify",
+  tags,
+  summary: "Verify a backup now: checksum re-read and full integrity_check",
+  request: { params: BackupFilenameParam, query: DatabaseQuery },
+  responses: {
+    200: jsonResponse(VerifyResult, "The result; a changed or corrupt file is `state: failed` in a 200."),
+    ...errorResponses(400, 401, 403, 404, 503),
   },
 });
 
@@ -97,14 +147,32 @@ export const backupRoutes = apiRouter()
     const deps = c.get("services");
     const database = resolveDatabase(deps, c.req.valid("query").database);
     const file = await openBackupDownload(deps, database, c.req.valid("param").filename);
+    const digest = digestHeaders(file.sha256);
+    if (matchesEtag(c.req.header("if-none-match"), file.sha256)) {
+      file.stream.destroy();
+      return new Response(null, { status: 304, headers: { ...digest, "Cache-Control": "no-store" } });
+    }
     return new Response(Readable.toWeb(file.stream) as ReadableStream, {
       headers: {
         "Content-Type": "application/vnd.sqlite3",
         "Content-Length": String(file.size),
         "Content-Disposition": `attachment; filename="${file.filename}"`,
         "Cache-Control": "no-store",
+        ...digest,
       },
     });
+  })
+  // Exempt from the app's JSON body limit (app.ts): the body is the backup, streamed to disk.
+  .openapi(upload, async (c) => {
+    const deps = c.get("services");
+    const database = resolveDatabase(deps, c.req.valid("query").database);
+    const length = declaredLength(c.req.header("content-length"));
+    return c.json(await receiveUpload(deps, database, requestBodyStream(c), length), 201);
+  })
+  .openapi(verify, async (c) => {
+    const deps = c.get("services");
+    const database = resolveDatabase(deps, c.req.valid("query").database);
+    return c.json(await verifyBackup(deps, database, c.req.valid("param").filename), 200);
   })
   .openapi(restore, async (c) => {
     const deps = c.get("services");

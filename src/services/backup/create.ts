@@ -4,6 +4,7 @@ import path from "node:path";
 import { runTask } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
 import { nextBackupName, parseBackupName } from "./files.js";
+import { PENDING, updateRecord } from "./records.js";
 import { ensureFreeSpace } from "./storage.js";
 
 export interface BackupCreated {
@@ -11,6 +12,7 @@ export interface BackupCreated {
   filename: string;
   size: number;
   created_at: string;
+  sha256: string;
 }
 
 /** Writes a compacted copy of a live database with VACUUM INTO in a worker; writers keep writing. */
@@ -43,12 +45,18 @@ export async function writeBackup(
     const name = chooseName(dir, deps.now());
     log.info({ filename: name }, "backup started");
     const temp = path.join(dir, `.${name}.tmp-${randomBytes(4).toString("hex")}`);
-    const { size } = await runTask("vacuumInto", { src: paths.dbFile(database), temp, dest: path.join(dir, name) });
+    const { size, sha256 } = await runTask("vacuumInto", {
+      src: paths.dbFile(database),
+      temp,
+      dest: path.join(dir, name),
+    });
+    const created_at = parseBackupName(name)?.createdAt ?? "";
+    await recordWritten(deps, database, { filename: name, size, sha256, created_at });
     const durationMs = Math.round(performance.now() - started);
-    log.info({ filename: name, size, durationMs, outcome: "ok" }, "backup finished");
+    log.info({ filename: name, size, sha256, durationMs, outcome: "ok" }, "backup finished");
     const kind = parseBackupName(name)?.kind ?? "backup";
     deps.events.emit({ type: "backup.written", database, filename: name, kind, size, durationMs });
-    return { database, filename: name, size, created_at: parseBackupName(name)?.createdAt ?? "" };
+    return { database, filename: name, size, created_at, sha256 };
   } catch (error) {
     const durationMs = Math.round(performance.now() - started);
     log.error({ err: error, durationMs, outcome: "failed" }, "backup failed");
@@ -56,4 +64,22 @@ export async function writeBackup(
     deps.events.emit({ type: "backup.failed", database, kind, error: (error as Error).message, durationMs });
     throw error;
   }
+}
+
+/**
+ * The record of a file the service just wrote, then its background verification. The backup is already
+ * safe on disk: a record that cannot be written is logged, and the file is hashed again when next listed.
+ */
+export async function recordWritten(
+  deps: ServiceDeps,
+  database: string,
+  written: { filename: string; size: number; sha256: string; created_at: string },
+): Promise<void> {
+  const { filename, ...record } = written;
+  try {
+    await updateRecord(deps.paths.backupDir(database), filename, { ...record, verification: PENDING });
+  } catch (err) {
+    deps.logger.warn({ err, database, filename }, "could not write the backup's record");
+  }
+  deps.verifications.enqueue(database, filename);
 }

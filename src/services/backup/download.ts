@@ -3,10 +3,13 @@ import { open } from "node:fs/promises";
 import { NotFoundError } from "../../errors.js";
 import type { ServiceDeps } from "../deps.js";
 import { resolveBackupPath } from "./files.js";
+import { readRecord } from "./records.js";
 
 export interface BackupDownload {
   filename: string;
   size: number;
+  /** The recorded checksum (hex); null until a file copied in by hand has been hashed. */
+  sha256: string | null;
   stream: ReadStream;
 }
 
@@ -23,5 +26,14 @@ export async function openBackupDownload(
     throw error;
   });
   const { size } = await handle.stat();
-  return { filename, size, stream: createReadStream("", { fd: handle, highWaterMark: 1024 * 1024 }) };
+  const record = await readRecord(deps.paths.backupDir(database), filename).catch(async (error) => {
+    await handle.close();
+    throw error;
+  });
+  return {
+    filename,
+    size,
+    sha256: record?.sha256 ?? null,
+    stream: createReadStream("", { fd: handle, highWaterMark: 1024 * 1024 }),
+  };
 }

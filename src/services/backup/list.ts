@@ -1,17 +1,44 @@
+import { readdir } from "node:fs/promises";
 import type { ServiceDeps } from "../deps.js";
 import { type BackupOffsite, offsiteOfBackups } from "../offsite/list.js";
 import { type BackupEntry, listBackupFiles } from "./files.js";
+import { PENDING, readRecord, removeOrphanRecords, type Verification } from "./records.js";
 
+export interface ListedBackup extends BackupEntry {
+  /** Null only until a file put there by hand has been hashed. */
+  sha256: string | null;
+  verification: Verification;
+  /** The off-site copy (SPEC §9): `{state: "disabled"}` when off-site copies are not configured. */
+  offsite: BackupOffsite | null;
+}
+
+/**
+ * Backups newest first with what the service recorded about them. A file without a record (copied in by
+ * hand) or still pending is queued for verification; records of files deleted from outside are removed.
+ */
 export async function listBackups(
   deps: ServiceDeps,
   database: string,
-): Promise<{ database: string; backups: (BackupEntry & { offsite: BackupOffsite | null })[] }> {
+): Promise<{ database: string; backups: ListedBackup[] }> {
   deps.registry.holder(database);
-  const backups = await listBackupFiles(deps.paths.backupDir(database));
+  const dir = deps.paths.backupDir(database);
+  const files = await listBackupFiles(dir);
   const offsite = await offsiteOfBackups(
     deps,
     database,
-    backups.map((b) => b.filename),
+    files.map((f) => f.filename),
   );
-  return { database, backups: backups.map((b) => ({ ...b, offsite: offsite.get(b.filename) ?? null })) };
+  const backups: ListedBackup[] = [];
+  for (const entry of files) {
+    const record = await readRecord(dir, entry.filename);
+    if (!record || record.verification.state === "pending") deps.verifications.enqueue(database, entry.filename);
+    backups.push({
+      ...entry,
+      sha256: record?.sha256 ?? null,
+      verification: record?.verification ?? PENDING,
+      offsite: offsite.get(entry.filename) ?? null,
+    });
+  }
+  await removeOrphanRecords(dir, await readdir(dir).catch(() => []));
+  return { database, backups };
 }

@@ -7,6 +7,7 @@ import { InvalidBackupError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
 import { runTask, WorkerTaskError } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
+import { copyVerified } from "./checksums.js";
 import { requireBackupFile } from "./files.js";
 import { ensureFreeSpace } from "./storage.js";
 
@@ -94,9 +95,12 @@ export async function replaceDatabase(
   }
 }
 
-/** Step 1: copy next to app.db and check it off the event loop; nothing live is touched yet. */
+/**
+ * Step 1: copy next to app.db and check it off the event loop; nothing live is touched yet. The copy is
+ * hashed as it is made: a backup whose bytes changed since it was written is refused (SPEC §8).
+ */
 async function stageAndValidate(deps: ServiceDeps, source: string, staged: string): Promise<number> {
-  await runTask("copyDurably", { src: source, dest: staged });
+  await copyVerified(deps, source, staged);
   const newestKnownMillis = deps.migrations.at(-1)?.when ?? 0;
   const result = await runTask("validateBackup", { file: staged, newestKnownMillis });
   if (!result.ok) throw new InvalidBackupError(result.message, { reason: result.reason });

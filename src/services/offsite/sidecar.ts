@@ -2,6 +2,7 @@ import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../../lib/durable-fs.js";
+import { sidecarPath as backupSidecarPath } from "../backup/records.js";
 
 export const OFFSITE_STATES = ["pending", "uploading", "done", "failed", "disabled"] as const;
 export type OffsiteStateName = (typeof OFFSITE_STATES)[number];
@@ -21,7 +22,8 @@ export type OffsiteRecord = z.infer<typeof recordSchema>;
 
 const SUFFIX = ".offsite.json";
 
-export const sidecarPath = (dir: string, filename: string) => path.join(dir, `.${filename}${SUFFIX}`);
+/** The lifecycle's naming for another area's sidecar: `.<filename>.offsite.json`, removed with its backup. */
+export const sidecarPath = (dir: string, filename: string) => backupSidecarPath(dir, filename, "offsite");
 
 /** Null when there is none; a torn or foreign file counts as none (the copy is simply redone). */
 export async function readRecord(dir: string, filename: string): Promise<OffsiteRecord | null> {

@@ -3,6 +3,7 @@ import path from "node:path";
 import { ServiceError } from "../../errors.js";
 import { writeBackup } from "../backup/create.js";
 import { listBackupFiles, nextPrefixedName } from "../backup/files.js";
+import { removeRecords } from "../backup/records.js";
 import { resolveDatabase } from "../databases/index.js";
 import type { ServiceDeps } from "../deps.js";
 import type { OperationLock } from "../locks.js";
@@ -84,6 +85,7 @@ export async function applyRetention(
   const log = deps.logger.child({ database, operation: "retention" });
   for (const { filename } of plan.remove) {
     await rm(path.join(dir, filename), { force: true });
+    await removeRecords(dir, filename);
     log.info({ filename }, "backup removed by retention");
     deps.events.emit({ type: "backup.deleted", database, filename, reason: "retention" });
   }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { backupFilenameSchema } from "../../lib/names.js";
-import { createBackup, deleteBackup, listBackups, restoreBackup } from "../../services/backup/index.js";
+import { createBackup, deleteBackup, listBackups, restoreBackup, verifyBackup } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
 import { deleteBackupEverywhere } from "../../services/offsite/index.js";
 import { databaseInput, protectedProcedure, router } from "../init.js";
@@ -16,6 +16,9 @@ export const backupRouter = router({
   }),
   restore: protectedProcedure.input(fileInput).mutation(({ ctx, input }) => {
     return restoreBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);
+  }),
+  verify: protectedProcedure.input(fileInput).mutation(({ ctx, input }) => {
+    return verifyBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);
   }),
   delete: protectedProcedure
     .input(fileInput.extend({ offsite: z.boolean().optional() }))

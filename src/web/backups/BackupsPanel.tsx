@@ -8,6 +8,8 @@ import { BackupWarnings } from "./BackupWarnings.js";
 import { DeleteDialog, RestoreDialog } from "./dialogs.js";
 import { OffsiteCell, offsiteInFlight, PushButton, RemoteOnly } from "./Offsite.js";
 import { ScheduleCard } from "./ScheduleCard.js";
+import { UploadButton } from "./UploadButton.js";
+import { kindLabel, VerifiedCell, VerifyButton } from "./Verification.js";
 
 type Pending = { action: "restore" | "delete"; backup: Backup } | null;
 
@@ -33,7 +35,11 @@ function BackupsOf({ database }: { database: string }) {
   const backups = useQuery({
     queryKey: queryKeys.backups(database),
     queryFn: () => api.backup.list.query({ database }),
-    refetchInterval: (query) => (offsiteInFlight(query.state.data?.backups ?? []) ? 2000 : false),
+    // Verification and off-site copies run in the background after each write: look again until they settle.
+    refetchInterval: (query) => {
+      const listed = query.state.data?.backups ?? [];
+      return listed.some((b) => b.verification.state === "pending") || offsiteInFlight(listed) ? 2000 : false;
+    },
   });
   const create = useMutation({
     mutationFn: () => api.backup.create.mutate({ database }),
@@ -65,6 +71,13 @@ function BackupsOf({ database }: { database: string }) {
             "Create Backup"
           )}
         </button>
+        <UploadButton
+          database={database}
+          onUploaded={(uploaded) => {
+            setNotice(`Backup uploaded as ${uploaded.filename} (${formatBytes(uploaded.size)}).`);
+            client.invalidateQueries({ queryKey: queryKeys.backups(database) });
+          }}
+        />
         {backups.data && <PushButton database={database} backups={backups.data.backups} />}
       </div>
       <ErrorAlert error={create.error} />
@@ -121,6 +134,7 @@ function BackupTable({ database, backups, onAction }: TableProps) {
             </th>
             <th scope="col">Created</th>
             <th scope="col">Kind</th>
+            <th scope="col">Verified</th>
             <th scope="col">Off-site</th>
             <th scope="col">
               <span className="visually-hidden">Actions</span>
@@ -145,7 +159,10 @@ function BackupTable({ database, backups, onAction }: TableProps) {
                     backup.created_at
                   )}
                 </td>
-                <td>{backup.kind === "pre-upgrade" ? "pre-upgrade (automatic)" : "backup"}</td>
+                <td>{kindLabel(backup.kind)}</td>
+                <td className="nowrap">
+                  <VerifiedCell backup={backup} />
+                </td>
                 <td>
                   <OffsiteCell offsite={backup.offsite} />
                 </td>
@@ -153,6 +170,7 @@ function BackupTable({ database, backups, onAction }: TableProps) {
                   <a className="button" href={downloadUrl(database, backup.filename)} download={backup.filename}>
                     Download<span className="visually-hidden"> {backup.filename}</span>
                   </a>
+                  <VerifyButton database={database} backup={backup} />
                   <button type="button" onClick={() => onAction({ action: "restore", backup })}>
                     Restore<span className="visually-hidden"> {backup.filename}</span>
                   </button>

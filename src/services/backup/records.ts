@@ -1,0 +1,105 @@
+import { existsSync } from "node:fs";
+import { readdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { writeFileAtomic } from "../../lib/durable-fs.js";
+import { parseBackupName } from "./files.js";
+
+/**
+ * What the service knows about a backup file, kept beside it as a hidden sidecar
+ * (`backups/<db>/.<filename>.json`), never in app.db. Other areas keep their own sidecars next to it
+ * (`.<filename>.<area>.json`, see `sidecarPath`); all of a backup's sidecars go when the backup goes.
+ */
+
+export type VerificationState = "pending" | "ok" | "failed";
+
+export interface Verification {
+  state: VerificationState;
+  /** ISO time of the last verification; null while none finished. */
+  at: string | null;
+  error?: string;
+}
+
+export interface BackupRecord {
+  /** Lowercase hex SHA-256 of the file's bytes when it was written (or first seen). */
+  sha256: string;
+  size: number;
+  created_at: string;
+  verification: Verification;
+}
+
+export const PENDING: Verification = { state: "pending", at: null };
+
+/** `.<filename>.json`, or `.<filename>.<area>.json` for another area's own sidecar. */
+export function sidecarPath(dir: string, filename: string, area?: string): string {
+  return path.join(dir, area ? `.${filename}.${area}.json` : `.${filename}.json`);
+}
+
+/** Any sidecar of any area: group 1 is the backup filename it belongs to. */
+const SIDECAR = /^\.(.+?\.db)(?:\.[a-z0-9_-]+)?\.json$/;
+
+export async function readRecord(dir: string, filename: string): Promise<BackupRecord | null> {
+  try {
+    return JSON.parse(await readFile(sidecarPath(dir, filename), "utf8")) as BackupRecord;
+  } catch (error) {
+    // A torn record cannot exist (atomic writes); an unreadable one is treated as unknown and re-derived.
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" || error instanceof SyntaxError) return null;
+    throw error;
+  }
+}
+
+const queues = new Map<string, Promise<unknown>>();
+
+/** Runs `work` after every earlier update of the same sidecar in this process has finished. */
+function serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const previous = queues.get(key) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  const settled = next.catch(() => undefined);
+  queues.set(key, settled);
+  void settled.then(() => {
+    if (queues.get(key) === settled) queues.delete(key);
+  });
+  return next;
+}
+
+/**
+ * Merges `patch` into the record (creating it when `patch` is complete), atomically, one update per file at
+ * a time. If the backup was deleted meanwhile the record is dropped, so a sidecar never outlives its file.
+ */
+export function updateRecord(
+  dir: string,
+  filename: string,
+  patch: Partial<BackupRecord>,
+): Promise<BackupRecord | null> {
+  const file = sidecarPath(dir, filename);
+  return serialized(file, async () => {
+    const current = await readRecord(dir, filename);
+    const next = { ...current, ...patch } as BackupRecord;
+    if (!next.sha256 || !existsSync(path.join(dir, filename))) return null;
+    await writeFileAtomic(file, JSON.stringify(next));
+    if (!existsSync(path.join(dir, filename))) {
+      await rm(file, { force: true });
+      return null;
+    }
+    return next;
+  });
+}
+
+/** Removes every sidecar of one backup (after the backup itself was deleted). */
+export async function removeRecords(dir: string, filename: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => SIDECAR.exec(name)?.[1] === filename)
+      .map((name) => serialized(path.join(dir, name), () => rm(path.join(dir, name), { force: true }))),
+  );
+}
+
+/** Sidecars whose backup is gone (deleted from outside, e.g. by `find … -delete`) are removed. */
+export async function removeOrphanRecords(dir: string, names: string[]): Promise<void> {
+  const present = new Set(names);
+  const orphans = names.filter((name) => {
+    const owner = SIDECAR.exec(name)?.[1];
+    return owner !== undefined && parseBackupName(owner) !== null && !present.has(owner);
+  });
+  await Promise.all(orphans.map((name) => rm(path.join(dir, name), { force: true })));
+}

@@ -1,0 +1,171 @@
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { link, mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { type Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
+import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
+import { runTask } from "../../workers/run.js";
+import type { ServiceDeps } from "../deps.js";
+import { type BackupCreated, recordWritten } from "./create.js";
+import { nextPrefixedName, parseBackupName } from "./files.js";
+import { ensureFreeSpace } from "./storage.js";
+
+export interface BackupUploaded extends BackupCreated {
+  kind: "uploaded";
+}
+
+/** Incoming uploads and imports before validation; never listed, removed on failure and at server start. */
+const UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal)?$/;
+const uploadTemp = (dir: string) => path.join(dir, `.upload.tmp-${randomBytes(6).toString("hex")}`);
+const nextUploadName = nextPrefixedName("upload");
+
+/**
+ * `POST /backup/upload`: the body streamed to a temp file with constant memory (backpressure), fsynced,
+ * validated like restore step 1 in a worker that also hashes it, then named `upload_…`. Too large → 413 as
+ * soon as known; a full disk → 507; a client that goes away, or any refusal, leaves no file.
+ */
+export async function receiveUpload(
+  deps: ServiceDeps,
+  database: string,
+  body: Readable,
+  declaredLength: number | null,
+): Promise<BackupUploaded> {
+  deps.registry.holder(database);
+  const max = deps.config.uploadMaxBytes;
+  if (declaredLength !== null && declaredLength > max) throw tooLarge(max);
+  const dir = deps.paths.backupDir(database);
+  await mkdir(dir, { recursive: true });
+  await ensureFreeSpace(dir, declaredLength ?? 0, deps.config.backupFreeMarginBytes);
+  const temp = uploadTemp(dir);
+  const log = deps.logger.child({ database, operation: "upload" });
+  const started = performance.now();
+  log.info({ declaredLength }, "upload started");
+  try {
+    await pipeline(body, byteLimit(max), createWriteStream(temp, { flags: "wx", mode: 0o600 }));
+    await fsyncFile(temp);
+    return await acceptBackupFile(deps, database, temp, log, started);
+  } catch (error) {
+    await removeDatabaseFile(temp);
+    throw reportFailure(deps, database, log, started, error);
+  }
+}
+
+/** `chaoscypher backup import <path>`: the same as an upload, from a local file copied in a worker. */
+export async function importBackup(deps: ServiceDeps, database: string, source: string): Promise<BackupUploaded> {
+  deps.registry.holder(database);
+  const info = await stat(source).catch(() => null);
+  if (!info?.isFile()) throw new ValidationError(`no such file: ${source}`, { path: source });
+  const dir = deps.paths.backupDir(database);
+  await mkdir(dir, { recursive: true });
+  await ensureFreeSpace(dir, info.size, deps.config.backupFreeMarginBytes);
+  const temp = uploadTemp(dir);
+  const log = deps.logger.child({ database, operation: "import", source });
+  const started = performance.now();
+  log.info({ size: info.size }, "import started");
+  try {
+    await runTask("copyDurably", { src: source, dest: temp });
+    return await acceptBackupFile(deps, database, temp, log, started);
+  } catch (error) {
+    await removeDatabaseFile(temp);
+    throw reportFailure(deps, database, log, started, error);
+  }
+}
+
+/** Validates (as restore step 1) and hashes the received file in one worker, then names it `upload_…`. */
+async function acceptBackupFile(
+  deps: ServiceDeps,
+  database: string,
+  temp: string,
+  log: ServiceDeps["logger"],
+  started: number,
+): Promise<BackupUploaded> {
+  const newestKnownMillis = deps.migrations.at(-1)?.when ?? 0;
+  const result = await runTask("validateAndHash", { file: temp, newestKnownMillis });
+  if (!result.ok) throw new InvalidBackupError(result.message, { reason: result.reason });
+  const sha256 = result.sha256 as string;
+  const size = result.size as number;
+  const dir = path.dirname(temp);
+  const filename = await linkUnderFreeName(deps, dir, temp);
+  await rm(temp, { force: true });
+  await fsyncDirAsync(dir);
+  const created_at = parseBackupName(filename)?.createdAt ?? "";
+  await recordWritten(deps, database, { filename, size, sha256, created_at });
+  const durationMs = Math.round(performance.now() - started);
+  log.info({ filename, size, sha256, durationMs, outcome: "ok" }, "backup received");
+  deps.events.emit({ type: "backup.written", database, filename, kind: "uploaded", size, durationMs });
+  return { database, filename, size, created_at, sha256, kind: "uploaded" };
+}
+
+/** link() never replaces an existing name, so two uploads in one second (even from two processes) both keep theirs. */
+async function linkUnderFreeName(deps: ServiceDeps, dir: string, temp: string): Promise<string> {
+  for (;;) {
+    const filename = nextUploadName(dir, deps.now());
+    try {
+      await link(temp, path.join(dir, filename));
+      return filename;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+}
+
+/** Removes uploads a crash interrupted; run by the server at start-up, when none of its own can be running. */
+export async function removeUploadLeftovers(deps: ServiceDeps, database: string): Promise<void> {
+  const dir = deps.paths.backupDir(database);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => UPLOAD_TEMP.test(n))) {
+    await rm(path.join(dir, name), { force: true });
+    deps.logger.info({ database, file: name }, "recovery: removed an interrupted upload");
+  }
+}
+
+function tooLarge(max: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(`backups larger than ${max} bytes are not accepted (CHAOSCYPHER_UPLOAD_MAX_BYTES)`);
+}
+
+/** Counts bytes as they pass and fails the pipeline the moment the limit is crossed. */
+function byteLimit(max: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > max) callback(tooLarge(max));
+      else callback(null, chunk);
+    },
+  });
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const handle = await open(file, "r+");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Logs and announces a refused or broken upload (the UI's warning banner listens), returning the error to throw. */
+function reportFailure(
+  deps: ServiceDeps,
+  database: string,
+  log: ServiceDeps["logger"],
+  started: number,
+  error: unknown,
+): unknown {
+  const mapped = storageError(error);
+  const durationMs = Math.round(performance.now() - started);
+  log.warn({ err: mapped, durationMs, outcome: "failed" }, "upload failed");
+  const message = (mapped as Error).message ?? String(mapped);
+  deps.events.emit({ type: "backup.failed", database, kind: "uploaded", error: message, durationMs });
+  return mapped;
+}
+
+function storageError(error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new InsufficientStorageError("not enough free disk space for this upload", { reason: code });
+  }
+  return error;
+}

@@ -1,0 +1,154 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { lockFileIn } from "../../workers/backup-tasks.js";
+import { runTask } from "../../workers/run.js";
+import type { ServiceDeps } from "../deps.js";
+import { listBackupFiles, parseBackupName, requireBackupFile } from "./files.js";
+import { readRecord, updateRecord, type Verification } from "./records.js";
+
+/** Another process (the CLI) may be verifying a large file; waiting longer than this leaves it pending. */
+const LOCK_TIMEOUT_MS = 15 * 60 * 1000;
+
+export interface VerifyOutcome {
+  filename: string;
+  sha256: string;
+  verification: Verification;
+}
+
+/**
+ * Re-reads the checksum and runs SQLite's check (quick after a write, full on request) in a niced worker
+ * that holds the machine-wide verification lock; records and reports the outcome. A file never seen before
+ * gets its checksum here.
+ */
+export async function runVerification(
+  deps: ServiceDeps,
+  database: string,
+  filename: string,
+  depth: "quick" | "full",
+): Promise<VerifyOutcome> {
+  const dir = deps.paths.backupDir(database);
+  const file = path.join(dir, filename);
+  const log = deps.logger.child({ database, operation: "verification", filename, depth });
+  const started = performance.now();
+  const record = await readRecord(dir, filename);
+  log.info("verification started");
+  const result = await runTask("verifyFile", {
+    file,
+    expectedSha256: record?.sha256 ?? null,
+    depth,
+    lockFile: lockFileIn(deps.config.dataDir),
+    lockTimeoutMs: LOCK_TIMEOUT_MS,
+  });
+  const verification: Verification = result.ok
+    ? { state: "ok", at: deps.now().toISOString() }
+    : { state: "failed", at: deps.now().toISOString(), error: result.error };
+  const sha256 = record?.sha256 ?? result.sha256;
+  await updateRecord(dir, filename, {
+    sha256,
+    size: record?.size ?? result.size,
+    created_at: record?.created_at ?? parseBackupName(filename)?.createdAt ?? "",
+    verification,
+  });
+  const durationMs = Math.round(performance.now() - started);
+  const outcome = result.ok ? "ok" : "failed";
+  if (result.ok) log.info({ size: result.size, durationMs, outcome }, "verification finished");
+  else log.warn({ size: result.size, durationMs, outcome, error: result.error }, "verification finished");
+  deps.events.emit({
+    type: "operation.finished",
+    database,
+    operation: "verification",
+    outcome,
+    filename,
+    ...(result.error ? { error: result.error } : {}),
+  });
+  return { filename, sha256, verification };
+}
+
+/** `POST /backup/:f/verify`: the full check, answered whatever it finds (a corrupt file is a result, not an error). */
+export async function verifyBackup(deps: ServiceDeps, database: string, filename: string): Promise<VerifyOutcome> {
+  deps.registry.holder(database);
+  requireBackupFile(deps.paths.backupDir(database), filename);
+  return runVerification(deps, database, filename, "full");
+}
+
+interface Job {
+  database: string;
+  filename: string;
+}
+
+/**
+ * Background verifications, one at a time (the worker's lock makes it one per machine), oldest request first.
+ * Nothing runs until `start`: a CLI process leaves its new backups pending for the server to verify.
+ */
+export class VerificationQueue {
+  readonly #jobs: Job[] = [];
+  readonly #keys = new Set<string>();
+  #deps: ServiceDeps | null = null;
+  #active: Promise<void> | null = null;
+  #starting: Promise<void> | null = null;
+
+  /** Begins verifying, first of all whatever an earlier run left pending or never saw. */
+  start(deps: ServiceDeps): Promise<void> {
+    this.#deps = deps;
+    this.#starting = (async () => {
+      for (const database of deps.registry.names()) await enqueueUnverified(deps, database);
+      this.#pump();
+    })().finally(() => {
+      this.#starting = null;
+    });
+    return this.#starting;
+  }
+
+  enqueue(database: string, filename: string): void {
+    const key = `${database}/${filename}`;
+    if (this.#keys.has(key)) return;
+    this.#keys.add(key);
+    this.#jobs.push({ database, filename });
+    this.#pump();
+  }
+
+  /** Resolves once nothing is queued or running (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+    while (this.#active) await this.#active;
+  }
+
+  /** Drops what is queued (it stays pending on disk) and waits for the running one. */
+  async stop(): Promise<void> {
+    this.#deps = null;
+    this.#jobs.length = 0;
+    this.#keys.clear();
+    await this.idle();
+  }
+
+  #pump(): void {
+    const deps = this.#deps;
+    if (!deps || this.#active) return;
+    const job = this.#jobs.shift();
+    if (!job) return;
+    this.#active = this.#run(deps, job).finally(() => {
+      this.#keys.delete(`${job.database}/${job.filename}`);
+      this.#active = null;
+      this.#pump();
+    });
+  }
+
+  async #run(deps: ServiceDeps, { database, filename }: Job): Promise<void> {
+    if (!existsSync(path.join(deps.paths.backupDir(database), filename))) return;
+    try {
+      await runVerification(deps, database, filename, "quick");
+    } catch (err) {
+      // Left pending: the next list or start-up queues it again.
+      deps.logger.warn({ err, database, filename, operation: "verification" }, "background verification failed");
+    }
+  }
+}
+
+/** Queues every backup of `database` that has no record yet (put there by hand) or is still pending. */
+export async function enqueueUnverified(deps: ServiceDeps, database: string): Promise<void> {
+  const dir = deps.paths.backupDir(database);
+  for (const entry of await listBackupFiles(dir)) {
+    const record = await readRecord(dir, entry.filename);
+    if (!record || record.verification.state === "pending") deps.verifications.enqueue(database, entry.filename);
+  }
+}
