@@ -8,7 +8,7 @@ import { BackupGoneError, type CopyContext, copyBackup, deleteRemoteCopy, record
 import { removeFetchLeftovers } from "./fetch.js";
 import { abortIncompleteUploads } from "./remote.js";
 import { type OffsiteSettings, retryDelayMs } from "./settings.js";
-import { readRecord, removeRecord, sidecarNames, tombstoneNames, writeTombstone } from "./sidecar.js";
+import { readRecord, removeRecord, sidecarNames, tombstoneNames, writeRecord, writeTombstone } from "./sidecar.js";
 
 type JobKind = "copy" | "delete";
 
@@ -103,9 +103,24 @@ export class OffsiteService {
     this.#client = undefined;
   }
 
-  /** Queues every copy that is not done in one database (or all); due now, parked ones included. */
+  /**
+   * Queues every copy that is not done in one database (or all); due now, parked ones included. A failed one is
+   * `pending` again at once, so whoever asked sees it move before the upload begins.
+   */
   async push(database?: string): Promise<string[]> {
-    const queued = await this.#scanAll(database, { now: true });
+    const queued: string[] = [];
+    for (const db of database ? [database] : this.deps.registry.names()) {
+      const filenames = await this.#scan(db, { now: true });
+      const dir = this.deps.paths.backupDir(db);
+      for (const filename of filenames) {
+        const record = await readRecord(dir, filename);
+        if (record?.state === "failed" && !this.#running.has(id(db, filename))) {
+          const { next_attempt_at: _next, error: _error, ...rest } = record;
+          await writeRecord(dir, filename, { ...rest, state: "pending" });
+        }
+      }
+      queued.push(...filenames);
+    }
     this.#pump();
     return queued;
   }
