@@ -8,7 +8,7 @@ import { ServiceClient } from "./lib/service.js";
 import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
 import { offsiteFigures } from "./phases/offsite.js";
-import { downloadRss, restoreFigures, rssRow } from "./phases/restore.js";
+import { downloadRss, restoreFigures, rssRow, verifyDuringRefusedRestore } from "./phases/restore.js";
 import { uploadFigures, verifyDuringVerification } from "./phases/upload.js";
 import { verifyIdleP99, verifyThroughput } from "./phases/verify.js";
 import { renderTable } from "./report.js";
@@ -64,6 +64,7 @@ async function uploadRows(ctx: BenchContext): Promise<Row[]> {
 }
 
 async function measure(ctx: BenchContext): Promise<Row[]> {
+  if (ctx.options.only === "restore-reader") return restoreWithReader(ctx);
   if (ctx.options.only === "offsite") return offsiteFigures(ctx);
   if (ctx.options.only === "upload") return uploadRows(ctx);
   log("/verify throughput");
@@ -81,10 +82,17 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   const { filename } = await ctx.service.backup();
   rows.push(await downloadRss(ctx, filename));
   rows.push(...(await restoreFigures(ctx, filename, backup.serviceMs)));
+  rows.push(...(await restoreWithReader(ctx, filename)));
   log("off-site copy and fetch");
   rows.push(...(await offsiteFigures(ctx)));
   rows.push(...(await uploadRows(ctx)));
   return rows;
+}
+
+async function restoreWithReader(ctx: BenchContext, backup?: string): Promise<Row[]> {
+  log("/verify during a restore with a reader in another process");
+  const filename = backup ?? (await ctx.service.backup()).filename;
+  return verifyDuringRefusedRestore(ctx, filename);
 }
 
 async function main(): Promise<void> {

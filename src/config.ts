@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -7,6 +8,14 @@ import { offsiteConfigShape, refineOffsiteConfig } from "./services/offsite/conf
 const defaultWebDir = fileURLToPath(new URL("../dist/web", import.meta.url));
 
 const port = z.coerce.number().int().min(0).max(65535);
+
+/** `a.b.c.d/n` or an IPv6 prefix; a bare address means that one address. */
+const cidr = z.string().refine((value) => {
+  const [address = "", prefix] = value.split("/");
+  const family = isIP(address);
+  const bits = prefix === undefined ? 0 : Number(prefix);
+  return family !== 0 && Number.isInteger(bits) && bits >= 0 && bits <= (family === 4 ? 32 : 128);
+}, "expected a comma-separated list of CIDRs (e.g. 127.0.0.0/8,172.18.0.0/16)");
 
 export const configSchema = z
   .object({
@@ -24,6 +33,12 @@ export const configSchema = z
     gateTimeoutMs: z.coerce.number().int().min(1).default(30_000),
     /** How long a restore waits for leases already inside to finish. */
     drainTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+    /** Peers whose X-Real-IP/X-Forwarded-Proto are believed (the nginx edge); default loopback only. */
+    trustedProxies: z
+      .union([z.string(), z.array(z.string())])
+      .default("127.0.0.0/8,::1/128")
+      .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((c) => c.trim()).filter((c) => c !== ""))
+      .pipe(z.array(cidr)),
     /** The largest backup `POST /backup/upload` accepts (SPEC §8); more is refused with 413. */
     uploadMaxBytes: z.coerce
       .number()
@@ -48,6 +63,7 @@ const envNames: Record<keyof Config, string> = {
   gateTimeoutMs: "CHAOSCYPHER_GATE_TIMEOUT_MS",
   drainTimeoutMs: "CHAOSCYPHER_DRAIN_TIMEOUT_MS",
   webDir: "CHAOSCYPHER_WEB_DIR",
+  trustedProxies: "CHAOSCYPHER_TRUSTED_PROXIES",
   uploadMaxBytes: "CHAOSCYPHER_UPLOAD_MAX_BYTES",
   s3Bucket: "CHAOSCYPHER_S3_BUCKET",
   s3Endpoint: "CHAOSCYPHER_S3_ENDPOINT",

@@ -21,6 +21,25 @@ export const redactPaths = [
   "*.AWSAccessKeyId",
 ];
 
+/**
+ * A log line that cannot be written (stdout on a full disk, a closed pipe) is dropped: logging never fails
+ * the request or the operation that logged, and never crashes the process with an unhandled 'error'.
+ */
+function neverFailing(destination: pino.DestinationStream): pino.DestinationStream {
+  const emitter = destination as Partial<NodeJS.EventEmitter>;
+  emitter.on?.("error", () => {});
+  return {
+    write(line: string) {
+      try {
+        destination.write(line);
+      } catch {
+        // Dropped: see above.
+      }
+    },
+  };
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: redactPaths, censor: "[redacted]" } }, destination);
+  const target = neverFailing(destination ?? pino.destination({ fd: 1, sync: true }));
+  return pino({ level, redact: { paths: redactPaths, censor: "[redacted]" } }, target);
 }

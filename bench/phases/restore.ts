@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import type { BenchContext, Row } from "../context.js";
 import { latencyProbe } from "../lib/probe.js";
 import { settle } from "../lib/proc.js";
@@ -75,4 +77,60 @@ export async function restoreFigures(ctx: BenchContext, filename: string, backup
     ok: null,
   });
   return rows;
+}
+
+const MAX_VERIFY_WITH_READER_MS = 100;
+
+/** Another process holding a read transaction open on app.db until it reads a line on stdin. */
+const READER_SCRIPT = `
+const Database = require("better-sqlite3");
+const db = new Database(process.argv[1], { fileMustExist: true });
+db.exec("BEGIN");
+db.prepare("SELECT count(*) FROM sqlite_master").get();
+process.stdout.write("held\\n");
+process.stdin.once("data", () => { db.exec("COMMIT"); db.close(); process.exit(0); });
+`;
+
+/**
+ * Issue 9: a restore while another process holds a read transaction is refused (409) or completes, and
+ * the gate's checkpoint no longer blocks the event loop: /verify keeps answering within 100 ms.
+ */
+export async function verifyDuringRefusedRestore(ctx: BenchContext, filename: string): Promise<Row[]> {
+  if (!ctx.auth) return [];
+  const reader = spawn(process.execPath, ["-e", READER_SCRIPT, ctx.appDb], { stdio: ["pipe", "pipe", "inherit"] });
+  await once(reader.stdout, "data");
+  const waits: number[] = [];
+  const statuses: number[] = [];
+  let failures = 0;
+  try {
+    for (let round = 0; round < ctx.options.rounds; round++) {
+      await settle();
+      const load = latencyProbe(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate);
+      const res = await fetch(`${ctx.service.url}/api/v1/backup/${filename}/restore`, {
+        method: "POST",
+        headers: ctx.service.headers,
+      });
+      await res.arrayBuffer();
+      const result = await load.stop();
+      statuses.push(res.status);
+      waits.push(result.maxMs);
+      failures += result.failures;
+      ctx.log(`  restore with a reader elsewhere ${round + 1}: ${res.status}, longest /verify ${fmt.ms(result.maxMs)}`);
+    }
+  } finally {
+    reader.stdin.write("go\n");
+    await once(reader, "exit");
+  }
+  const longest = max(waits);
+  const unexpected = statuses.filter((s) => s !== 200 && s !== 409).length;
+  return [
+    {
+      figure: "longest /verify wait, restore with a reader in another process",
+      value: `${fmt.ms(longest)} (${statuses.join(", ")})${failures > 0 ? `, ${failures} failed` : ""}`,
+      baseline: "–",
+      ratio: null,
+      target: `≤ ${MAX_VERIFY_WITH_READER_MS} ms`,
+      ok: longest <= MAX_VERIFY_WITH_READER_MS && failures === 0 && unexpected === 0,
+    },
+  ];
 }

@@ -1,10 +1,12 @@
 import type { Command } from "commander";
 import pino from "pino";
 import { ConfigError, loadConfig } from "../config.js";
-import { ServiceError } from "../errors.js";
+import { OperationInProgressError, ServiceError } from "../errors.js";
+import { diskFullError } from "../lib/disk-full.js";
 import { createLogger } from "../logger.js";
 import { createServiceDeps } from "../services/create-deps.js";
 import type { ServiceDeps } from "../services/deps.js";
+import type { OperationKind } from "../services/locks.js";
 
 export interface CommonOptions {
   dataDir?: string;
@@ -61,14 +63,44 @@ export async function withServices<T>(options: CommonOptions, work: (deps: Servi
   }
 }
 
+/** Operations during which the CLI must not open a database at all: its file is being swapped or rebuilt. */
+const SWAPPING: ReadonlySet<OperationKind> = new Set(["restore", "migrate", "recover"]);
+const LOCK_WAIT_MS = 5_000;
+
+/**
+ * Runs `work` holding the database's operation lock, the same kernel lock a server's restore holds: a restore
+ * running elsewhere refuses at once (409), a shorter operation (a backup) is waited for, briefly.
+ */
+export async function withDatabaseLock<T>(
+  deps: ServiceDeps,
+  database: string,
+  operation: OperationKind,
+  work: () => Promise<T>,
+): Promise<T> {
+  const running = deps.locks.runningElsewhere(database);
+  if (running && SWAPPING.has(running)) {
+    throw new OperationInProgressError(`another process is running a ${running} of database "${database}"; try again`, {
+      database,
+      operation: running,
+    });
+  }
+  const lock = await deps.locks.acquireWhenFree(database, operation, LOCK_WAIT_MS);
+  try {
+    return await work();
+  } finally {
+    lock.release();
+  }
+}
+
 /** Prints `data` as JSON with --json, else the human lines. */
 export function emit(options: CommonOptions, data: unknown, human: string | string[]): void {
   const text = options.json ? JSON.stringify(data, null, 2) : Array.isArray(human) ? human.join("\n") : human;
   if (text.length > 0) process.stdout.write(`${text}\n`);
 }
 
-export function fail(error: unknown, options: CommonOptions): void {
+export function fail(thrown: unknown, options: CommonOptions): void {
   process.exitCode = 1;
+  const error = diskFullError(thrown, "the operation ran out of disk space and was undone") ?? thrown;
   // System errors (a port in use, a permission denied) explain themselves; anything else is a bug.
   const systemError = typeof (error as NodeJS.ErrnoException)?.code === "string";
   const known =

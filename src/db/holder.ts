@@ -1,5 +1,24 @@
-import { OperationInProgressError } from "../errors.js";
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { DatabaseBlockedError, OperationInProgressError } from "../errors.js";
+import { runTask } from "../workers/run.js";
 import { type AppDb, openSqlite, type Sqlite, wrapDrizzle } from "./connection.js";
+
+/** Main-thread connections never wait on a SQLite lock; a busy lease is retried this long, asynchronously. */
+const BUSY_RETRY_MS = 2_000;
+const BUSY_POLL_MS = 15;
+/** A WAL up to this size is checkpointed by the switch out of WAL mode on the main thread (busy_timeout 0). */
+const INLINE_CHECKPOINT_MAX_BYTES = 1024 * 1024;
+
+export function isSqliteBusy(error: unknown): boolean {
+  return String((error as { code?: unknown })?.code ?? "").startsWith("SQLITE_BUSY");
+}
+
+/** The connection a restore keeps on the old file, locked exclusively, until its renames are done. */
+export interface DetachedDatabase {
+  release(): void;
+}
 
 export interface HolderOptions {
   /** Bounded wait for a new lease while the gate is closed. */
@@ -65,7 +84,8 @@ export class ConnectionHolder {
 
   open(): void {
     if (this.#db) return;
-    const sqlite = openSqlite(this.file);
+    if (!existsSync(this.file)) throw missingDatabase(this.name, this.file);
+    const sqlite = openSqlite(this.file, { busyTimeoutMs: 0, mustExist: true });
     try {
       this.options.onOpen?.(sqlite);
     } catch (error) {
@@ -85,7 +105,21 @@ export class ConnectionHolder {
     this.#db = null;
   }
 
+  /** Runs `fn` on the connection; a SQLite lock held elsewhere (a worker's checkpoint) is waited out off the event loop. */
   async lease<T>(fn: (db: AppDb) => T | Promise<T>): Promise<T> {
+    const deadline = Date.now() + BUSY_RETRY_MS;
+    for (;;) {
+      try {
+        return await this.#leaseOnce(fn);
+      } catch (error) {
+        if (!isSqliteBusy(error)) throw error;
+        if (Date.now() >= deadline) throw this.#busy(error);
+      }
+      await sleep(BUSY_POLL_MS);
+    }
+  }
+
+  async #leaseOnce<T>(fn: (db: AppDb) => T | Promise<T>): Promise<T> {
     while (this.#gate) {
       const passed = await waitWithTimeout(this.#gate.promise, this.options.gateTimeoutMs);
       if (!passed) throw new OperationInProgressError(`database "${this.name}" is being restored; try again shortly`);
@@ -109,16 +143,33 @@ export class ConnectionHolder {
     if (this.#gate) throw new OperationInProgressError(`database "${this.name}" is already being swapped`);
     const gate = newGate();
     this.#gate = gate;
+    const openGate = () => {
+      this.#gate = null;
+      gate.open();
+    };
+    let result: T;
     try {
       await this.#drain();
-      return await fn();
+      result = await fn();
+    } catch (error) {
+      // The failed swap's own error says more; the next lease reports a missing or unreadable file.
+      this.#tryOpen();
+      openGate();
+      throw error;
+    }
+    try {
+      this.open();
     } finally {
-      try {
-        this.open();
-      } finally {
-        this.#gate = null;
-        gate.open();
-      }
+      openGate();
+    }
+    return result;
+  }
+
+  #tryOpen(): void {
+    try {
+      this.open();
+    } catch {
+      // See exclusive().
     }
   }
 
@@ -126,30 +177,64 @@ export class ConnectionHolder {
   insideExclusive<T>(fn: (db: AppDb) => T): T {
     if (!this.#gate) throw new Error(`insideExclusive called outside exclusive() for "${this.name}"`);
     this.open();
-    return fn(this.#db as AppDb);
+    try {
+      return fn(this.#db as AppDb);
+    } catch (error) {
+      throw isSqliteBusy(error) ? this.#busy(error) : error;
+    }
   }
 
   /**
-   * Checkpoints and switches the file out of WAL mode, which SQLite only allows to the last connection:
-   * if another process holds it open, this refuses and leaves the database untouched and open.
+   * Checkpoints (in a worker) and switches the file out of WAL mode, which SQLite only allows to the last
+   * connection, then keeps it locked exclusively so no other process can open it and turn WAL back on until
+   * `release()`, after the renames. If another process holds it open this refuses, leaving it open and untouched.
    */
-  detachForSwap(): void {
-    const sqlite = this.#db?.$client ?? openSqlite(this.file);
+  async detachForSwap(): Promise<DetachedDatabase> {
+    // The checkpoint before the gate left little; a bigger WAL is checkpointed in a worker, a small one by
+    // the mode switch below (a few pages of I/O, never a lock wait): a worker's start-up would hold the gate longer.
+    const wal = statSync(`${this.file}-wal`, { throwIfNoEntry: false });
+    if ((wal?.size ?? 0) > INLINE_CHECKPOINT_MAX_BYTES) {
+      const { walTruncated } = await runTask("checkpointForSwap", { file: this.file });
+      if (!walTruncated) throw this.#heldElsewhere(new Error("the WAL checkpoint was blocked by a reader"));
+    }
+    const sqlite = this.#db?.$client ?? openSqlite(this.file, { busyTimeoutMs: 0, mustExist: true });
     this.#db = null;
     try {
-      sqlite.pragma("wal_checkpoint(TRUNCATE)");
+      sqlite.pragma("locking_mode = EXCLUSIVE");
       const mode = sqlite.pragma("journal_mode = DELETE", { simple: true });
       if (mode !== "delete") throw new Error(`journal mode stayed ${String(mode)}`);
+      sqlite.exec("BEGIN EXCLUSIVE");
     } catch (cause) {
+      this.#reattach(sqlite);
+      throw this.#heldElsewhere(cause);
+    }
+    return { release: () => sqlite.close() };
+  }
+
+  #reattach(sqlite: Sqlite): void {
+    try {
+      sqlite.pragma("locking_mode = NORMAL");
       sqlite.pragma("journal_mode = WAL");
       this.#db = wrapDrizzle(sqlite);
-      throw new OperationInProgressError(
-        `another process has database "${this.name}" open; stop it before restoring`,
-        { database: this.name },
-        { cause },
-      );
+    } catch {
+      sqlite.close();
     }
-    sqlite.close();
+  }
+
+  #heldElsewhere(cause: unknown): OperationInProgressError {
+    return new OperationInProgressError(
+      `another process has database "${this.name}" open; stop it before restoring`,
+      { database: this.name },
+      { cause },
+    );
+  }
+
+  #busy(cause: unknown): OperationInProgressError {
+    return new OperationInProgressError(
+      `database "${this.name}" is busy with another process's write; try again shortly`,
+      { database: this.name },
+      { cause },
+    );
   }
 
   async #drain(): Promise<void> {
@@ -159,4 +244,15 @@ export class ConnectionHolder {
     this.#drained = null;
     if (!drained) throw new OperationInProgressError(`requests on database "${this.name}" did not finish in time`);
   }
+}
+
+/** A live database whose file is gone is refused, never recreated empty (SPEC §5: fail closed). */
+export function missingDatabase(name: string, file: string): DatabaseBlockedError {
+  const dir = path.dirname(file);
+  return new DatabaseBlockedError(
+    `database "${name}" has no ${path.basename(file)}: nothing was created in its place. ` +
+      `With the server stopped, move its data back (${dir}/app.db.pre_restore, or a backup from the backups directory) ` +
+      `to ${file} and start again; see docs/reliability.md`,
+    { database: name, reason: "database_file_missing", directory: dir },
+  );
 }

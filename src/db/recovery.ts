@@ -32,6 +32,10 @@ export function recoverDatabaseDir(dir: string, logger: Logger): void {
     } else if (!existsSync(appDb) && existsSync(`${appDb}.pre_restore`)) {
       renameSync(`${appDb}.pre_restore`, appDb);
       logger.warn({ dir }, "recovery: undid an interrupted restore, previous database is back");
+    } else if (!existsSync(appDb)) {
+      // Nothing to finish the swap with: the intent stays as the record, and the database is refused.
+      logger.error({ dir, backup: intent?.backup }, "recovery: an interrupted restore left no app.db; refusing it");
+      return;
     } else {
       logger.warn({ dir }, "recovery: an interrupted restore left the database consistent");
     }

@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError } from "../errors.js";
 import { DATABASE_NAME } from "../lib/names.js";
 import type { Logger } from "../logger.js";
 import { checkReadable, openSqlite, type Sqlite } from "./connection.js";
-import { ConnectionHolder, type HolderOptions } from "./holder.js";
+import { ConnectionHolder, type HolderOptions, missingDatabase } from "./holder.js";
 import { applyMigrations, type Migration } from "./migrations.js";
 import type { DataPaths } from "./paths.js";
 import { recoverDatabaseDir, removeBackupLeftovers } from "./recovery.js";
@@ -50,7 +50,25 @@ export class DatabaseRegistry {
         lock.release();
       }
     }
-    if (!this.exists("default")) this.create("default");
+    this.#createDefaultOnFirstStart();
+  }
+
+  /**
+   * `default` is created only when its directory does not exist yet (first start of an empty data dir). A
+   * directory without app.db is a database whose file went missing: it is refused, never recreated empty.
+   */
+  #createDefaultOnFirstStart(): void {
+    const { paths, logger } = this.options;
+    if (!existsSync(paths.dbDir("default"))) {
+      this.create("default");
+      return;
+    }
+    if (this.exists("default")) return;
+    const left = readdirSync(paths.dbDir("default")).filter((n) => n.startsWith("app.db") || n.includes("restore"));
+    logger.error(
+      { database: "default", directory: paths.dbDir("default"), files: left },
+      "database file missing: refusing to serve it and not creating an empty one; its data is in the files listed",
+    );
   }
 
   names(): string[] {
@@ -74,8 +92,11 @@ export class DatabaseRegistry {
   holder(name: string): ConnectionHolder {
     const existing = this.#holders.get(name);
     if (existing) return existing;
-    if (!this.exists(name)) throw new NotFoundError(`database "${name}" does not exist`, { database: name });
-    return this.#newHolder(name);
+    if (this.exists(name)) return this.#newHolder(name);
+    if (DATABASE_NAME.test(name) && existsSync(this.options.paths.dbDir(name))) {
+      throw missingDatabase(name, this.options.paths.dbFile(name));
+    }
+    throw new NotFoundError(`database "${name}" does not exist`, { database: name });
   }
 
   /** Creates an empty database with the current schema; a fresh file needs no pre-upgrade backup. */

@@ -13,13 +13,18 @@ export interface OpenOptions {
   readonly?: boolean;
   /** WAL is for live databases; staged or backup files are inspected without converting them. */
   wal?: boolean;
+  /** How long a statement waits for another connection's lock; the main thread passes 0 and retries asynchronously. */
+  busyTimeoutMs?: number;
+  /** Refuse instead of creating an empty file: a live database is only ever created on purpose. */
+  mustExist?: boolean;
 }
 
 /** Opens a SQLite file with the pragmas every app.db connection needs and sqlite-vec loaded. */
 export function openSqlite(file: string, options: OpenOptions = {}): Sqlite {
-  const sqlite = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  const fileMustExist = options.mustExist ?? options.readonly ?? false;
+  const sqlite = new Database(file, { readonly: options.readonly ?? false, fileMustExist });
   try {
-    sqlite.pragma("busy_timeout = 5000");
+    sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     if (options.wal ?? !options.readonly) sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("foreign_keys = ON");

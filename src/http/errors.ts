@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { RateLimitedError, ServiceError } from "../errors.js";
+import { diskFullError } from "../lib/disk-full.js";
 import type { Logger } from "../logger.js";
 
 /** Maps any thrown error to the spec's error body; unknown errors become a logged, generic 500. */
@@ -18,6 +19,8 @@ export function errorResponse(error: unknown, c: Context, logger: Logger): Respo
 
 function toServiceError(error: unknown): ServiceError | null {
   if (error instanceof ServiceError) return error;
+  const diskFull = diskFullError(error, "the operation ran out of disk space and was undone");
+  if (diskFull) return diskFull;
   if (error instanceof HTTPException && error.status === 413) {
     return new ServiceError("PAYLOAD_TOO_LARGE", "request body is too large");
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { diskFullError } from "./disk-full.js";
 
 export async function fsyncDirAsync(dir: string): Promise<void> {
   const handle = await open(dir, "r");
@@ -26,7 +27,7 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
     await fsyncDirAsync(path.dirname(file));
   } catch (error) {
     await rm(temp, { force: true });
-    throw error;
+    throw diskFullError(error, `${path.basename(file)} could not be written`) ?? error;
   }
 }
 

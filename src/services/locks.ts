@@ -1,9 +1,16 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import Database from "better-sqlite3";
 import { OperationInProgressError } from "../errors.js";
+import { diskFullError } from "../lib/disk-full.js";
 
-export type OperationKind = "backup" | "restore" | "migrate" | "delete" | "recover";
+export type OperationKind = "backup" | "restore" | "migrate" | "delete" | "recover" | "keys" | "auth";
+
+/** The lock itself: an empty SQLite file whose exclusive lock (fcntl, held by the kernel) is the operation lock. */
+export const LOCK_FILE = ".operation.lock.sqlite";
+/** What the holder is doing, for messages only: written after the lock is taken, never trusted for exclusion. */
+export const LOCK_INFO_FILE = ".operation.lock.json";
 
 const WAIT_POLL_MS = 100;
 
@@ -11,32 +18,32 @@ export interface OperationLock {
   release(): void;
 }
 
-interface LockRecord {
-  pid: number;
-  operation: OperationKind;
-  startedAt: string;
+function isBusy(error: unknown): boolean {
+  return String((error as { code?: unknown })?.code ?? "").startsWith("SQLITE_BUSY");
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * Takes the kernel lock: BEGIN EXCLUSIVE on the lock database with no busy wait. SQLite's unix VFS holds it
+ * as an fcntl lock on the open descriptor, so the kernel drops it the moment the process dies, and it
+ * tracks locks per inode, so a second connection in this process is refused too. Null when taken.
+ */
+function lockDatabase(file: string): Database.Database | null {
+  let sqlite: Database.Database | null = null;
   try {
-    process.kill(pid, 0);
-    return true;
+    sqlite = new Database(file);
+    sqlite.pragma("busy_timeout = 0");
+    sqlite.exec("BEGIN EXCLUSIVE");
+    return sqlite;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function readRecord(file: string): LockRecord | null {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as LockRecord;
-  } catch {
-    return null;
+    sqlite?.close();
+    if (isBusy(error)) return null;
+    throw diskFullError(error, "the operation lock could not be created") ?? error;
   }
 }
 
 /**
- * One backup, restore or migration per database at a time, across this process and others (the CLI):
- * a lock file created exclusively, held by a live pid; a dead holder's lock is taken over.
+ * One backup, restore or migration per database at a time, across this process and others (the CLI).
+ * No pid is read or guessed: the lock lives exactly as long as the descriptor of the process holding it.
  */
 export class OperationLocks {
   readonly #held = new Map<string, OperationKind>();
@@ -46,17 +53,19 @@ export class OperationLocks {
   acquire(database: string, operation: OperationKind): OperationLock {
     const running = this.#held.get(database);
     if (running) throw this.#busy(database, running);
-    const file = path.join(this.lockDir(database), ".operation.lock");
-    const record: LockRecord = { pid: process.pid, operation, startedAt: new Date().toISOString() };
-    this.#createExclusive(file, record, database);
+    const dir = this.lockDir(database);
+    const sqlite = lockDatabase(path.join(dir, LOCK_FILE));
+    if (!sqlite) throw this.#busy(database, this.#readInfo(dir) ?? "restore");
     this.#held.set(database, operation);
+    this.#writeInfo(dir, operation);
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
         this.#held.delete(database);
-        rmSync(file, { force: true });
+        rmSync(path.join(dir, LOCK_INFO_FILE), { force: true });
+        sqlite.close();
       },
     };
   }
@@ -90,28 +99,39 @@ export class OperationLocks {
     }
   }
 
-  /** The operation another process is running on `database`, if any. */
+  /** The operation another process is running on `database`, if any: probes the kernel lock without keeping it. */
   runningElsewhere(database: string): OperationKind | null {
-    const record = readRecord(path.join(this.lockDir(database), ".operation.lock"));
-    if (!record || record.pid === process.pid || !isAlive(record.pid)) return null;
-    return record.operation;
+    if (this.#held.has(database)) return null;
+    const dir = this.lockDir(database);
+    let probe: Database.Database | null;
+    try {
+      probe = lockDatabase(path.join(dir, LOCK_FILE));
+    } catch {
+      return null;
+    }
+    if (probe) {
+      probe.close();
+      return null;
+    }
+    return this.#readInfo(dir) ?? "restore";
   }
 
-  #createExclusive(file: string, record: LockRecord, database: string): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(file, "wx", 0o600);
-        writeSync(fd, JSON.stringify(record));
-        closeSync(fd);
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-        const other = readRecord(file);
-        if (other && isAlive(other.pid) && other.pid !== process.pid) throw this.#busy(database, other.operation);
-        rmSync(file, { force: true });
-      }
+  #readInfo(dir: string): OperationKind | null {
+    try {
+      return (JSON.parse(readFileSync(path.join(dir, LOCK_INFO_FILE), "utf8")) as { operation: OperationKind })
+        .operation;
+    } catch {
+      return null;
     }
-    throw this.#busy(database, "restore");
+  }
+
+  /** Best effort: a full disk must not fail an operation over a label. */
+  #writeInfo(dir: string, operation: OperationKind): void {
+    try {
+      writeFileSync(path.join(dir, LOCK_INFO_FILE), JSON.stringify({ pid: process.pid, operation }), { mode: 0o600 });
+    } catch {
+      rmSync(path.join(dir, LOCK_INFO_FILE), { force: true });
+    }
   }
 
   #busy(database: string, operation: OperationKind): OperationInProgressError {

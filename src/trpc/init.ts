@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { AuthRequiredError, RateLimitedError, ServiceError } from "../errors.js";
+import { diskFullError } from "../lib/disk-full.js";
 import { databaseNameSchema } from "../lib/names.js";
 import type { TrpcContext } from "./context.js";
 import { toTRPCError } from "./errors.js";
@@ -17,7 +18,8 @@ const t = initTRPC.context<TrpcContext>().create({
 const mapErrors = t.middleware(async ({ ctx, next, path }) => {
   const result = await next();
   if (result.ok) return result;
-  const cause = result.error.cause;
+  const cause =
+    diskFullError(result.error.cause, "the operation ran out of disk space and was undone") ?? result.error.cause;
   if (cause instanceof RateLimitedError) ctx.resHeaders.set("Retry-After", String(cause.retryAfterSeconds));
   if (cause instanceof ServiceError) throw toTRPCError(cause);
   if (result.error.code === "INTERNAL_SERVER_ERROR")

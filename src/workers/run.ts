@@ -2,6 +2,7 @@ import { type ResourceLimits, Worker } from "node:worker_threads";
 import type { CopyHashedArgs, HashResult, VerifyArgs, VerifyResult } from "./backup-tasks.js";
 import type { FetchArgs, FetchResult, UploadArgs, UploadResult } from "./offsite-tasks.js";
 import type {
+  CheckpointArgs,
   CopyArgs,
   MigrateArgs,
   PrepareSwapArgs,
@@ -16,6 +17,7 @@ interface TaskTypes {
   validateBackup: { args: ValidateArgs; result: ValidationResult };
   prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
   migrateFile: { args: MigrateArgs; result: { applied: string[] } };
+  checkpointForSwap: { args: CheckpointArgs; result: { walTruncated: boolean } };
   hashFile: { args: { file: string }; result: HashResult };
   copyHashed: { args: CopyHashedArgs; result: HashResult };
   validateAndHash: { args: ValidateArgs; result: ValidationResult & Partial<HashResult> };

@@ -84,6 +84,21 @@ export function prepareSwap({ staged, live }: PrepareSwapArgs): { walTruncated: 
   }
 }
 
+export interface CheckpointArgs {
+  file: string;
+}
+
+/** The gate's checkpoint, off the main thread: readers get a short wait, then the restore is refused. */
+export function checkpointForSwap({ file }: CheckpointArgs): { walTruncated: boolean } {
+  const sqlite = openSqlite(file, { busyTimeoutMs: 250, mustExist: true });
+  try {
+    const [row] = sqlite.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
+    return { walTruncated: row?.busy === 0 };
+  } finally {
+    sqlite.close();
+  }
+}
+
 export interface CopyArgs {
   src: string;
   dest: string;

@@ -2,7 +2,14 @@ import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { copyHashed, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
-import { copyDurably, migrateFile, prepareSwap, vacuumInto, validateBackup } from "./sqlite-tasks.js";
+import {
+  checkpointForSwap,
+  copyDurably,
+  migrateFile,
+  prepareSwap,
+  vacuumInto,
+  validateBackup,
+} from "./sqlite-tasks.js";
 
 // The S3 SDK and the age cipher are loaded only by the workers that copy off-site, not by every backup's worker.
 const offsiteTasks = () => import("./offsite-tasks.js");
@@ -15,6 +22,7 @@ const tasks = {
   validateBackup,
   migrateFile,
   prepareSwap,
+  checkpointForSwap,
   hashFile,
   copyHashed,
   validateAndHash,

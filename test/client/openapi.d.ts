@@ -240,6 +240,18 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Not enough free disk space (`INSUFFICIENT_STORAGE`). Nothing changed. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INSUFFICIENT_STORAGE";
+                        };
+                    };
+                };
             };
         };
         delete?: never;
@@ -379,6 +391,18 @@ export interface paths {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
                             error: "DATABASE_BLOCKED" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+                /** @description Not enough free disk space (`INSUFFICIENT_STORAGE`). Nothing changed. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INSUFFICIENT_STORAGE";
                         };
                     };
                 };
@@ -762,6 +786,18 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Not enough free disk space (`INSUFFICIENT_STORAGE`). Nothing changed. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INSUFFICIENT_STORAGE";
+                        };
+                    };
+                };
             };
         };
         delete?: never;
@@ -882,6 +918,18 @@ export interface paths {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
                             error: "DATABASE_BLOCKED" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+                /** @description Not enough free disk space (`INSUFFICIENT_STORAGE`). Nothing changed. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INSUFFICIENT_STORAGE";
                         };
                     };
                 };
@@ -1998,6 +2046,18 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Not enough free disk space (`INSUFFICIENT_STORAGE`). Nothing changed. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INSUFFICIENT_STORAGE";
+                        };
+                    };
+                };
             };
         };
         delete?: never;
@@ -2137,6 +2197,18 @@ export interface paths {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
                             error: "DATABASE_BLOCKED" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+                /** @description Not enough free disk space (`INSUFFICIENT_STORAGE`). Nothing changed. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INSUFFICIENT_STORAGE";
                         };
                     };
                 };

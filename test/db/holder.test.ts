@@ -1,6 +1,7 @@
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConnectionHolder } from "../../src/db/holder.js";
+import { openSqlite } from "../../src/db/sqlite.js";
 import { OperationInProgressError } from "../../src/errors.js";
 import { makeTempDir, removeDir } from "../helpers/app.js";
 
@@ -16,6 +17,7 @@ describe("ConnectionHolder", () => {
 
   function make(gateTimeoutMs = 1000, drainTimeoutMs = 1000): ConnectionHolder {
     dir = makeTempDir();
+    openSqlite(path.join(dir, "app.db")).close(); // a holder never creates its file
     holder = new ConnectionHolder("t", path.join(dir, "app.db"), { gateTimeoutMs, drainTimeoutMs });
     holder.open();
     return holder;
@@ -61,8 +63,9 @@ describe("ConnectionHolder", () => {
   it("reopens the database after a swap that closed it", async () => {
     make();
     await holder.exclusive(async () => {
-      holder.detachForSwap();
+      const detached = await holder.detachForSwap();
       expect(holder.isOpen).toBe(false);
+      detached.release();
     });
     expect(holder.isOpen).toBe(true);
     const mode = await holder.lease((db) => db.$client.pragma("journal_mode", { simple: true }));

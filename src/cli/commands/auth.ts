@@ -2,7 +2,16 @@ import { Command } from "commander";
 import { setupOperator } from "../../services/auth/index.js";
 import { deleteSession } from "../../services/auth/sessions.js";
 import { parseSessionToken } from "../../services/auth/tokens.js";
-import { action, CliError, type CommonOptions, emit, withCommonOptions, withServices } from "../common.js";
+import { AUTH_DATABASE } from "../../services/auth/types.js";
+import {
+  action,
+  CliError,
+  type CommonOptions,
+  emit,
+  withCommonOptions,
+  withDatabaseLock,
+  withServices,
+} from "../common.js";
 import { ask } from "../prompt.js";
 
 interface SetupOptions extends CommonOptions {
@@ -34,10 +43,14 @@ export function authCommands(): Command {
       .action(
         action<SetupOptions>((options) =>
           withServices(options, async (deps) => {
-            const signed = await setupOperator(deps, await credentials(options), { clientIp: null });
-            // The setup verb signs the operator in; the CLI has no browser to hold that session, so it ends now.
-            const session = parseSessionToken(signed.session.token);
-            if (session) await deleteSession(deps, session.id);
+            const given = await credentials(options);
+            const signed = await withDatabaseLock(deps, AUTH_DATABASE, "auth", async () => {
+              const signed = await setupOperator(deps, given, { clientIp: null });
+              // The setup verb signs the operator in; the CLI has no browser to hold that session, so it ends now.
+              const session = parseSessionToken(signed.session.token);
+              if (session) await deleteSession(deps, session.id);
+              return signed;
+            });
             emit(options, { username: signed.username }, `operator account "${signed.username}" created`);
           }),
         ),

@@ -1,6 +1,15 @@
 import { Command } from "commander";
 import { createKey, listKeys, revokeKey } from "../../services/auth/index.js";
-import { action, type CommonOptions, emit, table, withCommonOptions, withServices } from "../common.js";
+import { AUTH_DATABASE } from "../../services/auth/types.js";
+import {
+  action,
+  type CommonOptions,
+  emit,
+  table,
+  withCommonOptions,
+  withDatabaseLock,
+  withServices,
+} from "../common.js";
 import { confirm } from "../prompt.js";
 
 interface KeyOptions extends CommonOptions {
@@ -17,7 +26,9 @@ export function keysCommands(): Command {
       .action(
         action<KeyOptions>((options) =>
           withServices(options, async (deps) => {
-            const minted = await createKey(deps, { name: options.name });
+            const minted = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () =>
+              createKey(deps, { name: options.name }),
+            );
             // The key alone on the first line, for copying; it is not stored and cannot be shown again.
             emit(options, minted, [
               minted.key,
@@ -34,7 +45,7 @@ export function keysCommands(): Command {
     ).action(
       action<KeyOptions>((options) =>
         withServices(options, async (deps) => {
-          const listed = await listKeys(deps);
+          const listed = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () => listKeys(deps));
           const rows = listed.keys.map((k) => [k.id, k.name, k.created_at, k.last_used_at ?? "never"]);
           emit(
             options,
@@ -54,7 +65,7 @@ export function keysCommands(): Command {
         action<KeyOptions>((options, id) =>
           withServices(options, async (deps) => {
             await confirm(`Revoke API key ${id}? Scripts using it stop working.`, options.yes, "refusing to revoke");
-            const revoked = await revokeKey(deps, id);
+            const revoked = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () => revokeKey(deps, id));
             emit(options, revoked, `revoked API key ${revoked.revoked}`);
           }),
         ),

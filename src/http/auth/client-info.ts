@@ -1,3 +1,4 @@
+import { BlockList, isIP } from "node:net";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context } from "hono";
 
@@ -8,7 +9,29 @@ export interface ClientInfo {
   secure: boolean;
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+const lists = new WeakMap<readonly string[], BlockList>();
+
+/** The configured CIDRs as a BlockList, built once per config. */
+function trustedList(cidrs: readonly string[]): BlockList {
+  let list = lists.get(cidrs);
+  if (list) return list;
+  list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address = "", prefix] = cidr.split("/");
+    const type = isIP(address) === 6 ? "ipv6" : "ipv4";
+    list.addSubnet(address, prefix === undefined ? (type === "ipv4" ? 32 : 128) : Number(prefix), type);
+  }
+  lists.set(cidrs, list);
+  return list;
+}
+
+/** Whether the socket's peer is one of the trusted proxies; an IPv4-mapped IPv6 peer counts as its IPv4 address. */
+export function isTrustedProxy(peer: string, cidrs: readonly string[]): boolean {
+  const v4 = peer.startsWith("::ffff:") && isIP(peer.slice(7)) === 4 ? peer.slice(7) : null;
+  const list = trustedList(cidrs);
+  if (v4) return list.check(v4, "ipv4");
+  return list.check(peer, isIP(peer) === 6 ? "ipv6" : "ipv4");
+}
 
 function peerAddress(c: Context): string | undefined {
   try {
@@ -18,11 +41,16 @@ function peerAddress(c: Context): string | undefined {
   }
 }
 
-/** X-Real-IP is believed only from a loopback peer: that is the local nginx, which overwrites it. */
-export function clientInfo(c: Context): ClientInfo {
+/**
+ * X-Real-IP is believed only from a trusted proxy (CHAOSCYPHER_TRUSTED_PROXIES): that is the nginx edge, which
+ * overwrites it; from anyone else it is the client's own claim and is ignored. (A forged X-Forwarded-Proto can
+ * only add the Secure attribute to a cookie.)
+ */
+export function clientInfo(c: Context, trustedProxies: readonly string[]): ClientInfo {
   const peer = peerAddress(c);
+  const trusted = peer !== undefined && isIP(peer) !== 0 && isTrustedProxy(peer, trustedProxies);
   const forwarded = c.req.header("x-real-ip")?.trim();
-  const ip = peer && LOOPBACK.has(peer) && forwarded ? forwarded : (peer ?? "unknown");
+  const ip = trusted && forwarded ? forwarded : (peer ?? "unknown");
   const proto = c.req.header("x-forwarded-proto")?.trim().toLowerCase();
   return { ip, secure: proto === "https" || new URL(c.req.url).protocol === "https:" };
 }

@@ -17,7 +17,7 @@ import { SESSION_COOKIE, sessionCookie } from "./session-cookie.js";
 export function authGate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const deps = c.get("services");
-    const client = clientInfo(c);
+    const client = clientInfo(c, deps.config.trustedProxies);
     c.set("client", client);
     const presented = readCredentials(c.req.raw.headers);
     const result = isCredential(presented) ? await authenticate(deps, presented, { touch: true }) : null;

@@ -56,7 +56,7 @@ const setup = defineRoute({
   request: { body: jsonBody(SetupRequest) },
   responses: {
     201: { ...jsonResponse(SignedInBody, "The account exists; the session cookie is set."), headers: setCookie },
-    ...errorResponses(400, 403, 409, 413, 429, 503),
+    ...errorResponses(400, 403, 409, 413, 429, 503, 507),
   },
 });
 
@@ -69,7 +69,7 @@ const signInRoute = defineRoute({
   request: { body: jsonBody(LoginRequest) },
   responses: {
     200: { ...jsonResponse(SignedInBody, "Signed in; the session cookie is set."), headers: setCookie },
-    ...errorResponses(400, 401, 403, 409, 413, 429, 503),
+    ...errorResponses(400, 401, 403, 409, 413, 429, 503, 507),
   },
 });
 
@@ -100,7 +100,7 @@ const mintKey = defineRoute({
   request: { body: jsonBody(KeyCreateRequest) },
   responses: {
     201: jsonResponse(MintedKey, "The key; only a hash of it is kept."),
-    ...errorResponses(400, 401, 403, 409, 413, 503),
+    ...errorResponses(400, 401, 403, 409, 413, 503, 507),
   },
 });
 
@@ -118,7 +118,7 @@ const revoke = defineRoute({
   tags: keyTags,
   summary: "Revoke a key, at once and everywhere",
   request: { params: KeyIdParam },
-  responses: { 204: { description: "Revoked." }, ...errorResponses(400, 401, 403, 404, 409, 503) },
+  responses: { 204: { description: "Revoked." }, ...errorResponses(400, 401, 403, 404, 409, 503, 507) },
 });
 
 export const authRoutes = apiRouter()

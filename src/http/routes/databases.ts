@@ -21,7 +21,7 @@ const create = defineRoute({
   request: { body: jsonBody(DatabaseNameRequest) },
   responses: {
     201: jsonResponse(DatabaseCreated, "Created."),
-    ...errorResponses(400, 401, 403, 409, 413, 503),
+    ...errorResponses(400, 401, 403, 409, 413, 503, 507),
   },
 });
 
@@ -33,7 +33,7 @@ const setCurrent = defineRoute({
   request: { body: jsonBody(DatabaseNameRequest) },
   responses: {
     200: jsonResponse(CurrentDatabase, "Switched."),
-    ...errorResponses(400, 401, 403, 404, 409, 413, 503),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 503, 507),
   },
 });
 

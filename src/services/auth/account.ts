@@ -73,8 +73,9 @@ export async function login(deps: ServiceDeps, input: unknown, caller: Caller): 
     deps.logger.warn({ username, clientIp: caller.clientIp }, "login refused");
     throw new AuthRequiredError("invalid username or password");
   }
+  const session = await createSession(deps, user.id, user.passwordHash);
   deps.logger.info({ username, clientIp: caller.clientIp }, "signed in");
-  return { username, session: await createSession(deps, user.id) };
+  return { username, session };
 }
 
 /** Ends the caller's session; a request made with an API key has none to end. */

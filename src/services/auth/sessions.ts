@@ -1,6 +1,7 @@
 import { eq, lt } from "drizzle-orm";
 import type { AppDb } from "../../db/connection.js";
-import { sessions } from "../../db/schema/index.js";
+import { sessions, users } from "../../db/schema/index.js";
+import { AuthRequiredError } from "../../errors.js";
 import type { ServiceDeps } from "../deps.js";
 import { credentialCache } from "./credential-cache.js";
 import { cachedSessionRow, statements } from "./statements.js";
@@ -20,11 +21,20 @@ export interface SessionCheck {
   renewed: boolean;
 }
 
-export async function createSession(deps: ServiceDeps, userId: number): Promise<NewSession> {
+/**
+ * With `verifiedHash`, the session is created only if the user still has the password hash the caller
+ * checked, read in the same lease as the insert: a restore of `default` in between (other credentials,
+ * every session ended) makes it a 401, not a session the restore should have ended.
+ */
+export async function createSession(deps: ServiceDeps, userId: number, verifiedHash?: string): Promise<NewSession> {
   const { id, secret, token } = newSessionToken();
   const now = deps.now().getTime();
   const expiresAt = now + SESSION_LIFETIME_MS;
   await deps.registry.holder(AUTH_DATABASE).lease((db) => {
+    if (verifiedHash !== undefined) {
+      const user = db.select({ hash: users.passwordHash }).from(users).where(eq(users.id, userId)).get();
+      if (user?.hash !== verifiedHash) throw new AuthRequiredError("invalid username or password");
+    }
     db.delete(sessions).where(lt(sessions.expiresAt, now)).run();
     db.insert(sessions)
       .values({ id, userId, secretHash: hashSecret(secret), createdAt: now, expiresAt, lastVerifiedAt: now })

@@ -3,7 +3,7 @@ import { access, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ConnectionHolder } from "../../db/holder.js";
 import { OLD_SAFETY_PREFIX, RESTORE_INTENT, type RestoreIntent, STAGED_PREFIX } from "../../db/recovery.js";
-import { InvalidBackupError } from "../../errors.js";
+import { InvalidBackupError, OperationInProgressError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
 import { runTask, WorkerTaskError } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
@@ -69,6 +69,8 @@ export async function replaceDatabase(
     if (options.migrate && lastApplied < (deps.migrations.at(-1)?.when ?? 0)) await migrateStaged(deps, swap.staged);
     const prepared = await runTask("prepareSwap", { staged: swap.staged, live: swap.appDb });
     log.debug(prepared, "swap prepared");
+    // A reader elsewhere blocked the checkpoint: refused before the gate closes, so no request waits for it.
+    if (!prepared.walTruncated) throw heldElsewhere(database);
     oldSafetyCopy = await moveAsideOldSafetyCopy(swap);
     await holder.exclusive(() => swapInto(deps, holder, swap, filename));
     if (oldSafetyCopy) {
@@ -107,32 +109,47 @@ async function stageAndValidate(deps: ServiceDeps, source: string, staged: strin
   return result.lastApplied;
 }
 
-/** Steps 3-5, run with the holder's gate closed and no request inside. */
+/**
+ * Steps 3-5, run with the holder's gate closed and no request inside. The old file stays locked exclusively
+ * (no other process can open it) until the renames or their rollback are done; the intent is removed only then.
+ */
 async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapPaths, backup: string): Promise<void> {
-  holder.detachForSwap();
-  for (const hook of deps.restoreHooks) await hook.beforeSwap?.(deps, holder.name);
+  const detached = await holder.detachForSwap();
   const intentFile = path.join(swap.dir, RESTORE_INTENT);
-  const intent: RestoreIntent = { staged: path.basename(swap.staged), backup };
-  await writeFileAtomic(intentFile, JSON.stringify(intent));
   let movedAside = false;
   try {
+    for (const hook of deps.restoreHooks) await hook.beforeSwap?.(deps, holder.name);
+    const intent: RestoreIntent = { staged: path.basename(swap.staged), backup };
+    await writeFileAtomic(intentFile, JSON.stringify(intent));
     await deps.fileOps.rename(swap.appDb, swap.preRestore);
     movedAside = true;
-    await removeSidecars(swap.appDb);
+    await removeEmptySidecars(swap.appDb);
     await deps.fileOps.rename(swap.staged, swap.appDb);
     await fsyncDirAsync(swap.dir);
+  } catch (error) {
+    if (movedAside) await putPreviousBack(deps, swap);
+    await removeIntent(intentFile, swap.dir);
+    throw error;
+  } finally {
+    detached.release();
+  }
+  try {
     openRestored(holder);
     for (const hook of deps.restoreHooks) {
       if (hook.afterOpen) await holder.insideExclusive((db) => hook.afterOpen?.(deps, holder.name, db));
     }
   } catch (error) {
     holder.close();
-    if (movedAside) await putPreviousBack(deps, swap);
+    await putPreviousBack(deps, swap);
+    await removeIntent(intentFile, swap.dir);
     throw error;
-  } finally {
-    await rm(intentFile, { force: true });
-    await fsyncDirAsync(swap.dir);
   }
+  await removeIntent(intentFile, swap.dir);
+}
+
+async function removeIntent(intentFile: string, dir: string): Promise<void> {
+  await rm(intentFile, { force: true });
+  await fsyncDirAsync(dir);
 }
 
 /**
@@ -155,6 +172,12 @@ function openRestored(holder: ConnectionHolder): void {
   } catch (cause) {
     throw openFailed(cause);
   }
+}
+
+function heldElsewhere(database: string): OperationInProgressError {
+  return new OperationInProgressError(`another process has database "${database}" open; stop it before restoring`, {
+    database,
+  });
 }
 
 function openFailed(cause: unknown): InvalidBackupError {
@@ -187,16 +210,28 @@ async function putOldSafetyCopyBack(swap: SwapPaths, aside: string): Promise<voi
   else await rename(aside, swap.preRestore);
 }
 
-/** Rollback uses the plain rename: the injectable one is what a failure test makes fail. */
+/**
+ * Rollback uses the plain rename: the injectable one is what a failure test makes fail. If it throws, the
+ * intent stays and start-up recovery finishes the job.
+ */
 async function putPreviousBack(deps: ServiceDeps, swap: SwapPaths): Promise<void> {
-  await removeSidecars(swap.appDb);
+  await removeEmptySidecars(swap.appDb);
   await rename(swap.preRestore, swap.appDb);
   await fsyncDirAsync(swap.dir);
   deps.logger.warn({ database: path.basename(swap.dir) }, "restore rolled back, previous database is back");
 }
 
-/** The previous file was switched out of WAL mode, so its -wal and -shm are empty and safe to remove. */
-async function removeSidecars(appDb: string): Promise<void> {
+/**
+ * The previous file was switched out of WAL mode and is locked, so its -wal and -shm should be empty. A -wal
+ * that is not holds some process's committed writes: it is never deleted, the restore is refused instead.
+ */
+async function removeEmptySidecars(appDb: string): Promise<void> {
+  const wal = await stat(`${appDb}-wal`).catch(() => null);
+  if (wal && wal.size > 0) {
+    throw new OperationInProgressError(`another process wrote to ${path.basename(appDb)} during the restore`, {
+      database: path.basename(path.dirname(appDb)),
+    });
+  }
   await rm(`${appDb}-wal`, { force: true });
   await rm(`${appDb}-shm`, { force: true });
 }

@@ -10,7 +10,9 @@ export interface RollbackResult extends RestoreResult {
 
 /**
  * Restores the pre-upgrade backup the last upgrade recorded, without migrating it, and holds the
- * migrations back (start-up leaves the database alone) until an explicit apply.
+ * migrations back (start-up leaves the database alone) until an explicit apply. The hold is recorded
+ * before the swap, so a crash after it never lets start-up re-apply the failing migration; a swap that
+ * fails puts the previous state back.
  */
 export async function rollbackUpgrade(deps: ServiceDeps, database: string): Promise<RollbackResult> {
   deps.registry.holder(database);
@@ -23,12 +25,19 @@ export async function rollbackUpgrade(deps: ServiceDeps, database: string): Prom
   const source = requireBackupFile(deps.paths.backupDir(database), backup.filename);
   const lock = deps.locks.acquire(database, "restore");
   try {
-    const restored = await replaceDatabase(deps, database, source, { migrate: false });
+    const previous = deps.upgradeStates.read(database);
     const at = deps.now().toISOString();
     await deps.upgradeStates.update(database, () => ({
       blocked: null,
       rolled_back: { backup: backup.filename, revision: backup.revision, at },
     }));
+    const restored = await replaceDatabase(deps, database, source, { migrate: false }).catch(async (error) => {
+      await deps.upgradeStates.update(database, () => ({
+        blocked: previous.blocked,
+        rolled_back: previous.rolled_back,
+      }));
+      throw error;
+    });
     deps.logger.warn({ database, backup: backup.filename, revision: backup.revision }, "upgrade rolled back");
     return { ...restored, revision: backup.revision };
   } finally {

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import type { UpgradeState } from "../../src/db/upgrade-state.js";
+import type { RestoreHook } from "../../src/services/deps.js";
+import { makeTempDir, removeDir, startTestApp } from "../helpers/app.js";
+import { failingRename } from "../helpers/faults.js";
+import { FIRST, seedDatabase } from "../helpers/seed.js";
+
+describe("a migration rollback records its state before the swap", () => {
+  it("at the moment of the swap (a crash there) the hold is already recorded, so start-up never re-applies", async () => {
+    const dataDir = makeTempDir();
+    seedDatabase(dataDir, "notes", { upTo: FIRST, titles: ["a"] });
+    let atSwap: UpgradeState | null = null;
+    const observe: RestoreHook = {
+      afterOpen: async (deps, database) => {
+        atSwap = deps.upgradeStates.read(database);
+      },
+    };
+    const t = await startTestApp({ dataDir, services: { restoreHooks: [observe] } });
+    try {
+      await t.caller.upgrade.rollback({ database: "notes" });
+      expect(atSwap).toMatchObject({ blocked: null, rolled_back: { revision: FIRST } });
+    } finally {
+      t.close();
+      removeDir(dataDir);
+    }
+  });
+
+  it("a rollback whose swap fails leaves the recorded state as it was", async () => {
+    const dataDir = makeTempDir();
+    seedDatabase(dataDir, "notes", { upTo: FIRST, titles: ["a"] });
+    const t = await startTestApp({ dataDir, services: { fileOps: failingRename(1) } });
+    try {
+      const before = t.services.upgradeStates.read("notes");
+      await expect(t.caller.upgrade.rollback({ database: "notes" })).rejects.toThrow();
+      expect(t.services.upgradeStates.read("notes")).toEqual(before);
+    } finally {
+      t.close();
+      removeDir(dataDir);
+    }
+  });
+});
