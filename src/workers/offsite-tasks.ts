@@ -7,6 +7,7 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { Decrypter, Encrypter } from "age-encryption";
+import { isDiskFull } from "../lib/disk-full.js";
 import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
 
 /** Off-site copies, run in a worker thread: the bytes, the hashing and the cipher never touch the event loop. */
@@ -218,6 +219,7 @@ function classifyFetchError(error: unknown): Error {
     if (describeStoreError(error).failure === "not_found") return new TaskFailure("no such object", "NOT_FOUND");
     return storeFailure(error);
   }
-  if ((error as NodeJS.ErrnoException).code === "ENOSPC") return error as Error;
+  // A full disk keeps its errno, so every transport answers it with 507.
+  if (isDiskFull(error)) return error as Error;
   return decryptionFailed(error);
 }
