@@ -11,6 +11,7 @@ export const errorStatus = {
   RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
   DATABASE_BLOCKED: 503,
+  STORE_UNAVAILABLE: 503,
   INSUFFICIENT_STORAGE: 507,
 } as const;
 
@@ -102,5 +103,12 @@ export class DatabaseBlockedError extends ServiceError {
 export class PayloadTooLargeError extends ServiceError {
   constructor(message: string) {
     super("PAYLOAD_TOO_LARGE", message);
+  }
+}
+
+/** The off-site object store did not answer, or refused the request; never the client's fault, never a 500. */
+export class StoreUnavailableError extends ServiceError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("STORE_UNAVAILABLE", message, details);
   }
 }

@@ -32,7 +32,8 @@ export async function startServer(config: Config) {
   await scheduler.start();
   const shutdown = () => {
     logger.info("shutting down");
-    const stopped = scheduler.stop();
+    // Off-site uploads in flight are stopped; their records stay `uploading` and restart cleanly next time.
+    const stopped = Promise.all([scheduler.stop(), services.offsite?.stop()]);
     server.close(() => {
       void stopped.finally(() => {
         services.registry.closeAll();

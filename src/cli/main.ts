@@ -5,6 +5,7 @@ import { backupCommands } from "./commands/backup.js";
 import { databasesCommands } from "./commands/databases.js";
 import { keysCommands } from "./commands/keys.js";
 import { dbCommands, upgradeCommand } from "./commands/migrate.js";
+import { offsiteCommands } from "./commands/offsite.js";
 import { scheduleCommands } from "./commands/schedule.js";
 import { serveCommand } from "./commands/serve.js";
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   program.addCommand(scheduleCommands());
   program.addCommand(databasesCommands());
   program.addCommand(keysCommands());
+  program.addCommand(offsiteCommands());
   program.addCommand(authCommands());
   forEachCommand(program, (command) =>
     command.exitOverride().configureOutput({

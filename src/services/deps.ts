@@ -10,6 +10,7 @@ import type { AuthRuntime } from "./auth/runtime.js";
 import type { VerificationQueue } from "./backup/verification.js";
 import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
+import type { OffsiteService } from "./offsite/service.js";
 import type { SchedulerHandle } from "./schedules/scheduler.js";
 
 /** File operations a restore performs, injectable so tests can make one fail. */
@@ -43,6 +44,8 @@ export interface ServiceDeps {
   events: ServiceEvents;
   /** Background verification of backups (SPEC §8); idle until `start`ed by the server. */
   verifications: VerificationQueue;
+  /** The off-site copy queue (SPEC §9); absent when CHAOSCYPHER_S3_BUCKET is not set. Started by the server only. */
+  offsite?: OffsiteService;
   /** The server's schedule timers (absent in the CLI): told when a schedule changes, asked for the next run. */
   scheduler?: SchedulerHandle;
 }

@@ -14,6 +14,7 @@ export const trpcCodes: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
   RATE_LIMITED: "TOO_MANY_REQUESTS",
   INTERNAL_ERROR: "INTERNAL_SERVER_ERROR",
   DATABASE_BLOCKED: "SERVICE_UNAVAILABLE",
+  STORE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
   // tRPC has no 507; the spec's code still reaches the client in `data.appCode`.
   INSUFFICIENT_STORAGE: "SERVICE_UNAVAILABLE",
 };
