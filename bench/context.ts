@@ -8,8 +8,8 @@ export interface BenchOptions {
   /** Steady /verify rate used for latency figures, requests per second. */
   rate: number;
   keep: boolean;
-  /** Run one group of rows only (`upload`, `restore-reader`); all of them by default. */
-  only?: string;
+  /** Run one group of rows only (`upload`, `restore-reader`, `offsite`); all of them by default. */
+  only?: string | undefined;
 }
 
 export interface BenchContext {

@@ -7,6 +7,7 @@ import { type NodeProcess, startNode } from "./lib/proc.js";
 import { ServiceClient } from "./lib/service.js";
 import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
+import { offsiteFigures } from "./phases/offsite.js";
 import { cliHelp, smallBackup, workerStartup } from "./phases/ops.js";
 import { downloadRss, restoreFigures, rssRow, verifyDuringRefusedRestore } from "./phases/restore.js";
 import { uploadFigures, verifyDuringVerification } from "./phases/upload.js";
@@ -65,6 +66,7 @@ async function uploadRows(ctx: BenchContext): Promise<Row[]> {
 
 async function measure(ctx: BenchContext): Promise<Row[]> {
   if (ctx.options.only === "restore-reader") return restoreWithReader(ctx);
+  if (ctx.options.only === "offsite") return offsiteFigures(ctx);
   if (ctx.options.only === "upload") return uploadRows(ctx);
   log("/verify throughput");
   const rows = await verifyThroughput(ctx);
@@ -82,6 +84,8 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   rows.push(await downloadRss(ctx, filename));
   rows.push(...(await restoreFigures(ctx, filename, backup.serviceMs)));
   rows.push(...(await restoreWithReader(ctx, filename)));
+  log("off-site copy and fetch");
+  rows.push(...(await offsiteFigures(ctx)));
   rows.push(...(await uploadRows(ctx)));
   log("built code: CLI start-up, worker start-up, a 16 MiB backup");
   rows.push(await cliHelp(ctx), await workerStartup(ctx), ...(await smallBackup(ctx)));

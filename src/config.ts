@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { offsiteConfigShape, refineOffsiteConfig } from "./services/offsite/config.js";
 
 /** The built web UI lives in the package, not in the caller's working directory. */
 const defaultWebDir = fileURLToPath(new URL("../dist/web", import.meta.url));
@@ -16,42 +17,45 @@ const cidr = z.string().refine((value) => {
   return family !== 0 && Number.isInteger(bits) && bits >= 0 && bits <= (family === 4 ? 32 : 128);
 }, "expected a comma-separated list of CIDRs (e.g. 127.0.0.0/8,172.18.0.0/16)");
 
-export const configSchema = z.object({
-  host: z.string().min(1).default("127.0.0.1"),
-  port: port.default(8080),
-  dataDir: z.string().min(1).default("./data"),
-  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** Free space kept beyond the database size before a backup is allowed to start. */
-  backupFreeMarginBytes: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(64 * 1024 * 1024),
-  /** How long a request waits at a closed holder gate before it is refused. */
-  gateTimeoutMs: z.coerce.number().int().min(1).default(30_000),
-  /** How long a restore waits for leases already inside to finish. */
-  drainTimeoutMs: z.coerce.number().int().min(1).default(30_000),
-  /** On SIGTERM, how long running requests (a backup among them) may take before they are cut off. */
-  shutdownTimeoutMs: z.coerce.number().int().min(0).default(20_000),
-  /** Webhook for failure notifications (a JSON POST with a `text` field chat webhooks show); unset: none. */
-  notifyUrl: z.url({ protocol: /^https?$/ }).optional(),
-  /** Also notify successful backups, restores and background work. */
-  notifyOnSuccess: z.union([z.boolean(), z.stringbool()]).default(false),
-  /** Peers whose X-Real-IP/X-Forwarded-Proto are believed (the nginx edge); default loopback only. */
-  trustedProxies: z
-    .union([z.string(), z.array(z.string())])
-    .default("127.0.0.0/8,::1/128")
-    .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((c) => c.trim()).filter((c) => c !== ""))
-    .pipe(z.array(cidr)),
-  /** The largest backup `POST /backup/upload` accepts (SPEC §8); more is refused with 413. */
-  uploadMaxBytes: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .default(64 * 1024 ** 3),
-  /** Built maintenance UI (`npm run build:web`), served at `/`. */
-  webDir: z.string().min(1).default(defaultWebDir),
-});
+export const configSchema = z
+  .object({
+    host: z.string().min(1).default("127.0.0.1"),
+    port: port.default(8080),
+    dataDir: z.string().min(1).default("./data"),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** Free space kept beyond the database size before a backup is allowed to start. */
+    backupFreeMarginBytes: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(64 * 1024 * 1024),
+    /** How long a request waits at a closed holder gate before it is refused. */
+    gateTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+    /** How long a restore waits for leases already inside to finish. */
+    drainTimeoutMs: z.coerce.number().int().min(1).default(30_000),
+    /** On SIGTERM, how long running requests (a backup among them) may take before they are cut off. */
+    shutdownTimeoutMs: z.coerce.number().int().min(0).default(20_000),
+    /** Webhook for failure notifications (a JSON POST with a `text` field chat webhooks show); unset: none. */
+    notifyUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Also notify successful backups, restores and background work. */
+    notifyOnSuccess: z.union([z.boolean(), z.stringbool()]).default(false),
+    /** Peers whose X-Real-IP/X-Forwarded-Proto are believed (the nginx edge); default loopback only. */
+    trustedProxies: z
+      .union([z.string(), z.array(z.string())])
+      .default("127.0.0.0/8,::1/128")
+      .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((c) => c.trim()).filter((c) => c !== ""))
+      .pipe(z.array(cidr)),
+    /** The largest backup `POST /backup/upload` accepts (SPEC §8); more is refused with 413. */
+    uploadMaxBytes: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(64 * 1024 ** 3),
+    /** Built maintenance UI (`npm run build:web`), served at `/`. */
+    webDir: z.string().min(1).default(defaultWebDir),
+    ...offsiteConfigShape,
+  })
+  .superRefine(refineOffsiteConfig);
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -70,6 +74,18 @@ const envNames: Record<keyof Config, string> = {
   webDir: "CHAOSCYPHER_WEB_DIR",
   trustedProxies: "CHAOSCYPHER_TRUSTED_PROXIES",
   uploadMaxBytes: "CHAOSCYPHER_UPLOAD_MAX_BYTES",
+  s3Bucket: "CHAOSCYPHER_S3_BUCKET",
+  s3Endpoint: "CHAOSCYPHER_S3_ENDPOINT",
+  s3Region: "CHAOSCYPHER_S3_REGION",
+  s3Prefix: "CHAOSCYPHER_S3_PREFIX",
+  s3ForcePathStyle: "CHAOSCYPHER_S3_FORCE_PATH_STYLE",
+  s3AllowPlaintext: "CHAOSCYPHER_S3_ALLOW_PLAINTEXT",
+  s3Concurrency: "CHAOSCYPHER_S3_CONCURRENCY",
+  s3PartSizeBytes: "CHAOSCYPHER_S3_PART_SIZE_BYTES",
+  s3RetryBaseMs: "CHAOSCYPHER_S3_RETRY_BASE_MS",
+  s3RetryMaxMs: "CHAOSCYPHER_S3_RETRY_MAX_MS",
+  ageRecipients: "CHAOSCYPHER_AGE_RECIPIENTS",
+  ageIdentityFile: "CHAOSCYPHER_AGE_IDENTITY_FILE",
 };
 
 export class ConfigError extends Error {}

@@ -12,6 +12,7 @@ export const errorStatus = {
   INTERNAL_ERROR: 500,
   DATABASE_BLOCKED: 503,
   SHUTTING_DOWN: 503,
+  STORE_UNAVAILABLE: 503,
   INSUFFICIENT_STORAGE: 507,
 } as const;
 
@@ -110,5 +111,12 @@ export class PayloadTooLargeError extends ServiceError {
 export class ShuttingDownError extends ServiceError {
   constructor(message = "the server is shutting down; nothing was changed, retry once it is back") {
     super("SHUTTING_DOWN", message);
+  }
+}
+
+/** The off-site object store did not answer, or refused the request; never the client's fault, never a 500. */
+export class StoreUnavailableError extends ServiceError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("STORE_UNAVAILABLE", message, details);
   }
 }

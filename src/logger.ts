@@ -14,6 +14,12 @@ export const redactPaths = [
   "password",
   "key",
   "token",
+  // Off-site copies: nothing passes credentials to a logger; these catch an SDK object logged by mistake.
+  "*.credentials",
+  "*.accessKeyId",
+  "*.secretAccessKey",
+  "*.sessionToken",
+  "*.AWSAccessKeyId",
 ];
 
 /**

@@ -31,6 +31,11 @@ export async function startServer(config: Config) {
   await initServices(services);
   await startBackupLifecycle(services);
   services.shutdown.add("verifications", services.verifications);
+  if (services.offsite) {
+    await services.offsite.start();
+    // Uploads in flight are stopped; their records stay `uploading` and restart cleanly next time.
+    services.shutdown.add("offsite", services.offsite);
+  }
   // Without a readable `default` nothing authenticates anyway; the server still starts and says why.
   await reconcileCredentials(services).catch((error: unknown) => {
     logger.error({ err: error }, "could not reconcile credentials at start-up");

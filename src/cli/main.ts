@@ -58,6 +58,11 @@ const commands: CommandEntry[] = [
     load: async () => (await import("./commands/keys.js")).keysCommands(),
   },
   {
+    name: "offsite",
+    description: "list, push and fetch the age-encrypted copies of backups in S3-compatible storage",
+    load: async () => (await import("./commands/offsite.js")).offsiteCommands(),
+  },
+  {
     name: "auth",
     description: "the operator account",
     load: async () => (await import("./commands/auth.js")).authCommands(),

@@ -7,6 +7,7 @@ import { backupRoutes } from "./routes/backup.js";
 import { databaseRoutes } from "./routes/databases.js";
 import { docsRoutes } from "./routes/docs.js";
 import { healthRoutes } from "./routes/health.js";
+import { offsiteRoutes } from "./routes/offsite.js";
 import { scheduleRoutes } from "./routes/schedule.js";
 import { statusRoutes } from "./routes/status.js";
 import { upgradeRoutes } from "./routes/upgrade.js";
@@ -30,6 +31,7 @@ export function createApiRoutes() {
     .route("/auth", authRoutes)
     .route("/backup", backupRoutes)
     .route("/databases", databaseRoutes)
+    .route("/offsite", offsiteRoutes)
     .route("/schedule", scheduleRoutes)
     .route("/upgrade", upgradeRoutes)
     .route("/status", statusRoutes)

@@ -13,6 +13,7 @@ import type { ServiceDeps } from "./deps.js";
 import { ServiceEvents } from "./events/index.js";
 import { OperationLocks } from "./locks.js";
 import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
+import { OffsiteService, offsiteSettings } from "./offsite/index.js";
 import { ShutdownRegistry } from "./shutdown.js";
 
 /**
@@ -35,7 +36,7 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     recoveryLock: (name) => locks.tryAcquire(name, "recover"),
   });
   registry.init();
-  return {
+  const deps: ServiceDeps = {
     config,
     logger,
     paths,
@@ -53,6 +54,9 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     verifications: new VerificationQueue(),
     ...overrides,
   };
+  const offsite = offsiteSettings(config);
+  if (offsite && !("offsite" in overrides)) deps.offsite = new OffsiteService(deps, offsite);
+  return deps;
 }
 
 /**
@@ -81,5 +85,6 @@ export async function startServices(
   const deps = createServiceDeps(config, logger, overrides);
   await initServices(deps);
   await startBackupLifecycle(deps);
+  await deps.offsite?.start();
   return deps;
 }

@@ -10,6 +10,7 @@ import type { AuthRuntime } from "./auth/runtime.js";
 import type { VerificationQueue } from "./backup/verification.js";
 import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
+import type { OffsiteService } from "./offsite/service.js";
 import type { SchedulerHandle } from "./schedules/scheduler.js";
 import type { ShutdownRegistry } from "./shutdown.js";
 
@@ -46,6 +47,8 @@ export interface ServiceDeps {
   shutdown: ShutdownRegistry;
   /** Background verification of backups (SPEC §8); idle until `start`ed by the server. */
   verifications: VerificationQueue;
+  /** The off-site copy queue (SPEC §9); absent when CHAOSCYPHER_S3_BUCKET is not set. Started by the server only. */
+  offsite?: OffsiteService;
   /** The server's schedule timers (absent in the CLI): told when a schedule changes, asked for the next run. */
   scheduler?: SchedulerHandle;
 }

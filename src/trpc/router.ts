@@ -3,6 +3,7 @@ import { authRouter } from "./routers/auth.js";
 import { backupRouter } from "./routers/backup.js";
 import { databasesRouter } from "./routers/databases.js";
 import { keysRouter } from "./routers/keys.js";
+import { offsiteRouter } from "./routers/offsite.js";
 import { scheduleRouter } from "./routers/schedule.js";
 import { upgradeRouter } from "./routers/upgrade.js";
 
@@ -12,6 +13,7 @@ export const appRouter = router({
   backup: backupRouter,
   databases: databasesRouter,
   upgrade: upgradeRouter,
+  offsite: offsiteRouter,
   schedule: scheduleRouter,
 });
 

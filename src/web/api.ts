@@ -26,6 +26,7 @@ export const queryKeys = {
   databases: ["databases"] as const,
   backups: (database: string) => ["backups", database] as const,
   allBackups: ["backups"] as const,
+  offsite: (database: string) => ["offsite", database] as const,
   keys: ["keys"] as const,
 };
 

@@ -1,8 +1,9 @@
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import { type ResourceLimits, Worker } from "node:worker_threads";
 import Tinypool from "tinypool";
 import { ShuttingDownError } from "../errors.js";
 import type { CopyHashedArgs, HashResult, VerifyArgs, VerifyResult } from "./backup-tasks.js";
+import type { FetchArgs, FetchResult, UploadArgs, UploadResult } from "./offsite-tasks.js";
 import type {
   CheckpointArgs,
   CopyArgs,
@@ -25,6 +26,8 @@ interface TaskTypes {
   copyHashed: { args: CopyHashedArgs; result: HashResult };
   validateAndHash: { args: ValidateArgs; result: ValidationResult & Partial<HashResult> };
   verifyFile: { args: VerifyArgs; result: VerifyResult };
+  offsiteUpload: { args: UploadArgs; result: UploadResult };
+  offsiteFetch: { args: FetchArgs; result: FetchResult };
 }
 
 export type TaskName = keyof TaskTypes;
@@ -71,30 +74,54 @@ function unwrap<T>(reply: WorkerReply): T {
   throw new WorkerTaskError(error?.message ?? "worker task failed", error?.code, error?.details);
 }
 
+export interface TaskOptions {
+  /** Aborting terminates the worker (a shutdown stopping an upload); the promise rejects with an AbortError. */
+  signal?: AbortSignal;
+  /** V8 limits for the worker; a small young generation keeps a streaming task's garbage from piling up. */
+  resourceLimits?: ResourceLimits;
+}
+
 /** Set for good by stopWorkers: a task cut off by shutdown says so instead of looking like a crash. */
 let stopping = false;
 
-/** Runs one task off the event loop; its SQLite connection is closed by the time the promise settles. */
+/**
+ * Runs one task off the event loop; its SQLite connection is closed by the time the promise settles.
+ * Background tasks go to the pool; a task with options (an abort signal, limits) gets a worker of its own.
+ */
 export async function runTask<T extends TaskName>(
   task: T,
   args: TaskTypes[T]["args"],
+  options: TaskOptions = {},
 ): Promise<TaskTypes[T]["result"]> {
   if (stopping) throw new ShuttingDownError();
+  const pooled = isBackgroundTask(task) && !options.signal && !options.resourceLimits;
   try {
-    if (isBackgroundTask(task)) return unwrap(await backgroundPool().run({ task, args }));
-    return unwrap(await freshWorker(task, args));
+    if (pooled) return unwrap(await backgroundPool().run({ task, args }));
+    return unwrap(await freshWorker(task, args, options));
   } catch (error) {
-    throw stopping && !(error instanceof WorkerTaskError && error.code) ? new ShuttingDownError() : error;
+    const aborted = (error as Error).name === "AbortError";
+    const cutOff = stopping && !aborted && !(error instanceof WorkerTaskError && error.code);
+    throw cutOff ? new ShuttingDownError() : error;
   }
 }
 
-/** A worker of its own, never niced: migrations run while a restore's gate is closed. */
-function freshWorker(task: TaskName, args: unknown): Promise<WorkerReply> {
+/** A worker of its own: never niced for migrations (they run while a restore's gate is closed). */
+function freshWorker(task: TaskName, args: unknown, options: TaskOptions): Promise<WorkerReply> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(workerFile, { workerData: { task, args }, execArgv: [] });
+    if (options.signal?.aborted) return reject(abortError(task));
+    const worker = new Worker(workerFile, {
+      workerData: { task, args },
+      execArgv: [],
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+    });
     freshWorkers.add(worker);
     let reply: WorkerReply | undefined;
     let failure: Error | undefined;
+    const onAbort = () => {
+      failure = abortError(task);
+      void worker.terminate();
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
     worker.once("message", (message: WorkerReply) => {
       reply = message;
     });
@@ -104,7 +131,9 @@ function freshWorker(task: TaskName, args: unknown): Promise<WorkerReply> {
     // Settle on exit, not on the message, so the worker's connection is surely closed by then.
     worker.once("exit", (code) => {
       freshWorkers.delete(worker);
-      if (reply) resolve(reply);
+      options.signal?.removeEventListener("abort", onAbort);
+      if (options.signal?.aborted) reject(abortError(task));
+      else if (reply) resolve(reply);
       else reject(failure ?? new WorkerTaskError(`worker for ${task} exited with code ${code}`));
     });
   });
@@ -119,4 +148,8 @@ export async function stopWorkers(): Promise<void> {
   const destroyed = pool?.destroy();
   pool = null;
   await Promise.all([destroyed, ...[...freshWorkers].map((worker) => worker.terminate())]);
+}
+
+function abortError(task: string): Error {
+  return Object.assign(new Error(`${task} was stopped`), { name: "AbortError" });
 }

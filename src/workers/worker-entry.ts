@@ -1,6 +1,7 @@
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { copyHashed, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
+import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import {
   checkpointForSwap,
   copyDurably,
@@ -9,6 +10,11 @@ import {
   vacuumInto,
   validateBackup,
 } from "./sqlite-tasks.js";
+
+// The S3 SDK and the age cipher are loaded only by the workers that copy off-site, not by every backup's worker.
+const offsiteTasks = () => import("./offsite-tasks.js");
+const offsiteUpload = async (args: UploadArgs) => (await offsiteTasks()).offsiteUpload(args);
+const offsiteFetch = async (args: FetchArgs) => (await offsiteTasks()).offsiteFetch(args);
 
 const tasks = {
   vacuumInto,
@@ -21,6 +27,8 @@ const tasks = {
   copyHashed,
   validateAndHash,
   verifyFile,
+  offsiteUpload,
+  offsiteFetch,
 } as const;
 
 /**
@@ -37,6 +45,8 @@ const background = new Set<keyof typeof tasks>([
   "hashFile",
   "copyHashed",
   "validateAndHash",
+  "offsiteUpload",
+  "offsiteFetch",
 ]);
 /** Verification is the lowest: it only re-reads files that are already safe on disk. */
 const VERIFY_NICE = 19;

@@ -25,7 +25,7 @@ describe("checksums and background verification", () => {
       filename: created.filename,
       kind: "backup",
       sha256: created.sha256,
-      offsite: null,
+      offsite: { state: "disabled" },
       verification: { state: "ok" },
     });
     expect(Date.parse(listed?.verification.at ?? "")).not.toBeNaN();

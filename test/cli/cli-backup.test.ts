@@ -105,7 +105,8 @@ describe("chaoscypher CLI: help, databases and backups", () => {
           sha256: backup.sha256,
           // The CLI leaves background verification to the server.
           verification: { state: "pending", at: null },
-          offsite: null,
+          // Off-site copies are not configured here (SPEC §9).
+          offsite: { state: "disabled" },
         },
       ],
     });

@@ -98,7 +98,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -106,7 +106,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -228,7 +228,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -236,7 +236,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -382,7 +382,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -390,7 +390,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -492,7 +492,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -500,7 +500,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -576,7 +576,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -584,7 +584,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -662,7 +662,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -670,7 +670,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -774,7 +774,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -782,7 +782,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -909,7 +909,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -917,7 +917,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -1031,7 +1031,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1039,7 +1039,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -1142,7 +1142,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1150,7 +1150,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -1286,7 +1286,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1294,7 +1294,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -1433,7 +1433,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1441,7 +1441,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -1560,7 +1560,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1568,7 +1568,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -1699,7 +1699,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1707,7 +1707,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -1741,12 +1741,14 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete a backup file */
+        /** Delete a backup file (and with `offsite=true` its off-site copy too) */
         delete: {
             parameters: {
                 query?: {
                     /** @description The database to act on; defaults to the server's current database. */
                     database?: string;
+                    /** @description `true`: delete the off-site copy as well (409 when off-site copies are not configured). */
+                    offsite?: "true" | "false";
                 };
                 header?: never;
                 path: {
@@ -1837,7 +1839,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1845,7 +1847,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -1920,7 +1922,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1928,7 +1930,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -2032,7 +2034,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2040,7 +2042,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -2186,7 +2188,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2194,7 +2196,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -2212,6 +2214,389 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/offsite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a database's copies in the bucket (also those this host lacks)
+         * @description Read from the store, not from local records: a new host after a disaster sees every copy.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The database to act on; defaults to the server's current database. */
+                    database?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The remote copies. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RemoteList"];
+                    };
+                };
+                /** @description Bad input: a bad filename, database name, query or body (`VALIDATION_ERROR`). Nothing changed. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "VALIDATION_ERROR";
+                        };
+                    };
+                };
+                /** @description No valid session cookie or API key, or bad credentials (`AUTH_REQUIRED`). */
+                401: {
+                    headers: {
+                        /** @description Always `Bearer realm="chaoscypher"`. */
+                        "WWW-Authenticate": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "AUTH_REQUIRED";
+                        };
+                    };
+                };
+                /** @description Another operation holds the database, or the state forbids it (`OPERATION_IN_PROGRESS`, `CONFLICT`). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "OPERATION_IN_PROGRESS" | "CONFLICT";
+                        };
+                    };
+                };
+                /** @description A bug (`INTERNAL_ERROR`). */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/offsite/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retry every copy that is not done, now */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description The database to act on; defaults to the server's current database. */
+                    database?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Queued; the copies run in the background (see the backup list). */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PushResult"];
+                    };
+                };
+                /** @description Bad input: a bad filename, database name, query or body (`VALIDATION_ERROR`). Nothing changed. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "VALIDATION_ERROR";
+                        };
+                    };
+                };
+                /** @description No valid session cookie or API key, or bad credentials (`AUTH_REQUIRED`). */
+                401: {
+                    headers: {
+                        /** @description Always `Bearer realm="chaoscypher"`. */
+                        "WWW-Authenticate": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "AUTH_REQUIRED";
+                        };
+                    };
+                };
+                /** @description A cross-site request made with the session cookie (`FORBIDDEN`). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "FORBIDDEN";
+                        };
+                    };
+                };
+                /** @description The database, backup or key does not exist (`NOT_FOUND`). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "NOT_FOUND";
+                        };
+                    };
+                };
+                /** @description Another operation holds the database, or the state forbids it (`OPERATION_IN_PROGRESS`, `CONFLICT`). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "OPERATION_IN_PROGRESS" | "CONFLICT";
+                        };
+                    };
+                };
+                /** @description A bug (`INTERNAL_ERROR`). */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/offsite/{filename}/fetch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Download, decrypt, check and store one copy in the backups (then restore it as usual)
+         * @description 409 without an identity file (CHAOSCYPHER_AGE_IDENTITY_FILE) or when the backup is already here; 422 when the identity cannot decrypt it, its SHA-256 does not match the recorded one, or it is not a usable app database; 503 when the store cannot be reached. Nothing is kept unless every check passed.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description The database to act on; defaults to the server's current database. */
+                    database?: string;
+                };
+                header?: never;
+                path: {
+                    filename: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Stored in `backups/<db>/` under its own name. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FetchedBackup"];
+                    };
+                };
+                /** @description Bad input: a bad filename, database name, query or body (`VALIDATION_ERROR`). Nothing changed. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "VALIDATION_ERROR";
+                        };
+                    };
+                };
+                /** @description No valid session cookie or API key, or bad credentials (`AUTH_REQUIRED`). */
+                401: {
+                    headers: {
+                        /** @description Always `Bearer realm="chaoscypher"`. */
+                        "WWW-Authenticate": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "AUTH_REQUIRED";
+                        };
+                    };
+                };
+                /** @description A cross-site request made with the session cookie (`FORBIDDEN`). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "FORBIDDEN";
+                        };
+                    };
+                };
+                /** @description The database, backup or key does not exist (`NOT_FOUND`). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "NOT_FOUND";
+                        };
+                    };
+                };
+                /** @description Another operation holds the database, or the state forbids it (`OPERATION_IN_PROGRESS`, `CONFLICT`). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "OPERATION_IN_PROGRESS" | "CONFLICT";
+                        };
+                    };
+                };
+                /** @description The backup is not a usable app database (`INVALID_BACKUP`). Nothing changed. */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INVALID_BACKUP";
+                        };
+                    };
+                };
+                /** @description A bug (`INTERNAL_ERROR`). */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+                /** @description Not enough free disk space (`INSUFFICIENT_STORAGE`). Nothing changed. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INSUFFICIENT_STORAGE";
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/schedule": {
@@ -2293,7 +2678,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2301,7 +2686,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -2407,7 +2792,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2415,7 +2800,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -2519,7 +2904,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2527,7 +2912,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -2646,7 +3031,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2654,7 +3039,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -2795,7 +3180,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run. */
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2803,7 +3188,7 @@ export interface paths {
                     content: {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
-                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN";
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
                         };
                     };
                 };
@@ -3053,7 +3438,7 @@ export interface components {
             };
         };
         /** @enum {string} */
-        ErrorCode: "VALIDATION_ERROR" | "AUTH_REQUIRED" | "FORBIDDEN" | "NOT_FOUND" | "OPERATION_IN_PROGRESS" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "INVALID_BACKUP" | "RATE_LIMITED" | "INTERNAL_ERROR" | "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "INSUFFICIENT_STORAGE";
+        ErrorCode: "VALIDATION_ERROR" | "AUTH_REQUIRED" | "FORBIDDEN" | "NOT_FOUND" | "OPERATION_IN_PROGRESS" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "INVALID_BACKUP" | "RATE_LIMITED" | "INTERNAL_ERROR" | "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE" | "INSUFFICIENT_STORAGE";
         AuthStatus: {
             /** @description True until the operator account is created. */
             setup_needed: boolean;
@@ -3135,8 +3520,31 @@ export interface components {
             /** @description Null only until a file copied in by hand has been hashed. */
             sha256: string | null;
             verification: components["schemas"]["Verification"];
-            /** @description Off-site state (SPEC §9). */
-            offsite: null;
+            /** @description The off-site copy (SPEC §9). */
+            offsite: {
+                /**
+                 * @description `disabled`: off-site copies are not configured on this host.
+                 * @enum {string}
+                 */
+                state: "pending" | "uploading" | "done" | "failed" | "disabled";
+                /** @description The object key, `<prefix><db>/<filename>.age`. */
+                key?: string;
+                /**
+                 * Format: date-time
+                 * @description When the state last changed.
+                 * @example 2026-01-01T02:00:00.000Z
+                 */
+                at?: string;
+                /** @description Why the last attempt failed (`failed` only). */
+                error?: string;
+                attempts?: number;
+                /**
+                 * Format: date-time
+                 * @description When a failed copy is retried automatically.
+                 * @example 2026-01-01T02:00:00.000Z
+                 */
+                next_attempt_at?: string;
+            } | null;
         };
         /** @enum {string} */
         BackupKind: "backup" | "scheduled" | "uploaded" | "pre-upgrade";
@@ -3193,6 +3601,45 @@ export interface components {
         };
         CurrentDatabase: {
             current: string;
+        };
+        RemoteList: {
+            database: string;
+            /** @description Newest first. */
+            backups: components["schemas"]["RemoteBackup"][];
+        };
+        RemoteBackup: {
+            filename: string;
+            /** @description Plaintext bytes, from the object's metadata. */
+            size: number;
+            /**
+             * @description UTC, `YYYYMMDD_HHMMSS`.
+             * @example 20260101_020000
+             */
+            created_at: string;
+            kind: components["schemas"]["BackupKind"];
+            /** @description The plaintext's SHA-256 from the object's metadata. */
+            sha256: string | null;
+            /** @description Whether this host has the backup in `backups/<db>/`. */
+            local: boolean;
+            /** @description An age-encrypted `.age` object (else a plaintext copy). */
+            encrypted: boolean;
+        };
+        PushResult: {
+            database: string;
+            /** @description The backups whose copy was queued to run now. */
+            queued: string[];
+        };
+        FetchedBackup: {
+            database: string;
+            filename: string;
+            size: number;
+            /**
+             * @description UTC, `YYYYMMDD_HHMMSS`.
+             * @example 20260101_020000
+             */
+            created_at: string;
+            kind: components["schemas"]["BackupKind"];
+            sha256: string;
         };
         Schedule: {
             database: string;

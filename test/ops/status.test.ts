@@ -1,9 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { useTestApps } from "../helpers/app.js";
+import { makeTempDir, removeDir, useTestApps } from "../helpers/app.js";
 import { parseJson, runCli } from "../helpers/cli.js";
+import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
+import { ageKeyPair, startTestStore } from "../helpers/s3.js";
 
 describe("GET /api/v1/status and chaoscypher status", () => {
   const newApp = useTestApps();
+  const newOffsiteApp = useOffsiteApps(newApp);
 
   it("reports each database's newest backup and its age, null for what is not configured (off-site)", async () => {
     const t = newApp();
@@ -42,5 +45,22 @@ describe("GET /api/v1/status and chaoscypher status", () => {
     });
     const human = await runCli(["status", "--data-dir", t.dataDir]);
     expect(human.stdout).toMatch(new RegExp(`^default +\\S+ \\S+ +${created.filename.replace(".", "\\.")} \\(`, "m"));
+  });
+
+  it("counts off-site copies pending and failed when off-site copies are configured", async () => {
+    const store = await startTestStore();
+    const keyDir = makeTempDir("cc-age-");
+    try {
+      const t = await newOffsiteApp(store, ageKeyPair(keyDir).recipient);
+      const { filename } = (await (await t.request("/api/v1/backup", { method: "POST" })).json()) as {
+        filename: string;
+      };
+      await waitForState(t, filename, "done");
+      const status = (await (await t.request("/api/v1/status")).json()) as { databases: { offsite: unknown }[] };
+      expect(status.databases[0]?.offsite).toEqual({ pending: 0, failed: 0 });
+    } finally {
+      await store.close();
+      removeDir(keyDir);
+    }
   });
 });

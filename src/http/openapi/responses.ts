@@ -27,7 +27,9 @@ const WHEN: Record<ErrorStatus, string> = {
   422: "The backup is not a usable app database (`INVALID_BACKUP`). Nothing changed.",
   429: "Too many attempts (`RATE_LIMITED`); retry after `Retry-After` seconds.",
   500: "A bug (`INTERNAL_ERROR`).",
-  503: "The database is out of service after a failed upgrade (`DATABASE_BLOCKED`); the message says what to run.",
+  503:
+    "The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or " +
+    "the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`).",
   507: "Not enough free disk space (`INSUFFICIENT_STORAGE`). Nothing changed.",
 };
 

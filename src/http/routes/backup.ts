@@ -9,6 +9,7 @@ import {
   verifyBackup,
 } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
+import { deleteBackupEverywhere } from "../../services/offsite/index.js";
 import { errorResponses, header, jsonResponse } from "../openapi/responses.js";
 import { apiRouter, defineRoute } from "../openapi/router.js";
 import {
@@ -20,6 +21,7 @@ import {
   VerifyResult,
 } from "../schemas/backup.js";
 import { BackupFilenameParam, DatabaseQuery } from "../schemas/common.js";
+import { DeleteQuery } from "../schemas/offsite.js";
 import { declaredLength, digestHeaders, matchesEtag, requestBodyStream } from "./backup-headers.js";
 
 const tags = ["Backups"];
@@ -126,8 +128,8 @@ const remove = defineRoute({
   method: "delete",
   path: "/{filename}",
   tags,
-  summary: "Delete a backup file",
-  request: { params: BackupFilenameParam, query: DatabaseQuery },
+  summary: "Delete a backup file (and with `offsite=true` its off-site copy too)",
+  request: { params: BackupFilenameParam, query: DeleteQuery },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 503) },
 });
 
@@ -179,6 +181,8 @@ export const backupRoutes = apiRouter()
   })
   .openapi(remove, async (c) => {
     const deps = c.get("services");
-    await deleteBackup(deps, resolveDatabase(deps, c.req.valid("query").database), c.req.valid("param").filename);
+    const query = c.req.valid("query");
+    const remove = query.offsite === "true" ? deleteBackupEverywhere : deleteBackup;
+    await remove(deps, resolveDatabase(deps, query.database), c.req.valid("param").filename);
     return c.body(null, 204);
   });

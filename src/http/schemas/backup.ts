@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { BackupStamp, IsoTime } from "./common.js";
+import { OffsiteState } from "./offsite-state.js";
 
 export const BackupKind = z.enum(["backup", "scheduled", "uploaded", "pre-upgrade"]).meta({ id: "BackupKind" });
 
@@ -38,7 +39,7 @@ export const BackupEntry = z
     kind: BackupKind,
     sha256: Sha256.nullable().meta({ description: "Null only until a file copied in by hand has been hashed." }),
     verification: Verification,
-    offsite: z.null().meta({ description: "Off-site state (SPEC §9)." }),
+    offsite: OffsiteState.nullable().meta({ description: "The off-site copy (SPEC §9)." }),
   })
   .meta({ id: "BackupEntry" });
 

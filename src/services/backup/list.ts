@@ -1,5 +1,6 @@
 import { readdir } from "node:fs/promises";
 import type { ServiceDeps } from "../deps.js";
+import { type BackupOffsite, offsiteOfBackups } from "../offsite/list.js";
 import { type BackupEntry, listBackupFiles } from "./files.js";
 import { PENDING, readRecord, removeOrphanRecords, type Verification } from "./records.js";
 
@@ -7,8 +8,8 @@ export interface ListedBackup extends BackupEntry {
   /** Null only until a file put there by hand has been hashed. */
   sha256: string | null;
   verification: Verification;
-  /** Filled by the off-site area (SPEC §9); null here. */
-  offsite: null;
+  /** The off-site copy (SPEC §9): `{state: "disabled"}` when off-site copies are not configured. */
+  offsite: BackupOffsite | null;
 }
 
 /**
@@ -22,6 +23,11 @@ export async function listBackups(
   deps.registry.holder(database);
   const dir = deps.paths.backupDir(database);
   const files = await listBackupFiles(dir);
+  const offsite = await offsiteOfBackups(
+    deps,
+    database,
+    files.map((f) => f.filename),
+  );
   const backups: ListedBackup[] = [];
   for (const entry of files) {
     const record = await readRecord(dir, entry.filename);
@@ -30,7 +36,7 @@ export async function listBackups(
       ...entry,
       sha256: record?.sha256 ?? null,
       verification: record?.verification ?? PENDING,
-      offsite: null,
+      offsite: offsite.get(entry.filename) ?? null,
     });
   }
   await removeOrphanRecords(dir, await readdir(dir).catch(() => []));

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { access, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import type { ConnectionHolder } from "../../db/holder.js";
+import { type ConnectionHolder, isSqliteBusy } from "../../db/holder.js";
 import { OLD_SAFETY_PREFIX, RESTORE_INTENT, type RestoreIntent, STAGED_PREFIX } from "../../db/recovery.js";
 import { InvalidBackupError, OperationInProgressError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
@@ -171,6 +171,8 @@ function openRestored(holder: ConnectionHolder): void {
   try {
     holder.open();
   } catch (cause) {
+    // Another process touching the new file in the instant after the rename is contention, not a bad backup.
+    if (isSqliteBusy(cause)) throw heldElsewhere(holder.name);
     throw openFailed(cause);
   }
 }

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import { listBackupFiles } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
+import { offsiteCounts } from "../offsite/index.js";
 
 /** `YYYYMMDD_HHMMSS` or `YYYYMMDDTHHMMSSZ` (UTC) as Unix seconds; NaN for anything else. */
 export function backupStampSeconds(stamp: string): number {
@@ -136,9 +137,9 @@ export class Metrics {
       registers,
       async collect() {
         this.reset();
-        if (pending.length === 0) return;
+        if (!deps.offsite && pending.length === 0) return;
         for (const database of deps.registry.names()) {
-          let total: number | null = null;
+          let total: number | null = deps.offsite ? (await offsiteCounts(deps, database)).pending : null;
           for (const provider of pending) {
             const count = await provider(database);
             if (count !== null) total = (total ?? 0) + count;

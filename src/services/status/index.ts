@@ -3,6 +3,7 @@ import { readRecord } from "../backup/records.js";
 import type { ServiceDeps } from "../deps.js";
 import { upgradeStatus } from "../migrations/index.js";
 import { backupStampSeconds } from "../observability/metrics.js";
+import { offsiteCounts, offsiteOfBackups } from "../offsite/index.js";
 import { getSchedule, scheduleHealth } from "../schedules/index.js";
 
 /** SPEC §10's per-database state; `null` where a feature is not configured or there is nothing yet. */
@@ -27,11 +28,12 @@ const isoFromStamp = (stamp: string) => new Date(backupStampSeconds(stamp) * 100
 
 type Failure = NonNullable<DatabaseStatus["last_failure"]>;
 
-/** The newest of the failures other areas record: the schedule's last run, the backups' verifications. */
+/** The newest failure other areas recorded: the schedule's last run, verifications, off-site copies. */
 async function lastFailure(deps: ServiceDeps, name: string): Promise<Failure | undefined> {
   const failures: Failure[] = [];
   const dir = deps.paths.backupDir(name);
-  for (const { filename } of await listBackupFiles(dir)) {
+  const files = (await listBackupFiles(dir)).map((b) => b.filename);
+  for (const filename of files) {
     const verification = (await readRecord(dir, filename))?.verification;
     if (verification?.state === "failed" && verification.at) {
       failures.push({
@@ -40,6 +42,12 @@ async function lastFailure(deps: ServiceDeps, name: string): Promise<Failure | u
         error: verification.error ?? "failed",
         filename,
       });
+    }
+  }
+  if (deps.offsite) {
+    for (const [filename, copy] of await offsiteOfBackups(deps, name, files)) {
+      if (copy.state !== "failed" || !("at" in copy) || !copy.at) continue;
+      failures.push({ operation: "offsite", at: copy.at, error: copy.error ?? "failed", filename });
     }
   }
   const run = (await getSchedule(deps, name)).last_run;
@@ -70,7 +78,7 @@ async function databaseStatus(deps: ServiceDeps, name: string, now: Date): Promi
       ? null
       : Math.max(0, Math.round(now.getTime() / 1000 - goodSeconds)),
     ...(failure ? { last_failure: failure } : {}),
-    offsite: null,
+    offsite: deps.offsite ? await offsiteCounts(deps, name) : null,
     state: upgrade.state === "up_to_date" ? "ok" : upgrade.state,
   };
 }

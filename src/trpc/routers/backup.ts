@@ -1,7 +1,8 @@
-import type { z } from "zod";
+import { z } from "zod";
 import { backupFilenameSchema } from "../../lib/names.js";
 import { createBackup, deleteBackup, listBackups, restoreBackup, verifyBackup } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
+import { deleteBackupEverywhere } from "../../services/offsite/index.js";
 import { databaseInput, protectedProcedure, router } from "../init.js";
 
 const fileInput = databaseInput.extend({ filename: backupFilenameSchema });
@@ -19,10 +20,13 @@ export const backupRouter = router({
   verify: protectedProcedure.input(fileInput).mutation(({ ctx, input }) => {
     return verifyBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);
   }),
-  delete: protectedProcedure.input(fileInput).mutation(async ({ ctx, input }) => {
-    await deleteBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);
-    return { deleted: input.filename };
-  }),
+  delete: protectedProcedure
+    .input(fileInput.extend({ offsite: z.boolean().optional() }))
+    .mutation(async ({ ctx, input }) => {
+      const remove = input.offsite ? deleteBackupEverywhere : deleteBackup;
+      await remove(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);
+      return { deleted: input.filename };
+    }),
 });
 
 export type BackupRouterInput = z.infer<typeof fileInput>;

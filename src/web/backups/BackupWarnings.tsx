@@ -1,6 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { api, type Backup } from "../api.js";
 import { formatLocal, parseBackupStamp, parseIso } from "../format.js";
+import { offsiteWarning } from "./Offsite.js";
 import { scheduleKeys } from "./ScheduleCard.js";
 
 /** The verification record, once the list carries it (SPEC §8); older servers omit it. */
@@ -10,7 +11,7 @@ function verificationOf(backup: Backup): { state?: string; error?: string } | un
 
 /**
  * A banner when backups cannot be trusted to be there: the newest good backup is older than the schedule
- * promises, the last scheduled run failed, or a backup failed its verification.
+ * promises, the last scheduled run failed, a backup failed its verification, or an off-site copy failed.
  */
 export function BackupWarnings({ database, backups }: { database: string; backups: Backup[] | undefined }) {
   const health = useQuery({
@@ -46,6 +47,8 @@ export function BackupWarnings({ database, backups }: { database: string; backup
       );
     }
   }
+  const offsite = offsiteWarning(backups ?? []);
+  if (offsite) warnings.push(offsite);
   if (warnings.length === 0) return null;
   return (
     <section className="backup-warnings" role="alert" aria-label="Backup warnings">

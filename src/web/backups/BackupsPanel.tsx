@@ -6,6 +6,7 @@ import { useDatabases } from "../shell/DatabaseSwitcher.js";
 import { ErrorAlert, Notice, Spinner } from "../ui/Alert.js";
 import { BackupWarnings } from "./BackupWarnings.js";
 import { DeleteDialog, RestoreDialog } from "./dialogs.js";
+import { OffsiteCell, offsiteInFlight, PushButton, RemoteOnly } from "./Offsite.js";
 import { ScheduleCard } from "./ScheduleCard.js";
 import { UploadButton } from "./UploadButton.js";
 import { kindLabel, VerifiedCell, VerifyButton } from "./Verification.js";
@@ -34,9 +35,11 @@ function BackupsOf({ database }: { database: string }) {
   const backups = useQuery({
     queryKey: queryKeys.backups(database),
     queryFn: () => api.backup.list.query({ database }),
-    // Verification runs in the background after each write: look again until none is pending.
-    refetchInterval: (query) =>
-      query.state.data?.backups.some((b) => b.verification.state === "pending") ? 2000 : false,
+    // Verification and off-site copies run in the background after each write: look again until they settle.
+    refetchInterval: (query) => {
+      const listed = query.state.data?.backups ?? [];
+      return listed.some((b) => b.verification.state === "pending") || offsiteInFlight(listed) ? 2000 : false;
+    },
   });
   const create = useMutation({
     mutationFn: () => api.backup.create.mutate({ database }),
@@ -75,6 +78,7 @@ function BackupsOf({ database }: { database: string }) {
             client.invalidateQueries({ queryKey: queryKeys.backups(database) });
           }}
         />
+        {backups.data && <PushButton database={database} backups={backups.data.backups} />}
       </div>
       <ErrorAlert error={create.error} />
       <Notice>{notice}</Notice>
@@ -83,6 +87,7 @@ function BackupsOf({ database }: { database: string }) {
         <BackupTable database={database} backups={backups.data.backups} onAction={(p) => setPending(p)} />
       )}
       <ScheduleCard database={database} />
+      <RemoteOnly database={database} />
       {pending?.action === "restore" && (
         <RestoreDialog
           database={database}
@@ -130,6 +135,7 @@ function BackupTable({ database, backups, onAction }: TableProps) {
             <th scope="col">Created</th>
             <th scope="col">Kind</th>
             <th scope="col">Verified</th>
+            <th scope="col">Off-site</th>
             <th scope="col">
               <span className="visually-hidden">Actions</span>
             </th>
@@ -156,6 +162,9 @@ function BackupTable({ database, backups, onAction }: TableProps) {
                 <td>{kindLabel(backup.kind)}</td>
                 <td className="nowrap">
                   <VerifiedCell backup={backup} />
+                </td>
+                <td>
+                  <OffsiteCell offsite={backup.offsite} />
                 </td>
                 <td className="actions">
                   <a className="button" href={downloadUrl(database, backup.filename)} download={backup.filename}>

@@ -1,0 +1,139 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { InvalidBackupError, ServiceError, StoreUnavailableError } from "../../errors.js";
+import { runTask, WorkerTaskError } from "../../workers/run.js";
+import { parseBackupName } from "../backup/files.js";
+import type { ServiceDeps } from "../deps.js";
+import type { Sha256Lookup } from "./checksum.js";
+import { abortIncompleteUploads, deleteObject } from "./remote.js";
+import { candidateKeys, type OffsiteSettings, objectKey, STREAMING_WORKER_LIMITS } from "./settings.js";
+import {
+  type OffsiteRecord,
+  readRecord,
+  readTombstone,
+  removeRecord,
+  removeTombstone,
+  writeRecord,
+} from "./sidecar.js";
+
+export interface CopyContext {
+  deps: ServiceDeps;
+  settings: OffsiteSettings;
+  client: S3Client;
+  lookup: Sha256Lookup;
+}
+
+/** The local backup disappeared (deleted, pruned): there is nothing left to copy. */
+export class BackupGoneError extends Error {}
+
+/**
+ * One attempt at copying one backup: record `uploading`, stream it in a worker, record `done`. An earlier attempt
+ * that was cut off (crash, shutdown: `uploading`) or failed with the store down (its abort could not reach it
+ * either: `failed`) may have left a multipart upload behind: it is aborted first.
+ */
+export async function copyBackup(
+  ctx: CopyContext,
+  database: string,
+  filename: string,
+  signal: AbortSignal,
+): Promise<OffsiteRecord> {
+  const { deps, settings } = ctx;
+  const dir = deps.paths.backupDir(database);
+  const file = path.join(dir, filename);
+  if (!existsSync(file)) throw new BackupGoneError(`backup "${filename}" is gone`);
+  const previous = await readRecord(dir, filename);
+  const attempts = (previous?.attempts ?? 0) + 1;
+  const key = objectKey(settings, database, filename);
+  await writeRecord(dir, filename, { state: "uploading", key, attempts, at: deps.now().toISOString() });
+  if (previous?.state === "uploading" || previous?.state === "failed") {
+    await abortIncompleteUploads(ctx.client, settings.store.bucket, previous.key ?? key, deps.logger);
+  }
+  const log = deps.logger.child({ database, filename, operation: "offsite", object: key });
+  const started = performance.now();
+  log.info({ attempt: attempts }, "off-site copy started");
+  const parsed = parseBackupName(filename);
+  const result = await runTask(
+    "offsiteUpload",
+    {
+      file,
+      store: settings.store,
+      key,
+      recipients: settings.recipients,
+      expectedSha256: await ctx.lookup(deps, database, filename),
+      kind: parsed?.kind ?? "backup",
+      createdAt: parsed?.createdAt ?? "",
+      partSize: settings.partSize,
+    },
+    { signal, resourceLimits: STREAMING_WORKER_LIMITS },
+  ).catch((error: unknown) => {
+    throw copyError(error);
+  });
+  if (signal.aborted) throw Object.assign(new Error("off-site copy stopped"), { name: "AbortError" });
+  const record: OffsiteRecord = { state: "done", key, at: deps.now().toISOString(), attempts, sha256: result.sha256 };
+  await writeRecord(dir, filename, record);
+  const durationMs = Math.round(performance.now() - started);
+  log.info({ size: result.size, durationMs, outcome: "ok" }, "off-site copy finished");
+  deps.events.emit({ type: "operation.finished", database, operation: "offsite", outcome: "ok", filename });
+  return record;
+}
+
+/** Worker failures as service errors: their messages were made safe to show in the worker. */
+export function copyError(error: unknown): Error {
+  if (!(error instanceof WorkerTaskError)) return error as Error;
+  if (error.code === "STORE_UNAVAILABLE") return new StoreUnavailableError(error.message, error.details);
+  if (error.code === "CHECKSUM_MISMATCH") {
+    return new InvalidBackupError(error.message, { reason: "checksum_mismatch", ...error.details });
+  }
+  if (error.code === "ENOENT") return new BackupGoneError(error.message);
+  return error;
+}
+
+/** Records a failed attempt (kept `failed` until the next one) and reports it. */
+export async function recordFailure(
+  ctx: CopyContext,
+  database: string,
+  filename: string,
+  error: Error,
+  nextAttemptAt: Date | null,
+): Promise<void> {
+  const { deps } = ctx;
+  const dir = deps.paths.backupDir(database);
+  const previous = await readRecord(dir, filename);
+  const message = error instanceof ServiceError ? error.message : `off-site copy failed: ${error.message}`;
+  await writeRecord(dir, filename, {
+    state: "failed",
+    key: previous?.key ?? objectKey(ctx.settings, database, filename),
+    at: deps.now().toISOString(),
+    error: message,
+    attempts: previous?.attempts ?? 1,
+    ...(nextAttemptAt ? { next_attempt_at: nextAttemptAt.toISOString() } : {}),
+  });
+  deps.logger.error(
+    { database, filename, operation: "offsite", outcome: "failed", error: message, retryAt: nextAttemptAt },
+    "off-site copy failed",
+  );
+  deps.events.emit({
+    type: "operation.finished",
+    database,
+    operation: "offsite",
+    outcome: "failed",
+    filename,
+    error: message,
+  });
+}
+
+/** Removes a pruned backup's remote copy (the keys its tombstone names, and both key spellings), then the tombstone. */
+export async function deleteRemoteCopy(ctx: CopyContext, database: string, filename: string): Promise<void> {
+  const dir = ctx.deps.paths.backupDir(database);
+  const record = await readRecord(dir, filename);
+  const keys = new Set([
+    ...(await readTombstone(dir, filename)),
+    ...(record?.key ? [record.key] : []),
+    ...candidateKeys(ctx.settings, database, filename),
+  ]);
+  for (const key of keys) await deleteObject(ctx.client, ctx.settings.store.bucket, key);
+  await removeTombstone(dir, filename);
+  if (!existsSync(path.join(dir, filename))) await removeRecord(dir, filename);
+  ctx.deps.logger.info({ database, filename, operation: "offsite", objects: [...keys] }, "off-site copy deleted");
+}

@@ -1,0 +1,163 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useId } from "react";
+import { api, type Backup, errorCode, type Outputs, queryKeys } from "../api.js";
+import { formatBytes, formatLocal, parseBackupStamp } from "../format.js";
+import { ErrorAlert, Spinner } from "../ui/Alert.js";
+
+type OffsiteState = NonNullable<Backup["offsite"]>;
+type RemoteBackup = Outputs["offsite"]["list"]["backups"][number];
+
+const LABELS: Record<OffsiteState["state"], string> = {
+  pending: "pending",
+  uploading: "uploading…",
+  done: "copied",
+  failed: "failed",
+  disabled: "off",
+};
+
+/** Copies still on their way: the list refreshes until they settle. */
+export function offsiteInFlight(backups: Backup[]): boolean {
+  return backups.some((b) => b.offsite?.state === "pending" || b.offsite?.state === "uploading");
+}
+
+/** The off-site column: the state, and for a failed copy its error, shown on hover and on keyboard focus. */
+export function OffsiteCell({ offsite }: { offsite: Backup["offsite"] }) {
+  const errorId = useId();
+  if (!offsite) return <span className="muted">—</span>;
+  const label = LABELS[offsite.state];
+  if (offsite.state !== "failed" || !("error" in offsite) || !offsite.error) {
+    return <span className={`offsite offsite-${offsite.state}`}>{label}</span>;
+  }
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: focus is how a keyboard user reads the error, as hover does
+    <span className="offsite offsite-failed" tabIndex={0} aria-describedby={errorId}>
+      {label}
+      <span role="tooltip" id={errorId} className="offsite-error">
+        {offsite.error}
+      </span>
+    </span>
+  );
+}
+
+/** The banner's line for copies that failed (SPEC §7), or null; the newest error says what to fix. */
+export function offsiteWarning(backups: Backup[]): string | null {
+  const failed = backups.filter((b) => b.offsite?.state === "failed");
+  if (failed.length === 0) return null;
+  const first = failed[0]?.offsite;
+  const error = first && "error" in first ? first.error : undefined;
+  const count = failed.length === 1 ? "1 off-site copy failed" : `${failed.length} off-site copies failed`;
+  return `${count}${error ? `: ${error}` : ""}. They are retried automatically; Push retries them now.`;
+}
+
+/** Retries every copy that is not done, now; shown only when there is one. */
+export function PushButton({ database, backups }: { database: string; backups: Backup[] }) {
+  const client = useQueryClient();
+  const push = useMutation({
+    mutationFn: () => api.offsite.push.mutate({ database }),
+    onSettled: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
+  });
+  const notDone = backups.filter((b) => b.offsite && b.offsite.state !== "done" && b.offsite.state !== "disabled");
+  if (notDone.length === 0) return null;
+  return (
+    <>
+      <button type="button" onClick={() => push.mutate()} disabled={push.isPending} aria-busy={push.isPending}>
+        {push.isPending ? <Spinner /> : null} Push {notDone.length} off-site {notDone.length === 1 ? "copy" : "copies"}
+      </button>
+      <ErrorAlert error={push.error} />
+    </>
+  );
+}
+
+/** Copies in the bucket this host lacks (a new host after a disaster), each with Fetch. */
+export function RemoteOnly({ database }: { database: string }) {
+  const client = useQueryClient();
+  const remote = useQuery({
+    queryKey: queryKeys.offsite(database),
+    queryFn: () => api.offsite.list.query({ database }),
+    retry: false,
+  });
+  const fetchCopy = useMutation({
+    mutationFn: (filename: string) => api.offsite.fetch.mutate({ database, filename }),
+    onSettled: () =>
+      Promise.all([
+        client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
+        client.invalidateQueries({ queryKey: queryKeys.offsite(database) }),
+      ]),
+  });
+  // Not configured on this host: nothing to show, the column already says "off".
+  if (errorCode(remote.error) === "CONFLICT") return null;
+  const only = remote.data?.backups.filter((b) => !b.local) ?? [];
+  return (
+    <section aria-labelledby="remote-only-title" className="remote-only">
+      <h2 id="remote-only-title">Remote only</h2>
+      <ErrorAlert error={remote.error} />
+      <ErrorAlert error={fetchCopy.error} />
+      {remote.isLoading && <p role="status">Reading the bucket…</p>}
+      {remote.data && only.length === 0 && <p className="empty">Every off-site copy is also on this host.</p>}
+      {only.length > 0 && (
+        <RemoteTable
+          database={database}
+          backups={only}
+          fetching={fetchCopy.isPending ? fetchCopy.variables : undefined}
+          onFetch={(f) => fetchCopy.mutate(f)}
+        />
+      )}
+    </section>
+  );
+}
+
+interface RemoteTableProps {
+  database: string;
+  backups: RemoteBackup[];
+  fetching: string | undefined;
+  onFetch(filename: string): void;
+}
+
+function RemoteTable({ database, backups, fetching, onFetch }: RemoteTableProps) {
+  return (
+    <div className="table-wrap">
+      <table>
+        <caption className="visually-hidden">Off-site copies of {database} that are not on this host</caption>
+        <thead>
+          <tr>
+            <th scope="col">Filename</th>
+            <th scope="col" className="num">
+              Size
+            </th>
+            <th scope="col">Created</th>
+            <th scope="col">Kind</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {backups.map((backup) => {
+            const created = parseBackupStamp(backup.created_at);
+            return (
+              <tr key={backup.filename}>
+                <th scope="row" className="mono">
+                  {backup.filename}
+                </th>
+                <td className="num">{formatBytes(backup.size)}</td>
+                <td className="nowrap">{created ? formatLocal(created) : backup.created_at}</td>
+                <td>{backup.kind}</td>
+                <td className="actions">
+                  <button
+                    type="button"
+                    onClick={() => onFetch(backup.filename)}
+                    disabled={fetching !== undefined}
+                    aria-busy={fetching === backup.filename}
+                  >
+                    {fetching === backup.filename ? <Spinner /> : null} Fetch
+                    <span className="visually-hidden"> {backup.filename}</span>
+                  </button>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}

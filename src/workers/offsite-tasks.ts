@@ -1,0 +1,225 @@
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream, readFileSync } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { Readable, Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { Decrypter, Encrypter } from "age-encryption";
+import { isDiskFull } from "../lib/disk-full.js";
+import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
+
+/** Off-site copies, run in a worker thread: the bytes, the hashing and the cipher never touch the event loop. */
+
+const READ_CHUNK = 1024 * 1024;
+
+/** An error the main thread maps to a service error by its code; its message is safe to show. */
+class TaskFailure extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** Passes bytes through while hashing and counting them; a mismatch with `expected` fails the stream at its end. */
+class HashingStream extends Transform {
+  readonly #hash = createHash("sha256");
+  bytes = 0;
+  digest: string | null = null;
+  mismatch = false;
+
+  constructor(private readonly expected: string | null) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#hash.update(chunk);
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.digest = this.#hash.digest("hex");
+    if (this.expected !== null && this.digest !== this.expected) {
+      this.mismatch = true;
+      callback(checksumMismatch(this.expected, this.digest));
+      return;
+    }
+    callback();
+  }
+}
+
+function checksumMismatch(expected: string, actual: string): TaskFailure {
+  return new TaskFailure("the file's SHA-256 does not match its record", "CHECKSUM_MISMATCH", { expected, actual });
+}
+
+const toWeb = (stream: Readable) => Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+const fromWeb = (stream: ReadableStream<Uint8Array>) => Readable.fromWeb(stream as unknown as WebReadableStream);
+
+async function fsyncFile(file: string): Promise<void> {
+  const handle = await open(file, "r+");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+function storeFailure(error: unknown): TaskFailure {
+  const described = describeStoreError(error);
+  return new TaskFailure(described.message, "STORE_UNAVAILABLE", {
+    reason: described.failure,
+    status: described.status,
+  });
+}
+
+export interface UploadArgs {
+  file: string;
+  store: StoreSettings;
+  key: string;
+  /** Empty: a plaintext copy (CHAOSCYPHER_S3_ALLOW_PLAINTEXT). */
+  recipients: string[];
+  /** The SHA-256 recorded when the backup was written; null: hash the file first. */
+  expectedSha256: string | null;
+  kind: string;
+  createdAt: string;
+  partSize: number;
+}
+
+export interface UploadResult {
+  sha256: string;
+  size: number;
+}
+
+/**
+ * file → SHA-256 check → age → multipart upload, one part being read while one is sent, so memory stays near
+ * two parts whatever the file's size. A mismatch found at the end fails the body stream before the upload is
+ * completed, and lib-storage aborts the multipart upload.
+ */
+export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
+  const { size } = await stat(args.file);
+  const expected = args.expectedSha256 ?? (await hashFile(args.file));
+  const hasher = new HashingStream(expected);
+  const plain = createReadStream(args.file, { highWaterMark: READ_CHUNK });
+  plain.on("error", (error) => hasher.destroy(error));
+  plain.pipe(hasher);
+  let body: Readable = hasher;
+  if (args.recipients.length > 0) {
+    const encrypter = new Encrypter();
+    for (const recipient of args.recipients) encrypter.addRecipient(recipient);
+    body = fromWeb(await encrypter.encrypt(toWeb(hasher)));
+  }
+  const client = createS3Client(args.store);
+  const upload = new Upload({
+    client,
+    params: {
+      Bucket: args.store.bucket,
+      Key: args.key,
+      Body: body,
+      ContentType: args.recipients.length > 0 ? "application/octet-stream" : "application/vnd.sqlite3",
+      Metadata: { sha256: expected, size: String(size), kind: args.kind, "created-at": args.createdAt },
+    },
+    partSize: Math.max(args.partSize, Math.ceil(size / 9000)),
+    queueSize: 1,
+    leavePartsOnError: false,
+  });
+  try {
+    await upload.done();
+  } catch (error) {
+    if (hasher.mismatch) throw checksumMismatch(expected, hasher.digest ?? "");
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw error;
+    if (isStoreError(error)) throw storeFailure(error);
+    throw error;
+  } finally {
+    body.destroy();
+    client.destroy();
+  }
+  return { sha256: expected, size: hasher.bytes };
+}
+
+export interface FetchArgs {
+  store: StoreSettings;
+  key: string;
+  /** A new file the plaintext is written to; the caller keeps or removes it. */
+  temp: string;
+  /** Required for an `.age` object. */
+  identityFile?: string | undefined;
+}
+
+export interface FetchResult {
+  sha256: string;
+  size: number;
+  /** The plaintext SHA-256 the object's metadata recorded, null when it has none. */
+  recordedSha256: string | null;
+}
+
+/**
+ * Object → age → SHA-256 → temp file, fsynced. A truncated or tampered age stream fails only at its end, after
+ * plaintext was written: the caller keeps the file only when this resolves and the checksum matches.
+ */
+export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
+  const client = createS3Client(args.store);
+  try {
+    const object = await client.send(new GetObjectCommand({ Bucket: args.store.bucket, Key: args.key }));
+    const recorded = object.Metadata?.sha256 ?? null;
+    let plain = object.Body as Readable;
+    if (args.key.endsWith(".age")) plain = await decryptStream(plain, args.identityFile);
+    const hasher = new HashingStream(recorded);
+    await pipeline(plain, hasher, createWriteStream(args.temp, { flags: "wx", mode: 0o600 }));
+    await fsyncFile(args.temp);
+    return { sha256: hasher.digest ?? "", size: hasher.bytes, recordedSha256: recorded };
+  } catch (error) {
+    throw classifyFetchError(error);
+  } finally {
+    client.destroy();
+  }
+}
+
+async function decryptStream(source: Readable, identityFile: string | undefined): Promise<Readable> {
+  if (!identityFile) throw new TaskFailure("no age identity file is configured", "NO_IDENTITY");
+  const decrypter = new Decrypter();
+  const identities = readFileSync(identityFile, "utf8")
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith("AGE-SECRET-KEY-"));
+  for (const identity of identities) decrypter.addIdentity(identity);
+  try {
+    return fromWeb(await decrypter.decrypt(toWeb(source)));
+  } catch (error) {
+    if (isStoreError(error)) throw error;
+    if (/no identity matched/i.test((error as Error).message)) {
+      throw new TaskFailure("none of the configured age identities can decrypt this copy", "INVALID_COPY", {
+        reason: "wrong_identity",
+      });
+    }
+    throw decryptionFailed(error);
+  }
+}
+
+function decryptionFailed(error: unknown): TaskFailure {
+  const detail = (error as Error).message?.split("\n")[0]?.slice(0, 120) ?? "";
+  return new TaskFailure(`the copy could not be decrypted (${detail})`, "INVALID_COPY", {
+    reason: "decryption_failed",
+  });
+}
+
+function classifyFetchError(error: unknown): Error {
+  if (error instanceof TaskFailure) return error;
+  if (isStoreError(error)) {
+    if (describeStoreError(error).failure === "not_found") return new TaskFailure("no such object", "NOT_FOUND");
+    return storeFailure(error);
+  }
+  // A full disk keeps its errno, so every transport answers it with 507.
+  if (isDiskFull(error)) return error as Error;
+  return decryptionFailed(error);
+}

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeTempDir, removeDir } from "../helpers/app.js";
+import { oneLine, parseJson, runCli } from "../helpers/cli.js";
+import { ageKeyPair, startTestStore, TEST_CREDENTIALS, type TestStore } from "../helpers/s3.js";
+import { seedDatabase, titles } from "../helpers/seed.js";
+
+interface Listed {
+  backups: { filename: string; local: boolean; kind: string }[];
+}
+
+describe("chaoscypher offsite", () => {
+  let store: TestStore;
+  let keyDir: string;
+  let keys: ReturnType<typeof ageKeyPair>;
+  const dirs: string[] = [];
+
+  beforeAll(async () => {
+    store = await startTestStore();
+    keyDir = makeTempDir("cc-age-");
+    keys = ageKeyPair(keyDir);
+  });
+  afterAll(async () => {
+    await store.close();
+    for (const dir of [keyDir, ...dirs]) removeDir(dir);
+  });
+
+  const env = (identity = true) => ({
+    ...TEST_CREDENTIALS,
+    CHAOSCYPHER_S3_BUCKET: store.bucket,
+    CHAOSCYPHER_S3_ENDPOINT: store.endpoint,
+    CHAOSCYPHER_S3_FORCE_PATH_STYLE: "true",
+    CHAOSCYPHER_S3_PREFIX: "cli/",
+    CHAOSCYPHER_AGE_RECIPIENTS: keys.recipient,
+    ...(identity ? { CHAOSCYPHER_AGE_IDENTITY_FILE: keys.identityFile } : {}),
+  });
+  const cli = (args: string[], dataDir: string, identity = true) =>
+    runCli([...args, "--data-dir", dataDir], { env: env(identity) });
+  const dataDir = () => {
+    const dir = makeTempDir();
+    dirs.push(dir);
+    return dir;
+  };
+
+  it("pushes, lists, fetches on an empty data dir and restores: the disaster-recovery walk", async () => {
+    const old = dataDir();
+    seedDatabase(old, "default", { titles: ["kept off-site"] });
+    const created = parseJson<{ filename: string }>(await cli(["backup", "create", "--json"], old));
+    const pushed = await cli(["offsite", "push"], old);
+    expect(pushed.code).toBe(0);
+    expect(pushed.stdout).toContain(`copied ${created.filename}`);
+    expect((await cli(["offsite", "push"], old)).stdout).toMatch(/every copy .* is done/);
+
+    const fresh = dataDir();
+    const listed = parseJson<Listed>(await cli(["offsite", "list", "--json"], fresh));
+    expect(listed.backups).toEqual([expect.objectContaining({ filename: created.filename, local: false })]);
+
+    const noIdentity = await cli(["offsite", "fetch", created.filename], fresh, false);
+    expect(noIdentity.code).toBe(1);
+    expect(oneLine(noIdentity)).toMatch(/CHAOSCYPHER_AGE_IDENTITY_FILE/);
+
+    const fetched = await cli(["offsite", "fetch", created.filename], fresh);
+    expect(fetched.code).toBe(0);
+    expect(fetched.stdout).toContain(`chaoscypher backup restore ${created.filename}`);
+    const restored = await cli(["backup", "restore", created.filename, "--yes"], fresh);
+    expect(restored.code).toBe(0);
+    expect(titles(`${fresh}/databases/default/app.db`)).toEqual(["kept off-site"]);
+  }, 180_000);
+
+  it("explains in one line when off-site copies are not configured", async () => {
+    const result = await runCli(["offsite", "list", "--data-dir", dataDir()]);
+    expect(result.code).toBe(1);
+    expect(oneLine(result)).toMatch(/not configured: set CHAOSCYPHER_S3_BUCKET/);
+  });
+});

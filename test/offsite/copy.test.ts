@@ -1,0 +1,133 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeBackup } from "../../src/services/backup/create.js";
+import { nextPrefixedName, preUpgradeBackupName } from "../../src/services/backup/files.js";
+import { createBackup } from "../../src/services/backup/index.js";
+import type { ServiceEvent } from "../../src/services/events/index.js";
+import { OffsiteService, offsiteSettings } from "../../src/services/offsite/index.js";
+import { makeTempDir, removeDir, useTestApps } from "../helpers/app.js";
+import { insertNode, withDb } from "../helpers/data.js";
+import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
+import { ageDecrypt, ageKeyPair, offsiteConfig, startTestStore, type TestStore } from "../helpers/s3.js";
+
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+describe("off-site copies", () => {
+  const newApp = useTestApps();
+  const newOffsiteApp = useOffsiteApps(newApp);
+  let store: TestStore;
+  let keys: ReturnType<typeof ageKeyPair>;
+  let keyDir: string;
+
+  beforeAll(async () => {
+    store = await startTestStore();
+    keyDir = makeTempDir("cc-age-");
+    keys = ageKeyPair(keyDir);
+  });
+  afterAll(async () => {
+    await store.close();
+    removeDir(keyDir);
+  });
+
+  it("copies a backup of every kind, age-encrypted, with its plaintext facts in the object's metadata", async () => {
+    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "kinds/" });
+    const events: ServiceEvent[] = [];
+    t.services.events.on((e) => events.push(e));
+    await withDb(t.services, "default", (db) => insertNode(db, "remember me"));
+    const created = (await (await t.request("/api/v1/backup", { method: "POST" })).json()) as { filename: string };
+    const scheduled = await writeBackup(t.services, "default", nextPrefixedName("auto"));
+    const uploaded = await writeBackup(t.services, "default", nextPrefixedName("upload"));
+    const preUpgrade = await writeBackup(t.services, "default", preUpgradeBackupName("0001_test"));
+    const expected = {
+      [created.filename]: "backup",
+      [scheduled.filename]: "scheduled",
+      [uploaded.filename]: "uploaded",
+      [preUpgrade.filename]: "pre-upgrade",
+    };
+    for (const [filename, kind] of Object.entries(expected)) {
+      const offsite = await waitForState(t, filename, "done");
+      const key = `kinds/default/${filename}.age`;
+      expect(offsite.key).toBe(key);
+      const local = readFileSync(path.join(t.dataDir, "backups", "default", filename));
+      const stored = store.readObject(key);
+      expect(stored.subarray(0, 22).toString()).toBe("age-encryption.org/v1\n");
+      expect(ageDecrypt(stored, keys.identityFile).equals(local)).toBe(true);
+      expect(store.metadata(key)).toMatchObject({
+        "x-amz-meta-sha256": sha256(local),
+        "x-amz-meta-size": String(local.length),
+        "x-amz-meta-kind": kind,
+      });
+    }
+    const finished = events.filter((e) => e.type === "operation.finished" && e.operation === "offsite");
+    expect(finished.map((e) => e.type === "operation.finished" && e.outcome)).toEqual(["ok", "ok", "ok", "ok"]);
+  });
+
+  it("stores a plaintext copy without .age only when plaintext is explicitly allowed", async () => {
+    const t = await newOffsiteApp(store, keys.recipient, {
+      s3Prefix: "plain/",
+      ageRecipients: [],
+      s3AllowPlaintext: true,
+    });
+    const created = (await (await t.request("/api/v1/backup", { method: "POST" })).json()) as { filename: string };
+    const offsite = await waitForState(t, created.filename, "done");
+    expect(offsite.key).toBe(`plain/default/${created.filename}`);
+    const local = readFileSync(path.join(t.dataDir, "backups", "default", created.filename));
+    expect(store.readObject(`plain/default/${created.filename}`).equals(local)).toBe(true);
+  });
+
+  it("refuses to copy a backup whose bytes no longer match its recorded SHA-256, aborting the upload", async () => {
+    const t = newApp({ config: offsiteConfig(store, keys.recipient, { s3Prefix: "mismatch/" }) });
+    const settings = offsiteSettings(t.config);
+    if (!settings) throw new Error("off-site settings expected");
+    // The record says one thing, the file on disk another (bit rot, an edit by hand).
+    t.services.offsite = new OffsiteService(t.services, settings, { lookup: async () => "0".repeat(64) });
+    await withDb(t.services, "default", (db) => {
+      db.run(sql`CREATE TABLE filler (b BLOB)`);
+      db.run(
+        sql`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 12) INSERT INTO filler SELECT randomblob(1048576) FROM n`,
+      );
+    });
+    await t.services.offsite.start();
+    try {
+      const created = await createBackup(t.services, "default");
+      const failed = await waitForState(t, created.filename, "failed");
+      expect(failed.error).toMatch(/SHA-256 does not match/);
+      expect(store.keys().filter((k) => k.startsWith("mismatch/"))).toEqual([]);
+      expect(store.incompleteUploads()).toEqual([]);
+    } finally {
+      await t.services.offsite.stop();
+    }
+  });
+
+  it("sends a large backup as a multipart upload, byte-exact after decryption", async () => {
+    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "large/" });
+    await withDb(t.services, "default", (db) => {
+      db.run(sql`CREATE TABLE filler (b BLOB)`);
+      db.run(
+        sql`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 42) INSERT INTO filler SELECT randomblob(1048576) FROM n`,
+      );
+    });
+    const parts: number[] = [];
+    const counting = (async () => {
+      for (;;) {
+        await store.nextPart();
+        parts.push(1);
+      }
+    })();
+    void counting;
+    const created = (await (await t.request("/api/v1/backup", { method: "POST" })).json()) as {
+      filename: string;
+      size: number;
+    };
+    expect(created.size).toBeGreaterThanOrEqual(40 * 1024 * 1024);
+    await waitForState(t, created.filename, "done");
+    expect(parts.length).toBeGreaterThanOrEqual(8);
+    const local = readFileSync(path.join(t.dataDir, "backups", "default", created.filename));
+    const stored = store.readObject(`large/default/${created.filename}.age`);
+    expect(sha256(ageDecrypt(stored, keys.identityFile))).toBe(sha256(local));
+    expect(store.incompleteUploads()).toEqual([]);
+  });
+});

@@ -1,0 +1,102 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createBackup } from "../../src/services/backup/index.js";
+import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/app.js";
+import { withDb } from "../helpers/data.js";
+import { listOffsite, useOffsiteApps, waitForState } from "../helpers/offsite.js";
+import { ageDecrypt, ageKeyPair, offsiteConfig, startTestStore, type TestStore } from "../helpers/s3.js";
+
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+/** Makes the next backups about `mib` MiB of incompressible data, so an upload takes several parts. */
+async function growDatabase(t: TestApp, mib: number): Promise<void> {
+  await withDb(t.services, "default", (db) => {
+    db.run(sql`CREATE TABLE IF NOT EXISTS filler (b BLOB)`);
+    db.run(
+      sql`WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ${mib}) INSERT INTO filler SELECT randomblob(1048576) FROM n`,
+    );
+  });
+}
+
+describe("off-site copies survive outages and restarts", () => {
+  const newApp = useTestApps();
+  const newOffsiteApp = useOffsiteApps(newApp);
+  let store: TestStore;
+  let keys: ReturnType<typeof ageKeyPair>;
+  let keyDir: string;
+
+  beforeAll(async () => {
+    store = await startTestStore();
+    keyDir = makeTempDir("cc-age-");
+    keys = ageKeyPair(keyDir);
+  });
+  afterAll(async () => {
+    await store.close();
+    removeDir(keyDir);
+  });
+
+  const expectCopied = (t: TestApp, prefix: string, filename: string) => {
+    const local = readFileSync(path.join(t.dataDir, "backups", "default", filename));
+    const stored = store.readObject(`${prefix}default/${filename}.age`);
+    expect(sha256(ageDecrypt(stored, keys.identityFile))).toBe(sha256(local));
+  };
+
+  it("keeps copies failed while the store is down and finishes them when it answers again", async () => {
+    await store.stop();
+    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "down/" });
+    const first = await createBackup(t.services, "default");
+    const second = await createBackup(t.services, "default");
+    const failed = await waitForState(t, first.filename, "failed");
+    expect(failed.error).toMatch(/cannot be reached/);
+    const listed = await listOffsite(t);
+    expect(listed.every((b) => ["failed", "uploading", "pending"].includes(b.offsite?.state ?? ""))).toBe(true);
+
+    await store.start();
+    await waitForState(t, first.filename, "done");
+    await waitForState(t, second.filename, "done");
+    expectCopied(t, "down/", first.filename);
+    expectCopied(t, "down/", second.filename);
+  });
+
+  it("retries an upload cut off mid-way, leaving no incomplete multipart upload", async () => {
+    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "mid/" });
+    await growDatabase(t, 24);
+    const part = store.nextPart();
+    const created = await createBackup(t.services, "default");
+    await part;
+    await store.stop();
+    await waitForState(t, created.filename, "failed");
+    await store.start();
+    await waitForState(t, created.filename, "done");
+    expectCopied(t, "mid/", created.filename);
+    expect(store.incompleteUploads()).toEqual([]);
+  });
+
+  it("after a restart, queues every copy not done and aborts the upload a crash cut off", async () => {
+    const dataDir = makeTempDir();
+    const first = newApp({ dataDir, config: offsiteConfig(store, keys.recipient, { s3Prefix: "restart/" }) });
+    await growDatabase(first, 24);
+    await first.services.offsite?.start();
+    const part = store.nextPart();
+    const cut = await createBackup(first.services, "default");
+    await part;
+    // A crash: the worker dies mid-upload, the record stays `uploading`, the multipart upload stays open.
+    await first.services.offsite?.stop();
+    expect(store.incompleteUploads().length).toBeGreaterThan(0);
+    const states = await listOffsite(first);
+    expect(states.find((b) => b.filename === cut.filename)?.offsite?.state).toBe("uploading");
+    // Written while no queue runs (the server is down and the CLI makes a backup): not copied yet.
+    const waiting = await createBackup(first.services, "default");
+    first.close();
+
+    const second = await newOffsiteApp(store, keys.recipient, { s3Prefix: "restart/" }, { dataDir });
+    await waitForState(second, waiting.filename, "done");
+    await waitForState(second, cut.filename, "done");
+    expectCopied(second, "restart/", waiting.filename);
+    expectCopied(second, "restart/", cut.filename);
+    expect(store.incompleteUploads()).toEqual([]);
+  });
+});
