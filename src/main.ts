@@ -52,12 +52,13 @@ export async function startServer(config: Config) {
       reject(listenError(error, config));
     });
   });
+  // From the moment it listens: a signal during the rest of the start-up still stops it cleanly.
+  exitOnSignals(() => stopServer(server as Server, services), logger);
   // Timers start once the server listens; shutdown stops them first (a run in flight finishes, bounded).
   const scheduler = new Scheduler(services);
   services.scheduler = scheduler;
   services.shutdown.add("schedules", scheduler);
   await scheduler.start();
-  exitOnSignals(() => stopServer(server as Server, services), logger);
   return { server, services, scheduler };
 }
 
