@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { BenchContext, Row } from "../context.js";
 import { latencyProbe } from "../lib/probe.js";
@@ -30,14 +30,15 @@ async function setUp(ctx: BenchContext, processes: NodeProcess[]): Promise<Offsi
   const appDb = path.join(dataDir, "databases", "default", "app.db");
   mkdirSync(path.dirname(appDb), { recursive: true });
   mkdirSync(path.join(root, "s3"), { recursive: true });
-  copyFileSync(ctx.appDb, appDb);
+  // A consistent copy that includes what is still in the live database's WAL (the bench's API key).
+  execFileSync("sqlite3", [ctx.appDb, `VACUUM INTO '${appDb}'`]);
   const identityFile = path.join(root, "key.txt");
   execFileSync("age-keygen", ["-o", identityFile], { stdio: "ignore" });
   const recipient = execFileSync("age-keygen", ["-y", identityFile], { encoding: "utf8" }).trim();
   const store = await startNode("bench/s3-server.ts", { S3_DIR: path.join(root, "s3"), S3_BUCKET: BUCKET }, "/");
   processes.push(store);
   const server = await startNode(
-    "src/main.ts",
+    "dist/main.js",
     {
       CHAOSCYPHER_DATA_DIR: dataDir,
       LOG_LEVEL: "warn",
@@ -53,7 +54,8 @@ async function setUp(ctx: BenchContext, processes: NodeProcess[]): Promise<Offsi
   );
   processes.push(server);
   const client = new ServiceClient(server.url);
-  const auth = await client.setupAuth();
+  // The copy of the live database already holds the operator and the bench's API key.
+  const auth = ctx.auth ?? (await client.setupAuth());
   if (!auth) throw new Error("the off-site phase needs the auth routes");
   client.headers = auth.key;
   return { server, client, verifyKey: auth.key, backupsDir: path.join(dataDir, "backups", "default"), recipient };
