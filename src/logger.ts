@@ -20,6 +20,13 @@ export const redactPaths = [
   "*.secretAccessKey",
   "*.sessionToken",
   "*.AWSAccessKeyId",
+  // An S3 signature error carries what was signed and the raw response; never needed in a log line.
+  "*.StringToSign",
+  "*.StringToSignBytes",
+  "*.CanonicalRequest",
+  "*.CanonicalRequestBytes",
+  "*.SignatureProvided",
+  "*.$response",
 ];
 
 /**

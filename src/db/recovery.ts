@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
+import { ATOMIC_WRITE_TEMP } from "../lib/durable-fs.js";
 import { fsyncDir, removeWithJournal } from "../lib/durable-fs-sync.js";
 import type { Logger } from "../logger.js";
 
@@ -50,6 +51,7 @@ export function recoverDatabaseDir(dir: string, logger: Logger): void {
       recoverOldSafetyCopy(dir, name, logger);
     }
   }
+  removeAtomicWriteLeftovers(dir, logger);
 }
 
 /** An older safety copy a restore had moved aside: it goes back unless a newer app.db.pre_restore took its place. */
@@ -73,6 +75,25 @@ export function removeBackupLeftovers(dir: string, logger: Logger): void {
       rmSync(path.join(dir, name), { force: true });
       logger.info({ dir, file: name }, "recovery: removed a leftover backup temp file");
     }
+  }
+  removeAtomicWriteLeftovers(dir, logger);
+}
+
+/**
+ * Removes the temp files interrupted atomic writes left (`.<name>.<8 hex>.tmp`, records, intents, settings):
+ * the file they were replacing is intact. `owns` narrows a shared directory to one database's files.
+ */
+export function removeAtomicWriteLeftovers(
+  dir: string,
+  logger: Logger,
+  owns: (target: string) => boolean = () => true,
+) {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    const target = ATOMIC_WRITE_TEMP.exec(name)?.[1];
+    if (target === undefined || !owns(target)) continue;
+    rmSync(path.join(dir, name), { force: true });
+    logger.info({ dir, file: name }, "recovery: removed a leftover temp file of an interrupted write");
   }
 }
 

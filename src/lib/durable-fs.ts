@@ -12,6 +12,9 @@ export async function fsyncDirAsync(dir: string): Promise<void> {
   }
 }
 
+/** The temp file `writeFileAtomic` writes first, `.<name>.<8 hex>.tmp`; a crash can leave one (swept at start). */
+export const ATOMIC_WRITE_TEMP = /^\.(.+)\.[0-9a-f]{8}\.tmp$/;
+
 /** Replaces `file` with `content` so readers see the old or the new bytes, never a torn write. */
 export async function writeFileAtomic(file: string, content: string): Promise<void> {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString("hex")}.tmp`);

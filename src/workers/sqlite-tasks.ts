@@ -58,9 +58,9 @@ export interface PrepareSwapArgs {
  * it waits at most 1 s for readers; if it cannot finish, the gate's own checkpoint does the rest.
  */
 export function prepareSwap({ staged, live }: PrepareSwapArgs): { walTruncated: boolean } {
-  openSqlite(staged).close();
+  openSqlite(staged, { mustExist: true }).close();
   fsyncFile(staged);
-  const sqlite = openSqlite(live);
+  const sqlite = openSqlite(live, { mustExist: true });
   try {
     sqlite.pragma("wal_checkpoint(PASSIVE)");
     sqlite.pragma("busy_timeout = 1000");

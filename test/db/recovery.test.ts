@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { type TestApp, useTestApps } from "../helpers/app.js";
@@ -79,5 +79,37 @@ describe("start-up after a crash in the middle of a restore", () => {
       expect(titles(files.preRestore)).toEqual(["backup data", "live data"]);
     }
     expect(existsSync(files.appDb)).toBe(true);
+  });
+});
+
+describe("start-up after a crash in the middle of an atomic write", () => {
+  const newApp = useTestApps();
+
+  it("removes the `.<name>.<hex>.tmp` files it left, and only those", async () => {
+    let t = newApp();
+    const { filename } = await t.caller.backup.create();
+    t.close();
+    const dbDir = path.join(t.dataDir, "databases", "default");
+    const backupDir = path.join(t.dataDir, "backups", "default");
+    const schedulesDir = path.join(t.dataDir, "schedules");
+    mkdirSync(schedulesDir, { recursive: true });
+    const leftovers = [
+      path.join(dbDir, ".restore.intent.0a1b2c3d.tmp"),
+      path.join(backupDir, `.${filename}.json.deadbeef.tmp`),
+      path.join(schedulesDir, ".default.json.12345678.tmp"),
+      path.join(schedulesDir, ".default.state.json.9abcdef0.tmp"),
+    ];
+    const kept = [
+      path.join(dbDir, ".notes.tmp"),
+      path.join(backupDir, "keep.0a1b2c3d.tmp"),
+      path.join(backupDir, `.${filename}.json.DEADBEEF.tmp`),
+      path.join(schedulesDir, ".other.json.12345678.tmp"),
+    ];
+    for (const file of [...leftovers, ...kept]) writeFileSync(file, "{");
+
+    t = newApp({ dataDir: t.dataDir });
+    expect(leftovers.filter((file) => existsSync(file))).toEqual([]);
+    expect(kept.filter((file) => existsSync(file))).toEqual(kept);
+    expect(existsSync(path.join(backupDir, filename))).toBe(true);
   });
 });

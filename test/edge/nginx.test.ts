@@ -209,3 +209,13 @@ describe("the nginx edge in front of the real server", () => {
     expect(await last?.json()).toMatchObject({ error: "RATE_LIMITED" });
   });
 });
+
+describe("the edge's timeouts", () => {
+  const template = readFileSync(path.join(import.meta.dirname, "../../nginx/nginx.conf.template"), "utf8");
+  const block = (location: string) => template.slice(template.indexOf(`location ${location} {`)).split("}")[0];
+
+  it.each(["/api/", "/trpc/"])("waits an hour, not nginx's 60 s, for a long answer on %s (no 504)", (location) => {
+    expect(block(location)).toContain("proxy_read_timeout 3600s;");
+    expect(block(location)).toContain("proxy_send_timeout 3600s;");
+  });
+});

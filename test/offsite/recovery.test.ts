@@ -173,10 +173,10 @@ describe("disaster recovery from off-site copies", () => {
     let clock = new Date("2026-03-01T02:00:00Z");
     const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "sched/" }, { services: { now: () => clock } });
     const settings = { enabled: true, cron: "0 2 * * *", timezone: "UTC", retention: { keep_last: 1 } };
-    const first = await runScheduledBackup(t.services, "default", settings, () => true);
+    const first = await runScheduledBackup(t.services, "default", settings, () => "ok");
     await waitForState(t, first.filename as string, "done");
     clock = new Date("2026-03-02T02:00:00Z");
-    const second = await runScheduledBackup(t.services, "default", settings, () => true);
+    const second = await runScheduledBackup(t.services, "default", settings, () => "ok");
     await waitForState(t, second.filename as string, "done");
     const pruned = `sched/default/${first.filename}.age`;
     while (store.keys().includes(pruned)) await sleep(50);

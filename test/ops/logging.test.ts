@@ -56,3 +56,25 @@ describe("a port in use", () => {
     }
   });
 });
+
+describe("an S3 signature error logged by mistake", () => {
+  it("keeps what was signed and the raw response out of the log line", () => {
+    const lines: string[] = [];
+    const logger = createLogger("info", { write: (line: string) => lines.push(line) });
+    const error = Object.assign(new Error("The request signature we calculated does not match"), {
+      name: "SignatureDoesNotMatch",
+      StringToSign: "AWS4-HMAC-SHA256\n20260101T000000Z\nsigned-secret-scope",
+      StringToSignBytes: "41 57 53 34 signed-secret-bytes",
+      CanonicalRequest: "PUT\n/bucket/key\nx-amz-security-token:canonical-secret-token",
+      CanonicalRequestBytes: "50 55 54 canonical-secret-bytes",
+      SignatureProvided: "abcdef-provided-signature-secret",
+      $response: { headers: { "x-amz-request-id": "raw-response-secret" } },
+      $metadata: { httpStatusCode: 403, requestId: "req-1" },
+    });
+    logger.error({ err: error }, "off-site copy failed");
+    const line = lines.join("");
+    expect(line).toContain("SignatureDoesNotMatch");
+    expect(line).toContain("req-1");
+    expect(line).not.toMatch(/secret/);
+  });
+});

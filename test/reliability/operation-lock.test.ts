@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { OperationInProgressError } from "../../src/errors.js";
-import { OperationLocks } from "../../src/services/locks.js";
+import { LOCK_INFO_FILE, OperationLocks } from "../../src/services/locks.js";
 import { makeTempDir } from "../helpers/app.js";
 
 const CONTENDER = fileURLToPath(new URL("./lock-contender.ts", import.meta.url));
@@ -51,15 +52,20 @@ describe("the operation lock is held by the kernel", () => {
     locks.acquire("default", "restore").release();
   }, 30_000);
 
-  it("a lock file left by a dead process, naming a live pid, does not block", () => {
+  it("the info file a dead holder left, naming a live pid, does not block", async () => {
     const dir = makeTempDir();
-    const stale = JSON.stringify({ pid: process.ppid, operation: "backup", startedAt: new Date().toISOString() });
-    writeFileSync(`${dir}/.operation.lock`, stale);
-    writeFileSync(`${dir}/.operation.lock.json`, stale);
+    const holder = contender(dir, "hold");
+    await until(() => holder.out().includes("held"));
+    holder.child.kill("SIGKILL");
+    await holder.done;
+    const info = path.join(dir, LOCK_INFO_FILE);
+    expect(existsSync(info)).toBe(true);
+    // The pid is reused by a live process (this one): only the kernel lock on the SQLite file counts.
+    writeFileSync(info, JSON.stringify({ pid: process.pid, operation: "backup" }));
     const locks = new OperationLocks(() => dir);
     expect(locks.runningElsewhere("default")).toBeNull();
     locks.acquire("default", "restore").release();
-  });
+  }, 30_000);
 
   it("is exclusive within one process too, and released only by its holder", () => {
     const dir = makeTempDir();

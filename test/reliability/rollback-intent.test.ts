@@ -1,3 +1,5 @@
+import { mkdirSync, rmSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { UpgradeState } from "../../src/db/upgrade-state.js";
 import type { RestoreHook } from "../../src/services/deps.js";
@@ -33,6 +35,27 @@ describe("a migration rollback records its state before the swap", () => {
       const before = t.services.upgradeStates.read("notes");
       await expect(t.caller.upgrade.rollback({ database: "notes" })).rejects.toThrow();
       expect(t.services.upgradeStates.read("notes")).toEqual(before);
+    } finally {
+      t.close();
+      removeDir(dataDir);
+    }
+  });
+
+  it("a rollback that fails after the swap (removing the intent) keeps the hold: the file is the pre-upgrade one", async () => {
+    const dataDir = makeTempDir();
+    seedDatabase(dataDir, "notes", { upTo: FIRST, titles: ["a"] });
+    // The intent becomes a non-empty directory once the restored file is open, so removing it fails.
+    const blockIntentRemoval: RestoreHook = {
+      afterOpen: async (deps, database) => {
+        const intent = path.join(deps.paths.dbDir(database), "restore.intent");
+        rmSync(intent, { force: true });
+        mkdirSync(path.join(intent, "busy"), { recursive: true });
+      },
+    };
+    const t = await startTestApp({ dataDir, services: { restoreHooks: [blockIntentRemoval] } });
+    try {
+      await expect(t.caller.upgrade.rollback({ database: "notes" })).rejects.toThrow();
+      expect(t.services.upgradeStates.read("notes")).toMatchObject({ blocked: null, rolled_back: { revision: FIRST } });
     } finally {
       t.close();
       removeDir(dataDir);

@@ -4,8 +4,8 @@ import { isoWeek } from "../../src/services/schedules/buckets.js";
 import { planRetention, type RetentionCandidate } from "../../src/services/schedules/retention.js";
 import type { Retention } from "../../src/services/schedules/settings.js";
 
-/** `auto_` backups at these UTC instants; `good: false` for names listed in `bad`. */
-function backups(isoTimes: string[], bad: string[] = []): RetentionCandidate[] {
+/** `auto_` backups at these UTC instants, verified unless named in `bad` (failed) or `pending`. */
+function backups(isoTimes: string[], bad: string[] = [], pending: string[] = []): RetentionCandidate[] {
   const seen = new Map<string, number>();
   return isoTimes.map((iso) => {
     const createdAt = new Date(iso);
@@ -13,7 +13,8 @@ function backups(isoTimes: string[], bad: string[] = []): RetentionCandidate[] {
     const n = seen.get(stamp) ?? 0;
     seen.set(stamp, n + 1);
     const filename = n === 0 ? `auto_${stamp}.db` : `auto_${stamp}_${n}.db`;
-    return { filename, createdAt, good: !bad.includes(filename) };
+    const verification = bad.includes(filename) ? "failed" : pending.includes(filename) ? "pending" : "ok";
+    return { filename, createdAt, verification };
   });
 }
 
@@ -156,17 +157,37 @@ describe("planRetention (restic forget rules)", () => {
     expect(kept(input, { keep_hourly: 3 }, "Europe/Berlin")).toEqual(["2026-10-25T01:30:00Z", "2026-10-25T02:10:00Z"]);
   });
 
-  it("never removes the newest good backup, even when the rules would", () => {
+  it("never removes the newest verified backup, even when the rules would", () => {
     const input = backups(["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"], ["auto_20260102_000000.db"]);
     const plan = planRetention(input, { keep_last: 1 }, "UTC");
     expect(plan.keep.map((d) => d.filename).sort()).toEqual(["auto_20260101_000000.db", "auto_20260102_000000.db"]);
-    expect(plan.keep.find((d) => d.filename === "auto_20260101_000000.db")?.reasons).toEqual(["newest good backup"]);
+    expect(plan.keep.find((d) => d.filename === "auto_20260101_000000.db")?.reasons).toEqual([
+      "newest verified backup",
+    ]);
     expect(plan.remove).toEqual([]);
+  });
+
+  it("a new backup still pending verification does not cost the newest verified one", () => {
+    const input = backups(["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"], [], ["auto_20260102_000000.db"]);
+    const plan = planRetention(input, { keep_last: 1 }, "UTC");
+    expect(plan.keep.map((d) => d.filename).sort()).toEqual(["auto_20260101_000000.db", "auto_20260102_000000.db"]);
+    expect(plan.keep.find((d) => d.filename === "auto_20260101_000000.db")?.reasons).toEqual([
+      "newest verified backup",
+    ]);
+  });
+
+  it("while none is verified, the newest pending backup stays", () => {
+    const input = backups(
+      ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"],
+      ["auto_20260103_000000.db"],
+      ["auto_20260101_000000.db", "auto_20260102_000000.db"],
+    );
+    expect(kept(input, { keep_last: 1 })).toEqual(["2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"]);
   });
 
   it("says why each kept backup stays", () => {
     const plan = planRetention(backups(["2026-01-05T02:00:00Z"]), { keep_daily: 7, keep_weekly: 4 }, "UTC");
-    expect(plan.keep[0]?.reasons).toEqual(["daily 2026-01-05", "weekly 2026-W02", "newest good backup"]);
+    expect(plan.keep[0]?.reasons).toEqual(["daily 2026-01-05", "weekly 2026-W02", "newest verified backup"]);
   });
 
   it("no backups, nothing to do", () => {

@@ -145,7 +145,17 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
     await removeIntent(intentFile, swap.dir);
     throw error;
   }
-  await removeIntent(intentFile, swap.dir);
+  await removeIntent(intentFile, swap.dir).catch((error: unknown) => {
+    if (typeof error === "object" && error !== null) failedAfterTheSwap.add(error);
+    throw error;
+  });
+}
+
+const failedAfterTheSwap = new WeakSet<object>();
+
+/** Whether replaceDatabase failed after the backup became app.db (only the intent's removal was left). */
+export function swapHappened(error: unknown): boolean {
+  return typeof error === "object" && error !== null && failedAfterTheSwap.has(error);
 }
 
 async function removeIntent(intentFile: string, dir: string): Promise<void> {

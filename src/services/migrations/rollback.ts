@@ -1,6 +1,6 @@
 import { ConflictError } from "../../errors.js";
 import { requireBackupFile } from "../backup/files.js";
-import { type RestoreResult, replaceDatabase } from "../backup/restore.js";
+import { type RestoreResult, replaceDatabase, swapHappened } from "../backup/restore.js";
 import type { ServiceDeps } from "../deps.js";
 
 export interface RollbackResult extends RestoreResult {
@@ -12,7 +12,7 @@ export interface RollbackResult extends RestoreResult {
  * Restores the pre-upgrade backup the last upgrade recorded, without migrating it, and holds the
  * migrations back (start-up leaves the database alone) until an explicit apply. The hold is recorded
  * before the swap, so a crash after it never lets start-up re-apply the failing migration; a swap that
- * fails puts the previous state back.
+ * fails (the old file still app.db) puts the previous state back.
  */
 export async function rollbackUpgrade(deps: ServiceDeps, database: string): Promise<RollbackResult> {
   deps.registry.holder(database);
@@ -32,6 +32,8 @@ export async function rollbackUpgrade(deps: ServiceDeps, database: string): Prom
       rolled_back: { backup: backup.filename, revision: backup.revision, at },
     }));
     const restored = await replaceDatabase(deps, database, source, { migrate: false }).catch(async (error) => {
+      // Once the pre-upgrade file is app.db, the hold must stay: start-up would re-apply the failing migration.
+      if (swapHappened(error)) throw error;
       await deps.upgradeStates.update(database, () => ({
         blocked: previous.blocked,
         rolled_back: previous.rolled_back,

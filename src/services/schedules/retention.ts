@@ -1,17 +1,17 @@
 import { BACKUP_FILENAME } from "../../lib/names.js";
+import type { VerificationState } from "../backup/records.js";
 import { bucketKey } from "./buckets.js";
 import { RETENTION_RULES, type Retention, type RetentionRule } from "./settings.js";
 
 export interface RetentionCandidate {
   filename: string;
   createdAt: Date;
-  /** False when the backup's verification failed. */
-  good: boolean;
+  verification: VerificationState;
 }
 
 export interface RetentionDecision {
   filename: string;
-  /** Why it stays, e.g. `daily 2026-11-29`, `last 1`, `newest good backup`; empty when removed. */
+  /** Why it stays, e.g. `daily 2026-11-29`, `last 1`, `newest verified backup`; empty when removed. */
   reasons: string[];
 }
 
@@ -47,7 +47,9 @@ export function newestFirst<T extends { filename: string; createdAt: Date }>(bac
 /**
  * restic `forget` over scheduled backups: each rule walks the backups newest first and keeps the newest one
  * of each of its next `n` buckets (hour, day, ISO week, month, year in `timeZone`; `keep_last` counts backups).
- * A backup is kept when any rule keeps it, and the newest good backup is always kept. Pure: no clock, no disk.
+ * A backup is kept when any rule keeps it. The newest verified backup is always kept (and, while none is
+ * verified, the newest pending one): a new backup still being verified must not cost the last known-good one.
+ * Pure: no clock, no disk.
  */
 export function planRetention(
   backups: readonly RetentionCandidate[],
@@ -68,8 +70,10 @@ export function planRetention(
       reasons.get(backup.filename)?.push(`${LABEL[rule]} ${key}`);
     }
   }
-  const newestGood = ordered.find((b) => b.good);
-  if (newestGood) reasons.get(newestGood.filename)?.push("newest good backup");
+  const newestVerified = ordered.find((b) => b.verification === "ok");
+  const newestPending = ordered.find((b) => b.verification === "pending");
+  if (newestVerified) reasons.get(newestVerified.filename)?.push("newest verified backup");
+  else if (newestPending) reasons.get(newestPending.filename)?.push("newest pending backup");
   const plan: RetentionPlan = { keep: [], remove: [] };
   for (const backup of ordered) {
     const why = reasons.get(backup.filename) ?? [];

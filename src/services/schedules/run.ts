@@ -7,7 +7,7 @@ import { removeRecords } from "../backup/records.js";
 import { resolveDatabase } from "../databases/index.js";
 import type { ServiceDeps } from "../deps.js";
 import type { OperationLock } from "../locks.js";
-import type { IsGood } from "./good.js";
+import type { VerificationOf } from "./good.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
 import type { ScheduleSettings } from "./settings.js";
 import { stampToDate } from "./stamp.js";
@@ -23,7 +23,7 @@ export async function runScheduledBackup(
   deps: ServiceDeps,
   database: string,
   settings: ScheduleSettings,
-  isGood: IsGood,
+  verificationOf: VerificationOf,
 ): Promise<LastRun> {
   const at = deps.now().toISOString();
   const started = performance.now();
@@ -56,7 +56,7 @@ export async function runScheduledBackup(
       return finish({ at, outcome: "failed", error: (error as Error).message });
     }
     const run = finish({ at, outcome: "ok", filename });
-    await applyRetention(deps, database, settings, isGood).catch((error: unknown) => {
+    await applyRetention(deps, database, settings, verificationOf).catch((error: unknown) => {
       log.error({ err: error }, "retention failed; no backup was removed after the failure");
     });
     return run;
@@ -70,7 +70,7 @@ export async function applyRetention(
   deps: ServiceDeps,
   database: string,
   settings: ScheduleSettings,
-  isGood: IsGood,
+  verificationOf: VerificationOf,
 ): Promise<RetentionPlan> {
   const dir = deps.paths.backupDir(database);
   const scheduled = (await listBackupFiles(dir)).filter((b) => b.kind === "scheduled");
@@ -78,7 +78,7 @@ export async function applyRetention(
     scheduled.map(async (b) => ({
       filename: b.filename,
       createdAt: stampToDate(b.created_at),
-      good: await isGood(database, b.filename),
+      verification: await verificationOf(database, b.filename),
     })),
   );
   const plan = planRetention(candidates, settings.retention, settings.timezone);

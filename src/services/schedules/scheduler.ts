@@ -1,12 +1,12 @@
 import { Cron } from "croner";
 import type { ServiceDeps } from "../deps.js";
-import { defaultIsGood, type IsGood } from "./good.js";
+import { defaultVerificationOf, type VerificationOf } from "./good.js";
 import { runScheduledBackup } from "./run.js";
 import type { ScheduleSettings } from "./settings.js";
 import { cloneDefault, type LastRun, parseSettingsText, type ScheduleState, ScheduleStore } from "./store.js";
 
 export interface SchedulerOptions {
-  isGood?: IsGood;
+  verificationOf?: VerificationOf;
   /** How often the settings files are re-read, so a change made by the CLI is picked up. */
   reloadIntervalMs?: number;
   /** How long after start-up a run missed while the server was down is made up. */
@@ -35,7 +35,7 @@ interface Armed {
 export class Scheduler implements SchedulerHandle {
   readonly store: ScheduleStore;
   readonly #armed = new Map<string, Armed>();
-  readonly #isGood: IsGood;
+  readonly #verificationOf: VerificationOf;
   readonly #reloadMs: number;
   readonly #catchUpMs: number;
   #poll: NodeJS.Timeout | null = null;
@@ -50,7 +50,7 @@ export class Scheduler implements SchedulerHandle {
     options: SchedulerOptions = {},
   ) {
     this.store = new ScheduleStore(deps.paths);
-    this.#isGood = options.isGood ?? defaultIsGood(deps);
+    this.#verificationOf = options.verificationOf ?? defaultVerificationOf(deps);
     this.#reloadMs = options.reloadIntervalMs ?? 5_000;
     this.#catchUpMs = options.catchUpDelayMs ?? 10_000;
   }
@@ -186,7 +186,7 @@ export class Scheduler implements SchedulerHandle {
       clearTimeout(armed.catchUp.timer);
       armed.catchUp = null;
     }
-    const run = await runScheduledBackup(this.deps, database, armed.settings, this.#isGood);
+    const run = await runScheduledBackup(this.deps, database, armed.settings, this.#verificationOf);
     const patch: Partial<ScheduleState> = this.#stopped
       ? { last_run: run }
       : { last_run: run, next_run_at: this.nextRunAt(database) };
