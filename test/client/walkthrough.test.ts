@@ -21,7 +21,7 @@ describe("a client generated from the document (openapi-typescript + openapi-fet
   afterAll(async () => {
     await edge?.stop();
     await server?.close();
-    t?.close();
+    await t?.close();
     if (t) removeDir(t.dataDir);
   });
 

@@ -44,7 +44,8 @@ export interface TestApp {
   setupOperator(username?: string, password?: string): Promise<Operator>;
   /** `app.request` as a signed-in script: sends an API key (the operator is set up on first use). */
   request(path: string, init?: RequestInit): Promise<Response>;
-  close(): void;
+  /** Closes every database at once; resolves when background verification has stopped writing records. */
+  close(): Promise<void>;
 }
 
 export function makeTempDir(prefix = "cc-test-"): string {
@@ -113,8 +114,9 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
       return app.request(path, { ...init, headers });
     },
     close() {
-      void services.verifications.stop();
+      const stopped = services.verifications.stop();
       services.registry.closeAll();
+      return stopped;
     },
   };
 }
@@ -127,15 +129,15 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 }
 
 export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
 /** A factory for test apps that are closed and deleted after each test. */
 export function useTestApps(): (options?: Parameters<typeof createTestApp>[0]) => TestApp {
   const apps: TestApp[] = [];
-  afterEach(() => {
+  afterEach(async () => {
     for (const app of apps.splice(0)) {
-      app.close();
+      await app.close();
       removeDir(app.dataDir);
     }
   });

@@ -185,12 +185,13 @@ describe("disaster recovery from off-site copies", () => {
 
   it("keeps the remote copy on a plain delete and removes both with ?offsite=true", async () => {
     const { t, filename } = await hostWithCopy("delete/");
+    // Made while the first still exists, so it never takes the same name within one second.
+    const both = await createBackup(t.services, "default");
+    await waitForState(t, both.filename, "done");
     const userDelete = await t.request(`/api/v1/backup/${filename}`, { method: "DELETE" });
     expect(userDelete.status).toBe(204);
     expect(store.keys()).toContain(`delete/default/${filename}.age`);
 
-    const both = await createBackup(t.services, "default");
-    await waitForState(t, both.filename, "done");
     const res = await t.request(`/api/v1/backup/${both.filename}?offsite=true`, { method: "DELETE" });
     expect(res.status).toBe(204);
     expect(store.keys()).not.toContain(`delete/default/${both.filename}.age`);
