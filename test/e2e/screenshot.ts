@@ -8,7 +8,7 @@ const out = fileURLToPath(new URL("../../docs/backups-panel.png", import.meta.ur
 
 const webDir = await buildUi();
 const server = await startServer(webDir);
-const browser = await launchBrowser({ width: 1200, height: 540 });
+const browser = await launchBrowser({ width: 1280, height: 900 });
 try {
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
   await page.goto(server.url);
@@ -22,7 +22,8 @@ try {
   }
   await page.getByRole("row", { name: /app_/ }).nth(2).waitFor();
   mkdirSync(fileURLToPath(new URL("../../docs/", import.meta.url)), { recursive: true });
-  await page.mouse.move(600, 520);
+  await page.waitForTimeout(3000);
+  await page.mouse.move(600, 880);
   await page.screenshot({ path: out });
   process.stdout.write(`wrote ${out}\n`);
 } finally {
