@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { Command } from "commander";
 import pino from "pino";
 import { ConfigError, loadConfig } from "../config.js";
 import { OperationInProgressError, ServiceError } from "../errors.js";
@@ -31,6 +31,11 @@ export function withCommonOptions(command: Command, { json = true } = {}): Comma
 
 export function databaseOption(command: Command, fallback: string): Command {
   return command.option("--database <name>", `the database to act on (default: ${fallback})`);
+}
+
+/** A subcommand acting on one database (`--database`, default `fallback`) with the common options. */
+export function databaseCommand(name: string, description: string, fallback = "the current database"): Command {
+  return databaseOption(withCommonOptions(new Command(name).description(description)), fallback);
 }
 
 /**

@@ -14,13 +14,12 @@ import type { ServiceDeps } from "../../services/deps.js";
 import {
   action,
   type CommonOptions,
-  databaseOption,
+  databaseCommand,
   emit,
   formatBytes,
   PartialFailure,
   table,
   tableTime,
-  withCommonOptions,
   withServices,
 } from "../common.js";
 import { withProgress } from "../progress.js";
@@ -38,19 +37,13 @@ function existingBackupOf(deps: ServiceDeps, options: BackupOptions, file: strin
   return database;
 }
 
-const CURRENT = "the current database";
-
-function backupCommand(name: string, description: string): Command {
-  return databaseOption(withCommonOptions(new Command(name).description(description)), CURRENT);
-}
-
 export function backupCommands(): Command {
   const backup = new Command("backup").description(
     "create, list, verify, import, restore and delete backups of a database",
   );
 
   backup.addCommand(
-    backupCommand("create", "write a compacted copy of the live database into backups/<db>/").action(
+    databaseCommand("create", "write a compacted copy of the live database into backups/<db>/").action(
       action<BackupOptions>((options) =>
         withServices(options, async (deps) => {
           const database = resolveDatabase(deps, options.database);
@@ -64,7 +57,7 @@ export function backupCommands(): Command {
   );
 
   backup.addCommand(
-    backupCommand("list", "list a database's backups, newest first").action(
+    databaseCommand("list", "list a database's backups, newest first").action(
       action<BackupOptions>((options) =>
         withServices(options, async (deps) => {
           const listed = await listBackups(deps, resolveDatabase(deps, options.database));
@@ -82,7 +75,7 @@ export function backupCommands(): Command {
   );
 
   backup.addCommand(
-    backupCommand("restore", "replace the live database with one of its backups (the server must be stopped)")
+    databaseCommand("restore", "replace the live database with one of its backups (the server must be stopped)")
       .argument("<file>", "backup filename, as `backup list` shows it")
       .option("-y, --yes", "do not ask for confirmation")
       .action(
@@ -108,7 +101,7 @@ export function backupCommands(): Command {
   );
 
   backup.addCommand(
-    backupCommand("verify", "re-read a backup's checksum and run SQLite's full integrity_check on it")
+    databaseCommand("verify", "re-read a backup's checksum and run SQLite's full integrity_check on it")
       .argument("<file>", "backup filename, as `backup list` shows it")
       .action(
         action<BackupOptions>((options, file) =>
@@ -126,7 +119,7 @@ export function backupCommands(): Command {
   );
 
   backup.addCommand(
-    backupCommand("import", "validate a backup file from elsewhere and add it as upload_YYYYMMDD_HHMMSS.db")
+    databaseCommand("import", "validate a backup file from elsewhere and add it as upload_YYYYMMDD_HHMMSS.db")
       .argument("<path>", "a backup file (an app.db copy) on this machine")
       .action(
         action<BackupOptions>((options, source) =>
@@ -146,7 +139,7 @@ export function backupCommands(): Command {
   );
 
   backup.addCommand(
-    backupCommand("delete", "delete one backup file")
+    databaseCommand("delete", "delete one backup file")
       .argument("<file>", "backup filename, as `backup list` shows it")
       .option("-y, --yes", "do not ask for confirmation")
       .action(

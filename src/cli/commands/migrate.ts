@@ -8,16 +8,7 @@ import {
   type UpgradeReport,
   upgradeAll,
 } from "../../services/migrations/index.js";
-import {
-  action,
-  type CommonOptions,
-  databaseOption,
-  emit,
-  PartialFailure,
-  table,
-  withCommonOptions,
-  withServices,
-} from "../common.js";
+import { action, type CommonOptions, databaseCommand, emit, PartialFailure, table, withServices } from "../common.js";
 import { withProgress } from "../progress.js";
 import { confirm } from "../prompt.js";
 
@@ -67,12 +58,8 @@ function applyAction(upgrade: UpgradeOptions) {
   );
 }
 
-function migrateCommand(name: string, description: string, fallback: string): Command {
-  return databaseOption(withCommonOptions(new Command(name).description(description)), fallback);
-}
-
 export function upgradeCommand(): Command {
-  return migrateCommand(
+  return databaseCommand(
     "upgrade",
     "apply pending migrations as the server does on start: a pre-upgrade backup first; rolled-back databases are left alone",
     ALL,
@@ -83,7 +70,7 @@ export function dbCommands(): Command {
   const migrate = new Command("migrate").description("schema migrations: status, apply, rollback");
 
   migrate.addCommand(
-    migrateCommand("status", "show each database's revision, pending migrations and upgrade state", ALL).action(
+    databaseCommand("status", "show each database's revision, pending migrations and upgrade state", ALL).action(
       action<MigrateOptions>((options) =>
         withServices(options, async (deps) => {
           const status = listUpgradeStatus(deps, only(deps, options));
@@ -105,7 +92,7 @@ export function dbCommands(): Command {
   );
 
   migrate.addCommand(
-    migrateCommand(
+    databaseCommand(
       "apply",
       "apply pending migrations after a pre-upgrade backup, rolled-back databases included",
       ALL,
@@ -113,7 +100,7 @@ export function dbCommands(): Command {
   );
 
   migrate.addCommand(
-    migrateCommand(
+    databaseCommand(
       "rollback",
       "restore the pre-upgrade backup the last upgrade recorded (the server must be stopped, or use the API)",
       "the current database",

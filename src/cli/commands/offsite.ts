@@ -6,23 +6,16 @@ import { fetchCopy, listRemoteCopies } from "../../services/offsite/index.js";
 import {
   action,
   type CommonOptions,
-  databaseOption,
+  databaseCommand,
   emit,
   formatBytes,
   PartialFailure,
   table,
-  withCommonOptions,
   withServices,
 } from "../common.js";
 
 interface OffsiteOptions extends CommonOptions {
   database?: string;
-}
-
-const CURRENT = "the current database";
-
-function offsiteCommand(name: string, description: string): Command {
-  return databaseOption(withCommonOptions(new Command(name).description(description)), CURRENT);
 }
 
 export function offsiteCommands(): Command {
@@ -31,7 +24,7 @@ export function offsiteCommands(): Command {
   );
 
   offsite.addCommand(
-    offsiteCommand("list", "list a database's copies in the bucket (also those this host does not have)").action(
+    databaseCommand("list", "list a database's copies in the bucket (also those this host does not have)").action(
       action<OffsiteOptions>((options) =>
         withOffsite(options, async (deps) => {
           const listed = await listRemoteCopies(deps, options.database ?? deps.settings.current);
@@ -55,7 +48,7 @@ export function offsiteCommands(): Command {
   );
 
   offsite.addCommand(
-    offsiteCommand("push", "copy every backup whose off-site copy is not done, now, and wait for them").action(
+    databaseCommand("push", "copy every backup whose off-site copy is not done, now, and wait for them").action(
       action<OffsiteOptions>((options) =>
         withOffsite(options, async (deps) => {
           const database = resolveDatabase(deps, options.database);
@@ -76,7 +69,7 @@ export function offsiteCommands(): Command {
   );
 
   offsite.addCommand(
-    offsiteCommand("fetch", "download, decrypt, check and store one copy in backups/<db>/ (then `backup restore` it)")
+    databaseCommand("fetch", "download, decrypt, check and store one copy in backups/<db>/ (then `backup restore` it)")
       .argument("<file>", "backup filename, as `offsite list` shows it")
       .action(
         action<OffsiteOptions>((options, file) =>

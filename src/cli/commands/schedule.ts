@@ -9,7 +9,7 @@ import {
   type ScheduleView,
   setSchedule,
 } from "../../services/schedules/index.js";
-import { action, type CommonOptions, databaseOption, emit, table, withCommonOptions, withServices } from "../common.js";
+import { action, type CommonOptions, databaseCommand, emit, table, withServices } from "../common.js";
 
 interface ScheduleOptions extends CommonOptions {
   database?: string;
@@ -59,17 +59,13 @@ function humanLines(view: ScheduleView): string[] {
   ]);
 }
 
-function scheduleCommand(name: string, description: string): Command {
-  return databaseOption(withCommonOptions(new Command(name).description(description)), "the current database");
-}
-
 export function scheduleCommands(): Command {
   const schedule = new Command("schedule").description(
     "show or change a database's backup schedule and retention (kept in <data-dir>/schedules/)",
   );
 
   schedule.addCommand(
-    scheduleCommand("show", "print the schedule, its next run and the last run's outcome").action(
+    databaseCommand("show", "print the schedule, its next run and the last run's outcome").action(
       action<ScheduleOptions>((options) =>
         withServices(options, async (deps) => {
           const view = await getSchedule(deps, resolveDatabase(deps, options.database));
@@ -79,7 +75,7 @@ export function scheduleCommands(): Command {
     ),
   );
 
-  const set = scheduleCommand(
+  const set = databaseCommand(
     "set",
     "enable the schedule, changing what the flags name; any --keep-* flag replaces the whole retention",
   )
@@ -111,7 +107,7 @@ export function scheduleCommands(): Command {
   );
 
   schedule.addCommand(
-    scheduleCommand("disable", "stop scheduled backups of a database (its settings are kept)").action(
+    databaseCommand("disable", "stop scheduled backups of a database (its settings are kept)").action(
       action<ScheduleOptions>((options) =>
         withServices(options, async (deps) => {
           const view = await disableSchedule(deps, resolveDatabase(deps, options.database));

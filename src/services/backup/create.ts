@@ -40,11 +40,14 @@ export async function writeBackup(
   const started = performance.now();
   const dir = paths.backupDir(database);
   const log = logger.child({ database, operation: "backup" });
+  // Named first (nothing is created yet), so success and failure report the same kind.
+  const name = chooseName(dir, deps.now());
+  const parsed = parseBackupName(name);
+  const kind = parsed?.kind ?? "backup";
   let temp: string | undefined;
   try {
     await mkdir(dir, { recursive: true });
     await ensureFreeSpace(dir, registry.size(database), config.backupFreeMarginBytes);
-    const name = chooseName(dir, deps.now());
     log.info({ filename: name }, "backup started");
     temp = path.join(dir, `.${name}.tmp-${randomBytes(4).toString("hex")}`);
     const { size, sha256 } = await runTask("vacuumInto", {
@@ -52,11 +55,10 @@ export async function writeBackup(
       temp,
       dest: path.join(dir, name),
     });
-    const created_at = parseBackupName(name)?.createdAt ?? "";
+    const created_at = parsed?.createdAt ?? "";
     await recordWritten(deps, database, { filename: name, size, sha256, created_at });
     const durationMs = Math.round(performance.now() - started);
     log.info({ filename: name, size, sha256, durationMs, outcome: "ok" }, "backup finished");
-    const kind = parseBackupName(name)?.kind ?? "backup";
     deps.events.emit({ type: "backup.written", database, filename: name, kind, size, durationMs });
     return { database, filename: name, size, created_at, sha256 };
   } catch (error) {
@@ -64,7 +66,6 @@ export async function writeBackup(
     if (temp) await Promise.all(["", "-journal"].map((suffix) => rm(`${temp}${suffix}`, { force: true })));
     const durationMs = Math.round(performance.now() - started);
     logFailure(log, error, { durationMs, outcome: "failed" }, "backup failed");
-    const kind = parseBackupName(chooseName(dir, deps.now()))?.kind ?? "backup";
     deps.events.emit({ type: "backup.failed", database, kind, error: (error as Error).message, durationMs });
     throw error;
   }
