@@ -53,7 +53,7 @@ describe("operator account: setup, login, logout, status, me", () => {
     const res = await post(t, "/api/v1/auth/setup", credentials);
     const token = cookieOf(res).slice("cc_session=".length);
     const secret = token.split(".")[1] as string;
-    t.close(); // checkpoints the WAL into app.db
+    await t.close(); // checkpoints the WAL into app.db
     const bytes = readFileSync(t.services.paths.dbFile("default")).toString("latin1");
     expect(bytes).not.toContain(credentials.password);
     expect(bytes).not.toContain(secret);

@@ -17,8 +17,8 @@ describe("the auth gate covers every route", () => {
     t = createTestApp();
     op = await t.setupOperator();
   });
-  afterAll(() => {
-    t.close();
+  afterAll(async () => {
+    await t.close();
     removeDir(t.dataDir);
   });
 
@@ -128,8 +128,8 @@ describe("cross-site protection for cookie requests", () => {
     t = createTestApp();
     op = await t.setupOperator();
   });
-  afterAll(() => {
-    t.close();
+  afterAll(async () => {
+    await t.close();
     removeDir(t.dataDir);
   });
 

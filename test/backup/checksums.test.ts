@@ -114,7 +114,7 @@ describe("checksums and background verification", () => {
     await t.services.verifications.stop();
     const { filename } = await createBackup(t);
     expect((await list(t))[0]?.verification.state).toBe("pending");
-    t.close();
+    await t.close();
 
     const again = newApp({ dataDir: t.dataDir });
     await again.services.verifications.idle();

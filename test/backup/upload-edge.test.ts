@@ -32,8 +32,7 @@ describe("uploads when the disk is short (a 64 MiB tmpfs)", () => {
   });
 
   afterAll(async () => {
-    await t?.services.verifications.stop();
-    t?.close();
+    await t?.close();
     execFileSync("umount", [mount]);
     removeDir(mount);
   });
@@ -83,8 +82,7 @@ describe("uploads through the nginx edge", () => {
   afterAll(async () => {
     await edge?.stop();
     await server?.close();
-    await t?.services.verifications.stop();
-    t?.close();
+    await t?.close();
     removeDir(t.dataDir);
     removeDir(scratch);
   });

@@ -58,7 +58,7 @@ describe("start-up after a crash in the middle of a restore", () => {
     await withDb(t.services, "default", (db) => insertNode(db, "backup data"));
     const { filename } = await t.caller.backup.create();
     await withDb(t.services, "default", (db) => insertNode(db, "live data"));
-    t.close();
+    await t.close();
 
     const dir = path.join(t.dataDir, "databases", "default");
     const files: CrashFiles = {
@@ -88,7 +88,7 @@ describe("start-up after a crash in the middle of an atomic write", () => {
   it("removes the `.<name>.<hex>.tmp` files it left, and only those", async () => {
     let t = newApp();
     const { filename } = await t.caller.backup.create();
-    t.close();
+    await t.close();
     const dbDir = path.join(t.dataDir, "databases", "default");
     const backupDir = path.join(t.dataDir, "backups", "default");
     const schedulesDir = path.join(t.dataDir, "schedules");

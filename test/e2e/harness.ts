@@ -51,7 +51,7 @@ export async function startServer(webDir: string): Promise<RunningServer> {
     t,
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      t.close();
+      await t.close();
       removeDir(t.dataDir);
     },
   };

@@ -45,7 +45,7 @@ describe("the nginx edge in front of the real server", () => {
   afterAll(async () => {
     await edge?.stop();
     await server?.close();
-    t?.close();
+    await t?.close();
   });
 
   const lastSeen = (p: string) => seenAuthUser.filter((s) => s.path === p).at(-1);

@@ -32,7 +32,7 @@ describe("npm run edge settings", () => {
       expect(await upstreamWarning(`127.0.0.1:${server.port}`)).toBeNull();
     } finally {
       await server.close();
-      t.close();
+      await t.close();
       removeDir(t.dataDir);
     }
   });

@@ -136,10 +136,10 @@ export function removeDir(dir: string): void {
 export function useTestApps(): (options?: Parameters<typeof createTestApp>[0]) => TestApp {
   const apps: TestApp[] = [];
   afterEach(async () => {
-    for (const app of apps.splice(0)) {
-      await app.close();
-      removeDir(app.dataDir);
-    }
+    // All closed before any dir goes: a second app reopened on the same dir may still be verifying in it.
+    const closing = apps.splice(0);
+    await Promise.all(closing.map((app) => app.close()));
+    for (const dir of new Set(closing.map((app) => app.dataDir))) removeDir(dir);
   });
   return (options) => {
     const app = createTestApp(options);

@@ -27,7 +27,7 @@ describe("/api/v1/databases", () => {
     const backup = await (await t.request("/api/v1/backup", { method: "POST" })).json();
     expect(backup).toMatchObject({ database: "research-2" });
 
-    t.close();
+    await t.close();
     t = newApp({ dataDir: t.dataDir });
     const list = (await (await t.request("/api/v1/databases")).json()) as {
       current: string;

@@ -36,8 +36,8 @@ describe("schema upgrades on start", () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> & { databases?: unknown } };
   };
 
-  afterEach(() => {
-    for (const t of apps.splice(0)) t.close();
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((t) => t.close()));
     removeDir(dataDir);
   });
 
@@ -63,7 +63,7 @@ describe("schema upgrades on start", () => {
     expect((await t.app.request("/api/v1/upgrade/apply?database=notes", { method: "POST" })).status).toBe(401);
 
     // A restart tells the same truth and takes no second backup.
-    stop(t);
+    await stop(t);
     t = await start();
     expect(backups("notes")).toEqual([pre]);
     const status = await json(t, "/api/v1/upgrade/pending?database=notes");
@@ -108,7 +108,7 @@ describe("schema upgrades on start", () => {
     });
 
     // A restart leaves a rolled-back database alone.
-    stop(t);
+    await stop(t);
     t = await start();
     expect(backups("notes")).toEqual([pre]);
     const afterRestart = (await t.caller.upgrade.pending({ database: "notes" })).databases[0];
@@ -177,7 +177,7 @@ describe("schema upgrades on start", () => {
     dataDir = makeTempDir();
     const first = await start();
     const operator = await first.setupOperator();
-    stop(first);
+    await stop(first);
     seedDatabase(dataDir, "default", { titles: ["same", "same"] });
 
     const t = await start({ services: { migrations: migrationsWithFailingOne() } });
@@ -207,7 +207,7 @@ describe("schema upgrades on start", () => {
     dataDir = makeTempDir();
     seedDatabase(dataDir, "future", { titles: ["n"] });
     const t0 = await start();
-    stop(t0);
+    await stop(t0);
     const future = migrationsWithFailingOne().at(-1);
     // Stamp the file as migrated by a build that knows a later migration.
     const { openSqlite } = await import("../../src/db/connection.js");

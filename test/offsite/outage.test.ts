@@ -90,7 +90,7 @@ describe("off-site copies survive outages and restarts", () => {
     expect(states.find((b) => b.filename === cut.filename)?.offsite?.state).toBe("uploading");
     // Written while no queue runs (the server is down and the CLI makes a backup): not copied yet.
     const waiting = await createBackup(first.services, "default");
-    first.close();
+    await first.close();
 
     const second = await newOffsiteApp(store, keys.recipient, { s3Prefix: "restart/" }, { dataDir });
     await waitForState(second, waiting.filename, "done");

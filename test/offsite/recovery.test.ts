@@ -159,7 +159,7 @@ describe("disaster recovery from off-site copies", () => {
     t.services.events.emit({ type: "backup.deleted", database: "default", filename, reason: "retention" });
     while (!existsSync(path.join(dir, `.${filename}.offsite-delete`))) await sleep(20);
     await t.services.offsite?.stop();
-    t.close();
+    await t.close();
     await store.start();
     expect(store.keys()).toContain(key);
 

@@ -27,6 +27,6 @@ describe("the CLI consults the operation lock a restore holds", () => {
     t.services.locks.acquire("default", "restore");
     const key = await cli("keys", "create", "--name", "ci", "--json");
     expect(parseJson(key)).toMatchObject({ error: "OPERATION_IN_PROGRESS" });
-    t.close();
+    await t.close();
   }, 60_000);
 });

@@ -56,8 +56,8 @@ describe.skipIf(unmountable !== null)(
         services: { logger: createLogger("info", log) },
       });
     });
-    afterAll(() => {
-      t?.close();
+    afterAll(async () => {
+      await t?.close();
       log.destroy();
       execFileSync("umount", ["--lazy", mountPoint]);
       rmSync(mountPoint, { recursive: true, force: true });

@@ -22,7 +22,7 @@ describe("a migration rollback records its state before the swap", () => {
       await t.caller.upgrade.rollback({ database: "notes" });
       expect(atSwap).toMatchObject({ blocked: null, rolled_back: { revision: FIRST } });
     } finally {
-      t.close();
+      await t.close();
       removeDir(dataDir);
     }
   });
@@ -36,7 +36,7 @@ describe("a migration rollback records its state before the swap", () => {
       await expect(t.caller.upgrade.rollback({ database: "notes" })).rejects.toThrow();
       expect(t.services.upgradeStates.read("notes")).toEqual(before);
     } finally {
-      t.close();
+      await t.close();
       removeDir(dataDir);
     }
   });
@@ -57,7 +57,7 @@ describe("a migration rollback records its state before the swap", () => {
       await expect(t.caller.upgrade.rollback({ database: "notes" })).rejects.toThrow();
       expect(t.services.upgradeStates.read("notes")).toMatchObject({ blocked: null, rolled_back: { revision: FIRST } });
     } finally {
-      t.close();
+      await t.close();
       removeDir(dataDir);
     }
   });

@@ -89,7 +89,7 @@ describe("creating and listing backups", () => {
     const temp = path.join(dir, ".app_20260101_000000.db.tmp-abcd1234");
     writeFileSync(temp, "partial");
     writeFileSync(`${temp}-journal`, "journal");
-    t.close();
+    await t.close();
     t = newApp({ dataDir: t.dataDir });
     expect(existsSync(temp)).toBe(false);
     expect(existsSync(`${temp}-journal`)).toBe(false);

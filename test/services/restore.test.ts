@@ -39,7 +39,7 @@ describe("restoring a backup", () => {
     expect((await t.request("/api/v1/health")).status).toBe(200);
 
     // A stale WAL from the old file would be replayed over the new one by the next connection.
-    t.close();
+    await t.close();
     const appDb = path.join(dbDir(), "app.db");
     expect(inspect(appDb, (s) => s.pragma("integrity_check", { simple: true }))).toBe("ok");
     expect(titles(appDb)).toEqual(["kept"]);
