@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { ATOMIC_WRITE_TEMP } from "../lib/durable-fs.js";
 import { fsyncDir, removeWithJournal } from "../lib/durable-fs-sync.js";
@@ -10,36 +11,28 @@ export const STAGED_PREFIX = ".app.db.restore-";
 export const OLD_SAFETY_PREFIX = ".app.db.pre_restore.old-";
 export const BACKUP_TEMP = /^\.app_.*\.tmp-[0-9a-f]+(-journal)?$|^\.pre-.*\.tmp-[0-9a-f]+(-journal)?$/;
 
+/** A restored file a rollback rejected, or a stray one found in app.db's place: kept for the operator, never deleted. */
+export const REJECTED_PREFIX = ".app.db.rejected-";
+
 export interface RestoreIntent {
   staged: string;
   backup: string;
+  /** Written before a rollback starts, so a crash during it finishes the rollback instead of keeping the backup. */
+  phase?: "rolling_back";
 }
 
 /**
- * Finishes or undoes a restore that a crash interrupted. The rule: once the intent file exists the staged
- * copy is validated, so if app.db is missing the swap is finished with it; if the staged copy is gone too,
- * app.db.pre_restore goes back. While app.db exists the swap either never started (staged copy removed)
- * or completed (nothing to do).
+ * Finishes or undoes a restore that a crash interrupted. The swap links app.db as app.db.pre_restore, then
+ * renames the validated staged copy over app.db, so app.db never goes missing (a filesystem without hard
+ * links renames instead). While the staged copy exists the swap never happened and is undone; once it is
+ * gone the swap is complete, unless the intent says a rollback had begun.
  */
 export function recoverDatabaseDir(dir: string, logger: Logger): void {
   const intentFile = path.join(dir, RESTORE_INTENT);
-  const appDb = path.join(dir, "app.db");
   if (existsSync(intentFile)) {
-    const intent = readIntent(intentFile);
-    const staged = intent ? path.join(dir, intent.staged) : null;
-    if (!existsSync(appDb) && staged && existsSync(staged)) {
-      renameSync(staged, appDb);
-      logger.warn({ dir, backup: intent?.backup }, "recovery: finished an interrupted restore");
-    } else if (!existsSync(appDb) && existsSync(`${appDb}.pre_restore`)) {
-      renameSync(`${appDb}.pre_restore`, appDb);
-      logger.warn({ dir }, "recovery: undid an interrupted restore, previous database is back");
-    } else if (!existsSync(appDb)) {
-      // Nothing to finish the swap with: the intent stays as the record, and the database is refused.
-      logger.error({ dir, backup: intent?.backup }, "recovery: an interrupted restore left no app.db; refusing it");
-      return;
-    } else {
-      logger.warn({ dir }, "recovery: an interrupted restore left the database consistent");
-    }
+    const done = recoverInterruptedRestore(dir, readIntent(intentFile), logger);
+    // Nothing to finish the swap with: the intent stays as the record, and the database is refused.
+    if (!done) return;
     rmSync(intentFile, { force: true });
     fsyncDir(dir);
   }
@@ -52,6 +45,63 @@ export function recoverDatabaseDir(dir: string, logger: Logger): void {
     }
   }
   removeAtomicWriteLeftovers(dir, logger);
+}
+
+/** Puts app.db in a consistent state; false when there is nothing to serve (the database is then refused). */
+function recoverInterruptedRestore(dir: string, intent: RestoreIntent | null, logger: Logger): boolean {
+  const appDb = path.join(dir, "app.db");
+  const preRestore = `${appDb}.pre_restore`;
+  const staged = intent ? path.join(dir, intent.staged) : null;
+  const stagedLeft = staged !== null && existsSync(staged);
+  if (intent?.phase === "rolling_back" && existsSync(preRestore)) {
+    putPreviousBackSync(dir, logger);
+    logger.warn(
+      { dir, backup: intent.backup },
+      "recovery: finished an interrupted rollback, previous database is back",
+    );
+  } else if (stagedLeft && existsSync(preRestore) && sameFile(appDb, preRestore)) {
+    rmSync(preRestore);
+    logger.warn({ dir, backup: intent?.backup }, "recovery: undid an interrupted restore, previous database stays");
+  } else if (stagedLeft && existsSync(preRestore)) {
+    // app.db is missing (the rename fallback) or is a file some process created while it was.
+    if (existsSync(appDb)) moveRejectedAside(dir, logger);
+    renameSync(staged, appDb);
+    logger.warn({ dir, backup: intent?.backup }, "recovery: finished an interrupted restore");
+  } else if (!existsSync(appDb) && existsSync(preRestore)) {
+    renameSync(preRestore, appDb);
+    logger.warn({ dir }, "recovery: undid an interrupted restore, previous database is back");
+  } else if (!existsSync(appDb)) {
+    logger.error({ dir, backup: intent?.backup }, "recovery: an interrupted restore left no app.db; refusing it");
+    return false;
+  } else {
+    logger.warn({ dir }, "recovery: an interrupted restore left the database consistent");
+  }
+  return true;
+}
+
+/** Rollback at start-up: the rejected file goes aside (a process may have written to it), the previous one returns. */
+function putPreviousBackSync(dir: string, logger: Logger): void {
+  const appDb = path.join(dir, "app.db");
+  if (existsSync(appDb)) moveRejectedAside(dir, logger);
+  renameSync(`${appDb}.pre_restore`, appDb);
+}
+
+/**
+ * Moves app.db and its -wal to `.app.db.rejected-<hex>` so no committed write is lost and no stray WAL is
+ * replayed onto another file; the operator decides what to do with it (the log says where it is).
+ */
+export function moveRejectedAside(dir: string, logger: Logger): string {
+  const aside = path.join(dir, `${REJECTED_PREFIX}${randomBytes(4).toString("hex")}`);
+  renameSync(path.join(dir, "app.db"), aside);
+  if (existsSync(path.join(dir, "app.db-wal"))) renameSync(path.join(dir, "app.db-wal"), `${aside}-wal`);
+  rmSync(path.join(dir, "app.db-shm"), { force: true });
+  logger.warn({ dir, file: path.basename(aside) }, "a rejected database file was kept aside with its writes");
+  return aside;
+}
+
+function sameFile(a: string, b: string): boolean {
+  const [x, y] = [statSync(a, { throwIfNoEntry: false }), statSync(b, { throwIfNoEntry: false })];
+  return x !== undefined && y !== undefined && x.ino === y.ino && x.dev === y.dev;
 }
 
 /** An older safety copy a restore had moved aside: it goes back unless a newer app.db.pre_restore took its place. */

@@ -1,4 +1,4 @@
-import { rename } from "node:fs/promises";
+import { link, rename } from "node:fs/promises";
 import type { Config } from "../config.js";
 import { loadMigrations } from "../db/migrations.js";
 import { dataPaths } from "../db/paths.js";
@@ -45,7 +45,7 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     locks,
     upgradeStates,
     settings: new ServerSettings(paths.settingsFile),
-    fileOps: { rename },
+    fileOps: { rename, link },
     now: () => new Date(),
     auth: createAuthRuntime(),
     restoreHooks: [authRestoreHook],

@@ -14,9 +14,10 @@ import type { OffsiteService } from "./offsite/service.js";
 import type { SchedulerHandle } from "./schedules/scheduler.js";
 import type { ShutdownRegistry } from "./shutdown.js";
 
-/** File operations a restore performs, injectable so tests can make one fail. */
+/** File operations a restore performs, injectable so tests can make one fail or take hard links away. */
 export interface FileOps {
   rename(from: string, to: string): Promise<void>;
+  link(existing: string, newName: string): Promise<void>;
 }
 
 /** Work other modules attach to a restore; each step runs with the holder's gate closed. */

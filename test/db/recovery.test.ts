@@ -1,5 +1,6 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
@@ -13,8 +14,8 @@ interface CrashFiles {
   intent: string;
 }
 
-/** Each crash point of the swap, reproduced on disk as the restore leaves it. */
-const crashPoints: [string, (f: CrashFiles) => void, "old" | "new"][] = [
+/** Each crash point of the swap, reproduced on disk as the restore leaves it; the last element: a file kept aside. */
+const crashPoints: [string, (f: CrashFiles) => void, "old" | "new", string?][] = [
   ["while staging, before the intent was written", () => {}, "old"],
   ["after the intent, before app.db was moved aside", (f) => writeIntent(f), "old"],
   [
@@ -35,6 +36,34 @@ const crashPoints: [string, (f: CrashFiles) => void, "old" | "new"][] = [
     "new",
   ],
   [
+    "after app.db was linked as app.db.pre_restore, before the staged file replaced it",
+    (f) => {
+      writeIntent(f);
+      linkSync(f.appDb, f.preRestore);
+    },
+    "old",
+  ],
+  [
+    "after another process created an empty app.db while it was missing (no hard links)",
+    (f) => {
+      writeIntent(f);
+      renameSync(f.appDb, f.preRestore);
+      new Database(f.appDb).exec("CREATE TABLE stray (x)");
+    },
+    "new",
+    ".app.db.rejected-",
+  ],
+  [
+    "during a rollback the intent recorded, before the previous file was back",
+    (f) => {
+      writeIntent(f, { phase: "rolling_back" });
+      linkSync(f.appDb, f.preRestore);
+      renameSync(f.staged, f.appDb);
+    },
+    "old",
+    ".app.db.rejected-",
+  ],
+  [
     "during a rollback, after the new app.db was dropped",
     (f) => {
       writeIntent(f);
@@ -45,15 +74,15 @@ const crashPoints: [string, (f: CrashFiles) => void, "old" | "new"][] = [
   ],
 ];
 
-function writeIntent(f: CrashFiles): void {
-  writeFileSync(f.intent, JSON.stringify({ staged: path.basename(f.staged), backup: "app_x.db" }));
+function writeIntent(f: CrashFiles, extra: Record<string, string> = {}): void {
+  writeFileSync(f.intent, JSON.stringify({ staged: path.basename(f.staged), backup: "app_x.db", ...extra }));
 }
 
 describe("start-up after a crash in the middle of a restore", () => {
   const newApp = useTestApps();
   let t: TestApp;
 
-  it.each(crashPoints)("recovers a crash %s", async (_label, crash, expected) => {
+  it.each(crashPoints)("recovers a crash %s", async (_label, crash, expected, keptAside) => {
     t = newApp();
     await withDb(t.services, "default", (db) => insertNode(db, "backup data"));
     const { filename } = await t.caller.backup.create();
@@ -79,6 +108,9 @@ describe("start-up after a crash in the middle of a restore", () => {
       expect(titles(files.preRestore)).toEqual(["backup data", "live data"]);
     }
     expect(existsSync(files.appDb)).toBe(true);
+    if (expected === "old") expect(existsSync(files.preRestore)).toBe(false);
+    const aside = readdirSync(dir).filter((f) => f.startsWith(".app.db.rejected-"));
+    expect(aside).toHaveLength(keptAside ? 1 : 0);
   });
 });
 

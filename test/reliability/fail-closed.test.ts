@@ -51,11 +51,14 @@ describe("a live database whose file is missing is refused, never recreated empt
     lock.release();
   });
 
-  it("a restore whose rollback fails keeps the intent and leaves no empty app.db", async () => {
+  it("a restore whose rollback fails keeps the intent and leaves no empty app.db (no hard links)", async () => {
     let renames = 0;
     const t = newApp({
       services: {
         fileOps: {
+          link: async () => {
+            throw Object.assign(new Error("no hard links here"), { code: "EPERM" });
+          },
           rename: async (from, to) => {
             if (++renames === 2) {
               // The swap's second rename fails and the safety copy is out of reach: the rollback cannot finish.

@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { rename } from "node:fs/promises";
+import { existsSync, readdirSync } from "node:fs";
+import { link, rename } from "node:fs/promises";
+import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -43,10 +44,13 @@ describe("a second process writing app.db during every step of a restore", () =>
     writer = null;
   });
 
-  it("never loses a committed row: each is in app.db or app.db.pre_restore, and the restore ends 200 or 409", async () => {
+  it("never loses a committed row nor lets app.db go missing; the restore ends 200 or 409", async () => {
     const steps: string[] = [];
+    const missing: string[] = [];
     let t: TestApp | null = null;
     const during = async (step: string) => {
+      // A process opening app.db without fileMustExist would create an empty one whenever it is missing.
+      if (t && !existsSync(t.services.paths.dbFile("default"))) missing.push(step);
       steps.push(`${step}: ${await writer?.write()}`);
     };
     const hook: RestoreHook = { beforeSwap: () => during("before swap") };
@@ -58,6 +62,11 @@ describe("a second process writing app.db during every step of a restore", () =>
             await during(`before rename ${from.split("/").pop()}`);
             await rename(from, to);
             await during(`after rename ${from.split("/").pop()}`);
+          },
+          link: async (existing, newName) => {
+            await during("before link");
+            await link(existing, newName);
+            await during("after link");
           },
         },
       },
@@ -77,8 +86,15 @@ describe("a second process writing app.db during every step of a restore", () =>
     await during("after restore");
 
     expect([200, 409]).toContain(response.status);
-    const kept = [...probes(appDb), ...probes(app.services.paths.preRestoreFile("default"))];
+    const dir = path.dirname(appDb);
+    const rejected = readdirSync(dir).filter((f) => f.startsWith(".app.db.rejected-") && !f.endsWith("-wal"));
+    const kept = [
+      appDb,
+      app.services.paths.preRestoreFile("default"),
+      ...rejected.map((f) => path.join(dir, f)),
+    ].flatMap(probes);
     for (const n of writer.committed) expect(kept, steps.join("\n")).toContain(n);
     expect(writer.committed.length).toBeGreaterThan(0);
+    expect(missing, "app.db was missing at these steps").toEqual([]);
   }, 60_000);
 });

@@ -22,7 +22,7 @@ describe("a restore that fails half-way", () => {
   }
 
   it("puts the previous database back when renaming the staged file fails", async () => {
-    t = newApp({ services: { fileOps: failingRename(2) } });
+    t = newApp({ services: { fileOps: failingRename(1) } });
     const filename = await prepare();
     const res = await t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
     expect(res.status).toBe(500);
@@ -66,6 +66,31 @@ describe("a restore that fails half-way", () => {
     t.services.restoreHooks = [];
     expect(await withDb(t.services, "default", nodeTitles)).toEqual(["old", "newest write"]);
     expect(existsSync(path.join(dbDir(), "restore.intent"))).toBe(false);
+  });
+
+  it("keeps aside, never replays elsewhere, what another connection wrote to the restored file before a rollback", async () => {
+    t = newApp();
+    const filename = await prepare();
+    let stray: Database.Database | null = null;
+    t.services.restoreHooks = [
+      {
+        afterOpen: async () => {
+          stray = openSqlite(path.join(dbDir(), "app.db"));
+          stray.exec("CREATE TABLE elsewhere (x); INSERT INTO elsewhere VALUES ('written to the restored file')");
+          throw new Error("injected failure after the reopen");
+        },
+      },
+    ];
+    const res = await t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
+    (stray as Database.Database | null)?.close();
+    expect(res.status).toBe(500);
+    t.services.restoreHooks = [];
+    expect(await withDb(t.services, "default", nodeTitles)).toEqual(["old", "newest write"]);
+    const aside = readdirSync(dbDir()).filter((f) => f.startsWith(".app.db.rejected-") && !f.endsWith("-wal"));
+    expect(aside).toHaveLength(1);
+    const rejected = new Database(path.join(dbDir(), aside[0] ?? ""));
+    expect(rejected.prepare("SELECT x FROM elsewhere").pluck().all()).toEqual(["written to the restored file"]);
+    rejected.close();
   });
 
   it("refuses with 409 while another process holds the database open, changing nothing", async () => {

@@ -36,8 +36,8 @@ describe("the older safety copy during a restore", () => {
   });
 
   it("stays in place when the swap fails", async () => {
-    // The first restore renames twice; the second fails moving the staged file into place.
-    t = newApp({ services: { fileOps: failingRename(4) } });
+    // Each restore renames once (the staged file into place): the second restore's fails.
+    t = newApp({ services: { fileOps: failingRename(2) } });
     t.services.registry.create("kb");
     await withDb(t.services, "kb", (db) => insertNode(db, "backed up"));
     const { filename } = await t.caller.backup.create({ database: "kb" });

@@ -2,7 +2,13 @@ import { randomBytes } from "node:crypto";
 import { access, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type ConnectionHolder, isSqliteBusy } from "../../db/holder.js";
-import { OLD_SAFETY_PREFIX, RESTORE_INTENT, type RestoreIntent, STAGED_PREFIX } from "../../db/recovery.js";
+import {
+  moveRejectedAside,
+  OLD_SAFETY_PREFIX,
+  RESTORE_INTENT,
+  type RestoreIntent,
+  STAGED_PREFIX,
+} from "../../db/recovery.js";
 import { InvalidBackupError, OperationInProgressError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
 import { logFailure } from "../../logger.js";
@@ -117,18 +123,21 @@ async function stageAndValidate(deps: ServiceDeps, source: string, staged: strin
 async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapPaths, backup: string): Promise<void> {
   const detached = await holder.detachForSwap();
   const intentFile = path.join(swap.dir, RESTORE_INTENT);
-  let movedAside = false;
+  const intent: RestoreIntent = { staged: path.basename(swap.staged), backup };
+  let keptAs: "link" | "rename" | null = null;
+  let swapped = false;
   try {
     for (const hook of deps.restoreHooks) await hook.beforeSwap?.(deps, holder.name);
-    const intent: RestoreIntent = { staged: path.basename(swap.staged), backup };
     await writeFileAtomic(intentFile, JSON.stringify(intent));
-    await deps.fileOps.rename(swap.appDb, swap.preRestore);
-    movedAside = true;
+    keptAs = await keepPrevious(deps, swap);
     await removeEmptySidecars(swap.appDb);
     await deps.fileOps.rename(swap.staged, swap.appDb);
+    swapped = true;
     await fsyncDirAsync(swap.dir);
   } catch (error) {
-    if (movedAside) await putPreviousBack(deps, swap);
+    // Linked but not swapped, app.db is still the previous file: only the extra name goes.
+    if (keptAs === "link" && !swapped) await rm(swap.preRestore, { force: true });
+    else if (keptAs) await putPreviousBack(deps, swap);
     await removeIntent(intentFile, swap.dir);
     throw error;
   } finally {
@@ -141,14 +150,46 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
     }
   } catch (error) {
     holder.close();
-    await putPreviousBack(deps, swap);
-    await removeIntent(intentFile, swap.dir);
+    await rollBackSwap(deps, swap, intentFile, intent);
     throw error;
   }
   await removeIntent(intentFile, swap.dir).catch((error: unknown) => {
     if (typeof error === "object" && error !== null) failedAfterTheSwap.add(error);
     throw error;
   });
+}
+
+/**
+ * The previous file becomes app.db.pre_restore by a hard link, so app.db never goes missing: a process that
+ * opens it meanwhile finds the locked old file instead of creating an empty one. Without hard links, a rename.
+ */
+async function keepPrevious(deps: ServiceDeps, swap: SwapPaths): Promise<"link" | "rename"> {
+  try {
+    await deps.fileOps.link(swap.appDb, swap.preRestore);
+    return "link";
+  } catch (error) {
+    if (!NO_HARD_LINKS.has((error as NodeJS.ErrnoException).code ?? "")) throw error;
+  }
+  await deps.fileOps.rename(swap.appDb, swap.preRestore);
+  return "rename";
+}
+
+const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
+
+/**
+ * After the swap: the intent says a rollback began first, so a crash during it finishes it at start-up. The
+ * rejected file is moved to `.app.db.rejected-<hex>` with its -wal rather than replaced.
+ */
+async function rollBackSwap(deps: ServiceDeps, swap: SwapPaths, intentFile: string, intent: RestoreIntent) {
+  const log = deps.logger.child({ database: path.basename(swap.dir) });
+  // Not recorded (a full disk): the rollback still runs, only a crash inside it would keep the backup.
+  await writeFileAtomic(intentFile, JSON.stringify({ ...intent, phase: "rolling_back" } satisfies RestoreIntent)).catch(
+    (err: unknown) => log.warn({ err }, "could not record the rollback in the restore intent"),
+  );
+  // Another process may have committed to the restored file since the rename: it is kept, never unlinked.
+  moveRejectedAside(swap.dir, log);
+  await putPreviousBack(deps, swap);
+  await removeIntent(intentFile, swap.dir);
 }
 
 const failedAfterTheSwap = new WeakSet<object>();
