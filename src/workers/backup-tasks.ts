@@ -3,8 +3,9 @@ import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { openSqlite } from "../db/sqlite.js";
-import { type HashResult, hashFile } from "./hash.js";
+import { type HashResult, hashFile, hashGrowingFile } from "./hash.js";
 import { removeWithJournal, type ValidateArgs, type ValidationResult, validateBackup } from "./sqlite-tasks.js";
+import { WriteProgress } from "./write-progress.js";
 
 export { type HashResult, hashFile };
 
@@ -53,6 +54,24 @@ export function validateAndHash(args: ValidateArgs): ValidationResult & { sha256
   const result = validateBackup(args);
   if (!result.ok) return result;
   return { ...result, ...hashFile({ file: args.file }) };
+}
+
+export interface ReceivedFileArgs extends ValidateArgs {
+  /** The WriteProgress buffer of the thread receiving the file. */
+  progress: SharedArrayBuffer;
+}
+
+/**
+ * An upload's checks in one worker: hashed from disk while it is still being received, then, once it is
+ * complete, validated exactly as restore step 1. Throws WriteAbandonedError if the upload is given up.
+ */
+export function hashAndValidateReceived({
+  progress,
+  ...args
+}: ReceivedFileArgs): ValidationResult & { sha256?: string; size?: number } {
+  const hashed = hashGrowingFile(args.file, new WriteProgress(progress));
+  const result = validateBackup(args);
+  return result.ok ? { ...result, ...hashed } : result;
 }
 
 export interface VerifyArgs {

@@ -1,6 +1,6 @@
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { copyHashed, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
+import { copyHashed, hashAndValidateReceived, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import {
   checkpointForSwap,
@@ -26,6 +26,7 @@ const tasks = {
   hashFile,
   copyHashed,
   validateAndHash,
+  hashAndValidateReceived,
   verifyFile,
   offsiteUpload,
   offsiteFetch,
@@ -45,6 +46,7 @@ const background = new Set<keyof typeof tasks>([
   "hashFile",
   "copyHashed",
   "validateAndHash",
+  "hashAndValidateReceived",
   "offsiteUpload",
   "offsiteFetch",
 ]);

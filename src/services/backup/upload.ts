@@ -1,16 +1,19 @@
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { link, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
+import type { HashResult } from "../../workers/hash.js";
 import { runTask } from "../../workers/run.js";
+import type { ValidationResult } from "../../workers/sqlite-tasks.js";
+import { WriteProgress } from "../../workers/write-progress.js";
 import type { ServiceDeps } from "../deps.js";
 import { type BackupCreated, recordWritten } from "./create.js";
 import { nextPrefixedName, parseBackupName } from "./files.js";
 import { ensureFreeSpace } from "./storage.js";
+import { fileSink } from "./upload-sink.js";
 
 export interface BackupUploaded extends BackupCreated {
   kind: "uploaded";
@@ -21,10 +24,12 @@ const UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal)?$/;
 const uploadTemp = (dir: string) => path.join(dir, `.upload.tmp-${randomBytes(6).toString("hex")}`);
 const nextUploadName = nextPrefixedName("upload");
 
+type CheckedFile = ValidationResult & Partial<HashResult>;
+
 /**
- * `POST /backup/upload`: the body streamed to a temp file with constant memory (backpressure), fsynced,
- * validated like restore step 1 in a worker that also hashes it, then named `upload_…`. Too large → 413 as
- * soon as known; a full disk → 507; a client that goes away, or any refusal, leaves no file.
+ * `POST /backup/upload`: the body streamed to a temp file with constant memory (backpressure) while a
+ * worker hashes it from disk, then fsynced and validated like restore step 1, then named `upload_…`.
+ * Too large → 413 as soon as known; a full disk → 507; a client that goes away, or any refusal, leaves no file.
  */
 export async function receiveUpload(
   deps: ServiceDeps,
@@ -43,9 +48,8 @@ export async function receiveUpload(
   const started = performance.now();
   log.info({ declaredLength }, "upload started");
   try {
-    await pipeline(body, byteLimit(max), createWriteStream(temp, { flags: "wx", mode: 0o600 }));
-    await fsyncFile(temp);
-    return await acceptBackupFile(deps, database, temp, log, started);
+    const checked = await receiveChecked(deps, temp, body, max);
+    return await acceptBackupFile(deps, database, temp, checked, log, started);
   } catch (error) {
     await removeDatabaseFile(temp);
     throw reportFailure(deps, database, log, started, error);
@@ -66,26 +70,59 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
   log.info({ size: info.size }, "import started");
   try {
     await runTask("copyDurably", { src: source, dest: temp });
-    return await acceptBackupFile(deps, database, temp, log, started);
+    const checked = await runTask("validateAndHash", { file: temp, newestKnownMillis: newestKnownMillis(deps) });
+    return await acceptBackupFile(deps, database, temp, checked, log, started);
   } catch (error) {
     await removeDatabaseFile(temp);
     throw reportFailure(deps, database, log, started, error);
   }
 }
 
-/** Validates (as restore step 1) and hashes the received file in one worker, then names it `upload_…`. */
+/**
+ * The body written to `temp` while a worker of its own (a stalled client holds no pooled thread) hashes it
+ * from disk right behind the writes; once it is complete, the fsync and the worker's validation (exactly
+ * restore step 1) run side by side. On any failure the worker is stopped before the caller removes the file.
+ */
+async function receiveChecked(deps: ServiceDeps, temp: string, body: Readable, max: number): Promise<CheckedFile> {
+  const handle = await open(temp, "wx", 0o600);
+  const progress = new WriteProgress();
+  const stop = new AbortController();
+  const checked = runTask(
+    "hashAndValidateReceived",
+    { file: temp, newestKnownMillis: newestKnownMillis(deps), progress: progress.buffer },
+    { signal: stop.signal },
+  );
+  // Settled below in every path; this only keeps an early failure from counting as unhandled meanwhile.
+  checked.catch(() => undefined);
+  try {
+    await pipeline(body, byteLimit(max), fileSink(handle, progress));
+    progress.finish();
+    const [, result] = await Promise.all([handle.sync(), checked]);
+    return result;
+  } catch (error) {
+    progress.abandon();
+    stop.abort();
+    await checked.catch(() => undefined);
+    throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+const newestKnownMillis = (deps: ServiceDeps) => deps.migrations.at(-1)?.when ?? 0;
+
+/** Names a validated, hashed and fsynced file `upload_…` (or refuses it: 422). */
 async function acceptBackupFile(
   deps: ServiceDeps,
   database: string,
   temp: string,
+  checked: CheckedFile,
   log: ServiceDeps["logger"],
   started: number,
 ): Promise<BackupUploaded> {
-  const newestKnownMillis = deps.migrations.at(-1)?.when ?? 0;
-  const result = await runTask("validateAndHash", { file: temp, newestKnownMillis });
-  if (!result.ok) throw new InvalidBackupError(result.message, { reason: result.reason });
-  const sha256 = result.sha256 as string;
-  const size = result.size as number;
+  if (!checked.ok) throw new InvalidBackupError(checked.message, { reason: checked.reason });
+  const sha256 = checked.sha256 as string;
+  const size = checked.size as number;
   const dir = path.dirname(temp);
   const filename = await linkUnderFreeName(deps, dir, temp);
   await rm(temp, { force: true });
@@ -135,15 +172,6 @@ function byteLimit(max: number): Transform {
       else callback(null, chunk);
     },
   });
-}
-
-async function fsyncFile(file: string): Promise<void> {
-  const handle = await open(file, "r+");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Logs and announces a refused or broken upload (the UI's warning banner listens), returning the error to throw. */
