@@ -1,9 +1,10 @@
 import { closeSync, copyFileSync, openSync, readSync, renameSync, statSync } from "node:fs";
+import { open } from "node:fs/promises";
 import path from "node:path";
 import { applyMigrations, hasMigrationsTable, lastAppliedMillis, type Migration } from "../db/migrations.js";
 import { checkReadable, openSqlite } from "../db/sqlite.js";
 import { fsyncDir, fsyncFile, removeWithJournal } from "../lib/durable-fs-sync.js";
-import { hashFile } from "./hash.js";
+import { type HashResult, hashFile } from "./hash.js";
 
 /** Work that must stay off the event loop: each task runs in a worker thread with its own connection. */
 
@@ -17,14 +18,17 @@ export interface VacuumArgs {
 }
 
 /**
- * A compacted, consistent copy of a live database: VACUUM INTO a temp name, fsync, rename, fsync dir; then
- * the copy's SHA-256, read back from disk in this same worker (SPEC §8).
+ * A compacted, consistent copy of a live database: VACUUM INTO a temp name, fsync, rename, fsync dir. The
+ * copy's SHA-256 is read back from disk in this same worker (SPEC §8) while the fsync runs.
  */
-export function vacuumInto({ src, temp, dest }: VacuumArgs): { size: number; sha256: string } {
+export async function vacuumInto({ src, temp, dest }: VacuumArgs): Promise<HashResult> {
   const sqlite = openSqlite(src, { readonly: true });
   try {
     // VACUUM INTO streams pages once; the default cache (16 MB for the source and again for the copy) buys nothing.
     sqlite.pragma("cache_size = -2048");
+    // VACUUM INTO syncs the copy as the source's connection would; our own fsync below does it instead,
+    // while the copy is hashed (otherwise SQLite's sync already flushed it and the hash ran on its own).
+    sqlite.pragma("synchronous = OFF");
     sqlite.prepare("VACUUM INTO ?").run(temp);
   } catch (error) {
     removeWithJournal(temp);
@@ -33,14 +37,32 @@ export function vacuumInto({ src, temp, dest }: VacuumArgs): { size: number; sha
     sqlite.close();
   }
   try {
-    fsyncFile(temp);
+    const hashed = await hashWhileFlushing(temp);
     renameSync(temp, dest);
     fsyncDir(path.dirname(dest));
+    return hashed;
   } catch (error) {
     removeWithJournal(temp);
     throw error;
   }
-  return hashFile({ file: dest });
+}
+
+/**
+ * Hashes a file while the thread pool fsyncs it. The freshly written file is in the page cache, so the
+ * hash reads the very bytes the fsync writes back, and its pass overlaps the disk's write instead of following it.
+ */
+async function hashWhileFlushing(file: string): Promise<HashResult> {
+  const handle = await open(file, "r+");
+  try {
+    const flushed = handle.sync();
+    try {
+      return hashFile({ file });
+    } finally {
+      await flushed;
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 export interface PrepareSwapArgs {
