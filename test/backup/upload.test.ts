@@ -161,6 +161,50 @@ describe("uploading a backup", () => {
     }
   });
 
+  it("keeps the right checksum for a larger upload that arrives in small pieces", async () => {
+    t = newApp();
+    const source = goodBackupFile(tempDir(), 1);
+    const db = new Database(source);
+    const insert = db.prepare("INSERT INTO nodes (title) VALUES (?)");
+    db.transaction(() => {
+      for (let i = 0; i < 2_000; i++) insert.run(`${i}`.padEnd(1024, "x"));
+    })();
+    db.close();
+    const bytes = readFileSync(source);
+    const server: Listening = await listen(t.app.fetch);
+    try {
+      const key = (await t.setupOperator()).key;
+      // Sent 64 KiB at a time with pauses, so the worker hashes the file behind many separate writes.
+      const body = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const req = request(
+          `${server.url}/api/v1/backup/upload`,
+          { method: "POST", headers: { authorization: `Bearer ${key}`, "content-length": String(bytes.length) } },
+          (res) => {
+            let text = "";
+            res.on("data", (chunk) => {
+              text += chunk;
+            });
+            res.on("end", () => resolve({ status: res.statusCode, ...JSON.parse(text) }));
+          },
+        );
+        req.on("error", reject);
+        const sendFrom = (offset: number) => {
+          if (offset >= bytes.length) return req.end();
+          req.write(bytes.subarray(offset, offset + 64 * 1024), () =>
+            setTimeout(() => sendFrom(offset + 64 * 1024), 1),
+          );
+        };
+        sendFrom(0);
+      });
+      expect(bytes.length).toBeGreaterThan(8 * 1024 * 1024);
+      expect(body).toMatchObject({ status: 201, size: bytes.length, sha256: sha256Of(source) });
+      const [listed] = await listSettled(t);
+      expect(listed).toMatchObject({ filename: body.filename, verification: { state: "ok" } });
+    } finally {
+      await server.close();
+    }
+  });
+
   it("imports the same way from a local file (service verb used by the CLI)", async () => {
     t = newApp();
     const { importBackup } = await import("../../src/services/backup/index.js");

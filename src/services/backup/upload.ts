@@ -79,19 +79,19 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
 }
 
 /**
- * The body written to `temp` while a worker of its own (a stalled client holds no pooled thread) hashes it
- * from disk right behind the writes; once it is complete, the fsync and the worker's validation (exactly
- * restore step 1) run side by side. On any failure the worker is stopped before the caller removes the file.
+ * The body written to `temp` while a pooled worker hashes it from disk right behind the writes; once it is
+ * complete, the fsync and that worker's validation (exactly restore step 1) run side by side. On any failure
+ * the worker is told to stop, and has stopped, before the caller removes the file. A stalled client holds
+ * the worker until Node's request timeout (5 min) or the edge's body timeout ends the request.
  */
 async function receiveChecked(deps: ServiceDeps, temp: string, body: Readable, max: number): Promise<CheckedFile> {
   const handle = await open(temp, "wx", 0o600);
   const progress = new WriteProgress();
-  const stop = new AbortController();
-  const checked = runTask(
-    "hashAndValidateReceived",
-    { file: temp, newestKnownMillis: newestKnownMillis(deps), progress: progress.buffer },
-    { signal: stop.signal },
-  );
+  const checked = runTask("hashAndValidateReceived", {
+    file: temp,
+    newestKnownMillis: newestKnownMillis(deps),
+    progress: progress.buffer,
+  });
   // Settled below in every path; this only keeps an early failure from counting as unhandled meanwhile.
   checked.catch(() => undefined);
   try {
@@ -101,7 +101,6 @@ async function receiveChecked(deps: ServiceDeps, temp: string, body: Readable, m
     return result;
   } catch (error) {
     progress.abandon();
-    stop.abort();
     await checked.catch(() => undefined);
     throw error;
   } finally {
