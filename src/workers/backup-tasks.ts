@@ -56,22 +56,18 @@ export function validateAndHash(args: ValidateArgs): ValidationResult & { sha256
   return { ...result, ...hashFile({ file: args.file }) };
 }
 
-export interface ReceivedFileArgs extends ValidateArgs {
+export interface HashReceivedArgs {
+  file: string;
   /** The WriteProgress buffer of the thread receiving the file. */
   progress: SharedArrayBuffer;
 }
 
 /**
- * An upload's checks in one worker: hashed from disk while it is still being received, then, once it is
- * complete, validated exactly as restore step 1. Throws WriteAbandonedError if the upload is given up.
+ * The checksum of an upload while it is still being received, read from disk right behind the writes.
+ * Throws WriteAbandonedError if the upload is given up.
  */
-export function hashAndValidateReceived({
-  progress,
-  ...args
-}: ReceivedFileArgs): ValidationResult & { sha256?: string; size?: number } {
-  const hashed = hashGrowingFile(args.file, new WriteProgress(progress));
-  const result = validateBackup(args);
-  return result.ok ? { ...result, ...hashed } : result;
+export function hashReceived({ file, progress }: HashReceivedArgs): HashResult {
+  return hashGrowingFile(file, new WriteProgress(progress));
 }
 
 export interface VerifyArgs {

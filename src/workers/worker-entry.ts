@@ -1,6 +1,6 @@
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { copyHashed, hashAndValidateReceived, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
+import { copyHashed, hashFile, hashReceived, validateAndHash, verifyFile } from "./backup-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import {
   checkpointForSwap,
@@ -26,7 +26,7 @@ const tasks = {
   hashFile,
   copyHashed,
   validateAndHash,
-  hashAndValidateReceived,
+  hashReceived,
   verifyFile,
   offsiteUpload,
   offsiteFetch,
@@ -46,7 +46,7 @@ const background = new Set<keyof typeof tasks>([
   "hashFile",
   "copyHashed",
   "validateAndHash",
-  "hashAndValidateReceived",
+  "hashReceived",
   "offsiteUpload",
   "offsiteFetch",
 ]);

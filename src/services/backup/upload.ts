@@ -79,33 +79,40 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
 }
 
 /**
- * The body written to `temp` while a pooled worker hashes it from disk right behind the writes; once it is
- * complete, the fsync and that worker's validation (exactly restore step 1) run side by side. On any failure
- * the worker is told to stop, and has stopped, before the caller removes the file. A stalled client holds
- * the worker until Node's request timeout (5 min) or the edge's body timeout ends the request.
+ * The body written to `temp` while a pooled worker hashes it from disk right behind the writes. Once it is
+ * complete, the fsync, the end of the hash and validation exactly as restore step 1 (a second worker) run
+ * side by side, and all three have finished before anything else touches the file. A stalled client holds
+ * the hashing worker until Node's request timeout (5 min) or the edge's body timeout ends the request.
  */
 async function receiveChecked(deps: ServiceDeps, temp: string, body: Readable, max: number): Promise<CheckedFile> {
   const handle = await open(temp, "wx", 0o600);
-  const progress = new WriteProgress();
-  const checked = runTask("hashAndValidateReceived", {
-    file: temp,
-    newestKnownMillis: newestKnownMillis(deps),
-    progress: progress.buffer,
-  });
-  // Settled below in every path; this only keeps an early failure from counting as unhandled meanwhile.
-  checked.catch(() => undefined);
   try {
-    await pipeline(body, byteLimit(max), fileSink(handle, progress));
+    const progress = new WriteProgress();
+    const hashed = runTask("hashReceived", { file: temp, progress: progress.buffer });
+    // Awaited in every path; this only keeps an early failure from counting as unhandled meanwhile.
+    hashed.catch(() => undefined);
+    try {
+      await pipeline(body, byteLimit(max), fileSink(handle, progress));
+    } catch (error) {
+      progress.abandon();
+      await hashed.catch(() => undefined);
+      throw error;
+    }
     progress.finish();
-    const [, result] = await Promise.all([handle.sync(), checked]);
-    return result;
-  } catch (error) {
-    progress.abandon();
-    await checked.catch(() => undefined);
-    throw error;
+    const validated = runTask("validateBackup", { file: temp, newestKnownMillis: newestKnownMillis(deps) });
+    const [, hash, result] = await settleAll([handle.sync(), hashed, validated]);
+    return result.ok ? { ...result, ...hash } : result;
   } finally {
     await handle.close();
   }
+}
+
+/** Like Promise.all, but waits for every promise to settle before throwing the first failure. */
+async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 const newestKnownMillis = (deps: ServiceDeps) => deps.migrations.at(-1)?.when ?? 0;
