@@ -62,16 +62,16 @@ async function uploadSource(ctx: BenchContext): Promise<string> {
 }
 
 /**
- * Upload wall time against cp + fsync + integrity_check of the same file, rounds interleaved; the server's
- * RSS growth and /verify p99 while it receives and validates.
+ * Upload wall time against cp + fsync + integrity_check of the same file, rounds interleaved; then, in
+ * rounds of their own, the server's RSS growth and /verify p99 while it receives and validates. The timed
+ * rounds run without the /verify probe, like the backup's: its 1000 fetches a second cost this process
+ * about half a core, which on two cores slowed the service's side (nearly 2× at 1 GiB) and never the baseline's.
  */
 export async function uploadFigures(ctx: BenchContext): Promise<Row[]> {
   const source = await uploadSource(ctx);
   const copy = path.join(ctx.scratchDir, "upload-copy.db");
   const service: number[] = [];
   const manual: number[] = [];
-  const rss: number[] = [];
-  const p99s: number[] = [];
   for (let round = 0; round < ctx.options.rounds; round++) {
     const viaCp = async () => {
       await settle();
@@ -80,12 +80,7 @@ export async function uploadFigures(ctx: BenchContext): Promise<Row[]> {
     };
     const viaService = async () => {
       await settle();
-      const watch = new RssWatch(ctx.servicePid);
-      const probe = ctx.auth ? latencyProbe(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate) : null;
       const { value, ms } = await timed(() => upload(ctx, source));
-      const latency: ProbeResult | undefined = await probe?.stop();
-      rss.push(watch.stop().growthMiB);
-      if (latency) p99s.push(latency.p99Ms);
       service.push(ms);
       await ctx.service.deleteBackup(value.filename);
     };
@@ -100,6 +95,7 @@ export async function uploadFigures(ctx: BenchContext): Promise<Row[]> {
       `  upload round ${round + 1}: service ${fmt.ms(service.at(-1) ?? 0)}, cp+check ${fmt.ms(manual.at(-1) ?? 0)}`,
     );
   }
+  const { rss, p99s } = await duringUploads(ctx, source);
   rmSync(source, { force: true });
   const ratio = median(service) / median(manual);
   const rows: Row[] = [
@@ -122,6 +118,25 @@ export async function uploadFigures(ctx: BenchContext): Promise<Row[]> {
   ];
   if (p99s.length > 0) rows.push(p99Row("an upload", median(p99s), ctx.options.rate));
   return rows;
+}
+
+/** The server's peak RSS growth and the /verify p99 (steady probe) during uploads of `source`. */
+async function duringUploads(ctx: BenchContext, source: string): Promise<{ rss: number[]; p99s: number[] }> {
+  const rss: number[] = [];
+  const p99s: number[] = [];
+  for (let round = 0; round < ctx.options.rounds; round++) {
+    await settle();
+    const watch = new RssWatch(ctx.servicePid);
+    const probe = ctx.auth ? latencyProbe(`${ctx.service.url}/verify`, ctx.auth.key, ctx.options.rate) : null;
+    const { value, ms } = await timed(() => upload(ctx, source));
+    const latency: ProbeResult | undefined = await probe?.stop();
+    rss.push(watch.stop().growthMiB);
+    if (latency) p99s.push(latency.p99Ms);
+    await ctx.service.deleteBackup(value.filename);
+    const p99 = latency ? `, /verify p99 ${fmt.ms(latency.p99Ms)}` : "";
+    ctx.log(`  during upload round ${round + 1}: ${fmt.ms(ms)}, RSS +${fmt.mib(rss.at(-1) ?? 0)}${p99}`);
+  }
+  return { rss, p99s };
 }
 
 /** /verify p99 while a backup is verified (checksum + integrity_check in the niced verification worker). */
