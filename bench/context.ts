@@ -8,7 +8,7 @@ export interface BenchOptions {
   /** Steady /verify rate used for latency figures, requests per second. */
   rate: number;
   keep: boolean;
-  /** Run one group of rows only (`upload`, `backup`, `restore-reader`, `offsite`); all of them by default. */
+  /** Run one group of rows only (`verify`, `upload`, `backup`, `restore-reader`, `offsite`); all of them by default. */
   only?: string | undefined;
 }
 
