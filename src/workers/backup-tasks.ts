@@ -3,9 +3,8 @@ import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { openSqlite } from "../db/sqlite.js";
-import { type HashResult, hashFile, hashGrowingFile } from "./hash.js";
+import { type HashResult, hashFile } from "./hash.js";
 import { removeWithJournal, type ValidateArgs, type ValidationResult, validateBackup } from "./sqlite-tasks.js";
-import { WriteProgress } from "./write-progress.js";
 
 export { type HashResult, hashFile };
 
@@ -54,20 +53,6 @@ export function validateAndHash(args: ValidateArgs): ValidationResult & { sha256
   const result = validateBackup(args);
   if (!result.ok) return result;
   return { ...result, ...hashFile({ file: args.file }) };
-}
-
-export interface HashReceivedArgs {
-  file: string;
-  /** The WriteProgress buffer of the thread receiving the file. */
-  progress: SharedArrayBuffer;
-}
-
-/**
- * The checksum of an upload while it is still being received, read from disk right behind the writes.
- * Throws WriteAbandonedError if the upload is given up.
- */
-export function hashReceived({ file, progress }: HashReceivedArgs): HashResult {
-  return hashGrowingFile(file, new WriteProgress(progress));
 }
 
 export interface VerifyArgs {

@@ -2,7 +2,7 @@ import { availableParallelism } from "node:os";
 import { type ResourceLimits, Worker } from "node:worker_threads";
 import Tinypool from "tinypool";
 import { ShuttingDownError } from "../errors.js";
-import type { CopyHashedArgs, HashReceivedArgs, HashResult, VerifyArgs, VerifyResult } from "./backup-tasks.js";
+import type { CopyHashedArgs, HashResult, VerifyArgs, VerifyResult } from "./backup-tasks.js";
 import type { FetchArgs, FetchResult, UploadArgs, UploadResult } from "./offsite-tasks.js";
 import type {
   CheckpointArgs,
@@ -25,7 +25,6 @@ interface TaskTypes {
   hashFile: { args: { file: string }; result: HashResult };
   copyHashed: { args: CopyHashedArgs; result: HashResult };
   validateAndHash: { args: ValidateArgs; result: ValidationResult & Partial<HashResult> };
-  hashReceived: { args: HashReceivedArgs; result: HashResult };
   verifyFile: { args: VerifyArgs; result: VerifyResult };
   offsiteUpload: { args: UploadArgs; result: UploadResult };
   offsiteFetch: { args: FetchArgs; result: FetchResult };

@@ -1,6 +1,6 @@
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { copyHashed, hashFile, hashReceived, validateAndHash, verifyFile } from "./backup-tasks.js";
+import { copyHashed, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import {
   checkpointForSwap,
@@ -26,7 +26,6 @@ const tasks = {
   hashFile,
   copyHashed,
   validateAndHash,
-  hashReceived,
   verifyFile,
   offsiteUpload,
   offsiteFetch,
@@ -46,7 +45,6 @@ const background = new Set<keyof typeof tasks>([
   "hashFile",
   "copyHashed",
   "validateAndHash",
-  "hashReceived",
   "offsiteUpload",
   "offsiteFetch",
 ]);

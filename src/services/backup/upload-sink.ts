@@ -1,6 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
 import { Writable } from "node:stream";
-import type { WriteProgress } from "../../workers/write-progress.js";
 
 /**
  * What the sink buffers while a write is on its way to the page cache; what piled up goes out in one writev.
@@ -9,12 +8,11 @@ import type { WriteProgress } from "../../workers/write-progress.js";
  */
 const SINK_BUFFER_BYTES = 4 * 1024 * 1024;
 
-/** Appends a stream to an open file, publishing each completed write to `progress` (a worker hashes behind it). */
-export function fileSink(handle: FileHandle, progress: WriteProgress): Writable {
+/** Appends a stream to an open file (from its start). */
+export function fileSink(handle: FileHandle): Writable {
   let position = 0;
   const append = async (buffers: Uint8Array[]) => {
     position = await writeAll(handle, buffers, position);
-    progress.advance(position);
   };
   return new Writable({
     highWaterMark: SINK_BUFFER_BYTES,
