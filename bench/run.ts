@@ -68,6 +68,7 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   if (ctx.options.only === "restore-reader") return restoreWithReader(ctx);
   if (ctx.options.only === "offsite") return offsiteFigures(ctx);
   if (ctx.options.only === "upload") return uploadRows(ctx);
+  if (ctx.options.only === "verify") return verifyThroughput(ctx);
   log("/verify throughput");
   const rows = await verifyThroughput(ctx);
   const idleP99 = await verifyIdleP99(ctx);

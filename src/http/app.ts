@@ -15,7 +15,7 @@ import { httpMetrics, metricsHandler } from "./metrics.js";
 import { API_BASE } from "./openapi/document.js";
 import { requestLog } from "./request-log.js";
 import { webUi } from "./static.js";
-import { verifyHandler } from "./verify.js";
+import { withVerify } from "./verify.js";
 
 const MAX_JSON_BODY = 64 * 1024;
 /** Its body is a backup streamed to disk, limited by CHAOSCYPHER_UPLOAD_MAX_BYTES in the service instead. */
@@ -29,8 +29,6 @@ export interface AppOptions {
 export function createApp(services: ServiceDeps, options: AppOptions = {}) {
   const metrics = options.metrics ?? new Metrics(services);
   const app = new Hono<AppEnv>();
-  // First of all: nginx calls /verify before every request, and it answers 204 or 401 and nothing else.
-  app.all("/verify", verifyHandler(services));
   app.use(async (c, next) => {
     c.set("services", services);
     await next();
@@ -69,6 +67,8 @@ export function createApp(services: ServiceDeps, options: AppOptions = {}) {
 
   app.notFound((c) => c.json({ error: "NOT_FOUND", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => errorResponse(error, c, c.get("log") ?? services.logger));
+  // First of all: nginx calls /verify before every request, and it answers 204 or 401 and nothing else.
+  app.fetch = withVerify(services, app.fetch);
   return app;
 }
 

@@ -7,7 +7,16 @@ import { makeTempDir, removeDir } from "../helpers/app.js";
 import { type RunningCli, waitForOutput } from "../helpers/cli.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const DEV_ONLY = ["tsx", "typescript", "vite", "vitest", "@biomejs/biome", "drizzle-kit", "react"];
+const DEV_ONLY = [
+  "tsx",
+  "typescript",
+  "vite",
+  "vitest",
+  "@biomejs/biome",
+  "drizzle-kit",
+  "react",
+  "@scalar/api-reference",
+];
 
 /** The files a fresh clone of this working tree has (tracked or new, never ignored ones). */
 function copyCheckout(to: string): void {
@@ -75,6 +84,10 @@ describe("the production install: npm ci, build, prune --omit=dev (scripts/produ
     const api = (p: string, method = "GET") =>
       fetch(`${url}/api/v1${p}`, { method, headers: { authorization: `Bearer ${key}` } });
     expect((await fetch(`${url}/`)).status).toBe(200);
+    // The API reference's script was copied into dist/ by the build, its package pruned.
+    const script = await fetch(`${url}/api/v1/docs/scalar.js`);
+    expect(script.status).toBe(200);
+    expect((await script.text()).length).toBeGreaterThan(1_000_000);
     const created = await api("/backup", "POST");
     expect(created.status).toBe(201);
     const { filename } = (await created.json()) as { filename: string };

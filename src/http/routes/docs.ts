@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream, existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { renderApiReference } from "@scalar/client-side-rendering";
 import { z } from "zod";
 import { API_BASE } from "../openapi/document.js";
@@ -12,12 +13,16 @@ import { apiRouter, defineRoute } from "../openapi/router.js";
 const tags = ["Service"];
 const SCRIPT_PATH = `${API_BASE}/docs/scalar.js`;
 
-// The reference page's script comes from the @scalar/api-reference package this service depends on, never a CDN.
-const SCALAR_SCRIPT = path.join(
-  path.dirname(createRequire(import.meta.url).resolve("@scalar/api-reference")),
-  "browser",
-  "standalone.js",
-);
+/**
+ * The reference page's script is served by this service, never a CDN: the build copies Scalar's bundle into
+ * dist/vendor (scripts/vendor-scalar.mjs); running from sources, it is read from the dev dependency.
+ */
+function scalarScript(): string {
+  const built = fileURLToPath(new URL("../../vendor/scalar-standalone.js", import.meta.url));
+  if (existsSync(built)) return built;
+  const entry = createRequire(import.meta.url).resolve("@scalar/api-reference");
+  return path.join(path.dirname(entry), "browser", "standalone.js");
+}
 
 /**
  * The page's own policy: only this origin, its one inline script by nonce. Scalar injects its styles at
@@ -89,6 +94,8 @@ const script = defineRoute({
   },
 });
 
+let scalarFile: string | undefined;
+
 export const docsRoutes = apiRouter()
   .openapi(page, async (c) => {
     const nonce = randomBytes(16).toString("base64");
@@ -99,8 +106,9 @@ export const docsRoutes = apiRouter()
     return c.html(renderPage(nonce), 200);
   })
   .openapi(script, () => {
-    const { size } = statSync(SCALAR_SCRIPT);
-    return new Response(Readable.toWeb(createReadStream(SCALAR_SCRIPT)) as ReadableStream, {
+    scalarFile ??= scalarScript();
+    const { size } = statSync(scalarFile);
+    return new Response(Readable.toWeb(createReadStream(scalarFile)) as ReadableStream, {
       headers: {
         "Content-Type": "text/javascript; charset=utf-8",
         "Content-Length": String(size),

@@ -1,15 +1,16 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, type Backup, downloadUrl, queryKeys } from "../api.js";
-import { formatBytes, formatLocal, parseBackupStamp } from "../format.js";
+import { formatBytes } from "../format.js";
 import { useDatabases } from "../shell/DatabaseSwitcher.js";
 import { ErrorAlert, Notice, Spinner } from "../ui/Alert.js";
+import { BackupCells, BackupHeaderCells } from "./BackupCells.js";
 import { BackupWarnings } from "./BackupWarnings.js";
 import { DeleteDialog, RestoreDialog } from "./dialogs.js";
 import { OffsiteCell, offsiteInFlight, PushButton, RemoteOnly } from "./Offsite.js";
 import { ScheduleCard } from "./ScheduleCard.js";
 import { UploadButton } from "./UploadButton.js";
-import { kindLabel, VerifiedCell, VerifyButton } from "./Verification.js";
+import { VerifiedCell, VerifyButton } from "./Verification.js";
 
 type Pending = { action: "restore" | "delete"; backup: Backup } | null;
 
@@ -128,12 +129,7 @@ function BackupTable({ database, backups, onAction }: TableProps) {
         <caption className="visually-hidden">Backups of {database}, newest first</caption>
         <thead>
           <tr>
-            <th scope="col">Filename</th>
-            <th scope="col" className="num">
-              Size
-            </th>
-            <th scope="col">Created</th>
-            <th scope="col">Kind</th>
+            <BackupHeaderCells />
             <th scope="col">Verified</th>
             <th scope="col">Off-site</th>
             <th scope="col">
@@ -142,45 +138,29 @@ function BackupTable({ database, backups, onAction }: TableProps) {
           </tr>
         </thead>
         <tbody>
-          {backups.map((backup) => {
-            const created = parseBackupStamp(backup.created_at);
-            return (
-              <tr key={backup.filename}>
-                <th scope="row" className="mono">
-                  {backup.filename}
-                </th>
-                <td className="num">{formatBytes(backup.size)}</td>
-                <td className="nowrap">
-                  {created ? (
-                    <time dateTime={created.toISOString()} title={`${created.toISOString()} (UTC)`}>
-                      {formatLocal(created)}
-                    </time>
-                  ) : (
-                    backup.created_at
-                  )}
-                </td>
-                <td>{kindLabel(backup.kind)}</td>
-                <td className="nowrap">
-                  <VerifiedCell backup={backup} />
-                </td>
-                <td>
-                  <OffsiteCell offsite={backup.offsite} />
-                </td>
-                <td className="actions">
-                  <a className="button" href={downloadUrl(database, backup.filename)} download={backup.filename}>
-                    Download<span className="visually-hidden"> {backup.filename}</span>
-                  </a>
-                  <VerifyButton database={database} backup={backup} />
-                  <button type="button" onClick={() => onAction({ action: "restore", backup })}>
-                    Restore<span className="visually-hidden"> {backup.filename}</span>
-                  </button>
-                  <button type="button" className="danger-text" onClick={() => onAction({ action: "delete", backup })}>
-                    Delete<span className="visually-hidden"> {backup.filename}</span>
-                  </button>
-                </td>
-              </tr>
-            );
-          })}
+          {backups.map((backup) => (
+            <tr key={backup.filename}>
+              <BackupCells backup={backup} />
+              <td className="nowrap">
+                <VerifiedCell backup={backup} />
+              </td>
+              <td>
+                <OffsiteCell offsite={backup.offsite} />
+              </td>
+              <td className="actions">
+                <a className="button" href={downloadUrl(database, backup.filename)} download={backup.filename}>
+                  Download<span className="visually-hidden"> {backup.filename}</span>
+                </a>
+                <VerifyButton database={database} backup={backup} />
+                <button type="button" onClick={() => onAction({ action: "restore", backup })}>
+                  Restore<span className="visually-hidden"> {backup.filename}</span>
+                </button>
+                <button type="button" className="danger-text" onClick={() => onAction({ action: "delete", backup })}>
+                  Delete<span className="visually-hidden"> {backup.filename}</span>
+                </button>
+              </td>
+            </tr>
+          ))}
         </tbody>
       </table>
     </div>

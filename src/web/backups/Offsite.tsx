@@ -1,8 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useId } from "react";
 import { api, type Backup, errorCode, type Outputs, queryKeys } from "../api.js";
-import { formatBytes, formatLocal, parseBackupStamp } from "../format.js";
 import { ErrorAlert, Spinner } from "../ui/Alert.js";
+import { BackupCells, BackupHeaderCells } from "./BackupCells.js";
 
 type OffsiteState = NonNullable<Backup["offsite"]>;
 type RemoteBackup = Outputs["offsite"]["list"]["backups"][number];
@@ -120,42 +120,29 @@ function RemoteTable({ database, backups, fetching, onFetch }: RemoteTableProps)
         <caption className="visually-hidden">Off-site copies of {database} that are not on this host</caption>
         <thead>
           <tr>
-            <th scope="col">Filename</th>
-            <th scope="col" className="num">
-              Size
-            </th>
-            <th scope="col">Created</th>
-            <th scope="col">Kind</th>
+            <BackupHeaderCells />
             <th scope="col">
               <span className="visually-hidden">Actions</span>
             </th>
           </tr>
         </thead>
         <tbody>
-          {backups.map((backup) => {
-            const created = parseBackupStamp(backup.created_at);
-            return (
-              <tr key={backup.filename}>
-                <th scope="row" className="mono">
-                  {backup.filename}
-                </th>
-                <td className="num">{formatBytes(backup.size)}</td>
-                <td className="nowrap">{created ? formatLocal(created) : backup.created_at}</td>
-                <td>{backup.kind}</td>
-                <td className="actions">
-                  <button
-                    type="button"
-                    onClick={() => onFetch(backup.filename)}
-                    disabled={fetching !== undefined}
-                    aria-busy={fetching === backup.filename}
-                  >
-                    {fetching === backup.filename ? <Spinner /> : null} Fetch
-                    <span className="visually-hidden"> {backup.filename}</span>
-                  </button>
-                </td>
-              </tr>
-            );
-          })}
+          {backups.map((backup) => (
+            <tr key={backup.filename}>
+              <BackupCells backup={backup} />
+              <td className="actions">
+                <button
+                  type="button"
+                  onClick={() => onFetch(backup.filename)}
+                  disabled={fetching !== undefined}
+                  aria-busy={fetching === backup.filename}
+                >
+                  {fetching === backup.filename ? <Spinner /> : null} Fetch
+                  <span className="visually-hidden"> {backup.filename}</span>
+                </button>
+              </td>
+            </tr>
+          ))}
         </tbody>
       </table>
     </div>
