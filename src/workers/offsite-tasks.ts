@@ -58,8 +58,8 @@ function checksumMismatch(expected: string, actual: string): TaskFailure {
 }
 
 /**
- * A Node stream as the web stream age reads, without copying: `Readable.toWeb` copies every chunk (Node 20) and
- * queues ahead; `ReadableStream.from` pulls one chunk at a time from the stream's async iterator.
+ * A Node stream as the web stream age reads, without copying: `Readable.toWeb` copies every chunk (Node 20);
+ * `ReadableStream.from` pulls the chunks themselves from the stream's async iterator.
  */
 const toWeb = (stream: Readable) => WebReadableStream.from<Uint8Array>(stream) as unknown as ReadableStream<Uint8Array>;
 const fromWeb = (stream: ReadableStream<Uint8Array>) => Readable.fromWeb(stream as unknown as WebReadableStream);
