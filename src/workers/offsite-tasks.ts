@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { ReadableStream as WebReadableStream } from "node:stream/web";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { Decrypter, Encrypter } from "age-encryption";
@@ -57,7 +57,11 @@ function checksumMismatch(expected: string, actual: string): TaskFailure {
   return new TaskFailure("the file's SHA-256 does not match its record", "CHECKSUM_MISMATCH", { expected, actual });
 }
 
-const toWeb = (stream: Readable) => Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+/**
+ * A Node stream as the web stream age reads, without copying: `Readable.toWeb` copies every chunk (Node 20);
+ * `ReadableStream.from` pulls the chunks themselves from the stream's async iterator.
+ */
+const toWeb = (stream: Readable) => WebReadableStream.from<Uint8Array>(stream) as unknown as ReadableStream<Uint8Array>;
 const fromWeb = (stream: ReadableStream<Uint8Array>) => Readable.fromWeb(stream as unknown as WebReadableStream);
 
 async function fsyncFile(file: string): Promise<void> {
@@ -113,11 +117,12 @@ export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
   const plain = createReadStream(args.file, { highWaterMark: READ_CHUNK });
   plain.on("error", (error) => hasher.destroy(error));
   plain.pipe(hasher);
-  let body: Readable = hasher;
+  // lib-storage reads a web stream itself: the ciphertext goes to it without another conversion.
+  let body: Readable | ReadableStream<Uint8Array> = hasher;
   if (args.recipients.length > 0) {
     const encrypter = new Encrypter();
     for (const recipient of args.recipients) encrypter.addRecipient(recipient);
-    body = fromWeb(await encrypter.encrypt(toWeb(hasher)));
+    body = await encrypter.encrypt(toWeb(hasher));
   }
   const client = createS3Client(args.store);
   const upload = new Upload({
@@ -141,7 +146,8 @@ export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
     if (isStoreError(error)) throw storeFailure(error);
     throw error;
   } finally {
-    body.destroy();
+    plain.destroy();
+    hasher.destroy();
     client.destroy();
   }
   return { sha256: expected, size: hasher.bytes };

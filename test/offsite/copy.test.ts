@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/logger.js";
 import { writeBackup } from "../../src/services/backup/create.js";
 import { nextPrefixedName, preUpgradeBackupName } from "../../src/services/backup/files.js";
 import { createBackup } from "../../src/services/backup/index.js";
@@ -63,6 +64,18 @@ describe("off-site copies", () => {
     }
     const finished = events.filter((e) => e.type === "operation.finished" && e.operation === "offsite");
     expect(finished.map((e) => e.type === "operation.finished" && e.outcome)).toEqual(["ok", "ok", "ok", "ok"]);
+  });
+
+  it("starts a new backup's copy only once its background verification has ended", async () => {
+    const lines: { msg: string; filename?: string }[] = [];
+    const logger = createLogger("info", { write: (line: string) => lines.push(JSON.parse(line)) });
+    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "ordered/" }, { services: { logger } });
+    const created = (await (await t.request("/api/v1/backup", { method: "POST" })).json()) as { filename: string };
+    await waitForState(t, created.filename, "done");
+    const about = lines.filter((l) => l.filename === created.filename).map((l) => l.msg);
+    const verified = about.indexOf("verification finished");
+    expect(verified).toBeGreaterThanOrEqual(0);
+    expect(about.indexOf("off-site copy started")).toBeGreaterThan(verified);
   });
 
   it("stores a plaintext copy without .age only when plaintext is explicitly allowed", async () => {

@@ -83,6 +83,7 @@ interface Job {
 export class VerificationQueue {
   readonly #jobs: Job[] = [];
   readonly #keys = new Set<string>();
+  readonly #waiters = new Map<string, (() => void)[]>();
   #deps: ServiceDeps | null = null;
   #active: Promise<void> | null = null;
   #starting: Promise<void> | null = null;
@@ -107,6 +108,13 @@ export class VerificationQueue {
     this.#pump();
   }
 
+  /** Resolves once `filename`'s queued or running verification has ended (at once when none will run here). */
+  settled(database: string, filename: string): Promise<void> {
+    const key = `${database}/${filename}`;
+    if (!this.#deps || !this.#keys.has(key)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.set(key, [...(this.#waiters.get(key) ?? []), resolve]));
+  }
+
   /** Resolves once nothing is queued or running (tests, shutdown). */
   async idle(): Promise<void> {
     await this.#starting?.catch(() => undefined);
@@ -117,7 +125,7 @@ export class VerificationQueue {
   async stop(): Promise<void> {
     this.#deps = null;
     this.#jobs.length = 0;
-    this.#keys.clear();
+    for (const key of this.#keys) this.#settle(key);
     await this.idle();
   }
 
@@ -127,10 +135,16 @@ export class VerificationQueue {
     const job = this.#jobs.shift();
     if (!job) return;
     this.#active = this.#run(deps, job).finally(() => {
-      this.#keys.delete(`${job.database}/${job.filename}`);
+      this.#settle(`${job.database}/${job.filename}`);
       this.#active = null;
       this.#pump();
     });
+  }
+
+  #settle(key: string): void {
+    this.#keys.delete(key);
+    for (const resolve of this.#waiters.get(key) ?? []) resolve();
+    this.#waiters.delete(key);
   }
 
   async #run(deps: ServiceDeps, { database, filename }: Job): Promise<void> {

@@ -286,10 +286,15 @@ export class OffsiteService {
     }
   }
 
-  /** A fetched backup is written with a `done` record first: it is already remote. */
+  /**
+   * A fetched backup is written with a `done` record first: it is already remote. Any other is copied once its
+   * background verification has ended, so a fresh backup is read by one worker at a time (bench: copy memory).
+   */
   async #afterWritten(database: string, filename: string): Promise<void> {
     const record = await readRecord(this.deps.paths.backupDir(database), filename);
     if (record?.state === "done") return;
+    await this.deps.verifications.settled(database, filename);
+    if (!this.#active) return;
     this.#enqueue("copy", database, filename, Date.now(), true);
     this.#pump();
   }
