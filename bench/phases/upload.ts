@@ -63,15 +63,16 @@ async function uploadSource(ctx: BenchContext): Promise<string> {
 
 /**
  * Upload wall time against cp + fsync + integrity_check of the same file, rounds interleaved; then, in
- * rounds of their own, the server's RSS growth and /verify p99 while it receives and validates. The timed
+ * rounds of their own, the /verify p99 while it receives and validates. RSS growth: the largest of all rounds. The timed
  * rounds run without the /verify probe, like the backup's: its 1000 fetches a second cost this process
- * about half a core, which on two cores slowed the service's side (nearly 2× at 1 GiB) and never the baseline's.
+ * about half a core, which on two cores slowed the service's side (1.6× at 1 GiB, interleaved) and never the baseline's.
  */
 export async function uploadFigures(ctx: BenchContext): Promise<Row[]> {
   const source = await uploadSource(ctx);
   const copy = path.join(ctx.scratchDir, "upload-copy.db");
   const service: number[] = [];
   const manual: number[] = [];
+  const rss: number[] = [];
   for (let round = 0; round < ctx.options.rounds; round++) {
     const viaCp = async () => {
       await settle();
@@ -80,7 +81,9 @@ export async function uploadFigures(ctx: BenchContext): Promise<Row[]> {
     };
     const viaService = async () => {
       await settle();
+      const watch = new RssWatch(ctx.servicePid);
       const { value, ms } = await timed(() => upload(ctx, source));
+      rss.push(watch.stop().growthMiB);
       service.push(ms);
       await ctx.service.deleteBackup(value.filename);
     };
@@ -92,10 +95,12 @@ export async function uploadFigures(ctx: BenchContext): Promise<Row[]> {
       await viaCp();
     }
     ctx.log(
-      `  upload round ${round + 1}: service ${fmt.ms(service.at(-1) ?? 0)}, cp+check ${fmt.ms(manual.at(-1) ?? 0)}`,
+      `  upload round ${round + 1}: service ${fmt.ms(service.at(-1) ?? 0)} (RSS +${fmt.mib(rss.at(-1) ?? 0)}), cp+check ${fmt.ms(manual.at(-1) ?? 0)}`,
     );
   }
-  const { rss, p99s } = await duringUploads(ctx, source);
+  const during = await duringUploads(ctx, source);
+  rss.push(...during.rss);
+  const p99s = during.p99s;
   rmSync(source, { force: true });
   const ratio = median(service) / median(manual);
   const rows: Row[] = [
