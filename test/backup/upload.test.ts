@@ -174,7 +174,7 @@ describe("uploading a backup", () => {
     const server: Listening = await listen(t.app.fetch);
     try {
       const key = (await t.setupOperator()).key;
-      // Sent 64 KiB at a time with pauses, so the worker hashes the file behind many separate writes.
+      // Sent 64 KiB at a time with pauses, so the file is written in many separate writes and batches.
       const body = await new Promise<Record<string, unknown>>((resolve, reject) => {
         const req = request(
           `${server.url}/api/v1/backup/upload`,
