@@ -50,9 +50,27 @@ export class ServiceClient {
     return (await (await expectOk(res, "backup")).json()) as BackupInfo;
   }
 
+  /**
+   * Deletes a backup once its background verification has ended: that verification (a read of the whole
+   * file) would otherwise run into the next timed round, slowing only the service's side.
+   */
   async deleteBackup(filename: string): Promise<void> {
+    await this.verified(filename);
     const res = await fetch(`${this.url}/api/v1/backup/${filename}`, { method: "DELETE", headers: this.headers });
     await expectOk(res, "delete backup");
+  }
+
+  /** Waits (at most two minutes) until `filename` is no longer listed as pending verification. */
+  async verified(filename: string): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline) {
+      const res = await fetch(`${this.url}/api/v1/backup`, { headers: this.headers });
+      const { backups } = (await (await expectOk(res, "list")).json()) as {
+        backups: { filename: string; verification: { state: string } }[];
+      };
+      if (backups.find((b) => b.filename === filename)?.verification.state !== "pending") return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   async restore(filename: string): Promise<void> {

@@ -1,9 +1,10 @@
-import { copyFileSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/app.js";
+import { badBackups } from "../helpers/bad-backups.js";
 import { seedDatabaseFile } from "../helpers/seed.js";
 import { type Listening, listen } from "../helpers/server.js";
 import { backupDir, corrupt, listSettled, sha256Of, visibleFiles } from "./lifecycle-helpers.js";
@@ -17,29 +18,6 @@ function goodBackupFile(dir: string, rows = 50): string {
   seedDatabaseFile(file, { titles, wal: false });
   return file;
 }
-
-const spoilers: [string, (file: string) => void][] = [
-  ["a text file", (file) => writeFileSync(file, "hello, not a database\n".repeat(100))],
-  ["a truncated database", (file) => truncateSync(file, 6000)],
-  ["a database with corrupted pages", corrupt],
-  [
-    "a SQLite file that is not an app database",
-    (file) => {
-      writeFileSync(file, "");
-      const other = new Database(file);
-      other.exec("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)");
-      other.close();
-    },
-  ],
-  [
-    "a backup from a newer build",
-    (file) => {
-      const db = new Database(file);
-      db.prepare("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('future', ?)").run(Date.now() * 10);
-      db.close();
-    },
-  ],
-];
 
 /** A body that produces `total` bytes lazily, so no test holds it in memory. */
 function streamOf(total: number, chunk = 256 * 1024): ReadableStream<Uint8Array> {
@@ -103,7 +81,7 @@ describe("uploading a backup", () => {
     expect(missing.status).toBe(404);
   });
 
-  it.each(spoilers)("refuses %s with 422 and keeps nothing", async (_label, spoil) => {
+  it.each(badBackups)("refuses %s with 422 and keeps nothing", async (_label, spoil) => {
     t = newApp();
     const source = goodBackupFile(tempDir());
     spoil(source);
