@@ -4,6 +4,7 @@ import type { Server } from "node:http";
 import path from "node:path";
 // @ts-expect-error s3rver ships no types; the few calls used here are typed by TestStore.
 import S3rver from "s3rver";
+import { afterAll, beforeAll } from "vitest";
 import type { ConfigInput } from "../../src/config.js";
 import { makeTempDir, removeDir } from "./app.js";
 
@@ -194,4 +195,25 @@ export function ageEncrypt(plaintext: Buffer, recipient: string): Buffer {
 
 export function writeFile(file: string, bytes: Buffer): void {
   writeFileSync(file, bytes);
+}
+
+export interface StoreFixture {
+  store: TestStore;
+  keys: ReturnType<typeof ageKeyPair>;
+  keyDir: string;
+}
+
+/** A describe block's s3rver and age key pair: started before its first test, removed after its last. */
+export function useTestStore(): StoreFixture {
+  const fixture = {} as StoreFixture;
+  beforeAll(async () => {
+    fixture.store = await startTestStore();
+    fixture.keyDir = makeTempDir("cc-age-");
+    fixture.keys = ageKeyPair(fixture.keyDir);
+  });
+  afterAll(async () => {
+    await fixture.store?.close();
+    if (fixture.keyDir) removeDir(fixture.keyDir);
+  });
+  return fixture;
 }

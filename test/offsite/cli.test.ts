@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { makeTempDir, removeDir } from "../helpers/app.js";
 import { oneLine, parseJson, runCli } from "../helpers/cli.js";
-import { ageKeyPair, startTestStore, TEST_CREDENTIALS, type TestStore } from "../helpers/s3.js";
+import { TEST_CREDENTIALS, useTestStore } from "../helpers/s3.js";
 import { seedDatabase, titles } from "../helpers/seed.js";
 
 interface Listed {
@@ -9,29 +9,21 @@ interface Listed {
 }
 
 describe("chaoscypher offsite", () => {
-  let store: TestStore;
-  let keyDir: string;
-  let keys: ReturnType<typeof ageKeyPair>;
+  const s3 = useTestStore();
   const dirs: string[] = [];
 
-  beforeAll(async () => {
-    store = await startTestStore();
-    keyDir = makeTempDir("cc-age-");
-    keys = ageKeyPair(keyDir);
-  });
-  afterAll(async () => {
-    await store.close();
-    for (const dir of [keyDir, ...dirs]) removeDir(dir);
+  afterAll(() => {
+    for (const dir of dirs) removeDir(dir);
   });
 
   const env = (identity = true) => ({
     ...TEST_CREDENTIALS,
-    CHAOSCYPHER_S3_BUCKET: store.bucket,
-    CHAOSCYPHER_S3_ENDPOINT: store.endpoint,
+    CHAOSCYPHER_S3_BUCKET: s3.store.bucket,
+    CHAOSCYPHER_S3_ENDPOINT: s3.store.endpoint,
     CHAOSCYPHER_S3_FORCE_PATH_STYLE: "true",
     CHAOSCYPHER_S3_PREFIX: "cli/",
-    CHAOSCYPHER_AGE_RECIPIENTS: keys.recipient,
-    ...(identity ? { CHAOSCYPHER_AGE_IDENTITY_FILE: keys.identityFile } : {}),
+    CHAOSCYPHER_AGE_RECIPIENTS: s3.keys.recipient,
+    ...(identity ? { CHAOSCYPHER_AGE_IDENTITY_FILE: s3.keys.identityFile } : {}),
   });
   const cli = (args: string[], dataDir: string, identity = true) =>
     runCli([...args, "--data-dir", dataDir], { env: env(identity) });

@@ -2,39 +2,27 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createLogger } from "../../src/logger.js";
 import { writeBackup } from "../../src/services/backup/create.js";
 import { nextPrefixedName, preUpgradeBackupName } from "../../src/services/backup/files.js";
 import { createBackup } from "../../src/services/backup/index.js";
 import type { ServiceEvent } from "../../src/services/events/index.js";
 import { OffsiteService, offsiteSettings } from "../../src/services/offsite/index.js";
-import { makeTempDir, removeDir, useTestApps } from "../helpers/app.js";
+import { useTestApps } from "../helpers/app.js";
 import { insertNode, withDb } from "../helpers/data.js";
 import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
-import { ageDecrypt, ageKeyPair, offsiteConfig, startTestStore, type TestStore } from "../helpers/s3.js";
+import { ageDecrypt, offsiteConfig, useTestStore } from "../helpers/s3.js";
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
 describe("off-site copies", () => {
   const newApp = useTestApps();
   const newOffsiteApp = useOffsiteApps(newApp);
-  let store: TestStore;
-  let keys: ReturnType<typeof ageKeyPair>;
-  let keyDir: string;
-
-  beforeAll(async () => {
-    store = await startTestStore();
-    keyDir = makeTempDir("cc-age-");
-    keys = ageKeyPair(keyDir);
-  });
-  afterAll(async () => {
-    await store.close();
-    removeDir(keyDir);
-  });
+  const s3 = useTestStore();
 
   it("copies a backup of every kind, age-encrypted, with its plaintext facts in the object's metadata", async () => {
-    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "kinds/" });
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "kinds/" });
     const events: ServiceEvent[] = [];
     t.services.events.on((e) => events.push(e));
     await withDb(t.services, "default", (db) => insertNode(db, "remember me"));
@@ -53,10 +41,10 @@ describe("off-site copies", () => {
       const key = `kinds/default/${filename}.age`;
       expect(offsite.key).toBe(key);
       const local = readFileSync(path.join(t.dataDir, "backups", "default", filename));
-      const stored = store.readObject(key);
+      const stored = s3.store.readObject(key);
       expect(stored.subarray(0, 22).toString()).toBe("age-encryption.org/v1\n");
-      expect(ageDecrypt(stored, keys.identityFile).equals(local)).toBe(true);
-      expect(store.metadata(key)).toMatchObject({
+      expect(ageDecrypt(stored, s3.keys.identityFile).equals(local)).toBe(true);
+      expect(s3.store.metadata(key)).toMatchObject({
         "x-amz-meta-sha256": sha256(local),
         "x-amz-meta-size": String(local.length),
         "x-amz-meta-kind": kind,
@@ -69,7 +57,7 @@ describe("off-site copies", () => {
   it("starts a new backup's copy only once its background verification has ended", async () => {
     const lines: { msg: string; filename?: string }[] = [];
     const logger = createLogger("info", { write: (line: string) => lines.push(JSON.parse(line)) });
-    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "ordered/" }, { services: { logger } });
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "ordered/" }, { services: { logger } });
     const created = (await (await t.request("/api/v1/backup", { method: "POST" })).json()) as { filename: string };
     await waitForState(t, created.filename, "done");
     const about = lines.filter((l) => l.filename === created.filename).map((l) => l.msg);
@@ -79,7 +67,7 @@ describe("off-site copies", () => {
   });
 
   it("stores a plaintext copy without .age only when plaintext is explicitly allowed", async () => {
-    const t = await newOffsiteApp(store, keys.recipient, {
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, {
       s3Prefix: "plain/",
       ageRecipients: [],
       s3AllowPlaintext: true,
@@ -88,11 +76,11 @@ describe("off-site copies", () => {
     const offsite = await waitForState(t, created.filename, "done");
     expect(offsite.key).toBe(`plain/default/${created.filename}`);
     const local = readFileSync(path.join(t.dataDir, "backups", "default", created.filename));
-    expect(store.readObject(`plain/default/${created.filename}`).equals(local)).toBe(true);
+    expect(s3.store.readObject(`plain/default/${created.filename}`).equals(local)).toBe(true);
   });
 
   it("refuses to copy a backup whose bytes no longer match its recorded SHA-256, aborting the upload", async () => {
-    const t = newApp({ config: offsiteConfig(store, keys.recipient, { s3Prefix: "mismatch/" }) });
+    const t = newApp({ config: offsiteConfig(s3.store, s3.keys.recipient, { s3Prefix: "mismatch/" }) });
     const settings = offsiteSettings(t.config);
     if (!settings) throw new Error("off-site settings expected");
     // The record says one thing, the file on disk another (bit rot, an edit by hand).
@@ -108,15 +96,15 @@ describe("off-site copies", () => {
       const created = await createBackup(t.services, "default");
       const failed = await waitForState(t, created.filename, "failed");
       expect(failed.error).toMatch(/SHA-256 does not match/);
-      expect(store.keys().filter((k) => k.startsWith("mismatch/"))).toEqual([]);
-      expect(store.incompleteUploads()).toEqual([]);
+      expect(s3.store.keys().filter((k) => k.startsWith("mismatch/"))).toEqual([]);
+      expect(s3.store.incompleteUploads()).toEqual([]);
     } finally {
       await t.services.offsite.stop();
     }
   });
 
   it("sends a large backup as a multipart upload, byte-exact after decryption", async () => {
-    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "large/" });
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "large/" });
     await withDb(t.services, "default", (db) => {
       db.run(sql`CREATE TABLE filler (b BLOB)`);
       db.run(
@@ -126,7 +114,7 @@ describe("off-site copies", () => {
     const parts: number[] = [];
     const counting = (async () => {
       for (;;) {
-        await store.nextPart();
+        await s3.store.nextPart();
         parts.push(1);
       }
     })();
@@ -139,8 +127,8 @@ describe("off-site copies", () => {
     await waitForState(t, created.filename, "done");
     expect(parts.length).toBeGreaterThanOrEqual(8);
     const local = readFileSync(path.join(t.dataDir, "backups", "default", created.filename));
-    const stored = store.readObject(`large/default/${created.filename}.age`);
-    expect(sha256(ageDecrypt(stored, keys.identityFile))).toBe(sha256(local));
-    expect(store.incompleteUploads()).toEqual([]);
+    const stored = s3.store.readObject(`large/default/${created.filename}.age`);
+    expect(sha256(ageDecrypt(stored, s3.keys.identityFile))).toBe(sha256(local));
+    expect(s3.store.incompleteUploads()).toEqual([]);
   });
 });

@@ -2,12 +2,12 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createBackup } from "../../src/services/backup/index.js";
-import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/app.js";
+import { makeTempDir, type TestApp, useTestApps } from "../helpers/app.js";
 import { withDb } from "../helpers/data.js";
 import { listOffsite, useOffsiteApps, waitForState } from "../helpers/offsite.js";
-import { ageDecrypt, ageKeyPair, offsiteConfig, startTestStore, type TestStore } from "../helpers/s3.js";
+import { ageDecrypt, offsiteConfig, useTestStore } from "../helpers/s3.js";
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
@@ -24,29 +24,17 @@ async function growDatabase(t: TestApp, mib: number): Promise<void> {
 describe("off-site copies survive outages and restarts", () => {
   const newApp = useTestApps();
   const newOffsiteApp = useOffsiteApps(newApp);
-  let store: TestStore;
-  let keys: ReturnType<typeof ageKeyPair>;
-  let keyDir: string;
-
-  beforeAll(async () => {
-    store = await startTestStore();
-    keyDir = makeTempDir("cc-age-");
-    keys = ageKeyPair(keyDir);
-  });
-  afterAll(async () => {
-    await store.close();
-    removeDir(keyDir);
-  });
+  const s3 = useTestStore();
 
   const expectCopied = (t: TestApp, prefix: string, filename: string) => {
     const local = readFileSync(path.join(t.dataDir, "backups", "default", filename));
-    const stored = store.readObject(`${prefix}default/${filename}.age`);
-    expect(sha256(ageDecrypt(stored, keys.identityFile))).toBe(sha256(local));
+    const stored = s3.store.readObject(`${prefix}default/${filename}.age`);
+    expect(sha256(ageDecrypt(stored, s3.keys.identityFile))).toBe(sha256(local));
   };
 
   it("keeps copies failed while the store is down and finishes them when it answers again", async () => {
-    await store.stop();
-    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "down/" });
+    await s3.store.stop();
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "down/" });
     const first = await createBackup(t.services, "default");
     const second = await createBackup(t.services, "default");
     const failed = await waitForState(t, first.filename, "failed");
@@ -54,7 +42,7 @@ describe("off-site copies survive outages and restarts", () => {
     const listed = await listOffsite(t);
     expect(listed.every((b) => ["failed", "uploading", "pending"].includes(b.offsite?.state ?? ""))).toBe(true);
 
-    await store.start();
+    await s3.store.start();
     await waitForState(t, first.filename, "done");
     await waitForState(t, second.filename, "done");
     expectCopied(t, "down/", first.filename);
@@ -62,41 +50,41 @@ describe("off-site copies survive outages and restarts", () => {
   });
 
   it("retries an upload cut off mid-way, leaving no incomplete multipart upload", async () => {
-    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "mid/" });
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "mid/" });
     await growDatabase(t, 24);
-    const part = store.nextPart();
+    const part = s3.store.nextPart();
     const created = await createBackup(t.services, "default");
     await part;
-    await store.stop();
+    await s3.store.stop();
     await waitForState(t, created.filename, "failed");
-    await store.start();
+    await s3.store.start();
     await waitForState(t, created.filename, "done");
     expectCopied(t, "mid/", created.filename);
-    expect(store.incompleteUploads()).toEqual([]);
+    expect(s3.store.incompleteUploads()).toEqual([]);
   });
 
   it("after a restart, queues every copy not done and aborts the upload a crash cut off", async () => {
     const dataDir = makeTempDir();
-    const first = newApp({ dataDir, config: offsiteConfig(store, keys.recipient, { s3Prefix: "restart/" }) });
+    const first = newApp({ dataDir, config: offsiteConfig(s3.store, s3.keys.recipient, { s3Prefix: "restart/" }) });
     await growDatabase(first, 24);
     await first.services.offsite?.start();
-    const part = store.nextPart();
+    const part = s3.store.nextPart();
     const cut = await createBackup(first.services, "default");
     await part;
     // A crash: the worker dies mid-upload, the record stays `uploading`, the multipart upload stays open.
     await first.services.offsite?.stop();
-    expect(store.incompleteUploads().length).toBeGreaterThan(0);
+    expect(s3.store.incompleteUploads().length).toBeGreaterThan(0);
     const states = await listOffsite(first);
     expect(states.find((b) => b.filename === cut.filename)?.offsite?.state).toBe("uploading");
     // Written while no queue runs (the server is down and the CLI makes a backup): not copied yet.
     const waiting = await createBackup(first.services, "default");
     await first.close();
 
-    const second = await newOffsiteApp(store, keys.recipient, { s3Prefix: "restart/" }, { dataDir });
+    const second = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "restart/" }, { dataDir });
     await waitForState(second, waiting.filename, "done");
     await waitForState(second, cut.filename, "done");
     expectCopied(second, "restart/", waiting.filename);
     expectCopied(second, "restart/", cut.filename);
-    expect(store.incompleteUploads()).toEqual([]);
+    expect(s3.store.incompleteUploads()).toEqual([]);
   });
 });

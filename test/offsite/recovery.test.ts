@@ -1,13 +1,13 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createBackup } from "../../src/services/backup/index.js";
 import { runScheduledBackup } from "../../src/services/schedules/index.js";
-import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/app.js";
+import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
 import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
-import { ageKeyPair, startTestStore, type TestStore } from "../helpers/s3.js";
+import { ageKeyPair, useTestStore } from "../helpers/s3.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -19,33 +19,24 @@ interface RemoteList {
 describe("disaster recovery from off-site copies", () => {
   const newApp = useTestApps();
   const newOffsiteApp = useOffsiteApps(newApp);
-  let store: TestStore;
-  let keys: ReturnType<typeof ageKeyPair>;
+  const s3 = useTestStore();
   let other: ReturnType<typeof ageKeyPair>;
-  let keyDir: string;
 
-  beforeAll(async () => {
-    store = await startTestStore();
-    keyDir = makeTempDir("cc-age-");
-    keys = ageKeyPair(keyDir);
-    other = ageKeyPair(keyDir, "other.txt");
-  });
-  afterAll(async () => {
-    await store.close();
-    removeDir(keyDir);
+  beforeAll(() => {
+    other = ageKeyPair(s3.keyDir, "other.txt");
   });
 
   /** A host with one copied backup holding the note "before the disaster". */
   async function hostWithCopy(prefix: string): Promise<{ t: TestApp; filename: string }> {
-    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: prefix });
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: prefix });
     await withDb(t.services, "default", (db) => insertNode(db, "before the disaster"));
     const { filename } = await createBackup(t.services, "default");
     await waitForState(t, filename, "done");
     return { t, filename };
   }
 
-  const freshHost = (prefix: string, identityFile: string | null = keys.identityFile) =>
-    newOffsiteApp(store, keys.recipient, { s3Prefix: prefix, ageIdentityFile: identityFile ?? undefined });
+  const freshHost = (prefix: string, identityFile: string | null = s3.keys.identityFile) =>
+    newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: prefix, ageIdentityFile: identityFile ?? undefined });
 
   const fetch = (t: TestApp, filename: string) => t.request(`/api/v1/offsite/${filename}/fetch`, { method: "POST" });
 
@@ -97,10 +88,10 @@ describe("disaster recovery from off-site copies", () => {
   it("answers 422 for a tampered copy and for one whose bytes do not match the recorded SHA-256", async () => {
     const { t, filename } = await hostWithCopy("tamper/");
     const key = `tamper/default/${filename}.age`;
-    const original = store.readObject(key);
+    const original = s3.store.readObject(key);
     const flipped = Buffer.from(original);
     flipped[flipped.length - 100] = (flipped[flipped.length - 100] as number) ^ 0xff;
-    writeFileSync(store.objectFile(key), flipped);
+    writeFileSync(s3.store.objectFile(key), flipped);
     const fresh = await freshHost("tamper/");
     const tampered = await fetch(fresh, filename);
     expect(tampered.status).toBe(422);
@@ -110,7 +101,7 @@ describe("disaster recovery from off-site copies", () => {
     await withDb(t.services, "default", (db) => insertNode(db, "something else"));
     const second = await createBackup(t.services, "default");
     await waitForState(t, second.filename, "done");
-    writeFileSync(store.objectFile(key), store.readObject(`tamper/default/${second.filename}.age`));
+    writeFileSync(s3.store.objectFile(key), s3.store.readObject(`tamper/default/${second.filename}.age`));
     const mismatch = await fetch(fresh, filename);
     expect(mismatch.status).toBe(422);
     expect(await mismatch.json()).toMatchObject({ details: { reason: "checksum_mismatch" } });
@@ -120,12 +111,12 @@ describe("disaster recovery from off-site copies", () => {
   it("answers 422 for a copy that decrypts but is not an app database", async () => {
     const fresh = await freshHost("garbage/");
     const key = "garbage/default/app_20260101_000000.db.age";
-    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "garbage/" });
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "garbage/" });
     const stray = path.join(t.dataDir, "backups", "default", "app_20260101_000000.db");
     writeFileSync(stray, Buffer.from("not a database at all"));
     await t.services.offsite?.push("default");
     await waitForState(t, "app_20260101_000000.db", "done");
-    expect(store.keys()).toContain(key);
+    expect(s3.store.keys()).toContain(key);
     const res = await fetch(fresh, "app_20260101_000000.db");
     expect(res.status).toBe(422);
     expect(await res.json()).toMatchObject({ details: { reason: "not_sqlite" } });
@@ -136,7 +127,7 @@ describe("disaster recovery from off-site copies", () => {
     const fresh = await freshHost("missing/");
     const missing = await fetch(fresh, "app_20200101_000000.db");
     expect(missing.status).toBe(404);
-    await store.stop();
+    await s3.store.stop();
     try {
       const down = await fetch(fresh, "app_20200101_000000.db");
       expect(down.status).toBe(503);
@@ -144,7 +135,7 @@ describe("disaster recovery from off-site copies", () => {
       const list = await fresh.request("/api/v1/offsite");
       expect(list.status).toBe(503);
     } finally {
-      await store.start();
+      await s3.store.start();
     }
   });
 
@@ -152,26 +143,31 @@ describe("disaster recovery from off-site copies", () => {
     const { t, filename } = await hostWithCopy("prune/");
     const key = `prune/default/${filename}.age`;
     const dir = path.join(t.dataDir, "backups", "default");
-    expect(store.keys()).toContain(key);
-    await store.stop();
+    expect(s3.store.keys()).toContain(key);
+    await s3.store.stop();
     // Retention (the schedules branch) deletes the file and says so on the event bus.
     await rm(path.join(dir, filename));
     t.services.events.emit({ type: "backup.deleted", database: "default", filename, reason: "retention" });
     while (!existsSync(path.join(dir, `.${filename}.offsite-delete`))) await sleep(20);
     await t.services.offsite?.stop();
     await t.close();
-    await store.start();
-    expect(store.keys()).toContain(key);
+    await s3.store.start();
+    expect(s3.store.keys()).toContain(key);
 
-    const restarted = await newOffsiteApp(store, keys.recipient, { s3Prefix: "prune/" }, { dataDir: t.dataDir });
-    while (store.keys().includes(key)) await sleep(50);
+    const restarted = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "prune/" }, { dataDir: t.dataDir });
+    while (s3.store.keys().includes(key)) await sleep(50);
     await restarted.services.offsite?.idle();
     expect(readdirSync(dir).filter((name) => name.includes(filename) && name.includes("offsite"))).toEqual([]);
   });
 
   it("removes the remote copy of a scheduled backup that a scheduled run's retention prunes", async () => {
     let clock = new Date("2026-03-01T02:00:00Z");
-    const t = await newOffsiteApp(store, keys.recipient, { s3Prefix: "sched/" }, { services: { now: () => clock } });
+    const t = await newOffsiteApp(
+      s3.store,
+      s3.keys.recipient,
+      { s3Prefix: "sched/" },
+      { services: { now: () => clock } },
+    );
     const settings = { enabled: true, cron: "0 2 * * *", timezone: "UTC", retention: { keep_last: 1 } };
     const first = await runScheduledBackup(t.services, "default", settings, () => "ok");
     await waitForState(t, first.filename as string, "done");
@@ -179,8 +175,8 @@ describe("disaster recovery from off-site copies", () => {
     const second = await runScheduledBackup(t.services, "default", settings, () => "ok");
     await waitForState(t, second.filename as string, "done");
     const pruned = `sched/default/${first.filename}.age`;
-    while (store.keys().includes(pruned)) await sleep(50);
-    expect(store.keys()).toContain(`sched/default/${second.filename}.age`);
+    while (s3.store.keys().includes(pruned)) await sleep(50);
+    expect(s3.store.keys()).toContain(`sched/default/${second.filename}.age`);
   });
 
   it("keeps the remote copy on a plain delete and removes both with ?offsite=true", async () => {
@@ -190,16 +186,16 @@ describe("disaster recovery from off-site copies", () => {
     await waitForState(t, both.filename, "done");
     const userDelete = await t.request(`/api/v1/backup/${filename}`, { method: "DELETE" });
     expect(userDelete.status).toBe(204);
-    expect(store.keys()).toContain(`delete/default/${filename}.age`);
+    expect(s3.store.keys()).toContain(`delete/default/${filename}.age`);
 
     const res = await t.request(`/api/v1/backup/${both.filename}?offsite=true`, { method: "DELETE" });
     expect(res.status).toBe(204);
-    expect(store.keys()).not.toContain(`delete/default/${both.filename}.age`);
+    expect(s3.store.keys()).not.toContain(`delete/default/${both.filename}.age`);
     expect(existsSync(path.join(t.dataDir, "backups", "default", both.filename))).toBe(false);
     // Only remote now: ?offsite=true removes that copy too, and then there is nothing left to delete.
     const remoteOnly = await t.request(`/api/v1/backup/${filename}?offsite=true`, { method: "DELETE" });
     expect(remoteOnly.status).toBe(204);
-    expect(store.keys()).not.toContain(`delete/default/${filename}.age`);
+    expect(s3.store.keys()).not.toContain(`delete/default/${filename}.age`);
     expect((await t.request(`/api/v1/backup/${filename}?offsite=true`, { method: "DELETE" })).status).toBe(404);
   });
 });

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/logger.js";
 import { createBackup } from "../../src/services/backup/index.js";
-import { makeTempDir, removeDir, useTestApps } from "../helpers/app.js";
+import { useTestApps } from "../helpers/app.js";
 import { listOffsite, useOffsiteApps, waitForState } from "../helpers/offsite.js";
-import { ageKeyPair, startTestStore, TEST_CREDENTIALS, type TestStore } from "../helpers/s3.js";
+import { TEST_CREDENTIALS, useTestStore } from "../helpers/s3.js";
 
 const ACCESS_KEY = "AKIALEAKCHECK7Q2Z4XW9";
 const SECRET = "leak/check+Secret9f3kQ2wLz8vN1mR5tY7uP0";
@@ -11,21 +11,14 @@ const SECRET = "leak/check+Secret9f3kQ2wLz8vN1mR5tY7uP0";
 describe("S3 credentials", () => {
   const newApp = useTestApps();
   const newOffsiteApp = useOffsiteApps(newApp);
-  let store: TestStore;
-  let keyDir: string;
-  let keys: ReturnType<typeof ageKeyPair>;
+  const s3 = useTestStore();
 
-  beforeAll(async () => {
-    store = await startTestStore();
-    keyDir = makeTempDir("cc-age-");
-    keys = ageKeyPair(keyDir);
+  beforeAll(() => {
     // Credentials the store does not know: every call is refused, and every refusal is logged and shown.
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET });
   });
   afterAll(async () => {
     Object.assign(process.env, TEST_CREDENTIALS);
-    await store.close();
-    removeDir(keyDir);
   });
 
   it("never reach a log, an error body or the list, even when the store refuses them", async () => {
@@ -36,9 +29,9 @@ describe("S3 credentials", () => {
       },
     });
     const t = await newOffsiteApp(
-      store,
-      keys.recipient,
-      { ageIdentityFile: keys.identityFile },
+      s3.store,
+      s3.keys.recipient,
+      { ageIdentityFile: s3.keys.identityFile },
       { services: { logger } },
     );
     const { filename } = await createBackup(t.services, "default");
