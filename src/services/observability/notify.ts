@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
 
-/** What the webhook receives (SPEC §10); `text` is what a chat webhook (Slack, Mattermost...) displays. */
+/** What the webhook receives (docs/operations.md); `text` is what a chat webhook (Slack, Mattermost...) displays. */
 export interface Notification {
   event: string;
   database: string;
