@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { offsiteConfigShape, refineOffsiteConfig } from "./services/offsite/config.js";
+import { offsiteConfigShape, refineOffsiteConfig } from "./config-offsite.js";
 
 /** The built web UI lives in the package, not in the caller's working directory. */
 const defaultWebDir = fileURLToPath(new URL("../dist/web", import.meta.url));

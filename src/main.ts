@@ -29,13 +29,14 @@ export async function startServer(config: Config) {
   // Before the start-up upgrade, so a failing migration is notified too.
   startNotifier(services);
   await initServices(services);
-  await startBackupLifecycle(services);
-  services.shutdown.add("verifications", services.verifications);
-  if (services.offsite) {
-    await services.offsite.start();
-    // Uploads in flight are stopped; their records stay `uploading` and restart cleanly next time.
-    services.shutdown.add("offsite", services.offsite);
-  }
+  // Every background part registers its start and stop with the one owner (`services.shutdown`).
+  services.shutdown.add("verifications", {
+    start: () => startBackupLifecycle(services),
+    stop: () => services.verifications.stop(),
+  });
+  // Uploads in flight are stopped; their records stay `uploading` and restart cleanly next time.
+  if (services.offsite) services.shutdown.add("offsite", services.offsite);
+  await services.shutdown.start();
   // Without a readable `default` nothing authenticates anyway; the server still starts and says why.
   await reconcileCredentials(services).catch((error: unknown) => {
     logger.error({ err: error }, "could not reconcile credentials at start-up");
@@ -58,7 +59,7 @@ export async function startServer(config: Config) {
   const scheduler = new Scheduler(services);
   services.scheduler = scheduler;
   services.shutdown.add("schedules", scheduler);
-  await scheduler.start();
+  await services.shutdown.start();
   return { server, services, scheduler };
 }
 

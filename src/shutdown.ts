@@ -1,7 +1,6 @@
 import type { Server } from "node:http";
 import type { Logger } from "./logger.js";
 import type { ServiceDeps } from "./services/deps.js";
-import { stopWorkers } from "./workers/run.js";
 
 /** How long requests cut off by the timeout get to send their answer before their sockets are closed. */
 const ANSWER_GRACE_MS = 5_000;
@@ -31,10 +30,10 @@ export async function stopServer(server: Server, services: ServiceDeps): Promise
       { timeoutMs: config.shutdownTimeoutMs },
       "requests still running at the shutdown timeout: cutting them off",
     );
-    await stopWorkers();
+    await services.tasks.stop();
     if (!(await settledWithin(closed, ANSWER_GRACE_MS))) server.closeAllConnections();
   }
-  await stopWorkers();
+  await services.tasks.stop();
   services.registry.closeAll();
   logger.info({ durationMs: Math.round(performance.now() - started) }, "stopped");
 }

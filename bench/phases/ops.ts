@@ -41,7 +41,7 @@ export async function cliHelp(ctx: BenchContext): Promise<Row> {
 
 /**
  * One worker task's overhead with built code (a task that finds no file and returns at once): a fresh worker
- * each time against the pool runTask uses.
+ * each time against the pool a TaskRunner uses.
  */
 export async function workerStartup(ctx: BenchContext): Promise<Row> {
   const rounds = Math.max(10, ctx.options.rounds * 5);
@@ -55,11 +55,12 @@ export async function workerStartup(ctx: BenchContext): Promise<Row> {
         worker.once("exit", resolve);
       }),
   );
-  const { runTask, stopWorkers } = (await import(BUILT_RUN)) as typeof import("../../src/workers/run.js");
-  const once = () => runTask("validateBackup", task.args as never).catch(() => undefined);
+  const { TaskRunner } = (await import(BUILT_RUN)) as typeof import("../../src/workers/run.js");
+  const runner = new TaskRunner();
+  const once = () => runner.run("validateBackup", task.args as never).catch(() => undefined);
   await once(); // the pool's first thread starts here, as after a minute idle
   const pooled = await medianOf(rounds, once);
-  await stopWorkers();
+  await runner.stop();
   return {
     figure: "worker task overhead: pool (used) vs fresh worker",
     value: fmt.ms(pooled),

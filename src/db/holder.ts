@@ -2,7 +2,6 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DatabaseBlockedError, OperationInProgressError } from "../errors.js";
-import { runTask } from "../workers/run.js";
 import { type AppDb, openSqlite, type Sqlite, wrapDrizzle } from "./connection.js";
 
 /** Main-thread connections never wait on a SQLite lock; a busy lease is retried this long, asynchronously. */
@@ -32,6 +31,8 @@ export interface HolderOptions {
    * opens the connection only if the guard needs to look inside.
    */
   guard?: (connect: () => Sqlite) => void;
+  /** Checkpoints a big WAL off the event loop before a swap (a worker task, injected: db/ imports nothing above it). */
+  checkpoint?: (file: string) => Promise<{ walTruncated: boolean }>;
 }
 
 interface Gate {
@@ -193,8 +194,8 @@ export class ConnectionHolder {
     // The checkpoint before the gate left little; a bigger WAL is checkpointed in a worker, a small one by
     // the mode switch below (a few pages of I/O, never a lock wait): a worker's start-up would hold the gate longer.
     const wal = statSync(`${this.file}-wal`, { throwIfNoEntry: false });
-    if ((wal?.size ?? 0) > INLINE_CHECKPOINT_MAX_BYTES) {
-      const { walTruncated } = await runTask("checkpointForSwap", { file: this.file });
+    if ((wal?.size ?? 0) > INLINE_CHECKPOINT_MAX_BYTES && this.options.checkpoint) {
+      const { walTruncated } = await this.options.checkpoint(this.file);
       if (!walTruncated) throw this.#heldElsewhere(new Error("the WAL checkpoint was blocked by a reader"));
     }
     const sqlite = this.#db?.$client ?? openSqlite(this.file, { busyTimeoutMs: 0, mustExist: true });

@@ -6,15 +6,15 @@ import { DatabaseRegistry } from "../db/registry.js";
 import { ServerSettings } from "../db/server-settings.js";
 import { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
+import { TaskRunner } from "../workers/run.js";
 import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
-import { startBackupLifecycle } from "./backup/lifecycle.js";
 import { VerificationQueue } from "./backup/verification.js";
 import type { ServiceDeps } from "./deps.js";
 import { ServiceEvents } from "./events/index.js";
 import { OperationLocks } from "./locks.js";
 import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
 import { OffsiteService, offsiteSettings } from "./offsite/index.js";
-import { ShutdownRegistry } from "./shutdown.js";
+import { BackgroundWork } from "./shutdown.js";
 
 /**
  * Builds the service dependencies for a data dir: recovers interrupted work and makes sure `default`
@@ -27,11 +27,16 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
   const locks = overrides.locks ?? new OperationLocks(paths.dbDir);
   const upgradeStates = overrides.upgradeStates ?? new UpgradeStateStore(paths.dbDir);
   const guard = new LeaseGuard(upgradeStates, migrations);
+  const tasks = overrides.tasks ?? new TaskRunner();
   const registry = new DatabaseRegistry({
     paths,
     migrations,
     logger,
-    holder: { gateTimeoutMs: config.gateTimeoutMs, drainTimeoutMs: config.drainTimeoutMs },
+    holder: {
+      gateTimeoutMs: config.gateTimeoutMs,
+      drainTimeoutMs: config.drainTimeoutMs,
+      checkpoint: (file) => tasks.run("checkpointForSwap", { file }),
+    },
     guard: (name, connect) => guard.check(name, connect),
     recoveryLock: (name) => locks.tryAcquire(name, "recover"),
   });
@@ -50,7 +55,8 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     auth: createAuthRuntime(),
     restoreHooks: [authRestoreHook],
     events: new ServiceEvents(logger),
-    shutdown: new ShutdownRegistry(),
+    tasks,
+    shutdown: new BackgroundWork(),
     verifications: new VerificationQueue(),
     ...overrides,
   };
@@ -75,16 +81,4 @@ export async function initServices(deps: ServiceDeps): Promise<UpgradeReport[]> 
     }
   }
   return reports;
-}
-
-export async function startServices(
-  config: Config,
-  logger: Logger,
-  overrides: Partial<ServiceDeps> = {},
-): Promise<ServiceDeps> {
-  const deps = createServiceDeps(config, logger, overrides);
-  await initServices(deps);
-  await startBackupLifecycle(deps);
-  await deps.offsite?.start();
-  return deps;
 }

@@ -6,13 +6,14 @@ import type { DatabaseRegistry } from "../db/registry.js";
 import type { ServerSettings } from "../db/server-settings.js";
 import type { UpgradeStateStore } from "../db/upgrade-state.js";
 import type { Logger } from "../logger.js";
+import type { TaskRunner } from "../workers/run.js";
 import type { AuthRuntime } from "./auth/runtime.js";
 import type { VerificationQueue } from "./backup/verification.js";
 import type { ServiceEvents } from "./events/index.js";
 import type { OperationLocks } from "./locks.js";
 import type { OffsiteService } from "./offsite/service.js";
 import type { SchedulerHandle } from "./schedules/scheduler.js";
-import type { ShutdownRegistry } from "./shutdown.js";
+import type { BackgroundWork } from "./shutdown.js";
 
 /** File operations a restore performs, injectable so tests can make one fail or take hard links away. */
 export interface FileOps {
@@ -44,8 +45,13 @@ export interface ServiceDeps {
   restoreHooks: RestoreHook[];
   /** Outcomes of backups, restores and background work, for observers (metrics, alerts, follow-up jobs). */
   events: ServiceEvents;
-  /** Background work (schedulers, queues) registers its `stop()` here; the server calls them on SIGTERM. */
-  shutdown: ShutdownRegistry;
+  /** This process's worker threads: every copy, hash, check and migration runs through it. */
+  tasks: TaskRunner;
+  /**
+   * The one owner of this process's background work: each part (worker threads, verification queue, off-site
+   * queue, scheduler, notifier) registers its start and stop here; the server starts them and stops them on SIGTERM.
+   */
+  shutdown: BackgroundWork;
   /** Background verification of backups (docs/backups.md); idle until `start`ed by the server. */
   verifications: VerificationQueue;
   /** The off-site copy queue (docs/offsite.md); absent when CHAOSCYPHER_S3_BUCKET is not set. Started by the server only. */

@@ -9,6 +9,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { Decrypter, Encrypter } from "age-encryption";
 import { isDiskFull } from "../lib/disk-full.js";
 import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
+import type { TaskFailureCode } from "./run.js";
 
 /** Off-site copies, run in a worker thread: the bytes, the hashing and the cipher never touch the event loop. */
 
@@ -18,7 +19,7 @@ const READ_CHUNK = 1024 * 1024;
 class TaskFailure extends Error {
   constructor(
     message: string,
-    readonly code: string,
+    readonly code: TaskFailureCode,
     readonly details?: Record<string, unknown>,
   ) {
     super(message);

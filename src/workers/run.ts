@@ -1,45 +1,74 @@
 import { availableParallelism } from "node:os";
 import { type ResourceLimits, Worker } from "node:worker_threads";
 import Tinypool from "tinypool";
-import { ShuttingDownError } from "../errors.js";
-import type { CopyHashedArgs, HashResult, VerifyArgs, VerifyResult } from "./backup-tasks.js";
-import type { FetchArgs, FetchResult, UploadArgs, UploadResult } from "./offsite-tasks.js";
-import type {
-  CheckpointArgs,
-  CopyArgs,
-  MigrateArgs,
-  PrepareSwapArgs,
-  VacuumArgs,
-  ValidateArgs,
-  ValidationResult,
-} from "./sqlite-tasks.js";
-import { isBackgroundTask, type WorkerReply } from "./worker-entry.js";
+import {
+  ConflictError,
+  InvalidBackupError,
+  NotFoundError,
+  ShuttingDownError,
+  StoreUnavailableError,
+} from "../errors.js";
+import { isBackgroundTask, type Tasks, type WorkerReply } from "./worker-entry.js";
 
-interface TaskTypes {
-  vacuumInto: { args: VacuumArgs; result: { size: number; sha256: string } };
-  copyDurably: { args: CopyArgs; result: undefined };
-  validateBackup: { args: ValidateArgs; result: ValidationResult };
-  prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
-  migrateFile: { args: MigrateArgs; result: { applied: string[] } };
-  checkpointForSwap: { args: CheckpointArgs; result: { walTruncated: boolean } };
-  hashFile: { args: { file: string }; result: HashResult };
-  copyHashed: { args: CopyHashedArgs; result: HashResult };
-  validateAndHash: { args: ValidateArgs; result: ValidationResult & Partial<HashResult> };
-  verifyFile: { args: VerifyArgs; result: VerifyResult };
-  offsiteUpload: { args: UploadArgs; result: UploadResult };
-  offsiteFetch: { args: FetchArgs; result: FetchResult };
+/** Every task's argument and result types come from the one table of tasks (worker-entry.ts). */
+export type TaskName = keyof Tasks & string;
+export type TaskArgs<T extends TaskName> = Parameters<Tasks[T]["run"]>[0];
+export type TaskResult<T extends TaskName> = Awaited<ReturnType<Tasks[T]["run"]>>;
+
+/** The failures a task reports on purpose (offsite-tasks.ts `TaskFailure`); each maps to one service error. */
+export const TASK_FAILURE_CODES = [
+  "STORE_UNAVAILABLE",
+  "CHECKSUM_MISMATCH",
+  "NOT_FOUND",
+  "NO_IDENTITY",
+  "INVALID_COPY",
+] as const;
+export type TaskFailureCode = (typeof TASK_FAILURE_CODES)[number];
+
+/**
+ * A worker error's code: a task's own failure, or the errno (`ENOENT`, `ENOSPC`: a full disk is recognised by
+ * it) or SQLite code (`SQLITE_CORRUPT`) of a system error that reached the task. Anything else has none.
+ */
+export type WorkerErrorCode = TaskFailureCode | `E${string}` | `SQLITE_${string}`;
+
+function workerErrorCode(code: unknown): WorkerErrorCode | undefined {
+  if (typeof code !== "string") return undefined;
+  const known = (TASK_FAILURE_CODES as readonly string[]).includes(code) || /^(E[A-Z_]+|SQLITE_\w+)$/.test(code);
+  return known ? (code as WorkerErrorCode) : undefined;
 }
-
-export type TaskName = keyof TaskTypes;
 
 export class WorkerTaskError extends Error {
   constructor(
     message: string,
-    readonly code?: string,
+    readonly code?: WorkerErrorCode,
     /** Structured facts the task attached to its error (e.g. which migration failed). */
     readonly details?: Record<string, unknown>,
   ) {
     super(message);
+    this.name = "WorkerTaskError";
+  }
+}
+
+/**
+ * The one mapping of worker failures to the service errors a client sees; `messages` lets a caller say one in
+ * its own words. A system error (errno, SQLite) comes back as it is: the transports map a full disk to 507.
+ */
+export function serviceErrorOf(error: unknown, messages: Partial<Record<TaskFailureCode, string>> = {}): Error {
+  if (!(error instanceof WorkerTaskError) || !error.code) return error as Error;
+  if (!(TASK_FAILURE_CODES as readonly string[]).includes(error.code)) return error;
+  const code = error.code as TaskFailureCode;
+  const message = messages[code] ?? error.message;
+  switch (code) {
+    case "STORE_UNAVAILABLE":
+      return new StoreUnavailableError(message, error.details);
+    case "CHECKSUM_MISMATCH":
+      return new InvalidBackupError(message, { reason: "checksum_mismatch", ...error.details });
+    case "NOT_FOUND":
+      return new NotFoundError(message);
+    case "NO_IDENTITY":
+      return new ConflictError(message);
+    case "INVALID_COPY":
+      return new InvalidBackupError(message, error.details);
   }
 }
 
@@ -47,31 +76,13 @@ export class WorkerTaskError extends Error {
 const fromSources = import.meta.url.endsWith(".ts");
 const workerFile = new URL(fromSources ? "./bootstrap.mjs" : "./worker-entry.js", import.meta.url);
 
-/**
- * Background tasks share a few warm threads: a fresh worker costs ~70 ms of start-up (bench: workers), most
- * of a small backup. Threads are niced once and leave after a minute idle, so an idle server holds none.
- * Enough threads that a restore's validation does not queue behind backups of other databases.
- */
-let pool: Tinypool | null = null;
 const POOL_IDLE_MS = 60_000;
 const POOL_THREADS = Math.max(4, availableParallelism());
-
-function backgroundPool(): Tinypool {
-  pool ??= new Tinypool({
-    filename: workerFile.href,
-    minThreads: 0,
-    maxThreads: POOL_THREADS,
-    idleTimeout: POOL_IDLE_MS,
-  });
-  return pool;
-}
-
-const freshWorkers = new Set<Worker>();
 
 function unwrap<T>(reply: WorkerReply): T {
   if (reply.ok) return reply.result as T;
   const error = reply.error;
-  throw new WorkerTaskError(error?.message ?? "worker task failed", error?.code, error?.details);
+  throw new WorkerTaskError(error?.message ?? "worker task failed", workerErrorCode(error?.code), error?.details);
 }
 
 export interface TaskOptions {
@@ -81,73 +92,90 @@ export interface TaskOptions {
   resourceLimits?: ResourceLimits;
 }
 
-/** Set for good by stopWorkers: a task cut off by shutdown says so instead of looking like a crash. */
-let stopping = false;
-
 /**
- * Runs one task off the event loop; its SQLite connection is closed by the time the promise settles.
- * Background tasks go to the pool; a task with options (an abort signal, limits) gets a worker of its own.
+ * The worker threads of one process (`deps.tasks`): built with the services, stopped at shutdown, so a test
+ * can stop one "process" and start another in the same run. Background tasks share a few warm threads: a fresh
+ * worker costs ~70 ms of start-up (bench: workers), most of a small backup. Threads are niced once and leave
+ * after a minute idle, so an idle server holds none; enough of them that a restore's validation does not
+ * queue behind backups of other databases.
  */
-export async function runTask<T extends TaskName>(
-  task: T,
-  args: TaskTypes[T]["args"],
-  options: TaskOptions = {},
-): Promise<TaskTypes[T]["result"]> {
-  if (stopping) throw new ShuttingDownError();
-  const pooled = isBackgroundTask(task) && !options.signal && !options.resourceLimits;
-  try {
-    if (pooled) return unwrap(await backgroundPool().run({ task, args }));
-    return unwrap(await freshWorker(task, args, options));
-  } catch (error) {
-    const aborted = (error as Error).name === "AbortError";
-    const cutOff = stopping && !aborted && !(error instanceof WorkerTaskError && error.code);
-    throw cutOff ? new ShuttingDownError() : error;
+export class TaskRunner {
+  #pool: Tinypool | null = null;
+  readonly #fresh = new Set<Worker>();
+  /** Set for good by stop(): a task cut off by shutdown says so instead of looking like a crash. */
+  #stopping = false;
+
+  /**
+   * Runs one task off the event loop; its SQLite connection is closed by the time the promise settles.
+   * Background tasks go to the pool; a task with options (an abort signal, limits) gets a worker of its own.
+   */
+  async run<T extends TaskName>(task: T, args: TaskArgs<T>, options: TaskOptions = {}): Promise<TaskResult<T>> {
+    if (this.#stopping) throw new ShuttingDownError();
+    const pooled = isBackgroundTask(task) && !options.signal && !options.resourceLimits;
+    try {
+      if (pooled) return unwrap<TaskResult<T>>(await this.#backgroundPool().run({ task, args }));
+      return unwrap<TaskResult<T>>(await this.#freshWorker(task, args, options));
+    } catch (error) {
+      const aborted = (error as Error).name === "AbortError";
+      const cutOff = this.#stopping && !aborted && !(error instanceof WorkerTaskError && error.code);
+      throw cutOff ? new ShuttingDownError() : error;
+    }
   }
-}
 
-/** A worker of its own: never niced for migrations (they run while a restore's gate is closed). */
-function freshWorker(task: TaskName, args: unknown, options: TaskOptions): Promise<WorkerReply> {
-  return new Promise((resolve, reject) => {
-    if (options.signal?.aborted) return reject(abortError(task));
-    const worker = new Worker(workerFile, {
-      workerData: { task, args },
-      execArgv: [],
-      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
-    });
-    freshWorkers.add(worker);
-    let reply: WorkerReply | undefined;
-    let failure: Error | undefined;
-    const onAbort = () => {
-      failure = abortError(task);
-      void worker.terminate();
-    };
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    worker.once("message", (message: WorkerReply) => {
-      reply = message;
-    });
-    worker.once("error", (error) => {
-      failure = error;
-    });
-    // Settle on exit, not on the message, so the worker's connection is surely closed by then.
-    worker.once("exit", (code) => {
-      freshWorkers.delete(worker);
-      options.signal?.removeEventListener("abort", onAbort);
-      if (options.signal?.aborted) reject(abortError(task));
-      else if (reply) resolve(reply);
-      else reject(failure ?? new WorkerTaskError(`worker for ${task} exited with code ${code}`));
-    });
-  });
-}
+  /**
+   * Ends every worker, for good (shutdown): a running task is cut off at its next JavaScript step (a native
+   * VACUUM finishes its statement first) and its promise rejects, so its caller removes what it left behind.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const destroyed = this.#pool?.destroy();
+    this.#pool = null;
+    await Promise.all([destroyed, ...[...this.#fresh].map((worker) => worker.terminate())]);
+  }
 
-/**
- * Ends every worker, for good (shutdown): a running task is cut off at its next JavaScript step (a native VACUUM
- * finishes its statement first) and its promise rejects, so its caller removes what it left behind.
- */
-export async function stopWorkers(): Promise<void> {
-  stopping = true;
-  const destroyed = pool?.destroy();
-  pool = null;
-  await Promise.all([destroyed, ...[...freshWorkers].map((worker) => worker.terminate())]);
+  #backgroundPool(): Tinypool {
+    this.#pool ??= new Tinypool({
+      filename: workerFile.href,
+      minThreads: 0,
+      maxThreads: POOL_THREADS,
+      idleTimeout: POOL_IDLE_MS,
+    });
+    return this.#pool;
+  }
+
+  /** A worker of its own: never niced for migrations (they run while a restore's gate is closed). */
+  #freshWorker(task: TaskName, args: unknown, options: TaskOptions): Promise<WorkerReply> {
+    return new Promise((resolve, reject) => {
+      if (options.signal?.aborted) return reject(abortError(task));
+      const worker = new Worker(workerFile, {
+        workerData: { task, args },
+        execArgv: [],
+        ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+      });
+      this.#fresh.add(worker);
+      let reply: WorkerReply | undefined;
+      let failure: Error | undefined;
+      const onAbort = () => {
+        failure = abortError(task);
+        void worker.terminate();
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      worker.once("message", (message: WorkerReply) => {
+        reply = message;
+      });
+      worker.once("error", (error) => {
+        failure = error;
+      });
+      // Settle on exit, not on the message, so the worker's connection is surely closed by then.
+      worker.once("exit", (code) => {
+        this.#fresh.delete(worker);
+        options.signal?.removeEventListener("abort", onAbort);
+        if (options.signal?.aborted) reject(abortError(task));
+        else if (reply) resolve(reply);
+        else reject(failure ?? new WorkerTaskError(`worker for ${task} exited with code ${code}`));
+      });
+    });
+  }
 }
 
 function abortError(task: string): Error {

@@ -16,47 +16,37 @@ const offsiteTasks = () => import("./offsite-tasks.js");
 const offsiteUpload = async (args: UploadArgs) => (await offsiteTasks()).offsiteUpload(args);
 const offsiteFetch = async (args: FetchArgs) => (await offsiteTasks()).offsiteFetch(args);
 
+/**
+ * Every task, in one table: its function, whether it runs in the shared pool, and its nice value. Background
+ * work (backups, copies, the preparation of a swap) is niced to 10: on a busy machine the app's writers and the
+ * event loop (/verify) come first. Migrations are not: a restore runs them with its gate closed, and nice cannot
+ * be raised again, so they get a fresh worker. Verification is the lowest: it only re-reads files already safe.
+ * Linux keeps nice per thread, so this lowers only the worker; elsewhere it would nice the whole process.
+ * Adding a task is one entry here; run.ts takes its argument and result types from it.
+ */
+const background = <A, R>(run: (args: A) => R) => ({ run, pooled: true, nice: 10 }) as const;
+const ownWorker = <A, R>(run: (args: A) => R, nice = 0) => ({ run, pooled: false, nice }) as const;
+
 const tasks = {
-  vacuumInto,
-  copyDurably,
-  validateBackup,
-  migrateFile,
-  prepareSwap,
-  checkpointForSwap,
-  hashFile,
-  copyHashed,
-  validateAndHash,
-  verifyFile,
-  offsiteUpload,
-  offsiteFetch,
-} as const;
+  vacuumInto: background(vacuumInto),
+  copyDurably: background(copyDurably),
+  validateBackup: background(validateBackup),
+  migrateFile: ownWorker(migrateFile),
+  prepareSwap: background(prepareSwap),
+  checkpointForSwap: ownWorker(checkpointForSwap),
+  hashFile: background(hashFile),
+  copyHashed: background(copyHashed),
+  validateAndHash: background(validateAndHash),
+  verifyFile: ownWorker(verifyFile, 19),
+  offsiteUpload: background(offsiteUpload),
+  offsiteFetch: background(offsiteFetch),
+};
 
-/**
- * Backups, copies and the preparation of a swap are background work: on a busy machine the app's writers
- * and the event loop (/verify) come first. Migrations are not: a restore runs them with its gate closed.
- * Linux keeps nice per thread, so this lowers only this worker; elsewhere it would nice the whole process.
- */
-const WORKER_NICE = 10;
-const background = new Set<keyof typeof tasks>([
-  "vacuumInto",
-  "copyDurably",
-  "validateBackup",
-  "prepareSwap",
-  "hashFile",
-  "copyHashed",
-  "validateAndHash",
-  "offsiteUpload",
-  "offsiteFetch",
-]);
-/** Verification is the lowest: it only re-reads files that are already safe on disk. */
-const VERIFY_NICE = 19;
+export type Tasks = typeof tasks;
 
-/**
- * Background tasks run in pool threads niced to 10 (run.ts); the others get a fresh worker of their own:
- * nice cannot be raised again, and verification goes lower still.
- */
+/** Background tasks run in pool threads (run.ts); the others get a fresh worker of their own. */
 export function isBackgroundTask(task: string): boolean {
-  return background.has(task as keyof typeof tasks);
+  return tasks[task as keyof Tasks]?.pooled === true;
 }
 
 export interface TaskRequest {
@@ -88,9 +78,10 @@ function lowerPriority(nice: number): void {
  */
 export default async function runInWorker({ task, args }: TaskRequest): Promise<WorkerReply> {
   if (isMainThread) throw new Error("worker tasks run in worker threads only");
-  lowerPriority(task === "verifyFile" ? VERIFY_NICE : background.has(task) ? WORKER_NICE : 0);
+  const entry = tasks[task];
+  lowerPriority(entry.nice);
   try {
-    return { ok: true, result: await tasks[task](args) };
+    return { ok: true, result: await entry.run(args) };
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { details?: Record<string, unknown> };
     return { ok: false, error: { message: e.message, code: e.code, name: e.name, details: e.details } };

@@ -12,6 +12,7 @@ import { createServiceDeps, initServices } from "../../src/services/create-deps.
 import type { ServiceDeps } from "../../src/services/deps.js";
 import { type ContextOptions, createContextInner } from "../../src/trpc/context.js";
 import { createCaller } from "../../src/trpc/router.js";
+import { TaskRunner } from "../../src/workers/run.js";
 import { withContractCheck } from "./contract.js";
 
 /** Real scrypt at a lower cost, so tests that sign in many times stay quick. */
@@ -58,6 +59,8 @@ export interface TestAppOptions {
   services?: Partial<ServiceDeps>;
 }
 
+const testTasks = new TaskRunner();
+
 /**
  * A real app on a fresh temp data dir: real SQLite files, real worker threads. It skips the start-up
  * upgrade, so on a data dir holding older databases use `startTestApp`, which runs it like the server.
@@ -67,6 +70,8 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   const config = loadConfig({}, { dataDir, logLevel: "silent", ...options.config });
   const services = createServiceDeps(config, createLogger("silent"), {
     auth: createAuthRuntime({ kdf: TEST_KDF }),
+    // One pool of worker threads per test file, as one process has; a test may pass its own to stop it.
+    tasks: testTasks,
     ...options.services,
   });
   const callerAs = (identity: Identity | null, rest: Omit<ContextOptions, "identity"> = {}) =>

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openSqlite } from "../../src/db/sqlite.js";
-import { runTask, stopWorkers } from "../../src/workers/run.js";
+import { TaskRunner } from "../../src/workers/run.js";
 import { makeTempDir, removeDir } from "../helpers/app.js";
 import { seedDatabaseFile } from "../helpers/seed.js";
 
@@ -16,6 +16,9 @@ function threadNices(): number[] {
 
 describe("worker tasks", () => {
   const dir = makeTempDir("cc-workers-");
+  const workers = new TaskRunner();
+  const runTask: TaskRunner["run"] = (task, args, options) => workers.run(task, args, options);
+  const stopWorkers = () => workers.stop();
   afterAll(async () => {
     await stopWorkers();
     removeDir(dir);

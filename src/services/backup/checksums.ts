@@ -1,7 +1,7 @@
 import path from "node:path";
 import { InvalidBackupError } from "../../errors.js";
 import { removeDatabaseFile } from "../../lib/durable-fs.js";
-import { runTask } from "../../workers/run.js";
+
 import type { ServiceDeps } from "../deps.js";
 import { type BackupRecord, readRecord, updateRecord } from "./records.js";
 
@@ -29,10 +29,10 @@ async function markFailed(deps: ServiceDeps, source: string, error: string): Pro
 export async function copyVerified(deps: ServiceDeps, source: string, dest: string): Promise<void> {
   const record = await readRecord(path.dirname(source), path.basename(source));
   if (!record) {
-    await runTask("copyDurably", { src: source, dest });
+    await deps.tasks.run("copyDurably", { src: source, dest });
     return;
   }
-  const { sha256 } = await runTask("copyHashed", { src: source, dest });
+  const { sha256 } = await deps.tasks.run("copyHashed", { src: source, dest });
   if (sha256 !== record.sha256) {
     await removeDatabaseFile(dest);
     const error = checksumMismatch(path.basename(source), record, sha256);
@@ -45,7 +45,7 @@ export async function copyVerified(deps: ServiceDeps, source: string, dest: stri
 export async function requireUnchanged(deps: ServiceDeps, source: string): Promise<BackupRecord | null> {
   const record = await readRecord(path.dirname(source), path.basename(source));
   if (!record) return null;
-  const { sha256 } = await runTask("hashFile", { file: source });
+  const { sha256 } = await deps.tasks.run("hashFile", { file: source });
   if (sha256 !== record.sha256) {
     const error = checksumMismatch(path.basename(source), record, sha256);
     await markFailed(deps, source, error.message);

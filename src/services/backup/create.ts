@@ -2,7 +2,7 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { backupTempName } from "../../db/paths.js";
 import { logFailure } from "../../logger.js";
-import { runTask } from "../../workers/run.js";
+
 import type { ServiceDeps } from "../deps.js";
 import { nextBackupName, parseBackupName } from "./files.js";
 import { PENDING, updateRecord } from "./records.js";
@@ -50,7 +50,7 @@ export async function writeBackup(
     await ensureFreeSpace(dir, registry.size(database), config.backupFreeMarginBytes);
     log.info({ filename: name }, "backup started");
     temp = path.join(dir, backupTempName(name));
-    const { size, sha256 } = await runTask("vacuumInto", {
+    const { size, sha256 } = await deps.tasks.run("vacuumInto", {
       src: paths.dbFile(database),
       temp,
       dest: path.join(dir, name),

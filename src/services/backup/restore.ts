@@ -6,7 +6,7 @@ import { moveRejectedAside, type RestoreIntent, restoreIntentFormat } from "../.
 import { InvalidBackupError, OperationInProgressError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
 import { logFailure } from "../../logger.js";
-import { runTask, WorkerTaskError } from "../../workers/run.js";
+import { WorkerTaskError } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
 import { copyVerified } from "./checksums.js";
 import { requireBackupFile } from "./files.js";
@@ -71,7 +71,7 @@ export async function replaceDatabase(
     await ensureFreeSpace(dir, size, config.backupFreeMarginBytes);
     const lastApplied = await stageAndValidate(deps, source, swap.staged);
     if (options.migrate && lastApplied < (deps.migrations.at(-1)?.when ?? 0)) await migrateStaged(deps, swap.staged);
-    const prepared = await runTask("prepareSwap", { staged: swap.staged, live: swap.appDb });
+    const prepared = await deps.tasks.run("prepareSwap", { staged: swap.staged, live: swap.appDb });
     log.debug(prepared, "swap prepared");
     // A reader elsewhere blocked the checkpoint: refused before the gate closes, so no request waits for it.
     if (!prepared.walTruncated) throw heldElsewhere(database);
@@ -108,7 +108,7 @@ export async function replaceDatabase(
 async function stageAndValidate(deps: ServiceDeps, source: string, staged: string): Promise<number> {
   await copyVerified(deps, source, staged);
   const newestKnownMillis = deps.migrations.at(-1)?.when ?? 0;
-  const result = await runTask("validateBackup", { file: staged, newestKnownMillis });
+  const result = await deps.tasks.run("validateBackup", { file: staged, newestKnownMillis });
   if (!result.ok) throw new InvalidBackupError(result.message, { reason: result.reason });
   return result.lastApplied;
 }
@@ -152,8 +152,7 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
     throw error;
   }
   await removeIntent(intentFile, swap.dir).catch((error: unknown) => {
-    if (typeof error === "object" && error !== null) failedAfterTheSwap.add(error);
-    throw error;
+    throw new RestoreCommittedError(error);
   });
 }
 
@@ -190,11 +189,19 @@ async function rollBackSwap(deps: ServiceDeps, swap: SwapPaths, intentFile: stri
   await removeIntent(intentFile, swap.dir);
 }
 
-const failedAfterTheSwap = new WeakSet<object>();
+/**
+ * The restore failed after the backup became app.db (only the intent's removal was left): the new database
+ * is in place and stays. Not a ServiceError: it answers like its cause (a 500 for an I/O error).
+ */
+export class RestoreCommittedError extends Error {
+  /** The cause's errno, so the CLI reports it as the system error it is. */
+  readonly code: string | undefined;
 
-/** Whether replaceDatabase failed after the backup became app.db (only the intent's removal was left). */
-export function swapHappened(error: unknown): boolean {
-  return typeof error === "object" && error !== null && failedAfterTheSwap.has(error);
+  constructor(cause: unknown) {
+    super(`the restore is done, but its intent could not be removed: ${(cause as Error)?.message}`, { cause });
+    this.name = "RestoreCommittedError";
+    this.code = (cause as NodeJS.ErrnoException)?.code;
+  }
 }
 
 async function removeIntent(intentFile: string, dir: string): Promise<void> {
@@ -208,7 +215,7 @@ async function removeIntent(intentFile: string, dir: string): Promise<void> {
  */
 async function migrateStaged(deps: ServiceDeps, staged: string): Promise<void> {
   try {
-    const { applied } = await runTask("migrateFile", { file: staged, migrations: deps.migrations });
+    const { applied } = await deps.tasks.run("migrateFile", { file: staged, migrations: deps.migrations });
     deps.logger.info({ applied }, "restored backup migrated to this build's schema");
   } catch (cause) {
     throw openFailed(cause);

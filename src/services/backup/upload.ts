@@ -6,7 +6,7 @@ import { UPLOAD_TEMP, uploadTempName } from "../../db/paths.js";
 import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
 import type { HashResult } from "../../workers/hash.js";
-import { runTask } from "../../workers/run.js";
+
 import type { ValidationResult } from "../../workers/sqlite-tasks.js";
 import type { ServiceDeps } from "../deps.js";
 import { type BackupCreated, recordWritten } from "./create.js";
@@ -67,8 +67,8 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
   const started = performance.now();
   log.info({ size: info.size }, "import started");
   try {
-    await runTask("copyDurably", { src: source, dest: temp });
-    const checked = await runTask("validateAndHash", { file: temp, newestKnownMillis: newestKnownMillis(deps) });
+    await deps.tasks.run("copyDurably", { src: source, dest: temp });
+    const checked = await deps.tasks.run("validateAndHash", { file: temp, newestKnownMillis: newestKnownMillis(deps) });
     return await acceptBackupFile(deps, database, temp, checked, log, started);
   } catch (error) {
     await removeDatabaseFile(temp);
@@ -88,8 +88,8 @@ async function receiveChecked(deps: ServiceDeps, temp: string, body: Readable, m
     await pipeline(body, byteLimit(max), fileSink(handle));
     const [, hash, result] = await settleAll([
       handle.sync(),
-      runTask("hashFile", { file: temp }),
-      runTask("validateBackup", { file: temp, newestKnownMillis: newestKnownMillis(deps) }),
+      deps.tasks.run("hashFile", { file: temp }),
+      deps.tasks.run("validateBackup", { file: temp, newestKnownMillis: newestKnownMillis(deps) }),
     ]);
     return result.ok ? { ...result, ...hash } : result;
   } finally {

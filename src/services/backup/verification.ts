@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { lockFileIn } from "../../workers/backup-tasks.js";
-import { runTask } from "../../workers/run.js";
+
 import type { ServiceDeps } from "../deps.js";
 import { listBackupFiles, parseBackupName, requireBackupFile } from "./files.js";
 import { readRecord, updateRecord, type Verification } from "./records.js";
@@ -32,7 +32,7 @@ export async function runVerification(
   const started = performance.now();
   const record = await readRecord(dir, filename);
   log.info("verification started");
-  const result = await runTask("verifyFile", {
+  const result = await deps.tasks.run("verifyFile", {
     file,
     expectedSha256: record?.sha256 ?? null,
     depth,

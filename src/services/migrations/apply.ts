@@ -1,7 +1,7 @@
 import type { UpgradeState } from "../../db/upgrade-state.js";
 import { ServiceError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import { runTask, WorkerTaskError } from "../../workers/run.js";
+import { WorkerTaskError } from "../../workers/run.js";
 import { writeBackup } from "../backup/create.js";
 import { preUpgradeBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
@@ -145,7 +145,7 @@ async function migrate(
   backup: LastBackup | null,
 ): Promise<string[]> {
   try {
-    const { applied } = await runTask("migrateFile", {
+    const { applied } = await deps.tasks.run("migrateFile", {
       file: deps.paths.dbFile(database),
       migrations: deps.migrations,
     });

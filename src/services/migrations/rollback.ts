@@ -1,6 +1,6 @@
 import { ConflictError } from "../../errors.js";
 import { requireBackupFile } from "../backup/files.js";
-import { type RestoreResult, replaceDatabase, swapHappened } from "../backup/restore.js";
+import { RestoreCommittedError, type RestoreResult, replaceDatabase } from "../backup/restore.js";
 import type { ServiceDeps } from "../deps.js";
 
 export interface RollbackResult extends RestoreResult {
@@ -33,7 +33,7 @@ export async function rollbackUpgrade(deps: ServiceDeps, database: string): Prom
     }));
     const restored = await replaceDatabase(deps, database, source, { migrate: false }).catch(async (error) => {
       // Once the pre-upgrade file is app.db, the hold must stay: start-up would re-apply the failing migration.
-      if (swapHappened(error)) throw error;
+      if (error instanceof RestoreCommittedError) throw error;
       await deps.upgradeStates.update(database, () => ({
         blocked: previous.blocked,
         rolled_back: previous.rolled_back,

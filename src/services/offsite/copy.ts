@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { InvalidBackupError, ServiceError, StoreUnavailableError } from "../../errors.js";
-import { runTask, WorkerTaskError } from "../../workers/run.js";
+import { serviceErrorOf, WorkerTaskError } from "../../workers/run.js";
 import { parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import type { Sha256Lookup } from "./checksum.js";
@@ -53,22 +53,24 @@ export async function copyBackup(
   const started = performance.now();
   log.info({ attempt: attempts }, "off-site copy started");
   const parsed = parseBackupName(filename);
-  const result = await runTask(
-    "offsiteUpload",
-    {
-      file,
-      store: settings.store,
-      key,
-      recipients: settings.recipients,
-      expectedSha256: await ctx.lookup(deps, database, filename),
-      kind: parsed?.kind ?? "backup",
-      createdAt: parsed?.createdAt ?? "",
-      partSize: settings.partSize,
-    },
-    { signal, resourceLimits: STREAMING_WORKER_LIMITS },
-  ).catch((error: unknown) => {
-    throw copyError(error);
-  });
+  const result = await deps.tasks
+    .run(
+      "offsiteUpload",
+      {
+        file,
+        store: settings.store,
+        key,
+        recipients: settings.recipients,
+        expectedSha256: await ctx.lookup(deps, database, filename),
+        kind: parsed?.kind ?? "backup",
+        createdAt: parsed?.createdAt ?? "",
+        partSize: settings.partSize,
+      },
+      { signal, resourceLimits: STREAMING_WORKER_LIMITS },
+    )
+    .catch((error: unknown) => {
+      throw copyError(error);
+    });
   if (signal.aborted) throw Object.assign(new Error("off-site copy stopped"), { name: "AbortError" });
   const record: OffsiteRecord = { state: "done", key, at: deps.now().toISOString(), attempts, sha256: result.sha256 };
   await writeRecord(dir, filename, record);
@@ -80,13 +82,18 @@ export async function copyBackup(
 
 /** Worker failures as service errors: their messages were made safe to show in the worker. */
 export function copyError(error: unknown): Error {
-  if (!(error instanceof WorkerTaskError)) return error as Error;
-  if (error.code === "STORE_UNAVAILABLE") return new StoreUnavailableError(error.message, error.details);
-  if (error.code === "CHECKSUM_MISMATCH") {
-    return new InvalidBackupError(error.message, { reason: "checksum_mismatch", ...error.details });
-  }
-  if (error.code === "ENOENT") return new BackupGoneError(error.message);
-  return error;
+  if (error instanceof WorkerTaskError && error.code === "ENOENT") return new BackupGoneError(error.message);
+  return serviceErrorOf(error);
+}
+
+/** How an attempt failed, for the queue: the store down, the bytes changed, the backup gone, or anything else. */
+export type FailureKind = "store_unavailable" | "checksum_mismatch" | "gone" | "other";
+
+export function failureKind(error: unknown): FailureKind {
+  if (error instanceof BackupGoneError) return "gone";
+  if (error instanceof StoreUnavailableError) return "store_unavailable";
+  if (error instanceof InvalidBackupError && error.details?.reason === "checksum_mismatch") return "checksum_mismatch";
+  return "other";
 }
 
 /** Records a failed attempt (kept `failed` until the next one) and reports it. */

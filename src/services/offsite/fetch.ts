@@ -2,9 +2,9 @@ import { existsSync } from "node:fs";
 import { link, mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { FETCH_TEMP, fetchTempName } from "../../db/paths.js";
-import { ConflictError, InvalidBackupError, NotFoundError, StoreUnavailableError } from "../../errors.js";
+import { ConflictError, InvalidBackupError, NotFoundError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
-import { runTask, WorkerTaskError } from "../../workers/run.js";
+import { serviceErrorOf } from "../../workers/run.js";
 import { type BackupKind, parseBackupName, resolveBackupPath } from "../backup/files.js";
 import { ensureFreeSpace } from "../backup/storage.js";
 import type { ServiceDeps } from "../deps.js";
@@ -57,13 +57,15 @@ export async function fetchCopy(
   log.info({ size: expectedSize }, "off-site fetch started");
   const progress = watchProgress(temp, expectedSize, options.onProgress);
   try {
-    const fetched = await runTask(
-      "offsiteFetch",
-      { store: service.settings.store, key, temp, identityFile: service.settings.identityFile },
-      { resourceLimits: STREAMING_WORKER_LIMITS },
-    ).catch((error: unknown) => {
-      throw fetchError(error);
-    });
+    const fetched = await deps.tasks
+      .run(
+        "offsiteFetch",
+        { store: service.settings.store, key, temp, identityFile: service.settings.identityFile },
+        { resourceLimits: STREAMING_WORKER_LIMITS },
+      )
+      .catch((error: unknown) => {
+        throw fetchError(error);
+      });
     if (!fetched.recordedSha256) log.warn("the copy has no recorded SHA-256; kept after validation only");
     await validate(deps, temp);
     await placeWithoutOverwrite(temp, dest, filename);
@@ -126,29 +128,15 @@ async function placeWithoutOverwrite(temp: string, dest: string, filename: strin
 /** Restore step 1's checks, on the decrypted temp file. */
 async function validate(deps: ServiceDeps, file: string): Promise<void> {
   const newestKnownMillis = deps.migrations.at(-1)?.when ?? 0;
-  const result = await runTask("validateBackup", { file, newestKnownMillis });
+  const result = await deps.tasks.run("validateBackup", { file, newestKnownMillis });
   if (!result.ok) throw new InvalidBackupError(result.message, { reason: result.reason });
 }
 
 function fetchError(error: unknown): Error {
-  if (!(error instanceof WorkerTaskError)) return error as Error;
-  switch (error.code) {
-    case "STORE_UNAVAILABLE":
-      return new StoreUnavailableError(error.message, error.details);
-    case "NOT_FOUND":
-      return new NotFoundError("the off-site copy disappeared while it was fetched");
-    case "NO_IDENTITY":
-      return new ConflictError(error.message);
-    case "CHECKSUM_MISMATCH":
-      return new InvalidBackupError("the fetched copy's SHA-256 does not match the one recorded with it", {
-        reason: "checksum_mismatch",
-        ...error.details,
-      });
-    case "INVALID_COPY":
-      return new InvalidBackupError(error.message, error.details);
-    default:
-      return error;
-  }
+  return serviceErrorOf(error, {
+    NOT_FOUND: "the off-site copy disappeared while it was fetched",
+    CHECKSUM_MISMATCH: "the fetched copy's SHA-256 does not match the one recorded with it",
+  });
 }
 
 /** Polls the temp file's size on the main thread: the worker stays a plain task with one result. */

@@ -4,7 +4,7 @@ import { listBackupFiles } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
 import { recordedSha256, type Sha256Lookup } from "./checksum.js";
-import { BackupGoneError, type CopyContext, copyBackup, deleteRemoteCopy, recordFailure } from "./copy.js";
+import { BackupGoneError, type CopyContext, copyBackup, deleteRemoteCopy, failureKind, recordFailure } from "./copy.js";
 import { removeFetchLeftovers } from "./fetch.js";
 import { abortIncompleteUploads } from "./remote.js";
 import { type OffsiteSettings, retryDelayMs } from "./settings.js";
@@ -251,13 +251,14 @@ export class OffsiteService {
   async #failed(job: Job, error: Error, signal: AbortSignal): Promise<void> {
     const key = id(job.database, job.filename);
     if (signal.aborted || error.name === "AbortError") return;
-    if (error instanceof BackupGoneError) {
+    const kind = failureKind(error);
+    if (kind === "gone") {
       if (this.#jobs.get(key) === job) this.#jobs.delete(key);
       return;
     }
     job.attempts++;
-    job.storeDown = (error as { code?: string }).code === "STORE_UNAVAILABLE";
-    job.parked = (error as { details?: { reason?: string } }).details?.reason === "checksum_mismatch";
+    job.storeDown = kind === "store_unavailable";
+    job.parked = kind === "checksum_mismatch";
     job.dueAt = Date.now() + retryDelayMs(this.settings, job.attempts);
     if (job.kind === "delete") {
       this.deps.logger.warn(
