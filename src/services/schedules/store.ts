@@ -11,6 +11,8 @@ export interface LastRun {
   outcome: RunOutcome;
   filename?: string;
   error?: string;
+  /** An ok run whose retention was paused (a backup dated ahead of the clock): what the operator should check. */
+  warning?: string;
 }
 
 /** What the scheduler records; only the server's scheduler writes it. */
