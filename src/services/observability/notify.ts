@@ -33,6 +33,7 @@ const LABELS: Record<string, string> = {
 
 /** The notification for an event, or null when it is not one to send. */
 export function toNotification(event: ServiceEvent, at: Date, onSuccess: boolean): Notification | null {
+  if (event.type === "retention.paused") return retentionPaused(event, at);
   let operation: string;
   let ok: boolean;
   let filename: string | undefined;
@@ -62,6 +63,18 @@ export function toNotification(event: ServiceEvent, at: Date, onSuccess: boolean
     ...(error ? { error } : {}),
     at: at.toISOString(),
     text,
+  };
+}
+
+/** A warning, always sent: the clock is behind a kept backup, so retention removes nothing until it is fixed. */
+function retentionPaused(event: Extract<ServiceEvent, { type: "retention.paused" }>, at: Date): Notification {
+  return {
+    event: "retention.paused",
+    database: event.database,
+    filename: event.filename,
+    error: event.warning,
+    at: at.toISOString(),
+    text: `Chaos Cypher on ${hostname()}: check the clock, database "${event.database}": ${event.warning}`,
   };
 }
 
