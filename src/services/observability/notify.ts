@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { redactUrlsIn } from "../../lib/redact-url.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
 
@@ -143,9 +144,16 @@ export class Notifier {
       await res.body?.cancel();
       return res.ok ? null : `HTTP ${res.status}`;
     } catch (error) {
-      return (error as Error).name === "TimeoutError" ? "timed out" : (error as Error).message;
+      // fetch's messages may quote the URL, which may hold a token: no URL reaches the log whole.
+      return (error as Error).name === "TimeoutError" ? "timed out" : redactUrlsIn(causeOf(error));
     }
   }
+}
+
+/** fetch's own message is "fetch failed"; the reason (refused, unknown host) is its cause. */
+function causeOf(error: unknown): string {
+  const { message, cause } = error as Error;
+  return cause instanceof Error ? `${message}: ${cause.message}` : message;
 }
 
 /** Starts notifications when CHAOSCYPHER_NOTIFY_URL is set; null otherwise. */
