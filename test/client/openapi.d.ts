@@ -1059,8 +1059,8 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The backup is written and durable. */
-                201: {
+                /** @description The backup is written and durable (200, as the original service answers). */
+                200: {
                     headers: {
                         [name: string]: unknown;
                     };

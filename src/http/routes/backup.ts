@@ -36,7 +36,8 @@ const create = defineRoute({
   summary: "Back up a database now (a compacted copy; writers keep writing)",
   request: { query: DatabaseQuery },
   responses: {
-    201: jsonResponse(BackupCreated, "The backup is written and durable."),
+    // 200, not 201: clients of the original Chaos Cypher count only 200 as success (and retry otherwise).
+    200: jsonResponse(BackupCreated, "The backup is written and durable (200, as the original service answers)."),
     ...errorResponses(400, 401, 403, 404, 409, 503, 507),
   },
 });
@@ -137,7 +138,7 @@ export const backupRoutes = apiRouter()
   .openapi(create, async (c) => {
     const deps = c.get("services");
     const created = await createBackup(deps, resolveDatabase(deps, c.req.valid("query").database));
-    return c.json(created, 201);
+    return c.json(created, 200);
   })
   .openapi(list, async (c) => {
     const deps = c.get("services");

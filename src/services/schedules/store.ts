@@ -18,6 +18,8 @@ const stateFormat = versionedJson(
         outcome: z.enum(RUN_OUTCOMES),
         filename: z.string().optional(),
         error: z.string().optional(),
+        /** An ok run whose retention was paused (a backup dated ahead of the clock): what the operator should check. */
+        warning: z.string().optional(),
       })
       .nullable()
       .default(null),

@@ -11,7 +11,7 @@ function verificationOf(backup: Backup): { state?: string; error?: string } | un
 
 /**
  * A banner when backups cannot be trusted to be there: the newest good backup is older than the schedule
- * promises, the last scheduled run failed, a backup failed its verification, or an off-site copy failed.
+ * promises, the last scheduled run failed or paused retention (the clock is behind), a backup failed its verification, or an off-site copy failed.
  */
 export function BackupWarnings({ database, backups }: { database: string; backups: Backup[] | undefined }) {
   const health = useQuery({
@@ -39,6 +39,7 @@ export function BackupWarnings({ database, backups }: { database: string; backup
       `The last scheduled run failed${at ? ` at ${formatLocal(at)}` : ""}: ${last.error ?? "no reason given"}.`,
     );
   }
+  if (last?.warning) warnings.push(`Scheduled backups are not pruned: ${last.warning}.`);
   for (const backup of backups ?? []) {
     const verification = verificationOf(backup);
     if (verification?.state === "failed") {
