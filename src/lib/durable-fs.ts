@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
+import { link, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { diskFullError } from "./disk-full.js";
 
@@ -38,3 +38,25 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
 export async function removeDatabaseFile(file: string): Promise<void> {
   await Promise.all(["", "-journal", "-wal", "-shm"].map((suffix) => rm(file + suffix, { force: true })));
 }
+
+/**
+ * Every mutating file call of a restore, as one port (`deps.fileOps`): tests make one fail, take hard links away,
+ * or crash the "process" after the N-th call (test/helpers/faults.ts) to check every step recovers.
+ */
+export interface FileOps {
+  rename(from: string, to: string): Promise<void>;
+  link(existing: string, newName: string): Promise<void>;
+  /** Removes a file; one that does not exist is fine. */
+  rm(file: string): Promise<void>;
+  /** `writeFileAtomic`: a temp file, fsynced, renamed over `file`, the directory fsynced. */
+  writeFileAtomic(file: string, content: string): Promise<void>;
+  fsyncDir(dir: string): Promise<void>;
+}
+
+export const nodeFileOps: FileOps = {
+  rename,
+  link,
+  rm: (file) => rm(file, { force: true }),
+  writeFileAtomic,
+  fsyncDir: fsyncDirAsync,
+};

@@ -1,15 +1,15 @@
-import { link, rename } from "node:fs/promises";
 import type { Config } from "../config.js";
 import { loadMigrations } from "../db/migrations.js";
 import { dataPaths } from "../db/paths.js";
 import { DatabaseRegistry } from "../db/registry.js";
 import { ServerSettings } from "../db/server-settings.js";
 import { UpgradeStateStore } from "../db/upgrade-state.js";
+import { nodeFileOps } from "../lib/durable-fs.js";
 import type { Logger } from "../logger.js";
 import { TaskRunner } from "../workers/run.js";
 import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
 import { VerificationQueue } from "./backup/verification.js";
-import type { ServiceDeps } from "./deps.js";
+import type { ServiceDeps, ServiceOverrides } from "./deps.js";
 import { ServiceEvents } from "./events/index.js";
 import { OperationLocks } from "./locks.js";
 import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
@@ -21,7 +21,7 @@ import { BackgroundWork } from "./shutdown.js";
  * exists. Migrations are not applied here (the CLI must not upgrade behind an operator's back): the server
  * calls `initServices` next.
  */
-export function createServiceDeps(config: Config, logger: Logger, overrides: Partial<ServiceDeps> = {}): ServiceDeps {
+export function createServiceDeps(config: Config, logger: Logger, overrides: ServiceOverrides = {}): ServiceDeps {
   const paths = dataPaths(config.dataDir);
   const migrations = overrides.migrations ?? loadMigrations();
   const locks = overrides.locks ?? new OperationLocks(paths.dbDir);
@@ -50,7 +50,6 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     locks,
     upgradeStates,
     settings: new ServerSettings(paths.settingsFile),
-    fileOps: { rename, link },
     now: () => new Date(),
     auth: createAuthRuntime(),
     restoreHooks: [authRestoreHook],
@@ -59,6 +58,7 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     shutdown: new BackgroundWork(),
     verifications: new VerificationQueue(),
     ...overrides,
+    fileOps: { ...nodeFileOps, ...overrides.fileOps },
   };
   const offsite = offsiteSettings(config);
   if (offsite && !("offsite" in overrides)) deps.offsite = new OffsiteService(deps, offsite);

@@ -5,6 +5,7 @@ import type { DataPaths } from "../db/paths.js";
 import type { DatabaseRegistry } from "../db/registry.js";
 import type { ServerSettings } from "../db/server-settings.js";
 import type { UpgradeStateStore } from "../db/upgrade-state.js";
+import type { FileOps } from "../lib/durable-fs.js";
 import type { Logger } from "../logger.js";
 import type { TaskRunner } from "../workers/run.js";
 import type { AuthRuntime } from "./auth/runtime.js";
@@ -15,11 +16,7 @@ import type { OffsiteService } from "./offsite/service.js";
 import type { SchedulerHandle } from "./schedules/scheduler.js";
 import type { BackgroundWork } from "./shutdown.js";
 
-/** File operations a restore performs, injectable so tests can make one fail or take hard links away. */
-export interface FileOps {
-  rename(from: string, to: string): Promise<void>;
-  link(existing: string, newName: string): Promise<void>;
-}
+export type { FileOps } from "../lib/durable-fs.js";
 
 /** Work other modules attach to a restore; each step runs with the holder's gate closed. */
 export interface RestoreHook {
@@ -28,6 +25,9 @@ export interface RestoreHook {
   /** After the new file opened (migrated), before the gate opens; throwing rolls the restore back. */
   afterOpen?(deps: ServiceDeps, database: string, db: AppDb): Promise<void>;
 }
+
+/** What a caller (a test, the CLI) may put in place of the defaults; a partial `fileOps` keeps the other calls real. */
+export type ServiceOverrides = Partial<Omit<ServiceDeps, "fileOps">> & { fileOps?: Partial<FileOps> };
 
 /** Everything the domain verbs need, built once at start and passed in. */
 export interface ServiceDeps {

@@ -9,7 +9,7 @@ import { createLogger } from "../../src/logger.js";
 import { createAuthRuntime, createKey, type Identity, setupOperator } from "../../src/services/auth/index.js";
 import type { ScryptParams } from "../../src/services/auth/password.js";
 import { createServiceDeps, initServices } from "../../src/services/create-deps.js";
-import type { ServiceDeps } from "../../src/services/deps.js";
+import type { ServiceDeps, ServiceOverrides } from "../../src/services/deps.js";
 import { type ContextOptions, createContextInner } from "../../src/trpc/context.js";
 import { createCaller } from "../../src/trpc/router.js";
 import { TaskRunner } from "../../src/workers/run.js";
@@ -56,7 +56,7 @@ export function makeTempDir(prefix = "cc-test-"): string {
 export interface TestAppOptions {
   dataDir?: string;
   config?: ConfigInput;
-  services?: Partial<ServiceDeps>;
+  services?: ServiceOverrides;
 }
 
 const testTasks = new TaskRunner();

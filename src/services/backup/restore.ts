@@ -1,13 +1,12 @@
-import { access, rename, rm, stat } from "node:fs/promises";
+import { access, stat } from "node:fs/promises";
 import path from "node:path";
 import { type ConnectionHolder, isSqliteBusy } from "../../db/holder.js";
 import { oldSafetyName, RESTORE_INTENT, stagedName } from "../../db/paths.js";
 import { moveRejectedAside, type RestoreIntent, restoreIntentFormat } from "../../db/recovery.js";
 import { InvalidBackupError, OperationInProgressError } from "../../errors.js";
-import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
 import { logFailure } from "../../logger.js";
 import { WorkerTaskError } from "../../workers/run.js";
-import type { ServiceDeps } from "../deps.js";
+import type { FileOps, ServiceDeps } from "../deps.js";
 import { copyVerified } from "./checksums.js";
 import { requireBackupFile } from "./files.js";
 import { ensureFreeSpace } from "./storage.js";
@@ -75,19 +74,19 @@ export async function replaceDatabase(
     log.debug(prepared, "swap prepared");
     // A reader elsewhere blocked the checkpoint: refused before the gate closes, so no request waits for it.
     if (!prepared.walTruncated) throw heldElsewhere(database);
-    oldSafetyCopy = await moveAsideOldSafetyCopy(swap);
+    oldSafetyCopy = await moveAsideOldSafetyCopy(deps.fileOps, swap);
     await holder.exclusive(() => swapInto(deps, holder, swap, filename));
     if (oldSafetyCopy) {
       const aside = oldSafetyCopy;
       oldSafetyCopy = null;
-      await rm(aside, { force: true }).catch((err) => log.warn({ err }, "could not remove the older safety copy"));
+      await deps.fileOps.rm(aside).catch((err) => log.warn({ err }, "could not remove the older safety copy"));
     }
     log.info({ size, durationMs: Math.round(performance.now() - started), outcome: "ok" }, "restore finished");
     deps.events.emit({ type: "restore.finished", database, filename, outcome: "ok" });
     return { database, restored_from: filename, safety_copy: path.basename(swap.preRestore) };
   } catch (error) {
-    await removeDatabaseFile(swap.staged);
-    if (oldSafetyCopy) await putOldSafetyCopyBack(swap, oldSafetyCopy);
+    await removeStaged(deps.fileOps, swap.staged);
+    if (oldSafetyCopy) await putOldSafetyCopyBack(deps.fileOps, swap, oldSafetyCopy);
     const durationMs = Math.round(performance.now() - started);
     logFailure(log, error, { durationMs, outcome: "failed" }, "restore failed");
     deps.events.emit({
@@ -126,17 +125,17 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
   try {
     for (const hook of deps.restoreHooks) await hook.beforeSwap?.(deps, holder.name);
     // The intent is durable before the link: recovery needs it to tell a half-done swap from a finished one.
-    await writeFileAtomic(intentFile, restoreIntentFormat.serialize(intent));
+    await deps.fileOps.writeFileAtomic(intentFile, restoreIntentFormat.serialize(intent));
     keptAs = await keepPrevious(deps, swap);
-    await removeEmptySidecars(swap.appDb);
+    await removeEmptySidecars(deps.fileOps, swap.appDb);
     await deps.fileOps.rename(swap.staged, swap.appDb);
     swapped = true;
-    await fsyncDirAsync(swap.dir);
+    await deps.fileOps.fsyncDir(swap.dir);
   } catch (error) {
     // Linked but not swapped, app.db is still the previous file: only the extra name goes.
-    if (keptAs === "link" && !swapped) await rm(swap.preRestore, { force: true });
+    if (keptAs === "link" && !swapped) await deps.fileOps.rm(swap.preRestore);
     else if (keptAs) await putPreviousBack(deps, swap);
-    await removeIntent(intentFile, swap.dir);
+    await removeIntent(deps.fileOps, intentFile, swap.dir);
     throw error;
   } finally {
     detached.release();
@@ -151,7 +150,7 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
     await rollBackSwap(deps, swap, intentFile, intent);
     throw error;
   }
-  await removeIntent(intentFile, swap.dir).catch((error: unknown) => {
+  await removeIntent(deps.fileOps, intentFile, swap.dir).catch((error: unknown) => {
     throw new RestoreCommittedError(error);
   });
 }
@@ -180,13 +179,13 @@ const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
 async function rollBackSwap(deps: ServiceDeps, swap: SwapPaths, intentFile: string, intent: RestoreIntent) {
   const log = deps.logger.child({ database: path.basename(swap.dir) });
   // Not recorded (a full disk): the rollback still runs, only a crash inside it would keep the backup.
-  await writeFileAtomic(intentFile, restoreIntentFormat.serialize({ ...intent, phase: "rolling_back" })).catch(
-    (err: unknown) => log.warn({ err }, "could not record the rollback in the restore intent"),
-  );
+  await deps.fileOps
+    .writeFileAtomic(intentFile, restoreIntentFormat.serialize({ ...intent, phase: "rolling_back" }))
+    .catch((err: unknown) => log.warn({ err }, "could not record the rollback in the restore intent"));
   // Another process may have committed to the restored file since the rename: it is kept, never unlinked.
   moveRejectedAside(swap.dir, log);
   await putPreviousBack(deps, swap);
-  await removeIntent(intentFile, swap.dir);
+  await removeIntent(deps.fileOps, intentFile, swap.dir);
 }
 
 /**
@@ -204,9 +203,9 @@ export class RestoreCommittedError extends Error {
   }
 }
 
-async function removeIntent(intentFile: string, dir: string): Promise<void> {
-  await rm(intentFile, { force: true });
-  await fsyncDirAsync(dir);
+async function removeIntent(ops: FileOps, intentFile: string, dir: string): Promise<void> {
+  await ops.rm(intentFile);
+  await ops.fsyncDir(dir);
 }
 
 /**
@@ -249,10 +248,12 @@ function openFailed(cause: unknown): InvalidBackupError {
  * Renaming app.db over the previous app.db.pre_restore would free that whole file inside the gate (about
  * 200 ms per GiB on ext4); moved aside first, it is deleted after the gate opened, or put back on failure.
  */
-async function moveAsideOldSafetyCopy(swap: SwapPaths): Promise<string | null> {
+async function moveAsideOldSafetyCopy(ops: FileOps, swap: SwapPaths): Promise<string | null> {
+  // Nothing to move is the common case (a first restore): no call is made for it.
+  if (!(await exists(swap.preRestore))) return null;
   const aside = path.join(swap.dir, oldSafetyName());
   try {
-    await rename(swap.preRestore, aside);
+    await ops.rename(swap.preRestore, aside);
     return aside;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
@@ -260,23 +261,16 @@ async function moveAsideOldSafetyCopy(swap: SwapPaths): Promise<string | null> {
   }
 }
 
-async function putOldSafetyCopyBack(swap: SwapPaths, aside: string): Promise<void> {
-  const taken = await access(swap.preRestore).then(
-    () => true,
-    () => false,
-  );
-  if (taken) await rm(aside, { force: true });
-  else await rename(aside, swap.preRestore);
+async function putOldSafetyCopyBack(ops: FileOps, swap: SwapPaths, aside: string): Promise<void> {
+  if (await exists(swap.preRestore)) await ops.rm(aside);
+  else await ops.rename(aside, swap.preRestore);
 }
 
-/**
- * Rollback uses the plain rename: the injectable one is what a failure test makes fail. If it throws, the
- * intent stays and start-up recovery finishes the job.
- */
+/** If a step throws, the intent stays and start-up recovery finishes the job. */
 async function putPreviousBack(deps: ServiceDeps, swap: SwapPaths): Promise<void> {
-  await removeEmptySidecars(swap.appDb);
-  await rename(swap.preRestore, swap.appDb);
-  await fsyncDirAsync(swap.dir);
+  await removeEmptySidecars(deps.fileOps, swap.appDb);
+  await deps.fileOps.rename(swap.preRestore, swap.appDb);
+  await deps.fileOps.fsyncDir(swap.dir);
   deps.logger.warn({ database: path.basename(swap.dir) }, "restore rolled back, previous database is back");
 }
 
@@ -284,13 +278,24 @@ async function putPreviousBack(deps: ServiceDeps, swap: SwapPaths): Promise<void
  * The previous file was switched out of WAL mode and is locked, so its -wal and -shm should be empty. A -wal
  * that is not holds some process's committed writes: it is never deleted, the restore is refused instead.
  */
-async function removeEmptySidecars(appDb: string): Promise<void> {
+async function removeEmptySidecars(ops: FileOps, appDb: string): Promise<void> {
   const wal = await stat(`${appDb}-wal`).catch(() => null);
   if (wal && wal.size > 0) {
     throw new OperationInProgressError(`another process wrote to ${path.basename(appDb)} during the restore`, {
       database: path.basename(path.dirname(appDb)),
     });
   }
-  await rm(`${appDb}-wal`, { force: true });
-  await rm(`${appDb}-shm`, { force: true });
+  await ops.rm(`${appDb}-wal`);
+  await ops.rm(`${appDb}-shm`);
 }
+
+/** The staged copy and any SQLite sidecar of it. */
+async function removeStaged(ops: FileOps, staged: string): Promise<void> {
+  for (const suffix of ["", "-journal", "-wal", "-shm"]) await ops.rm(staged + suffix);
+}
+
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
