@@ -1,5 +1,6 @@
 import { cpSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FileOps, nodeFileOps } from "../../src/lib/durable-fs.js";
 import { restoreBackup } from "../../src/services/backup/restore.js";
 import { createTestApp, makeTempDir, removeDir } from "../helpers/app.js";
 import { checkDatabaseDir } from "../helpers/check-database-dir.js";
@@ -43,11 +44,11 @@ describe("a restore crashed at every one of its file operations", () => {
     return to;
   }
 
-  async function crashEveryStep(fixture: string, before: string[]): Promise<string[]> {
+  async function crashEveryStep(fixture: string, before: string[], base: FileOps = nodeFileOps): Promise<string[]> {
     const crashes: string[] = [];
     for (let crashAt = 1; ; crashAt++) {
       const dataDir = copy(fixture);
-      const crash = crashingFileOps(crashAt);
+      const crash = crashingFileOps(crashAt, base);
       const t = createTestApp({ dataDir, services: { fileOps: crash.ops } });
       const outcome = await restoreBackup(t.services, "default", backup).then(
         () => "done",
@@ -73,6 +74,17 @@ describe("a restore crashed at every one of its file operations", () => {
     // The intent, the link, the rename over app.db and the fsyncs are all among the points crashed at.
     expect(crashes.join("\n")).toMatch(/writeFileAtomic[\s\S]*link[\s\S]*rename\(\.app\.db\.restore-[\s\S]*fsyncDir/);
     expect(crashes.some((c) => c.endsWith("→ after"))).toBe(true);
+  });
+
+  it("the first restore on a filesystem without hard links (app.db is renamed aside, then replaced)", async () => {
+    const noLinks: FileOps = {
+      ...nodeFileOps,
+      link: async () => {
+        throw Object.assign(new Error("no hard links here"), { code: "EPERM" });
+      },
+    };
+    const crashes = await crashEveryStep(first, ["backup", "live"], noLinks);
+    expect(crashes.join("\n")).toMatch(/rename\(app\.db, app\.db\.pre_restore\)[\s\S]*rename\(\.app\.db\.restore-/);
   });
 
   it("a restore that replaces an earlier safety copy", async () => {
