@@ -2,9 +2,15 @@ import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { openSqlite } from "../db/sqlite.js";
+import { openForCheck } from "../db/sqlite.js";
 import { type HashResult, hashFile } from "./hash.js";
-import { removeWithJournal, type ValidateArgs, type ValidationResult, validateBackup } from "./sqlite-tasks.js";
+import {
+  hasSqliteHeader,
+  removeWithJournal,
+  type ValidateArgs,
+  type ValidationResult,
+  validateBackup,
+} from "./sqlite-tasks.js";
 
 export { type HashResult, hashFile };
 
@@ -84,6 +90,9 @@ export function verifyFile({ file, expectedSha256, depth, lockFile, lockTimeoutM
     if (expectedSha256 && hashed.sha256 !== expectedSha256) {
       return { ...hashed, ok: false, error: "checksum mismatch: the file's bytes changed since it was written" };
     }
+    // SQLite opens an empty or foreign file as an empty database whose check says ok: not a backup.
+    if (hashed.size === 0) return { ...hashed, ok: false, error: "the file is empty (0 bytes)" };
+    if (!hasSqliteHeader(file)) return { ...hashed, ok: false, error: "the file is not a SQLite database (no header)" };
     const problem = sqliteCheck(file, depth);
     return problem ? { ...hashed, ok: false, error: problem } : { ...hashed, ok: true };
   } finally {
@@ -92,9 +101,9 @@ export function verifyFile({ file, expectedSha256, depth, lockFile, lockTimeoutM
 }
 
 function sqliteCheck(file: string, depth: "quick" | "full"): string | null {
-  let sqlite: ReturnType<typeof openSqlite> | undefined;
+  let sqlite: ReturnType<typeof openForCheck> | undefined;
   try {
-    sqlite = openSqlite(file, { readonly: true });
+    sqlite = openForCheck(file);
     const pragma = depth === "full" ? "integrity_check" : "quick_check";
     const rows = sqlite.pragma(pragma) as Record<string, string>[];
     const problems = rows.map((r) => Object.values(r)[0]).filter((r) => r !== "ok");

@@ -64,7 +64,8 @@ export interface TestAppOptions {
  */
 export function createTestApp(options: TestAppOptions = {}): TestApp {
   const dataDir = options.dataDir ?? makeTempDir();
-  const config = loadConfig({}, { dataDir, logLevel: "silent", ...options.config });
+  // Files copied in by hand are adopted after 200 ms unchanged (5 s by default), so tests wait little.
+  const config = loadConfig({}, { dataDir, logLevel: "silent", adoptStableMs: 200, ...options.config });
   const services = createServiceDeps(config, createLogger("silent"), {
     auth: createAuthRuntime({ kdf: TEST_KDF }),
     ...options.services,
