@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
 import type { HashResult } from "../../workers/hash.js";
-import { runTask } from "../../workers/run.js";
+import { runTask, WorkerTaskError } from "../../workers/run.js";
 import type { ValidationResult } from "../../workers/sqlite-tasks.js";
 import type { ServiceDeps } from "../deps.js";
 import { type BackupCreated, recordWritten } from "./create.js";
@@ -51,8 +51,27 @@ export async function receiveUpload(
     return await acceptBackupFile(deps, database, temp, checked, log, started);
   } catch (error) {
     await removeDatabaseFile(temp);
+    if (clientWentAway(error, body)) throw reportCancelled(log, started);
     throw reportFailure(deps, database, log, started, error);
   }
+}
+
+/**
+ * The client closed the connection before the body's end: nothing of ours failed, so it is logged at info,
+ * notifies nobody, and answers 400 (which no one will read) instead of a 500.
+ */
+function clientWentAway(error: unknown, body: Readable): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  const aborted = (body as Readable & { aborted?: boolean }).aborted === true;
+  return aborted || code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE";
+}
+
+function reportCancelled(log: ServiceDeps["logger"], started: number): ValidationError {
+  const durationMs = Math.round(performance.now() - started);
+  log.info({ durationMs, outcome: "cancelled" }, "upload cancelled by the client");
+  return new ValidationError("the upload ended before its last byte: the client closed the connection", {
+    reason: "client_closed",
+  });
 }
 
 /** `chaoscypher backup import <path>`: the same as an upload, from a local file copied in a worker. */
@@ -68,7 +87,12 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
   const started = performance.now();
   log.info({ size: info.size }, "import started");
   try {
-    await runTask("copyDurably", { src: source, dest: temp });
+    // A WAL-mode file's committed transactions in its -wal come along (read through SQLite), never dropped.
+    const { throughSqlite } = await runTask("copyForImport", { src: source, dest: temp }).catch((error: unknown) => {
+      if (!(error instanceof WorkerTaskError) || !/-wal/.test(error.message)) throw error;
+      throw new InvalidBackupError(error.message, { reason: "unreadable_wal" });
+    });
+    if (throughSqlite) log.info("the source's -wal holds committed transactions: copied through SQLite");
     const checked = await runTask("validateAndHash", { file: temp, newestKnownMillis: newestKnownMillis(deps) });
     return await acceptBackupFile(deps, database, temp, checked, log, started);
   } catch (error) {
