@@ -18,6 +18,7 @@ import { isBackgroundTask, type WorkerReply } from "./worker-entry.js";
 interface TaskTypes {
   vacuumInto: { args: VacuumArgs; result: { size: number; sha256: string } };
   copyDurably: { args: CopyArgs; result: undefined };
+  copyForImport: { args: CopyArgs; result: { throughSqlite: boolean } };
   validateBackup: { args: ValidateArgs; result: ValidationResult };
   prepareSwap: { args: PrepareSwapArgs; result: { walTruncated: boolean } };
   migrateFile: { args: MigrateArgs; result: { applied: string[] } };

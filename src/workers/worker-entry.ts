@@ -5,6 +5,7 @@ import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import {
   checkpointForSwap,
   copyDurably,
+  copyForImport,
   migrateFile,
   prepareSwap,
   vacuumInto,
@@ -19,6 +20,7 @@ const offsiteFetch = async (args: FetchArgs) => (await offsiteTasks()).offsiteFe
 const tasks = {
   vacuumInto,
   copyDurably,
+  copyForImport,
   validateBackup,
   migrateFile,
   prepareSwap,
@@ -40,6 +42,7 @@ const WORKER_NICE = 10;
 const background = new Set<keyof typeof tasks>([
   "vacuumInto",
   "copyDurably",
+  "copyForImport",
   "validateBackup",
   "prepareSwap",
   "hashFile",
