@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { openForCheck } from "../db/sqlite.js";
@@ -116,3 +116,15 @@ function sqliteCheck(file: string, depth: "quick" | "full"): string | null {
 }
 
 export const lockFileIn = (dataDir: string) => path.join(dataDir, ".verification.lock");
+
+/**
+ * Removes the `-wal`/`-shm` an earlier read-only check left beside a WAL-mode backup: SQLite removes them
+ * when its last connection closes, so a connection that is not the last (another process reading it)
+ * leaves them alone. A non-empty `-wal` is never touched (openForCheck reads such a file read-only).
+ */
+export function tidySideFiles({ file }: { file: string }): { removed: boolean } {
+  const had = existsSync(`${file}-wal`) || existsSync(`${file}-shm`);
+  if (!had) return { removed: false };
+  openForCheck(file).close();
+  return { removed: !existsSync(`${file}-wal`) && !existsSync(`${file}-shm`) };
+}

@@ -27,6 +27,7 @@ interface TaskTypes {
   copyHashed: { args: CopyHashedArgs; result: HashResult };
   validateAndHash: { args: ValidateArgs; result: ValidationResult & Partial<HashResult> };
   verifyFile: { args: VerifyArgs; result: VerifyResult };
+  tidySideFiles: { args: { file: string }; result: { removed: boolean } };
   offsiteUpload: { args: UploadArgs; result: UploadResult };
   offsiteFetch: { args: FetchArgs; result: FetchResult };
 }

@@ -1,6 +1,6 @@
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { copyHashed, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
+import { copyHashed, hashFile, tidySideFiles, validateAndHash, verifyFile } from "./backup-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import {
   checkpointForSwap,
@@ -29,6 +29,7 @@ const tasks = {
   copyHashed,
   validateAndHash,
   verifyFile,
+  tidySideFiles,
   offsiteUpload,
   offsiteFetch,
 } as const;
@@ -48,6 +49,7 @@ const background = new Set<keyof typeof tasks>([
   "hashFile",
   "copyHashed",
   "validateAndHash",
+  "tidySideFiles",
   "offsiteUpload",
   "offsiteFetch",
 ]);

@@ -12,6 +12,7 @@ import type { ServiceDeps } from "../deps.js";
 import { type BackupCreated, recordWritten } from "./create.js";
 import { nextPrefixedName, parseBackupName } from "./files.js";
 import { ensureFreeSpace } from "./storage.js";
+import { holdUploadLock, trySweepLock } from "./upload-lock.js";
 import { fileSink } from "./upload-sink.js";
 
 export interface BackupUploaded extends BackupCreated {
@@ -19,7 +20,7 @@ export interface BackupUploaded extends BackupCreated {
 }
 
 /** Incoming uploads and imports before validation; never listed, removed on failure and at server start. */
-const UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal)?$/;
+const UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal|-wal|-shm)?$/;
 const uploadTemp = (dir: string) => path.join(dir, `.upload.tmp-${randomBytes(6).toString("hex")}`);
 const nextUploadName = nextPrefixedName("upload");
 
@@ -46,6 +47,8 @@ export async function receiveUpload(
   const log = deps.logger.child({ database, operation: "upload" });
   const started = performance.now();
   log.info({ declaredLength }, "upload started");
+  // Held while the temp exists, so no start-up sweep in another process removes it (I4).
+  const lock = await holdUploadLock(deps, database);
   try {
     const checked = await receiveChecked(deps, temp, body, max);
     return await acceptBackupFile(deps, database, temp, checked, log, started);
@@ -53,6 +56,8 @@ export async function receiveUpload(
     await removeDatabaseFile(temp);
     if (clientWentAway(error, body)) throw reportCancelled(log, started);
     throw reportFailure(deps, database, log, started, error);
+  } finally {
+    lock.release();
   }
 }
 
@@ -86,6 +91,7 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
   const log = deps.logger.child({ database, operation: "import", source });
   const started = performance.now();
   log.info({ size: info.size }, "import started");
+  const lock = await holdUploadLock(deps, database);
   try {
     // A WAL-mode file's committed transactions in its -wal come along (read through SQLite), never dropped.
     const { throughSqlite } = await runTask("copyForImport", { src: source, dest: temp }).catch((error: unknown) => {
@@ -98,6 +104,8 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
   } catch (error) {
     await removeDatabaseFile(temp);
     throw reportFailure(deps, database, log, started, error);
+  } finally {
+    lock.release();
   }
 }
 
@@ -146,7 +154,7 @@ async function acceptBackupFile(
   const size = checked.size as number;
   const dir = path.dirname(temp);
   const filename = await linkUnderFreeName(deps, dir, temp);
-  await rm(temp, { force: true });
+  await removeDatabaseFile(temp);
   await fsyncDirAsync(dir);
   const created_at = parseBackupName(filename)?.createdAt ?? "";
   await recordWritten(deps, database, { filename, size, sha256, created_at });
@@ -169,13 +177,26 @@ async function linkUnderFreeName(deps: ServiceDeps, dir: string, temp: string): 
   }
 }
 
-/** Removes uploads a crash interrupted; run by the server at start-up, when none of its own can be running. */
+/**
+ * Removes uploads and imports a crash interrupted (with any -journal/-wal/-shm); run by the server at
+ * start-up. Only under the sweep lock: a CLI `backup import` running beside it keeps its temp (I4).
+ */
 export async function removeUploadLeftovers(deps: ServiceDeps, database: string): Promise<void> {
   const dir = deps.paths.backupDir(database);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names.filter((n) => UPLOAD_TEMP.test(n))) {
-    await rm(path.join(dir, name), { force: true });
-    deps.logger.info({ database, file: name }, "recovery: removed an interrupted upload");
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => UPLOAD_TEMP.test(n));
+  if (names.length === 0) return;
+  const lock = trySweepLock(deps, database);
+  if (!lock) {
+    deps.logger.info({ database }, "recovery: an upload or import is in progress in another process; its temp stays");
+    return;
+  }
+  try {
+    for (const name of names) {
+      await rm(path.join(dir, name), { force: true });
+      deps.logger.info({ database, file: name }, "recovery: removed an interrupted upload");
+    }
+  } finally {
+    lock.release();
   }
 }
 
