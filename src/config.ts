@@ -52,7 +52,7 @@ export const configSchema = z
       .default("127.0.0.0/8,::1/128")
       .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((c) => c.trim()).filter((c) => c !== ""))
       .pipe(z.array(cidr)),
-    /** The largest backup `POST /backup/upload` accepts (SPEC §8); more is refused with 413. */
+    /** The largest backup `POST /backup/upload` accepts; more is refused with 413. */
     uploadMaxBytes: z.coerce
       .number()
       .int()

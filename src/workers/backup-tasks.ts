@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { VERIFICATION_LOCK } from "../db/paths.js";
 import { openForCheck } from "../db/sqlite.js";
 import { type HashResult, hashFile } from "./hash.js";
 import {
@@ -14,7 +15,7 @@ import {
 
 export { type HashResult, hashFile };
 
-/** Checksums and checks of backup files; each runs in a worker thread (SPEC §8). */
+/** Checksums and checks of backup files (docs/backups.md); each runs in a worker thread. */
 
 const CHUNK = 1024 * 1024;
 
@@ -115,7 +116,7 @@ function sqliteCheck(file: string, depth: "quick" | "full"): string | null {
   }
 }
 
-export const lockFileIn = (dataDir: string) => path.join(dataDir, ".verification.lock");
+export const lockFileIn = (dataDir: string) => path.join(dataDir, VERIFICATION_LOCK);
 
 /**
  * Removes the `-wal`/`-shm` an earlier read-only check left beside a WAL-mode backup: SQLite removes them

@@ -82,10 +82,11 @@ describe("nothing left beside backups, nothing committed left behind", () => {
     const reader = new Database(backup, { readonly: true });
     reader.prepare("SELECT count(*) FROM nodes").get();
     reader.close();
-    expect(sideFiles(dir).filter((f) => f.startsWith("upload_")).sort()).toEqual([
-      "upload_20200101_000000.db-shm",
-      "upload_20200101_000000.db-wal",
-    ]);
+    expect(
+      sideFiles(dir)
+        .filter((f) => f.startsWith("upload_"))
+        .sort(),
+    ).toEqual(["upload_20200101_000000.db-shm", "upload_20200101_000000.db-wal"]);
     await t.close();
 
     const again = newApp({ dataDir: t.dataDir });

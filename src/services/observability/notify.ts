@@ -3,7 +3,7 @@ import { redactUrlsIn } from "../../lib/redact-url.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
 
-/** What the webhook receives (SPEC §10); `text` is what a chat webhook (Slack, Mattermost...) displays. */
+/** What the webhook receives (docs/operations.md); `text` is what a chat webhook (Slack, Mattermost...) displays. */
 export interface Notification {
   event: string;
   database: string;
@@ -34,6 +34,7 @@ const LABELS: Record<string, string> = {
 
 /** The notification for an event, or null when it is not one to send. */
 export function toNotification(event: ServiceEvent, at: Date, onSuccess: boolean): Notification | null {
+  if (event.type === "retention.paused") return retentionPaused(event, at);
   let operation: string;
   let ok: boolean;
   let filename: string | undefined;
@@ -63,6 +64,18 @@ export function toNotification(event: ServiceEvent, at: Date, onSuccess: boolean
     ...(error ? { error } : {}),
     at: at.toISOString(),
     text,
+  };
+}
+
+/** A warning, always sent: the clock is behind a kept backup, so retention removes nothing until it is fixed. */
+function retentionPaused(event: Extract<ServiceEvent, { type: "retention.paused" }>, at: Date): Notification {
+  return {
+    event: "retention.paused",
+    database: event.database,
+    filename: event.filename,
+    error: event.warning,
+    at: at.toISOString(),
+    text: `Chaos Cypher on ${hostname()}: check the clock, database "${event.database}": ${event.warning}`,
   };
 }
 

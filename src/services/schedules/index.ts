@@ -23,7 +23,7 @@ export {
 } from "./settings.js";
 export { type LastRun, ScheduleStore } from "./store.js";
 
-/** The schedule as REST, tRPC and the CLI show it (SPEC §8). */
+/** The schedule as REST, tRPC and the CLI show it (docs/schedules.md). */
 export interface ScheduleView {
   database: string;
   enabled: boolean;
@@ -68,7 +68,7 @@ export async function disableSchedule(deps: ServiceDeps, database: string): Prom
   return setSchedule(deps, database, { ...current, enabled: false });
 }
 
-/** What the UI's warning banner says about a database's backups (SPEC §7). */
+/** What the UI's warning banner says about a database's backups: failed runs, missed runs. */
 export interface ScheduleHealth {
   newest_good_backup: { filename: string; created_at: string } | null;
   /** The latest scheduled run (an hour ago or more) since the schedule was set, or null if none is due yet. */
