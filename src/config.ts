@@ -58,6 +58,8 @@ export const configSchema = z
       .int()
       .min(1)
       .default(64 * 1024 ** 3),
+    /** A file put in backups/<db>/ by hand is adopted (hashed, recorded) once unchanged this long. */
+    adoptStableMs: z.coerce.number().int().min(0).default(5_000),
     /** Built maintenance UI (`npm run build:web`), served at `/`. */
     webDir: z.string().min(1).default(defaultWebDir),
     ...offsiteConfigShape,
@@ -81,6 +83,7 @@ const envNames: Record<keyof Config, string> = {
   webDir: "CHAOSCYPHER_WEB_DIR",
   trustedProxies: "CHAOSCYPHER_TRUSTED_PROXIES",
   uploadMaxBytes: "CHAOSCYPHER_UPLOAD_MAX_BYTES",
+  adoptStableMs: "CHAOSCYPHER_ADOPT_STABLE_MS",
   s3Bucket: "CHAOSCYPHER_S3_BUCKET",
   s3Endpoint: "CHAOSCYPHER_S3_ENDPOINT",
   s3Region: "CHAOSCYPHER_S3_REGION",

@@ -31,10 +31,14 @@ export const rejectedName = () => `${REJECTED_PREFIX}${hex(4)}`;
 /** Names inside `backups/<db>/`. */
 /** A backup being written (`VACUUM INTO`): `.<final name>.tmp-<hex>`, renamed into place once fsynced. */
 export const backupTempName = (finalName: string) => `.${finalName}.tmp-${hex(4)}`;
-export const BACKUP_TEMP = /^\.app_.*\.tmp-[0-9a-f]+(-journal)?$|^\.pre-.*\.tmp-[0-9a-f]+(-journal)?$/;
+/**
+ * Any kind's backup temp (app_, auto_, pre-…) with SQLite's side files. Every writer of one holds the
+ * database's operation lock, and recovery sweeps only while holding it.
+ */
+export const BACKUP_TEMP = /^\.[^.][^/]*\.db\.tmp-[0-9a-f]+(-journal|-wal|-shm)?$/;
 /** An upload being received: `.upload.tmp-<hex>`. */
 export const uploadTempName = () => `.upload.tmp-${hex(6)}`;
-export const UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal)?$/;
+export const UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal|-wal|-shm)?$/;
 /** An off-site copy being fetched: `.<filename>.fetch-<hex>`. */
 export const fetchTempName = (filename: string) => `.${filename}.fetch-${hex(4)}`;
 export const FETCH_TEMP = /^\..+\.fetch-[0-9a-f]+$/;

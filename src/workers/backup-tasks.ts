@@ -1,11 +1,17 @@
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { VERIFICATION_LOCK } from "../db/paths.js";
-import { openSqlite } from "../db/sqlite.js";
+import { openForCheck } from "../db/sqlite.js";
 import { type HashResult, hashFile } from "./hash.js";
-import { removeWithJournal, type ValidateArgs, type ValidationResult, validateBackup } from "./sqlite-tasks.js";
+import {
+  hasSqliteHeader,
+  removeWithJournal,
+  type ValidateArgs,
+  type ValidationResult,
+  validateBackup,
+} from "./sqlite-tasks.js";
 
 export { type HashResult, hashFile };
 
@@ -85,6 +91,9 @@ export function verifyFile({ file, expectedSha256, depth, lockFile, lockTimeoutM
     if (expectedSha256 && hashed.sha256 !== expectedSha256) {
       return { ...hashed, ok: false, error: "checksum mismatch: the file's bytes changed since it was written" };
     }
+    // SQLite opens an empty or foreign file as an empty database whose check says ok: not a backup.
+    if (hashed.size === 0) return { ...hashed, ok: false, error: "the file is empty (0 bytes)" };
+    if (!hasSqliteHeader(file)) return { ...hashed, ok: false, error: "the file is not a SQLite database (no header)" };
     const problem = sqliteCheck(file, depth);
     return problem ? { ...hashed, ok: false, error: problem } : { ...hashed, ok: true };
   } finally {
@@ -93,9 +102,9 @@ export function verifyFile({ file, expectedSha256, depth, lockFile, lockTimeoutM
 }
 
 function sqliteCheck(file: string, depth: "quick" | "full"): string | null {
-  let sqlite: ReturnType<typeof openSqlite> | undefined;
+  let sqlite: ReturnType<typeof openForCheck> | undefined;
   try {
-    sqlite = openSqlite(file, { readonly: true });
+    sqlite = openForCheck(file);
     const pragma = depth === "full" ? "integrity_check" : "quick_check";
     const rows = sqlite.pragma(pragma) as Record<string, string>[];
     const problems = rows.map((r) => Object.values(r)[0]).filter((r) => r !== "ok");
@@ -108,3 +117,15 @@ function sqliteCheck(file: string, depth: "quick" | "full"): string | null {
 }
 
 export const lockFileIn = (dataDir: string) => path.join(dataDir, VERIFICATION_LOCK);
+
+/**
+ * Removes the `-wal`/`-shm` an earlier read-only check left beside a WAL-mode backup: SQLite removes them
+ * when its last connection closes, so a connection that is not the last (another process reading it)
+ * leaves them alone. A non-empty `-wal` is never touched (openForCheck reads such a file read-only).
+ */
+export function tidySideFiles({ file }: { file: string }): { removed: boolean } {
+  const had = existsSync(`${file}-wal`) || existsSync(`${file}-shm`);
+  if (!had) return { removed: false };
+  openForCheck(file).close();
+  return { removed: !existsSync(`${file}-wal`) && !existsSync(`${file}-shm`) };
+}

@@ -2,7 +2,7 @@ import { closeSync, copyFileSync, openSync, readSync, renameSync, statSync } fro
 import { open } from "node:fs/promises";
 import path from "node:path";
 import { applyMigrations, hasMigrationsTable, lastAppliedMillis, type Migration } from "../db/migrations.js";
-import { checkReadable, openSqlite } from "../db/sqlite.js";
+import { checkReadable, openForCheck, openSqlite } from "../db/sqlite.js";
 import { fsyncDir, fsyncFile, removeWithJournal } from "../lib/durable-fs-sync.js";
 import { type HashResult, hashFile } from "./hash.js";
 
@@ -123,13 +123,44 @@ export function copyDurably({ src, dest }: CopyArgs): void {
   }
 }
 
+/**
+ * The copy `backup import` takes of a file from elsewhere. A WAL-mode database's committed transactions may
+ * still be in its `-wal` beside it, which a byte copy of the main file drops: then the copy is read through
+ * SQLite (a read-only connection sees the WAL) and written with VACUUM INTO, a consistent, self-contained
+ * file in rollback-journal mode. Without a `-wal` (or an empty one) the bytes are copied as they are.
+ */
+export function copyForImport({ src, dest }: CopyArgs): { throughSqlite: boolean } {
+  const wal = statSync(`${src}-wal`, { throwIfNoEntry: false });
+  if (!wal || wal.size === 0) {
+    copyDurably({ src, dest });
+    return { throughSqlite: false };
+  }
+  let sqlite: ReturnType<typeof openSqlite> | undefined;
+  try {
+    sqlite = openSqlite(src, { readonly: true });
+    sqlite.prepare("VACUUM INTO ?").run(dest);
+    sqlite.close();
+    sqlite = undefined;
+    fsyncFile(dest);
+    return { throughSqlite: true };
+  } catch (error) {
+    sqlite?.close();
+    removeWithJournal(dest);
+    throw new Error(
+      `${path.basename(src)} has committed transactions in ${path.basename(src)}-wal that could not be read ` +
+        `(${(error as Error).message}); nothing was imported. Checkpoint it first: ` +
+        `sqlite3 ${src} "PRAGMA wal_checkpoint(TRUNCATE)"`,
+    );
+  }
+}
+
 export type ValidationResult =
   | { ok: true; lastApplied: number }
   | { ok: false; reason: "not_sqlite" | "corrupt" | "not_app_database" | "newer_schema"; message: string };
 
 const SQLITE_HEADER = Buffer.from("SQLite format 3\0", "latin1");
 
-function hasSqliteHeader(file: string): boolean {
+export function hasSqliteHeader(file: string): boolean {
   const fd = openSync(file, "r");
   try {
     const header = Buffer.alloc(SQLITE_HEADER.length);
@@ -151,7 +182,7 @@ export function validateBackup({ file, newestKnownMillis }: ValidateArgs): Valid
   if (!hasSqliteHeader(file)) return { ok: false, reason: "not_sqlite", message: "the file is not a SQLite database" };
   let sqlite: ReturnType<typeof openSqlite> | undefined;
   try {
-    sqlite = openSqlite(file, { readonly: true });
+    sqlite = openForCheck(file);
     const rows = sqlite.pragma("integrity_check") as { integrity_check: string }[];
     const problems = rows.map((r) => r.integrity_check).filter((r) => r !== "ok");
     if (problems.length > 0) {

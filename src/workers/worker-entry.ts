@@ -1,10 +1,11 @@
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { copyHashed, hashFile, validateAndHash, verifyFile } from "./backup-tasks.js";
+import { copyHashed, hashFile, tidySideFiles, validateAndHash, verifyFile } from "./backup-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import {
   checkpointForSwap,
   copyDurably,
+  copyForImport,
   migrateFile,
   prepareSwap,
   vacuumInto,
@@ -30,6 +31,7 @@ const ownWorker = <A, R>(run: (args: A) => R, nice = 0) => ({ run, pooled: false
 const tasks = {
   vacuumInto: background(vacuumInto),
   copyDurably: background(copyDurably),
+  copyForImport: background(copyForImport),
   validateBackup: background(validateBackup),
   migrateFile: ownWorker(migrateFile),
   prepareSwap: background(prepareSwap),
@@ -38,6 +40,7 @@ const tasks = {
   copyHashed: background(copyHashed),
   validateAndHash: background(validateAndHash),
   verifyFile: ownWorker(verifyFile, 19),
+  tidySideFiles: background(tidySideFiles),
   offsiteUpload: background(offsiteUpload),
   offsiteFetch: background(offsiteFetch),
 };

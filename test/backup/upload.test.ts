@@ -3,8 +3,10 @@ import { request } from "node:http";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import type { ServiceEvent } from "../../src/services/events/index.js";
 import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/app.js";
 import { badBackups } from "../helpers/bad-backups.js";
+import { capturingLogger } from "../helpers/logs.js";
 import { seedDatabaseFile } from "../helpers/seed.js";
 import { type Listening, listen } from "../helpers/server.js";
 import { backupDir, corrupt, listSettled, sha256Of, visibleFiles } from "./lifecycle-helpers.js";
@@ -111,8 +113,11 @@ describe("uploading a backup", () => {
     expect(readdirSync(backupDir(t))).toEqual([]);
   });
 
-  it("leaves nothing behind when the client disconnects mid-upload", async () => {
-    t = newApp();
+  it("leaves nothing behind when the client disconnects mid-upload, and logs it as no failure of ours", async () => {
+    const { logger, lines } = capturingLogger("info");
+    t = newApp({ services: { logger } });
+    const events: ServiceEvent[] = [];
+    t.services.events.on((e) => events.push(e));
     const server: Listening = await listen(t.app.fetch);
     try {
       const key = (await t.setupOperator()).key;
@@ -134,6 +139,11 @@ describe("uploading a backup", () => {
       });
       await aborted;
       await expect.poll(() => readdirSync(backupDir(t)), { timeout: 10_000 }).toEqual([]);
+      await expect.poll(() => lines().some((l) => l.msg === "upload cancelled by the client")).toBe(true);
+      // No 500, nothing at warn or above, no "upload failed" event (which would notify and raise the UI's banner).
+      expect(lines().filter((l) => (l.level as number) >= 40)).toEqual([]);
+      expect(lines().filter((l) => l.status === 500)).toEqual([]);
+      expect(events.filter((e) => e.type === "backup.failed")).toEqual([]);
     } finally {
       await server.close();
     }

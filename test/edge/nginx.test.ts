@@ -193,6 +193,23 @@ describe("the nginx edge in front of the real server", () => {
     expect(keyId).not.toBe(victim.id);
   });
 
+  it("gives the session cookie Secure behind a TLS terminator (its X-Forwarded-Proto passes), not without one", async () => {
+    const signIn = (headers: Record<string, string>) =>
+      fetch(`${edge.url}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { ...json, ...headers },
+        body: JSON.stringify({ username: "edge-operator", password: "correct horse battery" }),
+      });
+    const behindTls = await signIn({ "x-forwarded-proto": "https" });
+    expect(behindTls.status).toBe(200);
+    expect(behindTls.headers.get("set-cookie")).toMatch(/;\s*Secure/i);
+    const plain = await signIn({});
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get("set-cookie")).not.toMatch(/Secure/i);
+    const junk = await signIn({ "x-forwarded-proto": "gopher" });
+    expect(junk.headers.get("set-cookie")).not.toMatch(/Secure/i);
+  });
+
   it("throttles login attempts with 429 JSON and Retry-After", async () => {
     let last: Response | undefined;
     for (let i = 0; i < 25; i++) {

@@ -67,7 +67,8 @@ const testTasks = new TaskRunner();
  */
 export function createTestApp(options: TestAppOptions = {}): TestApp {
   const dataDir = options.dataDir ?? makeTempDir();
-  const config = loadConfig({}, { dataDir, logLevel: "silent", ...options.config });
+  // Files copied in by hand are adopted after 200 ms unchanged (5 s by default), so tests wait little.
+  const config = loadConfig({}, { dataDir, logLevel: "silent", adoptStableMs: 200, ...options.config });
   const services = createServiceDeps(config, createLogger("silent"), {
     auth: createAuthRuntime({ kdf: TEST_KDF }),
     // One pool of worker threads per test file, as one process has; a test may pass its own to stop it.

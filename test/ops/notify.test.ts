@@ -3,11 +3,10 @@ import { writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/logger.js";
 import { type Notification, Notifier, startNotifier } from "../../src/services/observability/notify.js";
 import { useTestApps } from "../helpers/app.js";
+import { capturingLogger } from "../helpers/logs.js";
 
 interface Received {
   body: Notification;
@@ -95,14 +94,7 @@ describe("a notification URL's secrets", () => {
 
   it("never logs the userinfo or query string of a URL that cannot be delivered to", async () => {
     const t = newApp();
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const logger = createLogger("debug", sink as unknown as Parameters<typeof createLogger>[1]);
+    const { logger, text } = capturingLogger();
     // Config refuses such a URL; a Notifier given one anyway (an older config path) must still not leak it.
     const notifier = new Notifier(
       { ...t.services, logger },
@@ -111,7 +103,7 @@ describe("a notification URL's secrets", () => {
     );
     t.services.events.emit({ type: "backup.failed", database: "default", kind: "backup", error: "x", durationMs: 1 });
     await notifier.stop();
-    const log = lines.join("");
+    const log = text();
     expect(log).toContain("notification could not be delivered");
     expect(log).not.toContain("s3cr3t");
   });

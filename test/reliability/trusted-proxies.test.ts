@@ -26,6 +26,28 @@ function login(port: number, localAddress: string, realIp: string): Promise<numb
   });
 }
 
+/** A correct login from `localAddress` claiming TLS: the session cookie it gets back. */
+function signedInCookie(port: number, localAddress: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        localAddress,
+        method: "POST",
+        path: "/api/v1/auth/login",
+        headers: { "content-type": "application/json", "x-forwarded-proto": "https" },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(String(res.headers["set-cookie"] ?? "")));
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify({ username: "operator", password: "correct horse battery" }));
+  });
+}
+
 async function throttledUntil429(port: number, proxy: string, client: string): Promise<void> {
   for (let i = 0; i < 100; i++) if ((await login(port, proxy, client)) === 429) return;
   throw new Error("never throttled");
@@ -58,6 +80,20 @@ describe("CHAOSCYPHER_TRUSTED_PROXIES", () => {
       await server.close();
     }
   }, 60_000);
+
+  it("believes X-Forwarded-Proto (the cookie's Secure) only from a trusted proxy", async () => {
+    const t = newApp({ config: { trustedProxies: "127.0.0.2/32" } });
+    await t.setupOperator("operator", "correct horse battery");
+    const server = await listen(t.app.fetch);
+    try {
+      expect(await signedInCookie(server.port, "127.0.0.2")).toMatch(/cc_session=.*;\s*Secure/i);
+      const untrusted = await signedInCookie(server.port, "127.0.0.1");
+      expect(untrusted).toMatch(/cc_session=/);
+      expect(untrusted).not.toMatch(/Secure/i);
+    } finally {
+      await server.close();
+    }
+  });
 
   it("is parsed once at start: a list of CIDRs, loopback by default, one clear line for a bad value", () => {
     expect(loadConfig({}).trustedProxies).toEqual(["127.0.0.0/8", "::1/128"]);

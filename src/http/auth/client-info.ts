@@ -36,15 +36,14 @@ function peerAddress(c: Context): string | undefined {
 }
 
 /**
- * X-Real-IP is believed only from a trusted proxy (CHAOSCYPHER_TRUSTED_PROXIES): that is the nginx edge, which
- * overwrites it; from anyone else it is the client's own claim and is ignored. (A forged X-Forwarded-Proto can
- * only add the Secure attribute to a cookie.)
+ * X-Real-IP and X-Forwarded-Proto are believed only from a trusted proxy (CHAOSCYPHER_TRUSTED_PROXIES): that
+ * is the nginx edge, which sets both; from anyone else they are the client's own claim and are ignored.
  */
 export function clientInfo(c: Context, trustedProxies: readonly string[]): ClientInfo {
   const peer = peerAddress(c);
   const trusted = peer !== undefined && isIP(peer) !== 0 && isTrustedProxy(peer, trustedProxies);
   const forwarded = c.req.header("x-real-ip")?.trim();
   const ip = trusted && forwarded ? forwarded : (peer ?? "unknown");
-  const proto = c.req.header("x-forwarded-proto")?.trim().toLowerCase();
+  const proto = trusted ? c.req.header("x-forwarded-proto")?.trim().toLowerCase() : undefined;
   return { ip, secure: proto === "https" || new URL(c.req.url).protocol === "https:" };
 }

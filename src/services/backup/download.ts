@@ -2,7 +2,7 @@ import { createReadStream, type ReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { NotFoundError } from "../../errors.js";
 import type { ServiceDeps } from "../deps.js";
-import { resolveBackupPath } from "./files.js";
+import { notAFile, resolveBackupPath } from "./files.js";
 import { readRecord } from "./records.js";
 
 export interface BackupDownload {
@@ -25,7 +25,12 @@ export async function openBackupDownload(
     if (error.code === "ENOENT") throw new NotFoundError(`backup "${filename}" does not exist`, { filename });
     throw error;
   });
-  const { size } = await handle.stat();
+  const info = await handle.stat();
+  if (!info.isFile()) {
+    await handle.close();
+    throw notAFile(filename);
+  }
+  const { size } = info;
   const record = await readRecord(deps.paths.backupDir(database), filename).catch(async (error) => {
     await handle.close();
     throw error;

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { NotFoundError, ValidationError } from "../../errors.js";
@@ -50,10 +50,21 @@ export function resolveBackupPath(dir: string, filename: string): string {
   return resolved;
 }
 
+/** The backup's path; 404 unless a regular file has that name (a directory named like a backup is not one). */
 export function requireBackupFile(dir: string, filename: string): string {
   const file = resolveBackupPath(dir, filename);
-  if (!existsSync(file)) throw new NotFoundError(`backup "${filename}" does not exist`, { filename });
+  const info = statSync(file, { throwIfNoEntry: false });
+  if (!info) throw new NotFoundError(`backup "${filename}" does not exist`, { filename });
+  if (!info.isFile()) throw notAFile(filename);
   return file;
+}
+
+/** What list shows is what exists: a name that is not a regular file is not a backup. */
+export function notAFile(filename: string): NotFoundError {
+  return new NotFoundError(`"${filename}" is not a backup file (a directory or other non-file has that name)`, {
+    filename,
+    reason: "not_a_file",
+  });
 }
 
 /** The next free `<prefix>_YYYYMMDD_HHMMSS[_N].db` for this second. */

@@ -6,12 +6,13 @@ import { UPLOAD_TEMP, uploadTempName } from "../../db/paths.js";
 import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
 import type { HashResult } from "../../workers/hash.js";
-
+import { WorkerTaskError } from "../../workers/run.js";
 import type { ValidationResult } from "../../workers/sqlite-tasks.js";
 import type { ServiceDeps } from "../deps.js";
 import { type BackupCreated, recordWritten } from "./create.js";
 import { nextPrefixedName, parseBackupName } from "./files.js";
 import { ensureFreeSpace } from "./storage.js";
+import { holdUploadLock, trySweepLock } from "./upload-lock.js";
 import { fileSink } from "./upload-sink.js";
 
 export interface BackupUploaded extends BackupCreated {
@@ -45,13 +46,36 @@ export async function receiveUpload(
   const log = deps.logger.child({ database, operation: "upload" });
   const started = performance.now();
   log.info({ declaredLength }, "upload started");
+  // Held while the temp exists, so no start-up sweep in another process removes it (I4).
+  const lock = await holdUploadLock(deps, database);
   try {
     const checked = await receiveChecked(deps, temp, body, max);
     return await acceptBackupFile(deps, database, temp, checked, log, started);
   } catch (error) {
     await removeDatabaseFile(temp);
+    if (clientWentAway(error, body)) throw reportCancelled(log, started);
     throw reportFailure(deps, database, log, started, error);
+  } finally {
+    lock.release();
   }
+}
+
+/**
+ * The client closed the connection before the body's end: nothing of ours failed, so it is logged at info,
+ * notifies nobody, and answers 400 (which no one will read) instead of a 500.
+ */
+function clientWentAway(error: unknown, body: Readable): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  const aborted = (body as Readable & { aborted?: boolean }).aborted === true;
+  return aborted || code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE";
+}
+
+function reportCancelled(log: ServiceDeps["logger"], started: number): ValidationError {
+  const durationMs = Math.round(performance.now() - started);
+  log.info({ durationMs, outcome: "cancelled" }, "upload cancelled by the client");
+  return new ValidationError("the upload ended before its last byte: the client closed the connection", {
+    reason: "client_closed",
+  });
 }
 
 /** `chaoscypher backup import <path>`: the same as an upload, from a local file copied in a worker. */
@@ -66,13 +90,23 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
   const log = deps.logger.child({ database, operation: "import", source });
   const started = performance.now();
   log.info({ size: info.size }, "import started");
+  const lock = await holdUploadLock(deps, database);
   try {
-    await deps.tasks.run("copyDurably", { src: source, dest: temp });
+    // A WAL-mode file's committed transactions in its -wal come along (read through SQLite), never dropped.
+    const { throughSqlite } = await deps.tasks
+      .run("copyForImport", { src: source, dest: temp })
+      .catch((error: unknown) => {
+        if (!(error instanceof WorkerTaskError) || !/-wal/.test(error.message)) throw error;
+        throw new InvalidBackupError(error.message, { reason: "unreadable_wal" });
+      });
+    if (throughSqlite) log.info("the source's -wal holds committed transactions: copied through SQLite");
     const checked = await deps.tasks.run("validateAndHash", { file: temp, newestKnownMillis: newestKnownMillis(deps) });
     return await acceptBackupFile(deps, database, temp, checked, log, started);
   } catch (error) {
     await removeDatabaseFile(temp);
     throw reportFailure(deps, database, log, started, error);
+  } finally {
+    lock.release();
   }
 }
 
@@ -121,7 +155,7 @@ async function acceptBackupFile(
   const size = checked.size as number;
   const dir = path.dirname(temp);
   const filename = await linkUnderFreeName(deps, dir, temp);
-  await rm(temp, { force: true });
+  await removeDatabaseFile(temp);
   await fsyncDirAsync(dir);
   const created_at = parseBackupName(filename)?.createdAt ?? "";
   await recordWritten(deps, database, { filename, size, sha256, created_at });
@@ -144,13 +178,26 @@ async function linkUnderFreeName(deps: ServiceDeps, dir: string, temp: string): 
   }
 }
 
-/** Removes uploads a crash interrupted; run by the server at start-up, when none of its own can be running. */
+/**
+ * Removes uploads and imports a crash interrupted (with any -journal/-wal/-shm); run by the server at
+ * start-up. Only under the sweep lock: a CLI `backup import` running beside it keeps its temp (I4).
+ */
 export async function removeUploadLeftovers(deps: ServiceDeps, database: string): Promise<void> {
   const dir = deps.paths.backupDir(database);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names.filter((n) => UPLOAD_TEMP.test(n))) {
-    await rm(path.join(dir, name), { force: true });
-    deps.logger.info({ database, file: name }, "recovery: removed an interrupted upload");
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => UPLOAD_TEMP.test(n));
+  if (names.length === 0) return;
+  const lock = trySweepLock(deps, database);
+  if (!lock) {
+    deps.logger.info({ database }, "recovery: an upload or import is in progress in another process; its temp stays");
+    return;
+  }
+  try {
+    for (const name of names) {
+      await rm(path.join(dir, name), { force: true });
+      deps.logger.info({ database, file: name }, "recovery: removed an interrupted upload");
+    }
+  } finally {
+    lock.release();
   }
 }
 

@@ -3,6 +3,7 @@ import path from "node:path";
 import { lockFileIn } from "../../workers/backup-tasks.js";
 
 import type { ServiceDeps } from "../deps.js";
+import { msUntilSettled } from "./adoption.js";
 import { listBackupFiles, parseBackupName, requireBackupFile } from "./files.js";
 import { readRecord, updateRecord, type Verification } from "./records.js";
 
@@ -31,6 +32,8 @@ export async function runVerification(
   const log = deps.logger.child({ database, operation: "verification", filename, depth });
   const started = performance.now();
   const record = await readRecord(dir, filename);
+  // A file by hand still changing is checked for the caller but not adopted: nothing is recorded yet.
+  const adopt = record !== null || (await msUntilSettled(deps, file)) === 0;
   log.info("verification started");
   const result = await deps.tasks.run("verifyFile", {
     file,
@@ -43,6 +46,13 @@ export async function runVerification(
     ? { state: "ok", at: deps.now().toISOString() }
     : { state: "failed", at: deps.now().toISOString(), error: result.error };
   const sha256 = record?.sha256 ?? result.sha256;
+  if (!adopt) {
+    log.info(
+      { size: result.size, outcome: verification.state },
+      "verified a file still being written; not adopted yet",
+    );
+    return { filename, sha256, verification };
+  }
   await updateRecord(dir, filename, {
     sha256,
     size: record?.size ?? result.size,
@@ -84,6 +94,8 @@ export class VerificationQueue {
   readonly #jobs: Job[] = [];
   readonly #keys = new Set<string>();
   readonly #waiters = new Map<string, (() => void)[]>();
+  /** Files by hand not settled yet: looked at again once they may have (their key stays in #keys). */
+  readonly #deferred = new Map<string, NodeJS.Timeout>();
   #deps: ServiceDeps | null = null;
   #active: Promise<void> | null = null;
   #starting: Promise<void> | null = null;
@@ -115,16 +127,21 @@ export class VerificationQueue {
     return new Promise((resolve) => this.#waiters.set(key, [...(this.#waiters.get(key) ?? []), resolve]));
   }
 
-  /** Resolves once nothing is queued or running (tests, shutdown). */
+  /** Resolves once nothing is queued, running or waiting for a file by hand to settle (tests, shutdown). */
   async idle(): Promise<void> {
     await this.#starting?.catch(() => undefined);
-    while (this.#active) await this.#active;
+    while (this.#active || this.#deferred.size > 0) {
+      if (this.#active) await this.#active;
+      else await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /** Drops what is queued (it stays pending on disk) and waits for the running one. */
   async stop(): Promise<void> {
     this.#deps = null;
     this.#jobs.length = 0;
+    for (const timer of this.#deferred.values()) clearTimeout(timer);
+    this.#deferred.clear();
     for (const key of this.#keys) this.#settle(key);
     await this.idle();
   }
@@ -134,11 +151,26 @@ export class VerificationQueue {
     if (!deps || this.#active) return;
     const job = this.#jobs.shift();
     if (!job) return;
-    this.#active = this.#run(deps, job).finally(() => {
-      this.#settle(`${job.database}/${job.filename}`);
-      this.#active = null;
+    this.#active = this.#run(deps, job)
+      .then((waitMs) => {
+        if (waitMs !== null && this.#deps) this.#defer(job, waitMs);
+        else this.#settle(`${job.database}/${job.filename}`);
+      })
+      .finally(() => {
+        this.#active = null;
+        this.#pump();
+      });
+  }
+
+  #defer(job: Job, waitMs: number): void {
+    const key = `${job.database}/${job.filename}`;
+    const timer = setTimeout(() => {
+      this.#deferred.delete(key);
+      this.#jobs.push(job);
       this.#pump();
-    });
+    }, waitMs + 10);
+    timer.unref();
+    this.#deferred.set(key, timer);
   }
 
   #settle(key: string): void {
@@ -147,14 +179,22 @@ export class VerificationQueue {
     this.#waiters.delete(key);
   }
 
-  async #run(deps: ServiceDeps, { database, filename }: Job): Promise<void> {
-    if (!existsSync(path.join(deps.paths.backupDir(database), filename))) return;
+  /** Verifies one file; a file by hand that is still changing is left alone: how long to wait, else null. */
+  async #run(deps: ServiceDeps, { database, filename }: Job): Promise<number | null> {
+    const dir = deps.paths.backupDir(database);
+    if (!existsSync(path.join(dir, filename))) return null;
     try {
+      if (!(await readRecord(dir, filename))) {
+        const waitMs = await msUntilSettled(deps, path.join(dir, filename));
+        if (waitMs === null) return null;
+        if (waitMs > 0) return waitMs;
+      }
       await runVerification(deps, database, filename, "quick");
     } catch (err) {
       // Left pending: the next list or start-up queues it again.
       deps.logger.warn({ err, database, filename, operation: "verification" }, "background verification failed");
     }
+    return null;
   }
 }
 

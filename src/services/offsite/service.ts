@@ -1,5 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../lib/s3-client.js";
+import { isSettledBackup } from "../backup/adoption.js";
 import { listBackupFiles } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
@@ -135,6 +136,7 @@ export class OffsiteService {
     for (const { filename } of await listBackupFiles(dir)) {
       const record = await readRecord(dir, filename);
       if (record?.state === "done") continue;
+      if (!(await isSettledBackup(this.deps, database, filename))) continue;
       try {
         await copyBackup(this.context, database, filename, new AbortController().signal);
         results.push({ filename, state: "done" });
@@ -178,6 +180,8 @@ export class OffsiteService {
     for (const { filename } of backups) {
       const record = await readRecord(dir, filename);
       if (record?.state === "done") continue;
+      // A file copied in by hand is picked up once it has settled (a later rescan), never half-copied.
+      if (!(await isSettledBackup(this.deps, database, filename))) continue;
       const retryAt = record?.next_attempt_at ? Date.parse(record.next_attempt_at) : Date.now();
       this.#enqueue("copy", database, filename, options.now ? Date.now() : retryAt, options.now);
       queued.push(filename);
