@@ -6,6 +6,7 @@ import { runTask, WorkerTaskError } from "../../workers/run.js";
 import { parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import type { Sha256Lookup } from "./checksum.js";
+import { claimCopy } from "./claim.js";
 import { abortIncompleteUploads, deleteObject } from "./remote.js";
 import { candidateKeys, type OffsiteSettings, objectKey, STREAMING_WORKER_LIMITS } from "./settings.js";
 import {
@@ -27,12 +28,38 @@ export interface CopyContext {
 /** The local backup disappeared (deleted, pruned): there is nothing left to copy. */
 export class BackupGoneError extends Error {}
 
+/** Another process (the server, a CLI push) holds this backup's copy claim: it is being copied there. */
+export class CopyBusyError extends Error {}
+
+/**
+ * One attempt under the backup's cross-process claim (I4): never two uploads of one backup at once, and the
+ * clean-up of an earlier attempt's multipart upload never aborts one that a live process is sending. A copy
+ * another process finished while this one waited is not uploaded again.
+ */
+export async function copyBackup(
+  ctx: CopyContext,
+  database: string,
+  filename: string,
+  signal: AbortSignal,
+): Promise<OffsiteRecord> {
+  const dir = ctx.deps.paths.backupDir(database);
+  const claim = claimCopy(dir, filename);
+  if (!claim) throw new CopyBusyError(`backup "${filename}" is being copied by another process`);
+  try {
+    const record = await readRecord(dir, filename);
+    if (record?.state === "done") return record;
+    return await copyClaimed(ctx, database, filename, signal);
+  } finally {
+    claim.release();
+  }
+}
+
 /**
  * One attempt at copying one backup: record `uploading`, stream it in a worker, record `done`. An earlier attempt
  * that was cut off (crash, shutdown: `uploading`) or failed with the store down (its abort could not reach it
  * either: `failed`) may have left a multipart upload behind: it is aborted first.
  */
-export async function copyBackup(
+async function copyClaimed(
   ctx: CopyContext,
   database: string,
   filename: string,
