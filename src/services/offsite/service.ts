@@ -1,15 +1,15 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../../lib/s3-client.js";
 import { listBackupFiles, parseBackupName } from "../backup/files.js";
+import { readRecord as readBackupRecord } from "../backup/records.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
 import { recordedSha256, type Sha256Lookup } from "./checksum.js";
-import { readRecord as readBackupRecord } from "../backup/records.js";
 import { claimCopy, removeOrphanClaims } from "./claim.js";
 import {
   BackupGoneError,
-  type CopyContext,
   CopyBusyError,
+  type CopyContext,
   copyBackup,
   deleteRemoteCopy,
   recordFailure,
@@ -381,7 +381,8 @@ export class OffsiteService {
     if (!claim) return;
     try {
       const record = await readRecord(dir, filename);
-      if (record?.key) await abortIncompleteUploads(this.client, this.settings.store.bucket, record.key, this.deps.logger);
+      if (record?.key)
+        await abortIncompleteUploads(this.client, this.settings.store.bucket, record.key, this.deps.logger);
     } catch (error) {
       this.deps.logger.warn({ database, filename, error: (error as Error).message }, "could not abort upload");
     } finally {
