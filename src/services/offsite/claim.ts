@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { lockDatabase } from "../locks.js";
@@ -40,9 +41,14 @@ export async function removeOrphanClaims(dir: string, present: Set<string>): Pro
     const claim = claimCopy(dir, filename);
     if (!claim) continue;
     try {
-      await rm(claimPath(dir, filename), { force: true });
+      await removeClaimFile(dir, filename);
     } finally {
       claim.release();
     }
   }
+}
+
+/** Only by the holder of the claim, once the backup is gone (nobody claims a gone backup's copy again). */
+export async function removeClaimFile(dir: string, filename: string): Promise<void> {
+  if (!existsSync(path.join(dir, filename))) await rm(claimPath(dir, filename), { force: true });
 }

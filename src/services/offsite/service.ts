@@ -5,7 +5,7 @@ import { readRecord as readBackupRecord } from "../backup/records.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
 import { recordedSha256, type Sha256Lookup } from "./checksum.js";
-import { claimCopy, removeOrphanClaims } from "./claim.js";
+import { claimCopy, removeClaimFile, removeOrphanClaims } from "./claim.js";
 import {
   BackupGoneError,
   CopyBusyError,
@@ -186,6 +186,7 @@ export class OffsiteService {
         results.set(job.filename, { filename: job.filename, state: "failed", error: message });
       }
     }
+    await removeOrphanClaims(dir, new Set((await listBackupFiles(dir)).map((b) => b.filename)));
     return [...results.values()];
   }
 
@@ -286,6 +287,7 @@ export class OffsiteService {
         throw new DeletionHeldError("no newer backup kept here is verified and copied off-site yet");
       }
       await deleteRemoteCopy(this.context, job.database, job.filename);
+      await removeClaimFile(dir, job.filename);
     } finally {
       claim.release();
     }
