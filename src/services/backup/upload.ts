@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { link, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
+import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
 import type { HashResult } from "../../workers/hash.js";
 import { runTask } from "../../workers/run.js";
 import type { ValidationResult } from "../../workers/sqlite-tasks.js";
@@ -18,9 +18,12 @@ export interface BackupUploaded extends BackupCreated {
   kind: "uploaded";
 }
 
-/** Incoming uploads and imports before validation; never listed, removed on failure and at server start. */
-const UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal)?$/;
-const uploadTemp = (dir: string) => path.join(dir, `.upload.tmp-${randomBytes(6).toString("hex")}`);
+/**
+ * Incoming uploads and imports before validation, `.upload.tmp-<pid>-<hex>` (temp-names.ts); never listed,
+ * removed on failure, and at start when no live process holds them. Without a pid: an older version's.
+ */
+const LEGACY_UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal)?$/;
+const uploadTemp = (dir: string) => newTemp(dir, "upload");
 const nextUploadName = nextPrefixedName("upload");
 
 type CheckedFile = ValidationResult & Partial<HashResult>;
@@ -52,6 +55,8 @@ export async function receiveUpload(
   } catch (error) {
     await removeDatabaseFile(temp);
     throw reportFailure(deps, database, log, started, error);
+  } finally {
+    releaseTemp(temp);
   }
 }
 
@@ -74,6 +79,8 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
   } catch (error) {
     await removeDatabaseFile(temp);
     throw reportFailure(deps, database, log, started, error);
+  } finally {
+    releaseTemp(temp);
   }
 }
 
@@ -145,11 +152,12 @@ async function linkUnderFreeName(deps: ServiceDeps, dir: string, temp: string): 
   }
 }
 
-/** Removes uploads a crash interrupted; run by the server at start-up, when none of its own can be running. */
+/** Removes uploads and imports a crash interrupted; never one a live process (a CLI import) is writing (I4). */
 export async function removeUploadLeftovers(deps: ServiceDeps, database: string): Promise<void> {
   const dir = deps.paths.backupDir(database);
   const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names.filter((n) => UPLOAD_TEMP.test(n))) {
+  const leftover = (n: string) => LEGACY_UPLOAD_TEMP.test(n) || abandonedTemp(dir, n, "tmp")?.base === "upload";
+  for (const name of names.filter(leftover)) {
     await rm(path.join(dir, name), { force: true });
     deps.logger.info({ database, file: name }, "recovery: removed an interrupted upload");
   }
