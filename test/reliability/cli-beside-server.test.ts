@@ -1,14 +1,33 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, readdirSync, readFileSync, watch, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdirSync, readdirSync, readFileSync, watch, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { openSqlite } from "../../src/db/connection.js";
 import { makeTempDir, removeDir } from "../helpers/app.js";
 import { type CliServer, parseJson, runCli, spawnCli, startCliServer } from "../helpers/cli.js";
 import { TEST_CREDENTIALS, useTestStore } from "../helpers/s3.js";
-import { seedDatabase } from "../helpers/seed.js";
+import { seedDatabase, seedDatabaseFile } from "../helpers/seed.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const DURABLE_FS = new URL("../../src/lib/durable-fs.ts", import.meta.url).href;
+/** Writes its file atomically in a loop until SIGTERM; any failure (a rename whose temp was swept) exits 1. */
+const WRITER = `
+const { writeFileAtomic } = await import(${JSON.stringify(DURABLE_FS)});
+let stop = false;
+process.on("SIGTERM", () => { stop = true; });
+console.log("writing");
+try {
+  // Large enough that its temp file exists most of the time (a sweep then finds it in flight).
+  const padding = "x".repeat(4 << 20);
+  let n = 0;
+  for (; !stop; n++) await writeFileAtomic(process.argv[1], JSON.stringify({ n, padding }));
+  console.log("wrote", n);
+} catch (error) {
+  console.error(String(error));
+  process.exit(1);
+}
+`;
 
 /** Resolves with the first name in `dir` matching `pattern`, as soon as it appears (fs.watch, not a poll). */
 function appears(dir: string, pattern: RegExp): Promise<string> {
@@ -28,8 +47,8 @@ function appears(dir: string, pattern: RegExp): Promise<string> {
 }
 
 /** About `mib` MiB of incompressible rows, so a copy of the database takes long enough to be caught in flight. */
-function grow(dataDir: string, mib: number): void {
-  const sqlite = openSqlite(path.join(dataDir, "databases", "default", "app.db"));
+function grow(file: string, mib: number): void {
+  const sqlite = openSqlite(file);
   try {
     sqlite.exec("CREATE TABLE filler (b BLOB)");
     sqlite.exec(
@@ -67,7 +86,7 @@ describe("a CLI command beside a running server (I4: no process removes what ano
     const dir = makeTempDir();
     dirs.push(dir);
     seedDatabase(dir, "default", { titles: ["beside the server"] });
-    if (mib > 0) grow(dir, mib);
+    if (mib > 0) grow(path.join(dir, "databases", "default", "app.db"), mib);
     return dir;
   };
   const backupDir = (dir: string) => path.join(dir, "backups", "default");
@@ -94,10 +113,11 @@ describe("a CLI command beside a running server (I4: no process removes what ano
   }
 
   it("starting the server leaves a CLI import's temp file alone, and the import succeeds", async () => {
-    const dir = dataDir(24);
+    const dir = dataDir();
     const source = path.join(makeTempDir(), "import.db");
     dirs.push(path.dirname(source));
-    copyFileSync(path.join(backupDir(dir), await createBackup(dir)), source);
+    seedDatabaseFile(source, { wal: false });
+    grow(source, 16);
     const result = await startServerDuring(dir, ["backup", "import", source], /^\.upload\.tmp-/);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -106,7 +126,7 @@ describe("a CLI command beside a running server (I4: no process removes what ano
   });
 
   it("starting the server leaves a CLI fetch's temp file alone, and the fetch succeeds", async () => {
-    const old = dataDir(24);
+    const old = dataDir(12);
     const filename = await createBackup(old);
     expect((await runCli(["offsite", "push", "--data-dir", old], { env: env() })).code).toBe(0);
     const fresh = dataDir();
@@ -116,21 +136,34 @@ describe("a CLI command beside a running server (I4: no process removes what ano
     expect(existsSync(path.join(backupDir(fresh), filename))).toBe(true);
   });
 
-  it("a CLI command leaves the server's atomic writes in flight alone and sweeps a dead process's", async () => {
+  it("a CLI command leaves another process's atomic writes in flight alone and sweeps a dead process's", async () => {
     const dir = dataDir();
-    server = await startCliServer(dir, {});
-    const serverPid = server.cli.child.pid as number;
+    const schedules = path.join(dir, "schedules");
+    mkdirSync(schedules, { recursive: true });
+    // A process writing the schedule state over and over with the real writeFileAtomic, as the server does.
+    const writer = spawn(
+      process.execPath,
+      ["--import", "tsx", "-e", WRITER, path.join(schedules, "default.state.json")],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    writer.stdout?.on("data", (chunk) => {
+      output += chunk;
+    });
+    writer.stderr?.on("data", (chunk) => {
+      output += chunk;
+    });
+    const exited = once(writer, "close");
+    while (!output.includes("writing")) await sleep(25);
     const deadPid = spawnSync(process.execPath, ["-e", ""]).pid as number;
-    const filename = await createBackup(dir);
-    // What writeFileAtomic names its temp while it writes (schedule state, an off-site record), by pid.
-    const live = [
-      path.join(dir, "schedules", `.default.state.json.tmp-${serverPid}-0a1b2c3d`),
-      path.join(backupDir(dir), `.${filename}.offsite.json.tmp-${serverPid}-0a1b2c3d`),
-    ];
-    const dead = path.join(dir, "schedules", `.default.json.tmp-${deadPid}-0a1b2c3d`);
-    for (const file of [...live, dead]) writeFileSync(file, "{}");
-    expect((await runCli(["status", "--data-dir", dir])).code).toBe(0);
-    for (const file of live) expect(existsSync(file)).toBe(true);
+    const dead = path.join(schedules, `.default.json.tmp-${deadPid}-0a1b2c3d`);
+    writeFileSync(dead, "{}");
+    for (let i = 0; i < 3; i++) expect((await runCli(["schedule", "show", "--data-dir", dir])).code).toBe(0);
+    writer.kill("SIGTERM");
+    const [code] = await exited;
+    expect(output).not.toMatch(/ENOENT/);
+    expect(code).toBe(0);
+    // A temp whose writer is gone is a leftover, swept by the same command.
     expect(existsSync(dead)).toBe(false);
   });
 
