@@ -16,7 +16,7 @@ export async function fsyncDirAsync(dir: string): Promise<void> {
  * The temp names of atomic writes before they carried a pid (`.<name>.<8 hex>.tmp`): only an older version
  * wrote them, so one found now is a leftover of it.
  */
-export const LEGACY_ATOMIC_WRITE_TEMP = /^\.(.+)\.[0-9a-f]{8}\.tmp$/;
+export const ATOMIC_WRITE_TEMP = /^\.(.+)\.[0-9a-f]{8}\.tmp$/;
 
 /**
  * Replaces `file` with `content` so readers see the old or the new bytes, never a torn write. The temp is

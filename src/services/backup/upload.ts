@@ -2,6 +2,7 @@ import { link, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { UPLOAD_TEMP } from "../../db/paths.js";
 import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
 import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
@@ -22,7 +23,7 @@ export interface BackupUploaded extends BackupCreated {
  * Incoming uploads and imports before validation, `.upload.tmp-<pid>-<hex>` (temp-names.ts); never listed,
  * removed on failure, and at start when no live process holds them. Without a pid: an older version's.
  */
-const LEGACY_UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal)?$/;
+const LEGACY_UPLOAD_TEMP = UPLOAD_TEMP;
 const uploadTemp = (dir: string) => newTemp(dir, "upload");
 const nextUploadName = nextPrefixedName("upload");
 

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { link, mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { FETCH_TEMP } from "../../db/paths.js";
 import { ConflictError, InvalidBackupError, NotFoundError, StoreUnavailableError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
 import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
@@ -29,7 +30,7 @@ export interface FetchOptions {
 }
 
 /** A fetch's temp before temp names carried a pid: an older version's leftover. */
-const LEGACY_FETCH_TEMP = /^\..+\.fetch-[0-9a-f]+$/;
+const LEGACY_FETCH_TEMP = FETCH_TEMP;
 
 /**
  * Downloads one remote copy into `backups/<db>/` under its own name: decrypted to a temp file in a worker,
