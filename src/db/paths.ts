@@ -51,7 +51,7 @@ export const RECORD = /^\.(.+?\.db)(?:\.[a-z0-9_-]+)?\.json$/;
 export const TOMBSTONE_SUFFIX = ".offsite-delete";
 export const tombstoneName = (filename: string) => `.${filename}${TOMBSTONE_SUFFIX}`;
 
-/** Anywhere: the temp file an atomic write writes first, `.<name>.<8 hex>.tmp` (named by src/lib, below this layer). */
+/** Anywhere: an atomic write's temp as older versions named it, `.<name>.<8 hex>.tmp`; now `.<name>.tmp-<pid>-<hex>` (src/lib/temp-names.ts). */
 export { ATOMIC_WRITE_TEMP } from "../lib/durable-fs.js";
 
 /** In the data dir: verifications take turns on this lock file (one reads the disk at a time). */

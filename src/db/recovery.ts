@@ -3,6 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { fsyncDir, removeWithJournal } from "../lib/durable-fs-sync.js";
 import { FormatVersionError, versionedJson } from "../lib/format.js";
+import { abandonedTemp } from "../lib/temp-names.js";
 import type { Logger } from "../logger.js";
 import {
   ATOMIC_WRITE_TEMP,
@@ -140,8 +141,9 @@ export function removeBackupLeftovers(dir: string, logger: Logger): void {
 }
 
 /**
- * Removes the temp files interrupted atomic writes left (`.<name>.<8 hex>.tmp`, records, intents, settings):
- * the file they were replacing is intact. `owns` narrows a shared directory to one database's files.
+ * Removes the temp files interrupted atomic writes left (records, intents, settings): the file they were
+ * replacing is intact. Only those no live process holds (I4): a CLI starting beside the server leaves the
+ * server's writes in flight alone. `owns` narrows a shared directory to one database's files.
  */
 export function removeAtomicWriteLeftovers(
   dir: string,
@@ -150,7 +152,7 @@ export function removeAtomicWriteLeftovers(
 ) {
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
-    const target = ATOMIC_WRITE_TEMP.exec(name)?.[1];
+    const target = ATOMIC_WRITE_TEMP.exec(name)?.[1] ?? abandonedTemp(dir, name, "tmp")?.base;
     if (target === undefined || !owns(target)) continue;
     rmSync(path.join(dir, name), { force: true });
     logger.info({ dir, file: name }, "recovery: removed a leftover temp file of an interrupted write");

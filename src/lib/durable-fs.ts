@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { link, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { diskFullError } from "./disk-full.js";
+import { newTemp, releaseTemp } from "./temp-names.js";
 
 export async function fsyncDirAsync(dir: string): Promise<void> {
   const handle = await open(dir, "r");
@@ -12,12 +12,18 @@ export async function fsyncDirAsync(dir: string): Promise<void> {
   }
 }
 
-/** The temp file `writeFileAtomic` writes first, `.<name>.<8 hex>.tmp`; a crash can leave one (swept at start). */
+/**
+ * The temp names of atomic writes before they carried a pid (`.<name>.<8 hex>.tmp`): only an older version
+ * wrote them, so one found now is a leftover of it.
+ */
 export const ATOMIC_WRITE_TEMP = /^\.(.+)\.[0-9a-f]{8}\.tmp$/;
 
-/** Replaces `file` with `content` so readers see the old or the new bytes, never a torn write. */
+/**
+ * Replaces `file` with `content` so readers see the old or the new bytes, never a torn write. The temp is
+ * `.<name>.tmp-<pid>-<hex>` (temp-names.ts): no other process's sweep removes it while this one lives.
+ */
 export async function writeFileAtomic(file: string, content: string): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString("hex")}.tmp`);
+  const temp = newTemp(path.dirname(file), path.basename(file));
   try {
     const handle = await open(temp, "w", 0o600);
     try {
@@ -31,6 +37,8 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
   } catch (error) {
     await rm(temp, { force: true });
     throw diskFullError(error, `${path.basename(file)} could not be written`) ?? error;
+  } finally {
+    releaseTemp(temp);
   }
 }
 

@@ -31,7 +31,7 @@ function isBusy(error: unknown): boolean {
  * as an fcntl lock on the open descriptor, so the kernel drops it the moment the process dies, and it
  * tracks locks per inode, so a second connection in this process is refused too. Null when taken.
  */
-function lockDatabase(file: string): Database.Database | null {
+export function lockDatabase(file: string): Database.Database | null {
   let sqlite: Database.Database | null = null;
   try {
     sqlite = new Database(file);

@@ -29,6 +29,10 @@ export interface TestStore {
   keys(): string[];
   /** Multipart uploads begun and neither completed nor aborted. */
   incompleteUploads(): string[];
+  /** While on, every upload (PUT, multipart POST) is refused with 403 AccessDenied; reads and deletes still work. */
+  refuseUploads(on: boolean): void;
+  /** While held, multipart parts are not answered (an upload stays in flight) until released. */
+  holdParts(): () => void;
   close(): Promise<void>;
 }
 
@@ -48,6 +52,7 @@ export async function startTestStore(bucket = "backups"): Promise<TestStore> {
   let port = 0;
   let server: S3rverInstance | undefined;
   let partWaiters: (() => void)[] = [];
+  const gates = { refuseUploads: false, held: null as Promise<void> | null };
   const uploadsDir = () => (server as S3rverInstance).store.getResourcePath(bucket, undefined, "uploads");
 
   const start = async () => {
@@ -62,6 +67,7 @@ export async function startTestStore(bucket = "backups"): Promise<TestStore> {
     instance.middleware.splice(
       instance.middleware.length - 1,
       0,
+      faultGates(gates),
       multipartListing(uploadsDir, () => {
         const waiters = partWaiters;
         partWaiters = [];
@@ -93,6 +99,19 @@ export async function startTestStore(bucket = "backups"): Promise<TestStore> {
     metadata: (key) =>
       JSON.parse(readFileSync((server as S3rverInstance).store.getResourcePath(bucket, key, "metadata.json"), "utf8")),
     keys: () => listKeys(path.join(dir, bucket)),
+    refuseUploads: (on) => {
+      gates.refuseUploads = on;
+    },
+    holdParts: () => {
+      let release = () => {};
+      gates.held = new Promise((resolve) => {
+        release = () => {
+          gates.held = null;
+          resolve();
+        };
+      });
+      return release;
+    },
     incompleteUploads: () => {
       try {
         return readdirSync(uploadsDir());
@@ -124,6 +143,22 @@ interface KoaContext {
   query: Record<string, string | undefined>;
   body: unknown;
   status: number;
+}
+
+/** Faults a test switches on: uploads refused (as with credentials that may read and delete only), parts held. */
+function faultGates(gates: { refuseUploads: boolean; held: Promise<void> | null }) {
+  return async (ctx: KoaContext & { type: string }, next: () => Promise<void>) => {
+    const upload = ctx.method === "PUT" || ctx.method === "POST";
+    if (upload && gates.refuseUploads) {
+      ctx.status = 403;
+      ctx.type = "application/xml";
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
+      return;
+    }
+    if (ctx.method === "PUT" && ctx.query.partNumber !== undefined && gates.held) await gates.held;
+    await next();
+  };
 }
 
 function multipartListing(uploadsDir: () => string, onPart: () => void) {

@@ -144,6 +144,9 @@ describe("disaster recovery from off-site copies", () => {
     const key = `prune/default/${filename}.age`;
     const dir = path.join(t.dataDir, "backups", "default");
     expect(s3.store.keys()).toContain(key);
+    // A pruned copy goes only once a newer kept backup is verified and safe off-site (I2).
+    const newer = await createBackup(t.services, "default");
+    await waitForState(t, newer.filename, "done");
     await s3.store.stop();
     // Retention (the schedules branch) deletes the file and says so on the event bus.
     await rm(path.join(dir, filename));

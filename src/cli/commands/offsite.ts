@@ -53,9 +53,8 @@ export function offsiteCommands(): Command {
         withOffsite(options, async (deps) => {
           const database = resolveDatabase(deps, options.database);
           const results = await requireOffsite(deps).copyOnce(database);
-          const lines = results.map(
-            (r) => `${r.state === "done" ? "copied" : "FAILED"} ${r.filename}${r.error ? `: ${r.error}` : ""}`,
-          );
+          const label = { done: "copied", failed: "FAILED", busy: "skipped" } as const;
+          const lines = results.map((r) => `${label[r.state]} ${r.filename}${r.error ? `: ${r.error}` : ""}`);
           emit(
             options,
             { database, results },

@@ -2,9 +2,10 @@ import { link, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { UPLOAD_TEMP, uploadTempName } from "../../db/paths.js";
+import { UPLOAD_TEMP } from "../../db/paths.js";
 import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
+import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
 import type { HashResult } from "../../workers/hash.js";
 import { WorkerTaskError } from "../../workers/run.js";
 import type { ValidationResult } from "../../workers/sqlite-tasks.js";
@@ -19,8 +20,11 @@ export interface BackupUploaded extends BackupCreated {
   kind: "uploaded";
 }
 
-/** Incoming uploads and imports before validation; never listed, removed on failure and at server start. */
-const uploadTemp = (dir: string) => path.join(dir, uploadTempName());
+/**
+ * Incoming uploads and imports before validation, `.upload.tmp-<pid>-<hex>` (temp-names.ts); never listed,
+ * removed on failure, and at start when no live process holds them. Without a pid: an older version's.
+ */
+const uploadTemp = (dir: string) => newTemp(dir, "upload");
 const nextUploadName = nextPrefixedName("upload");
 
 type CheckedFile = ValidationResult & Partial<HashResult>;
@@ -57,6 +61,7 @@ export async function receiveUpload(
     throw reportFailure(deps, database, log, started, error);
   } finally {
     lock.release();
+    releaseTemp(temp);
   }
 }
 
@@ -107,6 +112,7 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
     throw reportFailure(deps, database, log, started, error);
   } finally {
     lock.release();
+    releaseTemp(temp);
   }
 }
 
@@ -180,19 +186,25 @@ async function linkUnderFreeName(deps: ServiceDeps, dir: string, temp: string): 
 
 /**
  * Removes uploads and imports a crash interrupted (with any -journal/-wal/-shm); run by the server at
- * start-up. Only under the sweep lock: a CLI `backup import` running beside it keeps its temp (I4).
+ * start-up. Never one a live process (a CLI import) is writing (I4): a temp named with a pid goes only when
+ * that process is dead; an older version's pidless temp only under the sweep lock no live writer holds.
  */
 export async function removeUploadLeftovers(deps: ServiceDeps, database: string): Promise<void> {
   const dir = deps.paths.backupDir(database);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => UPLOAD_TEMP.test(n));
-  if (names.length === 0) return;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => abandonedTemp(dir, n, "tmp")?.base === "upload")) {
+    await rm(path.join(dir, name), { force: true });
+    deps.logger.info({ database, file: name }, "recovery: removed an interrupted upload");
+  }
+  const legacy = names.filter((n) => UPLOAD_TEMP.test(n));
+  if (legacy.length === 0) return;
   const lock = trySweepLock(deps, database);
   if (!lock) {
     deps.logger.info({ database }, "recovery: an upload or import is in progress in another process; its temp stays");
     return;
   }
   try {
-    for (const name of names) {
+    for (const name of legacy) {
       await rm(path.join(dir, name), { force: true });
       deps.logger.info({ database, file: name }, "recovery: removed an interrupted upload");
     }

@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { InvalidBackupError, ServiceError, StoreUnavailableError } from "../../errors.js";
+import { ServiceError } from "../../errors.js";
 import { serviceErrorOf, WorkerTaskError } from "../../workers/run.js";
 import { parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import type { Sha256Lookup } from "./checksum.js";
+import { claimCopy } from "./claim.js";
 import { abortIncompleteUploads, deleteObject } from "./remote.js";
 import { candidateKeys, type OffsiteSettings, objectKey, STREAMING_WORKER_LIMITS } from "./settings.js";
 import {
@@ -27,12 +28,38 @@ export interface CopyContext {
 /** The local backup disappeared (deleted, pruned): there is nothing left to copy. */
 export class BackupGoneError extends Error {}
 
+/** Another process (the server, a CLI push) holds this backup's copy claim: it is being copied there. */
+export class CopyBusyError extends Error {}
+
+/**
+ * One attempt under the backup's cross-process claim (I4): never two uploads of one backup at once, and the
+ * clean-up of an earlier attempt's multipart upload never aborts one that a live process is sending. A copy
+ * another process finished while this one waited is not uploaded again.
+ */
+export async function copyBackup(
+  ctx: CopyContext,
+  database: string,
+  filename: string,
+  signal: AbortSignal,
+): Promise<OffsiteRecord> {
+  const dir = ctx.deps.paths.backupDir(database);
+  const claim = claimCopy(dir, filename);
+  if (!claim) throw new CopyBusyError(`backup "${filename}" is being copied by another process`);
+  try {
+    const record = await readRecord(dir, filename);
+    if (record?.state === "done") return record;
+    return await copyClaimed(ctx, database, filename, signal);
+  } finally {
+    claim.release();
+  }
+}
+
 /**
  * One attempt at copying one backup: record `uploading`, stream it in a worker, record `done`. An earlier attempt
  * that was cut off (crash, shutdown: `uploading`) or failed with the store down (its abort could not reach it
  * either: `failed`) may have left a multipart upload behind: it is aborted first.
  */
-export async function copyBackup(
+async function copyClaimed(
   ctx: CopyContext,
   database: string,
   filename: string,
@@ -84,16 +111,6 @@ export async function copyBackup(
 export function copyError(error: unknown): Error {
   if (error instanceof WorkerTaskError && error.code === "ENOENT") return new BackupGoneError(error.message);
   return serviceErrorOf(error);
-}
-
-/** How an attempt failed, for the queue: the store down, the bytes changed, the backup gone, or anything else. */
-export type FailureKind = "store_unavailable" | "checksum_mismatch" | "gone" | "other";
-
-export function failureKind(error: unknown): FailureKind {
-  if (error instanceof BackupGoneError) return "gone";
-  if (error instanceof StoreUnavailableError) return "store_unavailable";
-  if (error instanceof InvalidBackupError && error.details?.reason === "checksum_mismatch") return "checksum_mismatch";
-  return "other";
 }
 
 /** Records a failed attempt (kept `failed` until the next one) and reports it. */

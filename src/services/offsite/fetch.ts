@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
 import { link, mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { FETCH_TEMP, fetchTempName } from "../../db/paths.js";
+import { FETCH_TEMP } from "../../db/paths.js";
 import { ConflictError, InvalidBackupError, NotFoundError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
+import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
 import { serviceErrorOf } from "../../workers/run.js";
 import { type BackupKind, parseBackupName, resolveBackupPath } from "../backup/files.js";
 import { ensureFreeSpace } from "../backup/storage.js";
@@ -28,6 +29,9 @@ export interface FetchOptions {
   onProgress?: (written: number, total: number) => void;
 }
 
+/** A fetch's temp before temp names carried a pid: an older version's leftover. */
+const LEGACY_FETCH_TEMP = FETCH_TEMP;
+
 /**
  * Downloads one remote copy into `backups/<db>/` under its own name: decrypted to a temp file in a worker,
  * kept only when the stream ended cleanly, its SHA-256 matches the recorded one and it validates like a restore.
@@ -51,7 +55,7 @@ export async function fetchCopy(
   await mkdir(dir, { recursive: true });
   const expectedSize = meta.size ?? meta.storedSize;
   await ensureFreeSpace(dir, expectedSize, deps.config.backupFreeMarginBytes);
-  const temp = path.join(dir, fetchTempName(filename));
+  const temp = newTemp(dir, filename, "fetch");
   const log = deps.logger.child({ database, filename, operation: "offsite_fetch", object: key });
   const started = performance.now();
   log.info({ size: expectedSize }, "off-site fetch started");
@@ -97,6 +101,7 @@ export async function fetchCopy(
     throw error;
   } finally {
     progress.stop();
+    releaseTemp(temp);
   }
 }
 
@@ -151,8 +156,12 @@ function watchProgress(temp: string, total: number, onProgress: FetchOptions["on
   return { stop: () => clearInterval(timer) };
 }
 
-/** Leftovers of a fetch cut off by a crash; removed when the service starts, before anything fetches. */
+/** Leftovers of a fetch cut off by a crash, removed when the service starts; never a live process's (I4). */
 export async function removeFetchLeftovers(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) if (FETCH_TEMP.test(name)) await removeDatabaseFile(path.join(dir, name));
+  for (const name of names) {
+    if (LEGACY_FETCH_TEMP.test(name) || abandonedTemp(dir, name, "fetch")) {
+      await removeDatabaseFile(path.join(dir, name));
+    }
+  }
 }

@@ -1,29 +1,35 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import { InvalidBackupError, StoreUnavailableError } from "../../errors.js";
 import { createS3Client } from "../../lib/s3-client.js";
 import { isSettledBackup } from "../backup/adoption.js";
-import { listBackupFiles } from "../backup/files.js";
+import { listBackupFiles, parseBackupName } from "../backup/files.js";
+import { readRecord as readBackupRecord } from "../backup/records.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
 import { recordedSha256, type Sha256Lookup } from "./checksum.js";
-import { BackupGoneError, type CopyContext, copyBackup, deleteRemoteCopy, failureKind, recordFailure } from "./copy.js";
+import { claimCopy, removeClaimFile, removeOrphanClaims } from "./claim.js";
+import {
+  BackupGoneError,
+  CopyBusyError,
+  type CopyContext,
+  copyBackup,
+  deleteRemoteCopy,
+  recordFailure,
+} from "./copy.js";
 import { removeFetchLeftovers } from "./fetch.js";
+import {
+  type FailureKind,
+  type Job,
+  type JobKind,
+  jobKey,
+  type KeptBackup,
+  mayDeleteRemoteCopy,
+  OffsiteQueue,
+  type QueuePolicy,
+} from "./queue.js";
 import { abortIncompleteUploads } from "./remote.js";
-import { type OffsiteSettings, retryDelayMs } from "./settings.js";
+import type { OffsiteSettings } from "./settings.js";
 import { readRecord, removeRecord, sidecarNames, tombstoneNames, writeRecord, writeTombstone } from "./sidecar.js";
-
-type JobKind = "copy" | "delete";
-
-interface Job {
-  kind: JobKind;
-  database: string;
-  filename: string;
-  dueAt: number;
-  attempts: number;
-  /** The last attempt failed because the store did not answer: retried as soon as another copy succeeds. */
-  storeDown: boolean;
-  /** Set after a checksum mismatch: the bytes changed, so only an explicit push tries again. */
-  parked: boolean;
-}
 
 interface Running {
   controller: AbortController;
@@ -36,14 +42,34 @@ export interface OffsiteServiceOptions {
   rescanMs?: number;
 }
 
-const id = (database: string, filename: string) => `${database}/${filename}`;
+export interface CopyOnceResult {
+  filename: string;
+  /** `busy`: another process (the server) is copying it right now; it is not uploaded twice. */
+  state: "done" | "failed" | "busy";
+  error?: string;
+}
+
+/** A pruned backup's remote copy waits: no newer backup kept here is verified and safe off-site yet. */
+class DeletionHeldError extends Error {}
+
+/** The queue's clock: one place, so an injected clock can replace it. */
+const clockNow = () => Date.now();
+
+function failureKind(error: Error): FailureKind {
+  if (error instanceof CopyBusyError) return "busy";
+  if (error instanceof DeletionHeldError) return "held";
+  if (error instanceof StoreUnavailableError) return "store_down";
+  if (error instanceof InvalidBackupError && error.details?.reason === "checksum_mismatch") return "checksum";
+  return "other";
+}
 
 /**
- * The off-site copy queue: owns every copy and remote deletion as a job with its state on disk, so a restart
- * finds the same work. Created with the services, `start()`ed by the server only, `stop()`ped at shutdown.
+ * The I/O shell around the off-site job table (queue.ts): reads and writes the records on disk, runs the
+ * uploads and deletions, and sleeps until the next job is due. Created with the services, `start()`ed by the
+ * server only, `stop()`ped at shutdown; the CLI's one-shot push drives the same policy through `copyOnce`.
  */
 export class OffsiteService {
-  readonly #jobs = new Map<string, Job>();
+  readonly #queue: OffsiteQueue;
   readonly #running = new Map<string, Running>();
   readonly #chores = new Set<Promise<unknown>>();
   readonly #lookup: Sha256Lookup;
@@ -61,6 +87,7 @@ export class OffsiteService {
   ) {
     this.#lookup = options.lookup ?? recordedSha256;
     this.#rescanMs = options.rescanMs ?? 60_000;
+    this.#queue = new OffsiteQueue(this.#policy(settings.concurrency));
   }
 
   /** One client for the small control calls of the main thread; the uploads make their own in their worker. */
@@ -99,7 +126,7 @@ export class OffsiteService {
     clearInterval(this.#rescan);
     for (const running of this.#running.values()) running.controller.abort();
     await Promise.allSettled([...[...this.#running.values()].map((r) => r.done), ...this.#chores]);
-    this.#jobs.clear();
+    this.#queue.clear();
     this.#client?.destroy();
     this.#client = undefined;
   }
@@ -115,7 +142,7 @@ export class OffsiteService {
       const dir = this.deps.paths.backupDir(db);
       for (const filename of filenames) {
         const record = await readRecord(dir, filename);
-        if (record?.state === "failed" && !this.#running.has(id(db, filename))) {
+        if (record?.state === "failed" && !this.#queue.isRunning(db, filename)) {
           const { next_attempt_at: _next, error: _error, ...rest } = record;
           await writeRecord(dir, filename, { ...rest, state: "pending" });
         }
@@ -127,27 +154,43 @@ export class OffsiteService {
   }
 
   /**
-   * One attempt at every copy not done in a database, awaited: the CLI's push, with no queue running. A failure
-   * is recorded with its retry time as the server's queue would, and reported in the result.
+   * One attempt at every copy not done in a database, awaited: the CLI's push, with no queue running, through
+   * the same policy. A failure is recorded with its retry time as the server's queue would; a copy another
+   * process is making is left to it (`busy`).
    */
-  async copyOnce(database: string): Promise<{ filename: string; state: "done" | "failed"; error?: string }[]> {
+  async copyOnce(database: string): Promise<CopyOnceResult[]> {
+    const queue = new OffsiteQueue(this.#policy(1));
     const dir = this.deps.paths.backupDir(database);
-    const results: { filename: string; state: "done" | "failed"; error?: string }[] = [];
     for (const { filename } of await listBackupFiles(dir)) {
       const record = await readRecord(dir, filename);
       if (record?.state === "done") continue;
       if (!(await isSettledBackup(this.deps, database, filename))) continue;
+      queue.enqueue("copy", database, filename, clockNow(), true).attempts = record?.attempts ?? 0;
+    }
+    const results = new Map<string, CopyOnceResult>();
+    for (let [job] = queue.take(clockNow()); job; [job] = queue.take(clockNow())) {
       try {
-        await copyBackup(this.context, database, filename, new AbortController().signal);
-        results.push({ filename, state: "done" });
+        await copyBackup(this.context, database, job.filename, new AbortController().signal);
+        queue.success(job, clockNow());
+        results.set(job.filename, { filename: job.filename, state: "done" });
       } catch (error) {
-        if (error instanceof BackupGoneError) continue;
-        const retryAt = new Date(Date.now() + retryDelayMs(this.settings, (record?.attempts ?? 0) + 1));
-        await recordFailure(this.context, database, filename, error as Error, retryAt);
-        results.push({ filename, state: "failed", error: (error as Error).message });
+        if (error instanceof BackupGoneError) {
+          queue.abandon(job, { forget: true });
+          continue;
+        }
+        const kind = failureKind(error as Error);
+        const retryAt = queue.failure(job, kind, clockNow());
+        const message = (error as Error).message;
+        if (kind === "busy") {
+          results.set(job.filename, { filename: job.filename, state: "busy", error: message });
+          continue;
+        }
+        await recordFailure(this.context, database, job.filename, error as Error, retryAt ? new Date(retryAt) : null);
+        results.set(job.filename, { filename: job.filename, state: "failed", error: message });
       }
     }
-    return results;
+    await removeOrphanClaims(dir, new Set((await listBackupFiles(dir)).map((b) => b.filename)));
+    return [...results.values()];
   }
 
   async rescan(): Promise<void> {
@@ -157,10 +200,15 @@ export class OffsiteService {
 
   /** Resolves once no job is due or running (failed ones waiting for their retry do not count). */
   async idle(): Promise<void> {
-    while (this.#running.size > 0 || this.#chores.size > 0 || this.#dueJob() !== undefined) {
+    while (this.#running.size > 0 || this.#chores.size > 0 || !this.#queue.idle(clockNow())) {
       await Promise.allSettled([...[...this.#running.values()].map((r) => r.done), ...this.#chores]);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  #policy(concurrency: number): QueuePolicy {
+    const { retryBaseMs, retryMaxMs } = this.settings;
+    return { concurrency, retryBaseMs, retryMaxMs, random: Math.random };
   }
 
   async #scanAll(only: string | undefined, options: { now: boolean }): Promise<string[]> {
@@ -177,61 +225,43 @@ export class OffsiteService {
     const backups = await listBackupFiles(dir);
     const present = new Set(backups.map((b) => b.filename));
     const queued: string[] = [];
+    const now = clockNow();
     for (const { filename } of backups) {
       const record = await readRecord(dir, filename);
       if (record?.state === "done") continue;
       // A file copied in by hand is picked up once it has settled (a later rescan), never half-copied.
       if (!(await isSettledBackup(this.deps, database, filename))) continue;
-      const retryAt = record?.next_attempt_at ? Date.parse(record.next_attempt_at) : Date.now();
-      this.#enqueue("copy", database, filename, options.now ? Date.now() : retryAt, options.now);
+      const retryAt = record?.next_attempt_at ? Date.parse(record.next_attempt_at) : now;
+      this.#enqueue("copy", database, filename, options.now ? now : retryAt, options.now);
       queued.push(filename);
     }
     for (const filename of await tombstoneNames(dir)) {
-      this.#enqueue("delete", database, filename, Date.now(), options.now);
+      this.#enqueue("delete", database, filename, now, options.now);
     }
     for (const filename of await sidecarNames(dir)) {
-      if (present.has(filename) || this.#running.has(id(database, filename))) continue;
-      if (!this.#jobs.has(id(database, filename))) await removeRecord(dir, filename);
+      if (present.has(filename) || this.#queue.isRunning(database, filename)) continue;
+      if (!this.#queue.get(database, filename)) await removeRecord(dir, filename);
     }
+    await removeOrphanClaims(dir, present);
     return queued;
   }
 
   #enqueue(kind: JobKind, database: string, filename: string, dueAt: number, force: boolean): void {
-    const key = id(database, filename);
-    const existing = this.#jobs.get(key);
-    if (existing && existing.kind === kind) {
-      if (force) Object.assign(existing, { dueAt: Math.min(existing.dueAt, dueAt), parked: false });
-      return;
-    }
-    this.#jobs.set(key, { kind, database, filename, dueAt, attempts: 0, storeDown: false, parked: false });
+    this.#queue.enqueue(kind, database, filename, dueAt, force);
   }
 
-  #dueJob(now = Date.now()): Job | undefined {
-    let due: Job | undefined;
-    for (const [key, job] of this.#jobs) {
-      if (job.parked || this.#running.has(key) || job.dueAt > now) continue;
-      if (!due || job.dueAt < due.dueAt) due = job;
-    }
-    return due;
-  }
-
-  /** Starts due jobs up to the concurrency, then sleeps until the next one is due. */
+  /** Starts the jobs due, then sleeps until the next one is (the shell's only timer of the queue). */
   #pump(): void {
     clearTimeout(this.#timer);
-    while (this.#running.size < this.settings.concurrency) {
-      const job = this.#dueJob();
-      if (!job) break;
-      this.#startJob(job);
-    }
-    const waiting = [...this.#jobs.entries()].filter(([key, job]) => !job.parked && !this.#running.has(key));
-    if (waiting.length === 0) return;
-    const next = Math.min(...waiting.map(([, job]) => job.dueAt));
-    this.#timer = setTimeout(() => this.#pump(), Math.max(0, next - Date.now()));
+    for (const job of this.#queue.take(clockNow())) this.#startJob(job);
+    const next = this.#queue.nextDue();
+    if (next === undefined) return;
+    this.#timer = setTimeout(() => this.#pump(), Math.max(0, next - clockNow()));
     this.#timer.unref();
   }
 
   #startJob(job: Job): void {
-    const key = id(job.database, job.filename);
+    const key = jobKey(job.database, job.filename);
     const controller = new AbortController();
     const done = this.#runJob(job, controller.signal).finally(() => {
       this.#running.delete(key);
@@ -241,44 +271,68 @@ export class OffsiteService {
   }
 
   async #runJob(job: Job, signal: AbortSignal): Promise<void> {
-    const key = id(job.database, job.filename);
     try {
       if (job.kind === "copy") await copyBackup(this.context, job.database, job.filename, signal);
-      else await deleteRemoteCopy(this.context, job.database, job.filename);
-      if (this.#jobs.get(key) === job) this.#jobs.delete(key);
-      this.#retryStoreDownJobs();
+      else await this.#deleteRemote(job);
+      this.#queue.success(job, clockNow());
     } catch (error) {
       await this.#failed(job, error as Error, signal);
     }
   }
 
-  async #failed(job: Job, error: Error, signal: AbortSignal): Promise<void> {
-    const key = id(job.database, job.filename);
-    if (signal.aborted || error.name === "AbortError") return;
-    const kind = failureKind(error);
-    if (kind === "gone") {
-      if (this.#jobs.get(key) === job) this.#jobs.delete(key);
-      return;
+  /** A pruned backup's remote copy, under its claim, once the rule allows it. */
+  async #deleteRemote(job: Job): Promise<void> {
+    const dir = this.deps.paths.backupDir(job.database);
+    const claim = claimCopy(dir, job.filename);
+    if (!claim) throw new CopyBusyError(`backup "${job.filename}" is being copied by another process`);
+    try {
+      const parsed = parseBackupName(job.filename);
+      const pruned = { filename: job.filename, createdAt: parsed?.createdAt ?? "", sequence: parsed?.sequence ?? 0 };
+      if (!mayDeleteRemoteCopy(pruned, await this.#keptBackups(job.database))) {
+        throw new DeletionHeldError("no newer backup kept here is verified and copied off-site yet");
+      }
+      await deleteRemoteCopy(this.context, job.database, job.filename);
+      await removeClaimFile(dir, job.filename);
+    } finally {
+      claim.release();
     }
-    job.attempts++;
-    job.storeDown = kind === "store_unavailable";
-    job.parked = kind === "checksum_mismatch";
-    job.dueAt = Date.now() + retryDelayMs(this.settings, job.attempts);
-    if (job.kind === "delete") {
-      this.deps.logger.warn(
-        { database: job.database, filename: job.filename, error: error.message },
-        "off-site delete failed",
-      );
-      return;
-    }
-    await recordFailure(this.context, job.database, job.filename, error, job.parked ? null : new Date(job.dueAt));
   }
 
-  /** The store answered again: copies that failed only because it was down go now, not at their backoff. */
-  #retryStoreDownJobs(): void {
-    const now = Date.now();
-    for (const job of this.#jobs.values()) {
-      if (job.storeDown) Object.assign(job, { dueAt: now, storeDown: false });
+  async #keptBackups(database: string): Promise<KeptBackup[]> {
+    const dir = this.deps.paths.backupDir(database);
+    const kept: KeptBackup[] = [];
+    for (const { filename, created_at } of await listBackupFiles(dir)) {
+      kept.push({
+        filename,
+        createdAt: created_at,
+        sequence: parseBackupName(filename)?.sequence ?? 0,
+        offsiteDone: (await readRecord(dir, filename))?.state === "done",
+        verified: (await readBackupRecord(dir, filename))?.verification?.state === "ok",
+      });
+    }
+    return kept;
+  }
+
+  async #failed(job: Job, error: Error, signal: AbortSignal): Promise<void> {
+    if (signal.aborted || error.name === "AbortError") {
+      this.#queue.abandon(job, { forget: false });
+      return;
+    }
+    if (error instanceof BackupGoneError) {
+      this.#queue.abandon(job, { forget: true });
+      return;
+    }
+    const kind = failureKind(error);
+    const retryAt = this.#queue.failure(job, kind, clockNow());
+    const about = { database: job.database, filename: job.filename, error: error.message };
+    if (kind === "busy") {
+      this.deps.logger.info(about, "off-site job waits: another process holds this backup's copy claim");
+    } else if (kind === "held") {
+      this.deps.logger.info(about, "remote copy of a pruned backup kept for now");
+    } else if (job.kind === "delete") {
+      this.deps.logger.warn(about, "off-site delete failed");
+    } else {
+      await recordFailure(this.context, job.database, job.filename, error, retryAt ? new Date(retryAt) : null);
     }
   }
 
@@ -300,26 +354,22 @@ export class OffsiteService {
     if (record?.state === "done") return;
     await this.deps.verifications.settled(database, filename);
     if (!this.#active) return;
-    this.#enqueue("copy", database, filename, Date.now(), true);
+    this.#enqueue("copy", database, filename, clockNow(), true);
     this.#pump();
   }
 
-  /** Retention removes the remote copy too (through a tombstone that survives a restart); a user's delete does not. */
+  /**
+   * Retention removes the remote copy too (through a tombstone that survives a restart, once the rule of
+   * `mayDeleteRemoteCopy` allows it); a user's delete does not.
+   */
   async #afterDeleted(database: string, filename: string, reason: "user" | "retention"): Promise<void> {
-    const key = id(database, filename);
-    this.#jobs.delete(key);
-    const running = this.#running.get(key);
+    this.#queue.drop(database, filename);
+    const running = this.#running.get(jobKey(database, filename));
     const dir = this.deps.paths.backupDir(database);
     if (running) {
       running.controller.abort();
       await running.done;
-      const record = await readRecord(dir, filename);
-      if (record?.key) {
-        await abortIncompleteUploads(this.client, this.settings.store.bucket, record.key, this.deps.logger).catch(
-          (error: Error) =>
-            this.deps.logger.warn({ database, filename, error: error.message }, "could not abort upload"),
-        );
-      }
+      await this.#abortOwnUpload(database, filename);
     }
     if (reason !== "retention") {
       await removeRecord(dir, filename);
@@ -327,8 +377,24 @@ export class OffsiteService {
     }
     const record = await readRecord(dir, filename);
     await writeTombstone(dir, filename, record?.key ? [record.key] : []);
-    this.#enqueue("delete", database, filename, Date.now(), true);
+    this.#enqueue("delete", database, filename, clockNow(), true);
     this.#pump();
+  }
+
+  /** The multipart upload this process just stopped; under the claim, so none a live process sends is aborted. */
+  async #abortOwnUpload(database: string, filename: string): Promise<void> {
+    const dir = this.deps.paths.backupDir(database);
+    const claim = claimCopy(dir, filename);
+    if (!claim) return;
+    try {
+      const record = await readRecord(dir, filename);
+      if (record?.key)
+        await abortIncompleteUploads(this.client, this.settings.store.bucket, record.key, this.deps.logger);
+    } catch (error) {
+      this.deps.logger.warn({ database, filename, error: (error as Error).message }, "could not abort upload");
+    } finally {
+      claim.release();
+    }
   }
 
   /** Event-driven work is tracked, so `stop()` waits for it and nothing runs unowned. */

@@ -1,5 +1,6 @@
 import type { Config } from "../../config.js";
 import type { StoreSettings } from "../../lib/s3-client.js";
+import { backoffMs } from "./queue.js";
 
 /** The off-site configuration a copy needs, derived once from the parsed config. */
 export interface OffsiteSettings {
@@ -50,11 +51,9 @@ export function candidateKeys(settings: OffsiteSettings, database: string, filen
   return settings.recipients.length > 0 ? [base + AGE_SUFFIX, base] : [base, base + AGE_SUFFIX];
 }
 
-/** Exponential backoff from the base, capped, with up to 20% jitter so many failed copies do not retry in step. */
+/** The queue's backoff (`backoffMs` in queue.ts) for these settings. */
 export function retryDelayMs(settings: OffsiteSettings, attempts: number, random = Math.random): number {
-  const exponential = settings.retryBaseMs * 2 ** Math.max(0, attempts - 1);
-  const capped = Math.min(settings.retryMaxMs, exponential);
-  return Math.round(capped * (1 - 0.2 * random()));
+  return backoffMs({ ...settings, random }, attempts);
 }
 
 /**
