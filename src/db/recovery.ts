@@ -9,7 +9,7 @@ export const RESTORE_INTENT = "restore.intent";
 export const STAGED_PREFIX = ".app.db.restore-";
 /** The previous safety copy, moved aside before a restore's gate closes and deleted once it succeeded. */
 export const OLD_SAFETY_PREFIX = ".app.db.pre_restore.old-";
-export const BACKUP_TEMP = /^\.app_.*\.tmp-[0-9a-f]+(-journal)?$|^\.pre-.*\.tmp-[0-9a-f]+(-journal)?$/;
+export const BACKUP_TEMP = /^\.(app_|pre-|prerestore_).*\.tmp-[0-9a-f]+(-journal)?$/;
 
 /** A restored file a rollback rejected, or a stray one found in app.db's place: kept for the operator, never deleted. */
 export const REJECTED_PREFIX = ".app.db.rejected-";

@@ -135,6 +135,7 @@ describe("chaoscypher CLI: help, databases and backups", () => {
       database: "default",
       restored_from: backup.filename,
       safety_copy: "app.db.pre_restore",
+      safety_backup: expect.stringMatching(/^prerestore_\d{8}_\d{6}(_\d+)?\.db$/),
     });
     expect(titles(dbFile)).toEqual(["before"]);
     expect(titles(`${dbFile}.pre_restore`)).toEqual(["before", "after"]);

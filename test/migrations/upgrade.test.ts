@@ -93,6 +93,7 @@ describe("schema upgrades on start", () => {
       database: "notes",
       restored_from: pre,
       safety_copy: "app.db.pre_restore",
+      safety_backup: expect.stringMatching(/^prerestore_\d{8}_\d{6}(_\d+)?\.db$/),
       revision: FIRST,
     });
     expect(titles(dbFile("notes"))).toEqual(["a", "b"]);
