@@ -26,7 +26,7 @@ import { declaredLength, digestHeaders, matchesEtag, requestBodyStream } from ".
 
 const tags = ["Backups"];
 const DIGEST =
-  "`sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written (SPEC §8); absent only for a file copied in by hand and not hashed yet.";
+  "`sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written; absent only for a file copied in by hand and not hashed yet.";
 const ETAG = "A strong ETag, the backup's SHA-256 in hex; absent only while the checksum is unknown (see Repr-Digest).";
 
 const create = defineRoute({

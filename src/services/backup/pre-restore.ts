@@ -1,7 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { z } from "zod";
+import { backupTempName, PRE_RESTORE_MARKER } from "../../db/paths.js";
 import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
+import { versionedJson } from "../../lib/format.js";
 import { runTask } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
 import { stampToDate } from "../schedules/stamp.js";
@@ -11,18 +13,19 @@ import { removeRecords } from "./records.js";
 import { ensureFreeSpace } from "./storage.js";
 
 /**
- * Beside `app.db.pre_restore`: which listed `pre-restore` backup holds its bytes. The file is identified by
- * inode, size and mtime, so a newer `app.db.pre_restore` (the next restore's) is never taken for listed.
+ * The marker (docs/format.md): which listed backup holds app.db.pre_restore's bytes. The file is identified by
+ * inode, size and mtime, so a newer app.db.pre_restore (the next restore's) never passes for listed.
  */
-export const PRE_RESTORE_MARKER = "app.db.pre_restore.json";
-
-interface Marker {
-  backup: string;
-  sha256: string;
-  ino: number;
-  size: number;
-  mtimeMs: number;
-}
+const markerFormat = versionedJson(
+  z.object({
+    backup: z.string(),
+    sha256: z.string(),
+    ino: z.number(),
+    size: z.number(),
+    mtimeMs: z.number(),
+  }),
+);
+type Marker = ReturnType<typeof markerFormat.parse>;
 
 const nextPreRestoreName = nextPrefixedName("prerestore");
 const DAY_MS = 86_400_000;
@@ -54,7 +57,7 @@ export async function listPreRestore(deps: ServiceDeps, database: string, replac
   await mkdir(dir, { recursive: true });
   await ensureFreeSpace(dir, info.size, deps.config.backupFreeMarginBytes);
   const filename = nextPreRestoreName(dir, replacedAt ?? info.ctime);
-  const temp = path.join(dir, `.${filename}.tmp-${randomBytes(4).toString("hex")}`);
+  const temp = path.join(dir, backupTempName(filename));
   let written: { sha256: string; size: number };
   try {
     written = await runTask("copyHashed", { src: source, dest: temp });
@@ -73,7 +76,7 @@ export async function listPreRestore(deps: ServiceDeps, database: string, replac
     size: info.size,
     mtimeMs: info.mtimeMs,
   };
-  await writeFileAtomic(markerFile, JSON.stringify(next));
+  await writeFileAtomic(markerFile, markerFormat.serialize(next));
   const durationMs = Math.round(performance.now() - started);
   deps.logger.info({ database, filename, size: written.size, durationMs }, "replaced database listed as a backup");
   deps.events.emit({ type: "backup.written", database, filename, kind: "pre-restore", size: written.size, durationMs });
@@ -81,9 +84,12 @@ export async function listPreRestore(deps: ServiceDeps, database: string, replac
   return filename;
 }
 
+/** An unreadable marker (torn by hand, or a newer build's) counts as absent: listing twice loses nothing. */
 async function readMarker(file: string): Promise<Marker | null> {
+  const text = await readFile(file, "utf8").catch(() => null);
+  if (text === null) return null;
   try {
-    return JSON.parse(await readFile(file, "utf8")) as Marker;
+    return markerFormat.parse(text, file);
   } catch {
     return null;
   }

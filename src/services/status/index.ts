@@ -6,7 +6,7 @@ import { backupStampSeconds } from "../observability/metrics.js";
 import { offsiteCounts, offsiteOfBackups } from "../offsite/index.js";
 import { getSchedule, scheduleHealth } from "../schedules/index.js";
 
-/** SPEC §10's per-database state; `null` where a feature is not configured or there is nothing yet. */
+/** The per-database state of /status; `null` where a feature is not configured or there is nothing yet. */
 export interface DatabaseStatus {
   name: string;
   size: number;

@@ -4,7 +4,7 @@ import { formatLocal, parseBackupStamp, parseIso } from "../format.js";
 import { offsiteWarning } from "./Offsite.js";
 import { scheduleKeys } from "./ScheduleCard.js";
 
-/** The verification record, once the list carries it (SPEC §8); older servers omit it. */
+/** The verification record, once the list carries it; older servers omit it. */
 function verificationOf(backup: Backup): { state?: string; error?: string } | undefined {
   return (backup as { verification?: { state?: string; error?: string } }).verification;
 }
