@@ -60,6 +60,10 @@ export const configSchema = z
       .default(64 * 1024 ** 3),
     /** A file put in backups/<db>/ by hand is adopted (hashed, recorded) once unchanged this long. */
     adoptStableMs: z.coerce.number().int().min(0).default(5_000),
+    /** Pre-restore backups (databases a restore replaced): at least this many of the newest are kept... */
+    preRestoreKeepLast: z.coerce.number().int().min(1).default(3),
+    /** ...and every one younger than this many days. */
+    preRestoreKeepDays: z.coerce.number().min(0).default(7),
     /** Built maintenance UI (`npm run build:web`), served at `/`. */
     webDir: z.string().min(1).default(defaultWebDir),
     ...offsiteConfigShape,
@@ -84,6 +88,8 @@ const envNames: Record<keyof Config, string> = {
   trustedProxies: "CHAOSCYPHER_TRUSTED_PROXIES",
   uploadMaxBytes: "CHAOSCYPHER_UPLOAD_MAX_BYTES",
   adoptStableMs: "CHAOSCYPHER_ADOPT_STABLE_MS",
+  preRestoreKeepLast: "CHAOSCYPHER_PRE_RESTORE_KEEP_LAST",
+  preRestoreKeepDays: "CHAOSCYPHER_PRE_RESTORE_KEEP_DAYS",
   s3Bucket: "CHAOSCYPHER_S3_BUCKET",
   s3Endpoint: "CHAOSCYPHER_S3_ENDPOINT",
   s3Region: "CHAOSCYPHER_S3_REGION",

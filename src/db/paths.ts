@@ -11,6 +11,8 @@ const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 /** Names inside `databases/<db>/`. */
 export const DB_FILE = "app.db";
 export const PRE_RESTORE_FILE = "app.db.pre_restore";
+/** Which listed `pre-restore` backup holds a copy of app.db.pre_restore (its inode, size, mtime and sha256). */
+export const PRE_RESTORE_MARKER = "app.db.pre_restore.json";
 export const RESTORE_INTENT = "restore.intent";
 export const UPGRADE_STATE_FILE = "upgrade-state.json";
 /** A restore's validated copy, next to app.db until it is renamed over it. */

@@ -1,9 +1,12 @@
 import { z } from "zod";
 
 export const DATABASE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-/** `app_` manual, `auto_` scheduled, `upload_` uploaded or imported; the prefix is the kind (group 1). */
-export const BACKUP_FILENAME = /^(app|auto|upload)_(\d{8})_(\d{6})(?:_(\d{1,6}))?\.db$/;
-export const BACKUP_PREFIXES = ["app", "auto", "upload"] as const;
+/**
+ * `app_` manual, `auto_` scheduled, `upload_` uploaded or imported, `prerestore_` a database a restore replaced
+ * (named by the time it was replaced); the prefix is the kind (group 1).
+ */
+export const BACKUP_FILENAME = /^(app|auto|upload|prerestore)_(\d{8})_(\d{6})(?:_(\d{1,6}))?\.db$/;
+export const BACKUP_PREFIXES = ["app", "auto", "upload", "prerestore"] as const;
 export type BackupPrefix = (typeof BACKUP_PREFIXES)[number];
 export const PRE_UPGRADE_FILENAME = /^pre-([A-Za-z0-9_]{1,128})-(\d{8})T(\d{6})Z\.db$/;
 
@@ -15,7 +18,7 @@ export const backupFilenameSchema = z
   .string()
   .refine(
     (name) => BACKUP_FILENAME.test(name) || PRE_UPGRADE_FILENAME.test(name),
-    "not a backup filename ({app,auto,upload}_YYYYMMDD_HHMMSS[_N].db or pre-<revision>-<YYYYMMDDTHHMMSSZ>.db)",
+    "not a backup filename ({app,auto,upload,prerestore}_YYYYMMDD_HHMMSS[_N].db or pre-<revision>-<YYYYMMDDTHHMMSSZ>.db)",
   );
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0");

@@ -57,6 +57,7 @@ describe("restoring default and credentials", () => {
       database: "default",
       restored_from: filename,
       safety_copy: "app.db.pre_restore",
+      safety_backup: expect.stringMatching(/^prerestore_\d{8}_\d{6}(_\d+)?\.db$/),
     });
 
     expect(await status({ cookie: op.cookie })).toBe(401);

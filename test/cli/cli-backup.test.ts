@@ -135,6 +135,7 @@ describe("chaoscypher CLI: help, databases and backups", () => {
       database: "default",
       restored_from: backup.filename,
       safety_copy: "app.db.pre_restore",
+      safety_backup: expect.stringMatching(/^prerestore_\d{8}_\d{6}(_\d+)?\.db$/),
     });
     expect(titles(dbFile)).toEqual(["before"]);
     expect(titles(`${dbFile}.pre_restore`)).toEqual(["before", "after"]);
@@ -147,7 +148,10 @@ describe("chaoscypher CLI: help, databases and backups", () => {
     const deleted = await runCli(["backup", "delete", backup.filename, "--yes", "--data-dir", dir, "--json"]);
     expect(deleted.code).toBe(0);
     expect(parseJson(deleted)).toEqual({ database: "default", deleted: backup.filename });
-    expect(readdirSync(path.join(dir, "backups", "default"))).toEqual([]);
+    // What is left is the database the restore replaced, listed as a pre-restore backup (with its record).
+    const left = readdirSync(path.join(dir, "backups", "default")).filter((f) => !f.startsWith("."));
+    expect(left).toEqual([expect.stringMatching(/^prerestore_\d{8}_\d{6}\.db$/)]);
+    expect(titles(path.join(dir, "backups", "default", left[0] ?? ""))).toEqual(["before", "after"]);
   });
 
   it("refuses to restore while another process backs up or restores that database", async () => {

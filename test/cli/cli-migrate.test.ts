@@ -85,6 +85,7 @@ describe("chaoscypher CLI: upgrade and db migrate", () => {
       database: "default",
       restored_from: report?.backup,
       safety_copy: "app.db.pre_restore",
+      safety_backup: expect.stringMatching(/^prerestore_\d{8}_\d{6}(_\d+)?\.db$/),
       revision: FIRST,
     });
     expect(hasTable(dbFile, "chunk_embeddings")).toBe(false);

@@ -3547,7 +3547,7 @@ export interface components {
             } | null;
         };
         /** @enum {string} */
-        BackupKind: "backup" | "scheduled" | "uploaded" | "pre-upgrade";
+        BackupKind: "backup" | "scheduled" | "uploaded" | "pre-upgrade" | "pre-restore";
         Verification: {
             /** @enum {string} */
             state: "pending" | "ok" | "failed";
@@ -3585,6 +3585,8 @@ export interface components {
             restored_from: string;
             /** @description The replaced database, kept as `app.db.pre_restore`. */
             safety_copy: string;
+            /** @description The replaced database as a listed backup of kind `pre-restore` (`prerestore_YYYYMMDD_HHMMSS.db`): downloadable, verifiable, restorable. null only if listing it failed; app.db.pre_restore still holds it. */
+            safety_backup: string | null;
         };
         DatabaseList: {
             current: string;
@@ -3672,6 +3674,8 @@ export interface components {
             outcome: "ok" | "failed" | "skipped";
             filename?: string;
             error?: string;
+            /** @description An ok run whose retention pruned nothing: a backup is dated ahead of the clock */
+            warning?: string;
         } | null;
         /**
          * @description `cron`: 5 fields, 6 with seconds first, or @hourly/@daily/@weekly/@monthly. `timezone`: IANA name (default UTC). `retention`: restic forget rules, each a count ≥ 0, at least one above 0.
@@ -3750,6 +3754,8 @@ export interface components {
             restored_from: string;
             /** @description The replaced database, kept as `app.db.pre_restore`. */
             safety_copy: string;
+            /** @description The replaced database as a listed backup of kind `pre-restore` (`prerestore_YYYYMMDD_HHMMSS.db`): downloadable, verifiable, restorable. null only if listing it failed; app.db.pre_restore still holds it. */
+            safety_backup: string | null;
             /** @description A migration tag; null for a fresh, empty file. */
             revision: string | null;
         };
@@ -3781,7 +3787,7 @@ export interface components {
                  */
                 at: string;
                 /** @enum {string} */
-                kind: "backup" | "scheduled" | "uploaded" | "pre-upgrade";
+                kind: "backup" | "scheduled" | "uploaded" | "pre-upgrade" | "pre-restore";
             } | null;
             last_good_backup_age_seconds: number | null;
             last_failure?: {
@@ -3792,6 +3798,17 @@ export interface components {
                  */
                 at: string;
                 error: string;
+                filename?: string;
+            };
+            /** @description Something to check that is not a failure, e.g. retention paused by a clock behind */
+            warning?: {
+                operation: string;
+                /**
+                 * Format: date-time
+                 * @example 2026-01-01T02:00:00.000Z
+                 */
+                at: string;
+                message: string;
                 filename?: string;
             };
             /** @description null when off-site copies are not configured */

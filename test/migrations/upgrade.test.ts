@@ -26,10 +26,13 @@ describe("schema upgrades on start", () => {
     return t;
   };
   const stop = (t: TestApp) => t.close();
+  /** Every backup but the pre-restore ones (a rollback and a restore list the database they replaced). */
   const backups = (db: string) =>
     readdirSync(path.join(dataDir, "backups", db))
-      .filter((f) => !f.startsWith("."))
+      .filter((f) => !f.startsWith(".") && !f.startsWith("prerestore_"))
       .sort();
+  const preRestores = (db: string) =>
+    readdirSync(path.join(dataDir, "backups", db)).filter((f) => f.startsWith("prerestore_"));
   const dbFile = (db: string) => path.join(dataDir, "databases", db, "app.db");
   const json = async (t: TestApp, url: string, method = "GET") => {
     const res = await t.request(url, { method });
@@ -93,6 +96,7 @@ describe("schema upgrades on start", () => {
       database: "notes",
       restored_from: pre,
       safety_copy: "app.db.pre_restore",
+      safety_backup: expect.stringMatching(/^prerestore_\d{8}_\d{6}(_\d+)?\.db$/),
       revision: FIRST,
     });
     expect(titles(dbFile("notes"))).toEqual(["a", "b"]);
@@ -111,6 +115,7 @@ describe("schema upgrades on start", () => {
     await stop(t);
     t = await start();
     expect(backups("notes")).toEqual([pre]);
+    expect(preRestores("notes")).toHaveLength(1);
     const afterRestart = (await t.caller.upgrade.pending({ database: "notes" })).databases[0];
     expect(afterRestart).toMatchObject({ state: "rolled_back", revision: FIRST, pending: [LATEST] });
     expect(afterRestart?.rolled_back).toMatchObject({ backup: pre, revision: FIRST });
@@ -235,6 +240,7 @@ describe("schema upgrades on start", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ restored_from: old });
     expect(backups("default")).toEqual([old]);
+    expect(preRestores("default")).toHaveLength(1);
     expect(hasTable(dbFile("default"), "chunk_embeddings")).toBe(true);
     const rows = await t.services.registry.holder("default").lease((db) => db.select().from(nodes).all());
     expect(rows.map((r) => r.title)).toEqual(["old"]);

@@ -29,6 +29,7 @@ describe("restoring a backup", () => {
       database: "default",
       restored_from: filename,
       safety_copy: "app.db.pre_restore",
+      safety_backup: expect.stringMatching(/^prerestore_\d{8}_\d{6}(_\d+)?\.db$/),
     });
 
     expect(await withDb(t.services, "default", nodeTitles)).toEqual(["kept"]);

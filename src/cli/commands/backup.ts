@@ -83,7 +83,7 @@ export function backupCommands(): Command {
           withServices(options, async (deps) => {
             const database = existingBackupOf(deps, options, file as string);
             await confirm(
-              `Replace database ${database} with ${file}? The current one is kept as app.db.pre_restore.`,
+              `Replace database ${database} with ${file}? The current one is kept as a pre-restore backup and as app.db.pre_restore.`,
               options.yes,
               "refusing to restore",
             );
@@ -93,7 +93,7 @@ export function backupCommands(): Command {
             emit(
               options,
               restored,
-              `restored database ${database} from ${file}; the previous one is kept as ${restored.safety_copy}`,
+              `restored database ${database} from ${file}; the previous one is kept as ${restored.safety_backup ? `backup ${restored.safety_backup} and ` : ""}${restored.safety_copy}`,
             );
           }),
         ),

@@ -114,7 +114,7 @@ export function dbCommands(): Command {
             if (backup) {
               await confirm(
                 `Roll database ${database} back to revision ${backup.revision} by restoring ${backup.filename}? ` +
-                  "What was written since is replaced (the current database is kept as app.db.pre_restore).",
+                  "What was written since is replaced (the current database is kept as a pre-restore backup and as app.db.pre_restore).",
                 options.yes,
                 "refusing to roll back",
               );
@@ -124,7 +124,7 @@ export function dbCommands(): Command {
             );
             emit(options, rolled, [
               `rolled back database ${database} to revision ${rolled.revision} from ${rolled.restored_from}; ` +
-                `the replaced database is kept as ${rolled.safety_copy}`,
+                `the replaced database is kept as ${rolled.safety_backup ? `backup ${rolled.safety_backup} and ` : ""}${rolled.safety_copy}`,
               `migrations are held back until "chaoscypher db migrate apply --database ${database}"`,
             ]);
           }),

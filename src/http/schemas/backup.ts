@@ -2,7 +2,9 @@ import { z } from "zod";
 import { BackupStamp, IsoTime } from "./common.js";
 import { OffsiteState } from "./offsite-state.js";
 
-export const BackupKind = z.enum(["backup", "scheduled", "uploaded", "pre-upgrade"]).meta({ id: "BackupKind" });
+export const BackupKind = z
+  .enum(["backup", "scheduled", "uploaded", "pre-upgrade", "pre-restore"])
+  .meta({ id: "BackupKind" });
 
 const Sha256 = z
   .string()
@@ -56,6 +58,14 @@ export const RestoreResult = z
     database: z.string(),
     restored_from: z.string(),
     safety_copy: z.string().meta({ description: "The replaced database, kept as `app.db.pre_restore`." }),
+    safety_backup: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          "The replaced database as a listed backup of kind `pre-restore` (`prerestore_YYYYMMDD_HHMMSS.db`): " +
+          "downloadable, verifiable, restorable. null only if listing it failed; app.db.pre_restore still holds it.",
+      }),
   })
   .meta({ id: "RestoreResult" });
 

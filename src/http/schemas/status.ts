@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { IsoTime } from "./common.js";
 
-const BackupKindSchema = z.enum(["backup", "scheduled", "uploaded", "pre-upgrade"]);
+const BackupKindSchema = z.enum(["backup", "scheduled", "uploaded", "pre-upgrade", "pre-restore"]);
 
 export const DatabaseStatusSchema = z
   .object({

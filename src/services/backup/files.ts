@@ -11,9 +11,14 @@ import {
   preUpgradeStamp,
 } from "../../lib/names.js";
 
-export type BackupKind = "backup" | "scheduled" | "uploaded" | "pre-upgrade";
+export type BackupKind = "backup" | "scheduled" | "uploaded" | "pre-upgrade" | "pre-restore";
 
-const KIND_OF_PREFIX: Record<BackupPrefix, BackupKind> = { app: "backup", auto: "scheduled", upload: "uploaded" };
+const KIND_OF_PREFIX: Record<BackupPrefix, BackupKind> = {
+  app: "backup",
+  auto: "scheduled",
+  upload: "uploaded",
+  prerestore: "pre-restore",
+};
 
 export interface BackupEntry {
   filename: string;

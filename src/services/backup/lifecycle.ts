@@ -2,18 +2,20 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { ServiceDeps } from "../deps.js";
 import { listBackupFiles } from "./files.js";
+import { listLeftPreRestores } from "./pre-restore.js";
 import { removeUploadLeftovers } from "./upload.js";
 
 /**
  * The server's start for backups: interrupted uploads removed, side files earlier checks left beside
- * backups tidied, then background verification begins with whatever an earlier run left pending or never
- * saw (files copied in by hand while it was down).
+ * backups tidied, an unlisted app.db.pre_restore listed, then background verification begins with
+ * whatever an earlier run left pending or never saw (files copied in by hand while it was down).
  */
 export async function startBackupLifecycle(deps: ServiceDeps): Promise<void> {
   for (const database of deps.registry.names()) {
     await removeUploadLeftovers(deps, database);
     await tidyBackupSideFiles(deps, database);
   }
+  await listLeftPreRestores(deps);
   await deps.verifications.start(deps);
 }
 

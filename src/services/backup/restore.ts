@@ -9,12 +9,16 @@ import { WorkerTaskError } from "../../workers/run.js";
 import type { FileOps, ServiceDeps } from "../deps.js";
 import { copyVerified } from "./checksums.js";
 import { requireBackupFile } from "./files.js";
+import { listPreRestore } from "./pre-restore.js";
 import { ensureFreeSpace } from "./storage.js";
 
 export interface RestoreResult {
   database: string;
   restored_from: string;
+  /** `app.db.pre_restore`, the database this restore replaced (for the manual procedure). */
   safety_copy: string;
+  /** The same database as a listed `pre-restore` backup; null only if listing it failed (it was logged). */
+  safety_backup: string | null;
 }
 
 interface SwapPaths {
@@ -67,7 +71,10 @@ export async function replaceDatabase(
   try {
     const { size } = await stat(source);
     log.info({ size }, "restore started");
-    await ensureFreeSpace(dir, size, config.backupFreeMarginBytes);
+    // The previous safety copy goes only once it is listed (I1); an unlisted one (a crash) is listed first.
+    await listPreRestore(deps, database);
+    // Room for the staged copy and for listing the database it replaces.
+    await ensureFreeSpace(dir, size + registry.size(database), config.backupFreeMarginBytes);
     const lastApplied = await stageAndValidate(deps, source, swap.staged);
     if (options.migrate && lastApplied < (deps.migrations.at(-1)?.when ?? 0)) await migrateStaged(deps, swap.staged);
     const prepared = await deps.tasks.run("prepareSwap", { staged: swap.staged, live: swap.appDb });
@@ -75,15 +82,22 @@ export async function replaceDatabase(
     // A reader elsewhere blocked the checkpoint: refused before the gate closes, so no request waits for it.
     if (!prepared.walTruncated) throw heldElsewhere(database);
     oldSafetyCopy = await moveAsideOldSafetyCopy(deps.fileOps, swap);
+    const replacedAt = deps.now();
     await holder.exclusive(() => swapInto(deps, holder, swap, filename));
     if (oldSafetyCopy) {
       const aside = oldSafetyCopy;
       oldSafetyCopy = null;
       await deps.fileOps.rm(aside).catch((err) => log.warn({ err }, "could not remove the older safety copy"));
     }
+    const safetyBackup = await listReplaced(deps, database, replacedAt);
     log.info({ size, durationMs: Math.round(performance.now() - started), outcome: "ok" }, "restore finished");
     deps.events.emit({ type: "restore.finished", database, filename, outcome: "ok" });
-    return { database, restored_from: filename, safety_copy: path.basename(swap.preRestore) };
+    return {
+      database,
+      restored_from: filename,
+      safety_copy: path.basename(swap.preRestore),
+      safety_backup: safetyBackup,
+    };
   } catch (error) {
     await removeStaged(deps.fileOps, swap.staged);
     if (oldSafetyCopy) await putOldSafetyCopyBack(deps.fileOps, swap, oldSafetyCopy);
@@ -97,6 +111,24 @@ export async function replaceDatabase(
       error: (error as Error).message,
     });
     throw error;
+  }
+}
+
+/**
+ * After the gate opened (never inside it): the replaced database becomes a listed `pre-restore` backup. The
+ * restore itself is done; if listing fails, app.db.pre_restore still holds it and the next restore (or the
+ * next start) lists it before anything may remove it, so the failure is reported, not thrown.
+ */
+async function listReplaced(deps: ServiceDeps, database: string, replacedAt: Date): Promise<string | null> {
+  const started = performance.now();
+  try {
+    return await listPreRestore(deps, database, replacedAt);
+  } catch (error) {
+    const message = `the replaced database stays as app.db.pre_restore but could not be listed: ${(error as Error).message}`;
+    deps.logger.error({ err: error, database, operation: "restore" }, message);
+    const durationMs = Math.round(performance.now() - started);
+    deps.events.emit({ type: "backup.failed", database, kind: "pre-restore", error: message, durationMs });
+    return null;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from "../../logger.js";
 
-export type BackupKindName = "backup" | "scheduled" | "uploaded" | "pre-upgrade";
+export type BackupKindName = "backup" | "scheduled" | "uploaded" | "pre-upgrade" | "pre-restore";
 export type OperationName = "backup" | "scheduled_run" | "verification" | "offsite" | "restore" | "migration";
 
 /**

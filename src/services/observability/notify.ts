@@ -29,6 +29,7 @@ const LABELS: Record<string, string> = {
   verification: "verification",
   offsite: "off-site copy",
   restore: "restore",
+  pre_restore: "pre-restore backup (the database a restore replaced)",
   migration: "migration",
 };
 
@@ -40,9 +41,11 @@ export function toNotification(event: ServiceEvent, at: Date, onSuccess: boolean
   let filename: string | undefined;
   let error: string | undefined;
   if (event.type === "backup.written" || event.type === "backup.failed") {
-    // A scheduled backup is reported once, by its run's `operation.finished` (which knows about retention too).
+    // A scheduled backup is reported once, by its run's `operation.finished` (which knows about retention too);
+    // a listed pre-restore backup by its restore's `restore.finished`, unless listing it failed.
     if (event.kind === "scheduled") return null;
-    operation = event.kind === "uploaded" ? "upload" : "backup";
+    if (event.kind === "pre-restore" && event.type === "backup.written") return null;
+    operation = event.kind === "uploaded" ? "upload" : event.kind === "pre-restore" ? "pre_restore" : "backup";
     ok = event.type === "backup.written";
     filename = event.type === "backup.written" ? event.filename : undefined;
     error = event.type === "backup.failed" ? event.error : undefined;

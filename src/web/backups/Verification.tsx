@@ -8,6 +8,7 @@ const KIND_LABELS: Record<Backup["kind"], string> = {
   scheduled: "scheduled",
   uploaded: "uploaded",
   "pre-upgrade": "pre-upgrade (automatic)",
+  "pre-restore": "pre-restore (replaced by a restore)",
 };
 
 export const kindLabel = (kind: Backup["kind"]) => KIND_LABELS[kind];

@@ -43,7 +43,9 @@ export function RestoreDialog({
       await client.invalidateQueries({ predicate: (query) => query.queryKey[0] !== queryKeys.status[0] });
       onRestored(
         `Restored ${result.database} from ${result.restored_from}. The previous database was kept as ` +
-          `${result.safety_copy}.`,
+          (result.safety_backup
+            ? `the backup ${result.safety_backup} (and ${result.safety_copy}).`
+            : `${result.safety_copy}.`),
       );
     },
   });
@@ -66,8 +68,9 @@ export function RestoreDialog({
           taken leave the live database.
         </li>
         <li>
-          They are not lost: the current file is first kept as a safety copy, <code>app.db.pre_restore</code>, next to{" "}
-          <code>app.db</code> in the database's folder (it replaces the safety copy of any earlier restore).
+          They are not lost: the current database is kept as a <em>pre-restore</em> backup in this list (downloadable
+          and restorable like the others; the newest 3 and those of the last 7 days stay), and as{" "}
+          <code>app.db.pre_restore</code> next to <code>app.db</code>.
         </li>
         <li>Requests to this database wait for the few moments the swap takes.</li>
         {database === "default" && (
