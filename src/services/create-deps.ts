@@ -5,6 +5,8 @@ import { dataPaths } from "../db/paths.js";
 import { DatabaseRegistry } from "../db/registry.js";
 import { ServerSettings } from "../db/server-settings.js";
 import { UpgradeStateStore } from "../db/upgrade-state.js";
+import { type Clock, offsetFileClock, systemClock } from "../lib/clock.js";
+import { systemIds } from "../lib/ids.js";
 import type { Logger } from "../logger.js";
 import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
 import { startBackupLifecycle } from "./backup/lifecycle.js";
@@ -23,6 +25,7 @@ import { ShutdownRegistry } from "./shutdown.js";
  */
 export function createServiceDeps(config: Config, logger: Logger, overrides: Partial<ServiceDeps> = {}): ServiceDeps {
   const paths = dataPaths(config.dataDir);
+  const clock = overrides.clock ?? configuredClock(config, logger);
   const migrations = overrides.migrations ?? loadMigrations();
   const locks = overrides.locks ?? new OperationLocks(paths.dbDir);
   const upgradeStates = overrides.upgradeStates ?? new UpgradeStateStore(paths.dbDir);
@@ -46,7 +49,9 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     upgradeStates,
     settings: new ServerSettings(paths.settingsFile),
     fileOps: { rename, link },
-    now: () => new Date(),
+    clock,
+    ids: systemIds,
+    now: () => clock.date(),
     auth: createAuthRuntime(),
     restoreHooks: [authRestoreHook],
     events: new ServiceEvents(logger),
@@ -57,6 +62,16 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
   const offsite = offsiteSettings(config);
   if (offsite && !("offsite" in overrides)) deps.offsite = new OffsiteService(deps, offsite);
   return deps;
+}
+
+/** The machine's clock, or (tests only, said loudly at every start) one whose offset a file holds. */
+function configuredClock(config: Config, logger: Logger): Clock {
+  if (!config.testClockFile) return systemClock;
+  logger.warn(
+    { file: config.testClockFile },
+    "TEST CLOCK: wall time is shifted by the offset in this file (tests only)",
+  );
+  return offsetFileClock(config.testClockFile);
 }
 
 /**

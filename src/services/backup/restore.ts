@@ -65,7 +65,7 @@ export async function replaceDatabase(
     dir,
     appDb: paths.dbFile(database),
     preRestore: paths.preRestoreFile(database),
-    staged: path.join(dir, `${STAGED_PREFIX}${randomBytes(4).toString("hex")}`),
+    staged: path.join(dir, `${STAGED_PREFIX}${deps.ids.hex(4)}`),
   };
   let oldSafetyCopy: string | null = null;
   try {

@@ -86,7 +86,7 @@ export class OffsiteService {
     } catch (error) {
       this.deps.logger.error({ err: error, operation: "offsite" }, "off-site start-up scan failed");
     }
-    this.#rescan = setInterval(() => this.#track(this.rescan()), this.#rescanMs);
+    this.#rescan = this.deps.clock.setInterval(() => this.#track(this.rescan()), this.#rescanMs);
     this.#rescan.unref();
   }
 
@@ -140,7 +140,7 @@ export class OffsiteService {
         results.push({ filename, state: "done" });
       } catch (error) {
         if (error instanceof BackupGoneError) continue;
-        const retryAt = new Date(Date.now() + retryDelayMs(this.settings, (record?.attempts ?? 0) + 1));
+        const retryAt = new Date(this.deps.clock.now() + retryDelayMs(this.settings, (record?.attempts ?? 0) + 1));
         await recordFailure(this.context, database, filename, error as Error, retryAt);
         results.push({ filename, state: "failed", error: (error as Error).message });
       }
@@ -178,12 +178,12 @@ export class OffsiteService {
     for (const { filename } of backups) {
       const record = await readRecord(dir, filename);
       if (record?.state === "done") continue;
-      const retryAt = record?.next_attempt_at ? Date.parse(record.next_attempt_at) : Date.now();
-      this.#enqueue("copy", database, filename, options.now ? Date.now() : retryAt, options.now);
+      const retryAt = record?.next_attempt_at ? Date.parse(record.next_attempt_at) : this.deps.clock.now();
+      this.#enqueue("copy", database, filename, options.now ? this.deps.clock.now() : retryAt, options.now);
       queued.push(filename);
     }
     for (const filename of await tombstoneNames(dir)) {
-      this.#enqueue("delete", database, filename, Date.now(), options.now);
+      this.#enqueue("delete", database, filename, this.deps.clock.now(), options.now);
     }
     for (const filename of await sidecarNames(dir)) {
       if (present.has(filename) || this.#running.has(id(database, filename))) continue;
@@ -202,7 +202,7 @@ export class OffsiteService {
     this.#jobs.set(key, { kind, database, filename, dueAt, attempts: 0, storeDown: false, parked: false });
   }
 
-  #dueJob(now = Date.now()): Job | undefined {
+  #dueJob(now = this.deps.clock.now()): Job | undefined {
     let due: Job | undefined;
     for (const [key, job] of this.#jobs) {
       if (job.parked || this.#running.has(key) || job.dueAt > now) continue;
@@ -222,7 +222,9 @@ export class OffsiteService {
     const waiting = [...this.#jobs.entries()].filter(([key, job]) => !job.parked && !this.#running.has(key));
     if (waiting.length === 0) return;
     const next = Math.min(...waiting.map(([, job]) => job.dueAt));
-    this.#timer = setTimeout(() => this.#pump(), Math.max(0, next - Date.now()));
+    // Wall time can jump (a clock set back or forward): look again at least every second, never sleep past it.
+    const wait = Math.min(1_000, Math.max(0, next - this.deps.clock.now()));
+    this.#timer = this.deps.clock.setTimeout(() => this.#pump(), wait);
     this.#timer.unref();
   }
 
@@ -258,7 +260,7 @@ export class OffsiteService {
     job.attempts++;
     job.storeDown = (error as { code?: string }).code === "STORE_UNAVAILABLE";
     job.parked = (error as { details?: { reason?: string } }).details?.reason === "checksum_mismatch";
-    job.dueAt = Date.now() + retryDelayMs(this.settings, job.attempts);
+    job.dueAt = this.deps.clock.now() + retryDelayMs(this.settings, job.attempts);
     if (job.kind === "delete") {
       this.deps.logger.warn(
         { database: job.database, filename: job.filename, error: error.message },
@@ -271,7 +273,7 @@ export class OffsiteService {
 
   /** The store answered again: copies that failed only because it was down go now, not at their backoff. */
   #retryStoreDownJobs(): void {
-    const now = Date.now();
+    const now = this.deps.clock.now();
     for (const job of this.#jobs.values()) {
       if (job.storeDown) Object.assign(job, { dueAt: now, storeDown: false });
     }
@@ -295,7 +297,7 @@ export class OffsiteService {
     if (record?.state === "done") return;
     await this.deps.verifications.settled(database, filename);
     if (!this.#active) return;
-    this.#enqueue("copy", database, filename, Date.now(), true);
+    this.#enqueue("copy", database, filename, this.deps.clock.now(), true);
     this.#pump();
   }
 
@@ -322,7 +324,7 @@ export class OffsiteService {
     }
     const record = await readRecord(dir, filename);
     await writeTombstone(dir, filename, record?.key ? [record.key] : []);
-    this.#enqueue("delete", database, filename, Date.now(), true);
+    this.#enqueue("delete", database, filename, this.deps.clock.now(), true);
     this.#pump();
   }
 
