@@ -11,6 +11,8 @@ export class CheckState {
   prevSources = new Map<string, Set<number>>();
   /** Rows whose every copy went with a backup removed on purpose (a delete, a retention). */
   excused = new Set<number>();
+  /** The kind of each backup listed at the end of the previous step. */
+  prevKinds = new Map<string, string>();
   #cache = new Map<string, { sig: string; rows: Set<number>; sane: boolean }>();
 
   /** The rows of the ledger table in `file`, and whether SQLite's quick_check passes; cached by size and mtime. */
@@ -127,7 +129,7 @@ export async function runChecks(
   if (crashed) {
     // Background verification of what the restart found settles first; nothing may stay pending for good.
     const deadline = Date.now() + 30_000;
-    while (listing && listing.some((b) => b.verification.state === "pending") && Date.now() < deadline) {
+    while (listing?.some((b) => b.verification.state === "pending") && Date.now() < deadline) {
       await sleep(250);
       listing = await listBackups(world);
     }
@@ -196,13 +198,17 @@ export async function runChecks(
     if (read) sources.set(b.filename, read.rows);
   }
   const present = (n: number) => [...sources.values()].some((rows) => rows.has(n));
+  // A replaced database's own rule keeps at least the last 3 of its kind: one beyond them may go.
+  const preRestoreKept = listing.filter((b) => b.kind === "pre-restore").length;
+  const removedOnPurpose = (name: string) =>
+    ctx.deleted.has(name) ||
+    (ctx.retentionRan && name.startsWith("auto_")) ||
+    (state.prevKinds.get(name) === "pre-restore" && preRestoreKept >= 3);
   const lost: number[] = [];
   for (const n of acked) {
     if (state.excused.has(n) || present(n)) continue;
     const heldBy = [...state.prevSources].filter(([, rows]) => rows.has(n)).map(([name]) => name);
-    const legit =
-      heldBy.length > 0 &&
-      heldBy.every((name) => ctx.deleted.has(name) || (ctx.retentionRan && name.startsWith("auto_")));
+    const legit = heldBy.length > 0 && heldBy.every(removedOnPurpose);
     if (legit) state.excused.add(n);
     else lost.push(n);
   }
@@ -217,5 +223,6 @@ export async function runChecks(
     for (const n of lost) state.excused.add(n); // reported once
   }
   state.prevSources = sources;
+  state.prevKinds = new Map(listing.map((b) => [b.filename, b.kind]));
   return found;
 }

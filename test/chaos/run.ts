@@ -94,8 +94,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       const writing = world.write(rows);
       await Promise.all([op.run(ctx), fault?.beside?.(world)]);
       await writing;
-      await fault?.after?.(world);
-      const violations = await runChecks(world, checks, ctx, before, fault?.crashed ?? false);
+      const startFailures: string[] = [];
+      await fault?.after?.(world).catch(async (error: Error) => {
+        // A server that cannot start again is a finding; the run frees the disk and goes on.
+        startFailures.push(`I3 restart: the server did not start again: ${error.message.slice(0, 1500)}`);
+        world.fillDisk(null);
+        await world.startServer();
+      });
+      const violations = [...startFailures, ...(await runChecks(world, checks, ctx, before, fault?.crashed ?? false))];
       summary.steps = step;
       summary.ops[op.name] = (summary.ops[op.name] ?? 0) + 1;
       if (fault) summary.faults[fault.name] = (summary.faults[fault.name] ?? 0) + 1;
