@@ -152,7 +152,9 @@ export class World {
       child.stderr?.on("data", (chunk: Buffer) => {
         this.serverLog = (this.serverLog + chunk).slice(-200_000);
       });
-      child.once("exit", (code) => reject(new Error(`server exited (${code}) before listening:\n${this.serverLog.slice(-3000)}`)));
+      child.once("exit", (code) =>
+        reject(new Error(`server exited (${code}) before listening:\n${this.serverLog.slice(-3000)}`)),
+      );
     });
     this.url = await listening;
   }
