@@ -1,5 +1,5 @@
-import { Cron } from "croner";
 import type { ServiceDeps } from "../deps.js";
+import { FireTimes, ScheduleTimer } from "./fire-times.js";
 import { defaultVerificationOf, type VerificationOf } from "./good.js";
 import { runScheduledBackup } from "./run.js";
 import type { ScheduleSettings } from "./settings.js";
@@ -23,7 +23,7 @@ export interface SchedulerHandle {
 interface Armed {
   text: string | null;
   settings: ScheduleSettings;
-  job: Cron | null;
+  job: ScheduleTimer | null;
   catchUp: { timer: NodeJS.Timeout; at: Date } | null;
   running: Promise<LastRun> | null;
 }
@@ -152,13 +152,14 @@ export class Scheduler implements SchedulerHandle {
       await this.#record(database, { next_run_at: null });
       return;
     }
-    armed.job = new Cron(
-      settings.cron,
-      {
-        timezone: settings.timezone,
-        protect: () => this.deps.logger.warn({ database }, "previous scheduled run still going; this one is skipped"),
+    armed.job = new ScheduleTimer(
+      new FireTimes(settings.cron, settings.timezone),
+      () => {
+        if (armed.running)
+          this.deps.logger.warn({ database }, "previous scheduled run still going; this one is skipped");
+        else void this.runNow(database);
       },
-      () => this.runNow(database).then(() => undefined),
+      this.deps.clock,
     );
     const missed = starting && state.next_run_at !== null && Date.parse(state.next_run_at) <= this.deps.clock.now();
     if (missed) {
