@@ -13,6 +13,8 @@ export class CheckState {
   excused = new Set<number>();
   /** The kind of each backup listed at the end of the previous step. */
   prevKinds = new Map<string, string>();
+  /** Leftovers already reported: each is said once, not after every later restart. */
+  reportedLeftovers = new Set<string>();
   #cache = new Map<string, { sig: string; rows: Set<number>; sane: boolean }>();
 
   /** The rows of the ledger table in `file`, and whether SQLite's quick_check passes; cached by size and mtime. */
@@ -140,8 +142,11 @@ export async function runChecks(
     const seen = leftovers(world);
     if (seen.length > 0) {
       await sleep(700);
-      const still = leftovers(world).filter((f) => seen.includes(f));
-      for (const f of still) found.push(`I3 no-leftovers: ${f} remains after the crash and restart`);
+      const still = leftovers(world).filter((f) => seen.includes(f) && !state.reportedLeftovers.has(f));
+      for (const f of still) {
+        state.reportedLeftovers.add(f);
+        found.push(`I3 no-leftovers: ${f} remains after the crash and restart`);
+      }
     }
     const live = readRows(world.liveDb);
     if (existsSync(world.liveDb) && !live.sane) found.push("I3 live-integrity: the live app.db fails quick_check");
