@@ -144,6 +144,10 @@ export const FAULTS: Fault[] = [
               if (at === 0) void world.http("GET", "/backup");
               await sleep(pause);
             }
+          } catch (error) {
+            // A full disk stops the copy half-way, as it would stop an operator's `cp`: the file stays partial.
+            if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+            placedFiles.delete(name);
           } finally {
             closeSync(fd);
           }
