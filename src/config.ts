@@ -66,6 +66,8 @@ export const configSchema = z
     preRestoreKeepDays: z.coerce.number().min(0).default(7),
     /** Built maintenance UI (`npm run build:web`), served at `/`. */
     webDir: z.string().min(1).default(defaultWebDir),
+    /** FOR TESTS ONLY: a file holding a clock offset in ms (the chaos run jumps time with it); refused in production. */
+    testClockFile: z.string().min(1).optional(),
     ...offsiteConfigShape,
   })
   .superRefine(refineOffsiteConfig);
@@ -90,6 +92,7 @@ const envNames: Record<keyof Config, string> = {
   adoptStableMs: "CHAOSCYPHER_ADOPT_STABLE_MS",
   preRestoreKeepLast: "CHAOSCYPHER_PRE_RESTORE_KEEP_LAST",
   preRestoreKeepDays: "CHAOSCYPHER_PRE_RESTORE_KEEP_DAYS",
+  testClockFile: "CHAOSCYPHER_TEST_CLOCK_FILE",
   s3Bucket: "CHAOSCYPHER_S3_BUCKET",
   s3Endpoint: "CHAOSCYPHER_S3_ENDPOINT",
   s3Region: "CHAOSCYPHER_S3_REGION",
@@ -121,6 +124,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       return `${key ? envNames[key] : "config"}: ${i.message}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  // A clock a file can move has no place in a real install.
+  if (parsed.data.testClockFile && env.NODE_ENV === "production") {
+    throw new ConfigError("CHAOSCYPHER_TEST_CLOCK_FILE is for tests only and refused with NODE_ENV=production");
   }
   return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir), webDir: path.resolve(parsed.data.webDir) };
 }

@@ -108,13 +108,13 @@ export class ConnectionHolder {
 
   /** Runs `fn` on the connection; a SQLite lock held elsewhere (a worker's checkpoint) is waited out off the event loop. */
   async lease<T>(fn: (db: AppDb) => T | Promise<T>): Promise<T> {
-    const deadline = Date.now() + BUSY_RETRY_MS;
+    const deadline = performance.now() + BUSY_RETRY_MS; // monotonic, whatever the wall clock does
     for (;;) {
       try {
         return await this.#leaseOnce(fn);
       } catch (error) {
         if (!isSqliteBusy(error)) throw error;
-        if (Date.now() >= deadline) throw this.#busy(error);
+        if (performance.now() >= deadline) throw this.#busy(error);
       }
       await sleep(BUSY_POLL_MS);
     }

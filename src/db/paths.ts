@@ -1,12 +1,13 @@
-import { randomBytes } from "node:crypto";
 import path from "node:path";
+import { systemIds } from "../lib/ids.js";
 
 /**
  * Every name the service gives a file in the data dir, built here and nowhere else (docs/format.md lists
  * each with its writer and format). Recovery and the sweeps recognise leftovers by the same patterns.
  */
 
-const hex = (bytes: number) => randomBytes(bytes).toString("hex");
+/** Every random part of a file name comes from one source (lib/ids.ts), the one a seeded test would replace. */
+const hex = (bytes: number) => systemIds.hex(bytes);
 
 /** Names inside `databases/<db>/`. */
 export const DB_FILE = "app.db";

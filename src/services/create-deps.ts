@@ -4,7 +4,9 @@ import { dataPaths } from "../db/paths.js";
 import { DatabaseRegistry } from "../db/registry.js";
 import { ServerSettings } from "../db/server-settings.js";
 import { UpgradeStateStore } from "../db/upgrade-state.js";
+import { type Clock, offsetFileClock, systemClock } from "../lib/clock.js";
 import { nodeFileOps } from "../lib/durable-fs.js";
+import { systemIds } from "../lib/ids.js";
 import type { Logger } from "../logger.js";
 import { TaskRunner } from "../workers/run.js";
 import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
@@ -23,6 +25,7 @@ import { BackgroundWork } from "./shutdown.js";
  */
 export function createServiceDeps(config: Config, logger: Logger, overrides: ServiceOverrides = {}): ServiceDeps {
   const paths = dataPaths(config.dataDir);
+  const clock = overrides.clock ?? configuredClock(config, logger);
   const migrations = overrides.migrations ?? loadMigrations();
   const locks = overrides.locks ?? new OperationLocks(paths.dbDir);
   const upgradeStates = overrides.upgradeStates ?? new UpgradeStateStore(paths.dbDir);
@@ -50,7 +53,9 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Ser
     locks,
     upgradeStates,
     settings: new ServerSettings(paths.settingsFile),
-    now: () => new Date(),
+    clock,
+    ids: systemIds,
+    now: () => clock.date(),
     auth: createAuthRuntime(),
     restoreHooks: [authRestoreHook],
     events: new ServiceEvents(logger),
@@ -63,6 +68,16 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Ser
   const offsite = offsiteSettings(config);
   if (offsite && !("offsite" in overrides)) deps.offsite = new OffsiteService(deps, offsite);
   return deps;
+}
+
+/** The machine's clock, or (tests only, said loudly at every start) one whose offset a file holds. */
+function configuredClock(config: Config, logger: Logger): Clock {
+  if (!config.testClockFile) return systemClock;
+  logger.warn(
+    { file: config.testClockFile },
+    "TEST CLOCK: wall time is shifted by the offset in this file (tests only)",
+  );
+  return offsetFileClock(config.testClockFile);
 }
 
 /**

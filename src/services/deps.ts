@@ -5,7 +5,9 @@ import type { DataPaths } from "../db/paths.js";
 import type { DatabaseRegistry } from "../db/registry.js";
 import type { ServerSettings } from "../db/server-settings.js";
 import type { UpgradeStateStore } from "../db/upgrade-state.js";
+import type { Clock } from "../lib/clock.js";
 import type { FileOps } from "../lib/durable-fs.js";
+import type { Ids } from "../lib/ids.js";
 import type { Logger } from "../logger.js";
 import type { TaskRunner } from "../workers/run.js";
 import type { AuthRuntime } from "./auth/runtime.js";
@@ -40,6 +42,11 @@ export interface ServiceDeps {
   settings: ServerSettings;
   upgradeStates: UpgradeStateStore;
   fileOps: FileOps;
+  /** Wall time, timers and durations: every read of the time goes through it, so a test can move it. */
+  clock: Clock;
+  /** Random names of temp, staged and set-aside files. */
+  ids: Ids;
+  /** `clock.date()`: kept for the callers that only need the current time. */
   now: () => Date;
   auth: AuthRuntime;
   restoreHooks: RestoreHook[];

@@ -91,12 +91,12 @@ export class OperationLocks {
     timeoutMs: number,
     onWait?: (running: OperationInProgressError) => void,
   ): Promise<OperationLock> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs; // monotonic: a wall clock set back must not stretch the wait
     for (let waited = false; ; waited = true) {
       try {
         return this.acquire(database, operation);
       } catch (error) {
-        if (!(error instanceof OperationInProgressError) || Date.now() >= deadline) throw error;
+        if (!(error instanceof OperationInProgressError) || performance.now() >= deadline) throw error;
         if (!waited) onWait?.(error);
       }
       await sleep(WAIT_POLL_MS);

@@ -52,9 +52,6 @@ export interface CopyOnceResult {
 /** A pruned backup's remote copy waits: no newer backup kept here is verified and safe off-site yet. */
 class DeletionHeldError extends Error {}
 
-/** The queue's clock: one place, so an injected clock can replace it. */
-const clockNow = () => Date.now();
-
 function failureKind(error: Error): FailureKind {
   if (error instanceof CopyBusyError) return "busy";
   if (error instanceof DeletionHeldError) return "held";
@@ -114,7 +111,7 @@ export class OffsiteService {
     } catch (error) {
       this.deps.logger.error({ err: error, operation: "offsite" }, "off-site start-up scan failed");
     }
-    this.#rescan = setInterval(() => this.#track(this.rescan()), this.#rescanMs);
+    this.#rescan = this.deps.clock.setInterval(() => this.#track(this.rescan()), this.#rescanMs);
     this.#rescan.unref();
   }
 
@@ -165,13 +162,13 @@ export class OffsiteService {
       const record = await readRecord(dir, filename);
       if (record?.state === "done") continue;
       if (!(await isSettledBackup(this.deps, database, filename))) continue;
-      queue.enqueue("copy", database, filename, clockNow(), true).attempts = record?.attempts ?? 0;
+      queue.enqueue("copy", database, filename, this.deps.clock.now(), true).attempts = record?.attempts ?? 0;
     }
     const results = new Map<string, CopyOnceResult>();
-    for (let [job] = queue.take(clockNow()); job; [job] = queue.take(clockNow())) {
+    for (let [job] = queue.take(this.deps.clock.now()); job; [job] = queue.take(this.deps.clock.now())) {
       try {
         await copyBackup(this.context, database, job.filename, new AbortController().signal);
-        queue.success(job, clockNow());
+        queue.success(job, this.deps.clock.now());
         results.set(job.filename, { filename: job.filename, state: "done" });
       } catch (error) {
         if (error instanceof BackupGoneError) {
@@ -179,7 +176,7 @@ export class OffsiteService {
           continue;
         }
         const kind = failureKind(error as Error);
-        const retryAt = queue.failure(job, kind, clockNow());
+        const retryAt = queue.failure(job, kind, this.deps.clock.now());
         const message = (error as Error).message;
         if (kind === "busy") {
           results.set(job.filename, { filename: job.filename, state: "busy", error: message });
@@ -200,7 +197,7 @@ export class OffsiteService {
 
   /** Resolves once no job is due or running (failed ones waiting for their retry do not count). */
   async idle(): Promise<void> {
-    while (this.#running.size > 0 || this.#chores.size > 0 || !this.#queue.idle(clockNow())) {
+    while (this.#running.size > 0 || this.#chores.size > 0 || !this.#queue.idle(this.deps.clock.now())) {
       await Promise.allSettled([...[...this.#running.values()].map((r) => r.done), ...this.#chores]);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -225,7 +222,7 @@ export class OffsiteService {
     const backups = await listBackupFiles(dir);
     const present = new Set(backups.map((b) => b.filename));
     const queued: string[] = [];
-    const now = clockNow();
+    const now = this.deps.clock.now();
     for (const { filename } of backups) {
       const record = await readRecord(dir, filename);
       if (record?.state === "done") continue;
@@ -253,10 +250,12 @@ export class OffsiteService {
   /** Starts the jobs due, then sleeps until the next one is (the shell's only timer of the queue). */
   #pump(): void {
     clearTimeout(this.#timer);
-    for (const job of this.#queue.take(clockNow())) this.#startJob(job);
+    for (const job of this.#queue.take(this.deps.clock.now())) this.#startJob(job);
     const next = this.#queue.nextDue();
     if (next === undefined) return;
-    this.#timer = setTimeout(() => this.#pump(), Math.max(0, next - clockNow()));
+    // Re-checked at least every second: a wall clock that jumps must not make the queue sleep past due work.
+    const wait = Math.min(1_000, Math.max(0, next - this.deps.clock.now()));
+    this.#timer = this.deps.clock.setTimeout(() => this.#pump(), wait);
     this.#timer.unref();
   }
 
@@ -274,7 +273,7 @@ export class OffsiteService {
     try {
       if (job.kind === "copy") await copyBackup(this.context, job.database, job.filename, signal);
       else await this.#deleteRemote(job);
-      this.#queue.success(job, clockNow());
+      this.#queue.success(job, this.deps.clock.now());
     } catch (error) {
       await this.#failed(job, error as Error, signal);
     }
@@ -323,7 +322,7 @@ export class OffsiteService {
       return;
     }
     const kind = failureKind(error);
-    const retryAt = this.#queue.failure(job, kind, clockNow());
+    const retryAt = this.#queue.failure(job, kind, this.deps.clock.now());
     const about = { database: job.database, filename: job.filename, error: error.message };
     if (kind === "busy") {
       this.deps.logger.info(about, "off-site job waits: another process holds this backup's copy claim");
@@ -354,7 +353,7 @@ export class OffsiteService {
     if (record?.state === "done") return;
     await this.deps.verifications.settled(database, filename);
     if (!this.#active) return;
-    this.#enqueue("copy", database, filename, clockNow(), true);
+    this.#enqueue("copy", database, filename, this.deps.clock.now(), true);
     this.#pump();
   }
 
@@ -377,7 +376,7 @@ export class OffsiteService {
     }
     const record = await readRecord(dir, filename);
     await writeTombstone(dir, filename, record?.key ? [record.key] : []);
-    this.#enqueue("delete", database, filename, clockNow(), true);
+    this.#enqueue("delete", database, filename, this.deps.clock.now(), true);
     this.#pump();
   }
 

@@ -1,4 +1,5 @@
 import { Cron } from "croner";
+import { type Clock, systemClock } from "../../lib/clock.js";
 
 /**
  * When a schedule fires, correct across daylight saving time. croner maps a wall-clock time the clocks
@@ -114,8 +115,9 @@ export class ScheduleTimer {
   constructor(
     private readonly times: FireTimes,
     private readonly run: () => void,
+    private readonly clock: Clock = systemClock,
   ) {
-    this.#arm(new Date());
+    this.#arm(clock.date());
   }
 
   nextRun(): Date | null {
@@ -138,12 +140,12 @@ export class ScheduleTimer {
   #wait(): void {
     const next = this.#next;
     if (!next || this.#stopped) return;
-    const delay = next.getTime() - Date.now();
-    this.#timer = setTimeout(
+    const delay = next.getTime() - this.clock.now();
+    this.#timer = this.clock.setTimeout(
       () => {
-        if (Date.now() < next.getTime()) return this.#wait();
+        if (this.clock.now() < next.getTime()) return this.#wait();
         // Fire times that passed while the machine slept are not run in a burst (start-up makes one up).
-        this.#arm(new Date(Math.max(Date.now(), next.getTime())));
+        this.#arm(new Date(Math.max(this.clock.now(), next.getTime())));
         this.run();
       },
       Math.min(Math.max(delay, 0), MAX_DELAY_MS),

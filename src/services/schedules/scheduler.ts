@@ -58,7 +58,7 @@ export class Scheduler implements SchedulerHandle {
   /** Arms every database; one whose recorded next run passed while the server was down runs once, soon. */
   async start(): Promise<void> {
     await this.#sync(true);
-    this.#poll = setInterval(() => void this.#sync(false), this.#reloadMs);
+    this.#poll = this.deps.clock.setInterval(() => void this.#sync(false), this.#reloadMs);
     this.#poll.unref();
   }
 
@@ -152,16 +152,21 @@ export class Scheduler implements SchedulerHandle {
       await this.#record(database, { next_run_at: null });
       return;
     }
-    armed.job = new ScheduleTimer(new FireTimes(settings.cron, settings.timezone), () => {
-      if (armed.running) this.deps.logger.warn({ database }, "previous scheduled run still going; this one is skipped");
-      else void this.runNow(database);
-    });
-    const missed = starting && state.next_run_at !== null && Date.parse(state.next_run_at) <= Date.now();
+    armed.job = new ScheduleTimer(
+      new FireTimes(settings.cron, settings.timezone),
+      () => {
+        if (armed.running)
+          this.deps.logger.warn({ database }, "previous scheduled run still going; this one is skipped");
+        else void this.runNow(database);
+      },
+      this.deps.clock,
+    );
+    const missed = starting && state.next_run_at !== null && Date.parse(state.next_run_at) <= this.deps.clock.now();
     if (missed) {
       this.deps.logger.info({ database, missed: state.next_run_at }, "a scheduled run was missed; it runs shortly");
-      const timer = setTimeout(() => void this.runNow(database), this.#catchUpMs);
+      const timer = this.deps.clock.setTimeout(() => void this.runNow(database), this.#catchUpMs);
       timer.unref();
-      armed.catchUp = { timer, at: new Date(Date.now() + this.#catchUpMs) };
+      armed.catchUp = { timer, at: new Date(this.deps.clock.now() + this.#catchUpMs) };
     }
     await this.#record(database, { next_run_at: this.nextRunAt(database) });
     this.deps.logger.info(

@@ -1,0 +1,233 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { placedFiles } from "./faults.js";
+import { bucketSnapshot, type Listed, listBackups, type StepContext } from "./ops.js";
+import type { Outcome, World } from "./world.js";
+
+/** What the checks remember between steps. */
+export class CheckState {
+  /** Where each acknowledged row was seen at the end of the previous step. */
+  prevSources = new Map<string, Set<number>>();
+  /** Rows whose every copy went with a backup removed on purpose (a delete, a retention). */
+  excused = new Set<number>();
+  /** The kind of each backup listed at the end of the previous step. */
+  prevKinds = new Map<string, string>();
+  /** Leftovers already reported: each is said once, not after every later restart. */
+  reportedLeftovers = new Set<string>();
+  #cache = new Map<string, { sig: string; rows: Set<number>; sane: boolean }>();
+
+  /** The rows of the ledger table in `file`, and whether SQLite's quick_check passes; cached by size and mtime. */
+  read(file: string): { rows: Set<number>; sane: boolean } | null {
+    let sig: string;
+    try {
+      const s = statSync(file);
+      sig = `${s.size}:${s.mtimeMs}`;
+    } catch {
+      return null;
+    }
+    const cached = this.#cache.get(file);
+    if (cached && cached.sig === sig && !file.endsWith("app.db")) return cached;
+    const got = readRows(file);
+    this.#cache.set(file, { sig, ...got });
+    return got;
+  }
+}
+
+function readRows(file: string): { rows: Set<number>; sane: boolean } {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const sane = (db.pragma("quick_check", { simple: true }) as string) === "ok";
+    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chaos_ledger'").get();
+    const rows = table ? (db.prepare("SELECT n FROM chaos_ledger").pluck().all() as number[]) : [];
+    return { rows: new Set(rows), sane };
+  } catch {
+    return { rows: new Set(), sane: false };
+  } finally {
+    db?.close();
+  }
+}
+
+export interface Before {
+  listing: Listed[];
+  newestVerified: Listed | null;
+  bucket: Map<string, string>;
+}
+
+export function newestVerified(listing: Listed[]): Listed | null {
+  const ok = listing.filter((b) => b.verification.state === "ok");
+  ok.sort((a, b) =>
+    a.created_at === b.created_at ? a.filename.localeCompare(b.filename) : a.created_at.localeCompare(b.created_at),
+  );
+  return ok[ok.length - 1] ?? null;
+}
+
+export async function snapshotBefore(world: World): Promise<Before> {
+  const listing = (await listBackups(world)) ?? [];
+  return { listing, newestVerified: newestVerified(listing), bucket: bucketSnapshot(world) };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** I5: every answer a JSON error with a code, never a 500; a CLI failure a one-line known error. */
+export function checkResponses(outcomes: Outcome[]): string[] {
+  const found: string[] = [];
+  for (const o of outcomes) {
+    if (o.killed || o.status === null) continue;
+    if (o.what.startsWith("chaoscypher")) {
+      const stderr = o.stderr ?? "";
+      if (o.status !== 0 && (stderr.includes("internal error") || /\n\s+at /.test(stderr))) {
+        found.push(`I5 cli-known-error: \`${o.what}\` exited ${o.status}: ${stderr.trim().slice(0, 300)}`);
+      }
+      continue;
+    }
+    const code = (o.body as { error?: unknown } | undefined)?.error;
+    if (o.status === 500) found.push(`I5 no-500: ${o.what} answered 500 ${JSON.stringify(o.body)?.slice(0, 300)}`);
+    else if (o.status >= 400 && typeof code !== "string")
+      found.push(`I5 json-error: ${o.what} answered ${o.status} without an error code`);
+  }
+  return found;
+}
+
+const LEFTOVER = /\.tmp($|-)|\.fetch-|\.app\.db\.restore-|\.pre_restore\.old-|^\.upload\.tmp-/;
+
+function leftovers(world: World): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (LEFTOVER.test(e.name)) found.push(path.relative(world.dataDir, full));
+      else if (dir.includes(`${path.sep}backups${path.sep}`) && /-(wal|shm)$/.test(e.name)) {
+        found.push(path.relative(world.dataDir, full));
+      }
+    }
+  };
+  walk(world.dataDir);
+  return found;
+}
+
+/** The checks after a step: I1 ledger, I2 newest verified kept, I3 after a crash, I4/I5 as recorded. */
+export async function runChecks(
+  world: World,
+  state: CheckState,
+  ctx: StepContext,
+  before: Before,
+  crashed: boolean,
+): Promise<string[]> {
+  const found = [...ctx.violations, ...checkResponses(ctx.outcomes)];
+  if (!world.server || world.server.exitCode !== null || world.server.signalCode !== null) {
+    found.push(`I3 server-alive: the server exited by itself\n${world.serverLog.slice(-2000)}`);
+    await world.startServer();
+  }
+  let listing = await listBackups(world);
+  if (crashed) {
+    // Background verification of what the restart found settles first; nothing may stay pending for good.
+    const deadline = Date.now() + 30_000;
+    while (listing?.some((b) => b.verification.state === "pending") && Date.now() < deadline) {
+      await sleep(250);
+      listing = await listBackups(world);
+    }
+    for (const b of listing ?? []) {
+      if (b.verification.state === "pending")
+        found.push(`I3 settled: ${b.filename} still pending 30 s after the restart`);
+    }
+    const seen = leftovers(world);
+    if (seen.length > 0) {
+      await sleep(700);
+      const still = leftovers(world).filter((f) => seen.includes(f) && !state.reportedLeftovers.has(f));
+      for (const f of still) {
+        state.reportedLeftovers.add(f);
+        found.push(`I3 no-leftovers: ${f} remains after the crash and restart`);
+      }
+    }
+    const live = readRows(world.liveDb);
+    if (existsSync(world.liveDb) && !live.sane) found.push("I3 live-integrity: the live app.db fails quick_check");
+  }
+  if (!listing) {
+    found.push("I5 list: GET /backup did not answer 200");
+    return found;
+  }
+  const byName = new Map(listing.map((b) => [b.filename, b]));
+
+  // I3: a listed backup marked ok must be a sound SQLite file.
+  for (const b of listing) {
+    if (b.verification.state !== "ok") continue;
+    const read = state.read(path.join(world.backupDir, b.filename));
+    if (read && !read.sane) found.push(`I3 ok-is-sound: ${b.filename} is listed verified ok but fails quick_check`);
+  }
+  for (const [name, kind] of placedFiles) {
+    const b = byName.get(name);
+    if (!b) continue;
+    if (kind === "empty" && b.verification.state === "ok") {
+      found.push(`I3 empty-not-ok: the 0-byte ${name} placed by hand is listed verified ok`);
+      placedFiles.delete(name);
+    } else if (kind === "copy" && b.verification.state === "failed") {
+      found.push(`I5 whole-adoption: ${name}, a sound copy placed by hand, was adopted mid-copy and marked failed`);
+      placedFiles.delete(name);
+    } else if (b.verification.state !== "pending") placedFiles.delete(name);
+  }
+
+  // I2: the newest verified backup before the step is still listed, and its remote copy still there.
+  const newest = before.newestVerified;
+  if (newest && !byName.has(newest.filename) && !ctx.deleted.has(newest.filename)) {
+    found.push(`I2 newest-verified-kept: ${newest.filename}, the newest verified backup, was removed`);
+  }
+  if (newest?.offsite?.state === "done" && newest.offsite.key && before.bucket.has(newest.offsite.key)) {
+    const now = bucketSnapshot(world);
+    if (!now.has(newest.offsite.key) && !ctx.deleted.has(newest.filename)) {
+      found.push(
+        `I2 newest-verified-offsite: the remote copy ${newest.offsite.key} of the newest verified backup went`,
+      );
+    }
+  }
+
+  // I1: every acknowledged row is in the live database, a listed backup or the replaced database.
+  const acked = readFileSync(world.ledgerFile, "utf8").split("\n").filter(Boolean).map(Number);
+  const sources = new Map<string, Set<number>>();
+  const live = state.read(world.liveDb);
+  if (!live) found.push("I1 live-exists: databases/default/app.db is missing");
+  else sources.set("live", live.rows);
+  const preRestore = path.join(world.dbDir, "app.db.pre_restore");
+  const pre = existsSync(preRestore) ? state.read(preRestore) : null;
+  if (pre) sources.set("app.db.pre_restore", pre.rows);
+  for (const b of listing) {
+    const read = state.read(path.join(world.backupDir, b.filename));
+    if (read) sources.set(b.filename, read.rows);
+  }
+  const present = (n: number) => [...sources.values()].some((rows) => rows.has(n));
+  // A replaced database's own rule keeps at least the last 3 of its kind: one beyond them may go.
+  const preRestoreKept = listing.filter((b) => b.kind === "pre-restore").length;
+  const removedOnPurpose = (name: string) =>
+    ctx.deleted.has(name) ||
+    (ctx.retentionRan && name.startsWith("auto_")) ||
+    (state.prevKinds.get(name) === "pre-restore" && preRestoreKept >= 3);
+  const lost: number[] = [];
+  for (const n of acked) {
+    if (state.excused.has(n) || present(n)) continue;
+    const heldBy = [...state.prevSources].filter(([, rows]) => rows.has(n)).map(([name]) => name);
+    const legit = heldBy.length > 0 && heldBy.every(removedOnPurpose);
+    if (legit) state.excused.add(n);
+    else lost.push(n);
+  }
+  if (lost.length > 0) {
+    const heldBy = new Set(
+      lost.flatMap((n) => [...state.prevSources].filter(([, rows]) => rows.has(n)).map(([name]) => name)),
+    );
+    found.push(
+      `I1 ledger: ${lost.length} acknowledged rows are gone (e.g. ${lost.slice(0, 5).join(", ")}); ` +
+        `last seen in ${[...heldBy].join(", ") || "nothing (acknowledged during this step)"}`,
+    );
+    for (const n of lost) state.excused.add(n); // reported once
+  }
+  state.prevSources = sources;
+  state.prevKinds = new Map(listing.map((b) => [b.filename, b.kind]));
+  return found;
+}

@@ -1,0 +1,304 @@
+import { copyFileSync, readFileSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { Prng } from "./prng.js";
+import type { Outcome, World } from "./world.js";
+
+export interface Listed {
+  filename: string;
+  size: number;
+  created_at: string;
+  kind: string;
+  verification: { state: string };
+  offsite?: { state: string; key?: string } | null;
+}
+
+/** What a step did that the checks must know to tell a legitimate removal from a loss. */
+export interface StepContext {
+  world: World;
+  rng: Prng;
+  /** Every HTTP answer and CLI exit of the step (I5). */
+  outcomes: Outcome[];
+  /** Backups this step removed on purpose (a delete operation): their rows may go. */
+  deleted: Set<string>;
+  /** A schedule ran: retention may have removed scheduled backups. */
+  retentionRan: boolean;
+  /** What the step log says about the step's parameters. */
+  detail: string[];
+  /** Set by a fault: the CLI command of this step is killed after this many ms. */
+  cliKillAfterMs?: number;
+  /** Violations an operation sees by itself (an import that lost rows, a run that removed its own backup). */
+  violations: string[];
+  importDir: string;
+}
+
+export interface Operation {
+  name: string;
+  weight: number;
+  /** Runs the real CLI (the kill-cli fault only picks these). */
+  cli?: boolean;
+  run(ctx: StepContext): Promise<void>;
+}
+
+async function call(ctx: StepContext, method: string, route: string, body?: BodyInit | object) {
+  const outcome = await ctx.world.http(method, route, body);
+  ctx.outcomes.push(outcome);
+  return outcome;
+}
+
+async function cli(ctx: StepContext, args: string[], dataDir?: string) {
+  const outcome = await ctx.world.cli([...args, "--json"], { dataDir, killAfterMs: ctx.cliKillAfterMs });
+  ctx.outcomes.push(outcome);
+  return outcome;
+}
+
+export async function listBackups(world: World): Promise<Listed[] | null> {
+  const listed = await world.http("GET", "/backup");
+  if (listed.status !== 200) return null;
+  return ((listed.body as { backups: Listed[] }).backups ?? [])
+    .slice()
+    .sort((a, b) => a.filename.localeCompare(b.filename));
+}
+
+async function pickBackup(ctx: StepContext, prefer?: (b: Listed) => boolean): Promise<string | null> {
+  const all = (await listBackups(ctx.world)) ?? [];
+  const preferred = prefer ? all.filter(prefer) : all;
+  const from = preferred.length > 0 && ctx.rng.chance(0.8) ? preferred : all;
+  if (from.length === 0) return null;
+  const filename = ctx.rng.pick(from).filename;
+  ctx.detail.push(filename);
+  return filename;
+}
+
+const ok = (b: Listed) => b.verification.state === "ok";
+
+/** A WAL-mode SQLite file with `rows` committed rows still in its -wal (connection kept open while imported). */
+function walFile(ctx: StepContext, source: string, rows: number): { file: string; close: () => void } {
+  const file = path.join(ctx.importDir, `import-${ctx.rng.int(1e9)}.db`);
+  copyFileSync(source, file);
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  db.pragma("wal_autocheckpoint = 0");
+  db.exec("CREATE TABLE IF NOT EXISTS chaos_import (n INTEGER PRIMARY KEY)");
+  const insert = db.prepare("INSERT INTO chaos_import (n) VALUES (?)");
+  db.transaction(() => {
+    for (let n = 1; n <= rows; n++) insert.run(n);
+  })();
+  return { file, close: () => db.close() };
+}
+
+function countImported(file: string): number {
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare("SELECT count(*) AS c FROM chaos_import").get() as { c: number }).c;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
+}
+
+export const OPERATIONS: Operation[] = [
+  { name: "backup-rest", weight: 8, run: async (ctx) => void (await call(ctx, "POST", "/backup")) },
+  { name: "backup-cli", weight: 5, cli: true, run: async (ctx) => void (await cli(ctx, ["backup", "create"])) },
+  { name: "list-rest", weight: 3, run: async (ctx) => void (await call(ctx, "GET", "/backup")) },
+  { name: "list-cli", weight: 2, cli: true, run: async (ctx) => void (await cli(ctx, ["backup", "list"])) },
+  {
+    name: "verify-rest",
+    weight: 4,
+    run: async (ctx) => {
+      const f = await pickBackup(ctx);
+      if (f) await call(ctx, "POST", `/backup/${f}/verify`);
+    },
+  },
+  {
+    name: "verify-cli",
+    weight: 3,
+    cli: true,
+    run: async (ctx) => {
+      const f = await pickBackup(ctx);
+      if (f) await cli(ctx, ["backup", "verify", f]);
+    },
+  },
+  {
+    name: "restore-rest",
+    weight: 6,
+    run: async (ctx) => {
+      const f = await pickBackup(ctx, ok);
+      if (f) await call(ctx, "POST", `/backup/${f}/restore`);
+    },
+  },
+  {
+    name: "restore-cli",
+    weight: 2,
+    cli: true,
+    run: async (ctx) => {
+      // Refused while the server holds the database open (409): the CLI restore is for a stopped server.
+      const f = await pickBackup(ctx, ok);
+      if (f) await cli(ctx, ["backup", "restore", f, "--yes"]);
+    },
+  },
+  {
+    name: "upload-rest",
+    weight: 4,
+    run: async (ctx) => {
+      const f = await pickBackup(ctx, ok);
+      if (!f) return;
+      const download = await call(ctx, "GET", `/backup/${f}/download`);
+      if (download.status !== 200 || !download.raw) return;
+      await call(ctx, "POST", "/backup/upload", new Uint8Array(download.raw));
+    },
+  },
+  {
+    name: "import-cli-wal",
+    weight: 3,
+    cli: true,
+    run: async (ctx) => {
+      const f = await pickBackup(ctx, ok);
+      if (!f) return;
+      const rows = ctx.rng.between(50, 400);
+      ctx.detail.push(`${rows} rows in -wal`);
+      const wal = walFile(ctx, path.join(ctx.world.backupDir, f), rows);
+      let imported: Outcome;
+      try {
+        imported = await cli(ctx, ["backup", "import", wal.file]);
+      } finally {
+        wal.close();
+      }
+      const name = (imported.body as { filename?: string } | undefined)?.filename;
+      if (imported.status === 0 && name) {
+        const got = countImported(path.join(ctx.world.backupDir, name));
+        if (got !== rows) {
+          ctx.violations.push(`I1 import-keeps-commits: ${name} accepted with ${got} of ${rows} committed rows`);
+        }
+      }
+    },
+  },
+  {
+    name: "delete-rest",
+    weight: 3,
+    run: async (ctx) => {
+      const f = await pickBackup(ctx);
+      if (!f) return;
+      ctx.deleted.add(f);
+      await call(ctx, "DELETE", `/backup/${f}`);
+    },
+  },
+  {
+    name: "delete-cli",
+    weight: 2,
+    cli: true,
+    run: async (ctx) => {
+      const f = await pickBackup(ctx);
+      if (!f) return;
+      ctx.deleted.add(f);
+      await cli(ctx, ["backup", "delete", f, "--yes"]);
+    },
+  },
+  { name: "schedule-run", weight: 5, run: scheduleRun },
+  { name: "offsite-push-rest", weight: 3, run: async (ctx) => void (await call(ctx, "POST", "/offsite/push")) },
+  { name: "offsite-push-cli", weight: 2, cli: true, run: async (ctx) => void (await cli(ctx, ["offsite", "push"])) },
+  {
+    name: "offsite-fetch-rest",
+    weight: 3,
+    run: async (ctx) => {
+      const f = await pickRemote(ctx, await call(ctx, "GET", "/offsite"));
+      if (f) await call(ctx, "POST", `/offsite/${f}/fetch`);
+    },
+  },
+  {
+    name: "offsite-fetch-cli",
+    weight: 2,
+    cli: true,
+    run: async (ctx) => {
+      const f = await pickRemote(ctx, await cli(ctx, ["offsite", "list"]));
+      if (f) await cli(ctx, ["offsite", "fetch", f]);
+    },
+  },
+  { name: "second-install", weight: 3, cli: true, run: secondInstall },
+  { name: "status-rest", weight: 1, run: async (ctx) => void (await call(ctx, "GET", "/status")) },
+];
+
+async function pickRemote(ctx: StepContext, listed: Outcome): Promise<string | null> {
+  const backups = (listed.body as { backups?: { filename: string; local: boolean }[] } | undefined)?.backups ?? [];
+  if (backups.length === 0) return null;
+  const missing = backups.filter((b) => !b.local);
+  const f = ctx.rng.pick(missing.length > 0 && ctx.rng.chance(0.8) ? missing : backups).filename;
+  ctx.detail.push(f);
+  return f;
+}
+
+const RETENTIONS = [
+  { keep_last: 1 },
+  { keep_last: 2 },
+  { keep_last: 3 },
+  { keep_daily: 7, keep_weekly: 4 },
+  { keep_hourly: 2, keep_daily: 2 },
+];
+
+/** A schedule that fires every second, one run waited for, then switched off; retention applies after the run. */
+async function scheduleRun(ctx: StepContext): Promise<void> {
+  const retention = ctx.rng.pick(RETENTIONS);
+  ctx.detail.push(JSON.stringify(retention));
+  const before = await call(ctx, "GET", "/schedule");
+  const lastAt = (before.body as { last_run?: { at: string } | null } | undefined)?.last_run?.at ?? null;
+  const body = { enabled: true, cron: "* * * * * *", timezone: "UTC", retention };
+  const put = await call(ctx, "PUT", "/schedule", body);
+  if (put.status !== 200) return;
+  ctx.retentionRan = true;
+  const deadline = Date.now() + 15_000;
+  type Run = { at: string; outcome: string; filename?: string };
+  let run: Run | null = null as Run | null;
+  while (Date.now() < deadline) {
+    const now = await ctx.world.http("GET", "/schedule");
+    if (now.status === null) break;
+    const last = (now.body as { last_run?: Run | null } | undefined)?.last_run ?? null;
+    if (last && last.at !== lastAt) {
+      run = last;
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await call(ctx, "PUT", "/schedule", { ...body, enabled: false });
+  // A run that began before the switch-off finishes; the last recorded one is the one to check.
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  const after = await call(ctx, "GET", "/schedule");
+  const last = (after.body as { last_run?: Run | null } | undefined)?.last_run ?? run;
+  ctx.detail.push(last ? `${last.outcome} ${last.filename ?? ""}`.trim() : "no run");
+  if (last?.outcome === "ok" && last.filename) {
+    const listed = await listBackups(ctx.world);
+    if (listed && !listed.some((b) => b.filename === last.filename)) {
+      ctx.violations.push(`I2 retention-keeps-own-run: the run's own ${last.filename} was removed by its retention`);
+    }
+  }
+}
+
+/** A second install on the same bucket (the CLI on its own data dir): a backup, a push, a list and a fetch. */
+async function secondInstall(ctx: StepContext): Promise<void> {
+  const dir = ctx.world.install2;
+  const objects = bucketSnapshot(ctx.world);
+  await cli(ctx, ["backup", "create"], dir);
+  await cli(ctx, ["offsite", "push"], dir);
+  const listed = await cli(ctx, ["offsite", "list"], dir);
+  const f = await pickRemote(ctx, listed);
+  if (f) await cli(ctx, ["offsite", "fetch", f], dir);
+  const now = bucketSnapshot(ctx.world);
+  for (const [key, digest] of objects) {
+    if (!now.has(key)) ctx.violations.push(`I4 other-install: the second install removed ${key}`);
+    else if (now.get(key) !== digest) ctx.violations.push(`I4 other-install: the second install overwrote ${key}`);
+  }
+}
+
+/** Every object in the bucket with a digest of its bytes (s3rver's files, read directly). */
+export function bucketSnapshot(world: World): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const key of world.store.keys()) {
+    try {
+      const bytes = readFileSync(world.store.objectFile(key));
+      map.set(key, `${bytes.length}:${bytes.subarray(0, 64).toString("hex")}:${bytes.subarray(-64).toString("hex")}`);
+    } catch {}
+  }
+  return map;
+}

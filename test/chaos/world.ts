@@ -1,0 +1,314 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ageKeyPair, startTestStore, TEST_CREDENTIALS, type TestStore } from "../helpers/s3.js";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const DAY = 86_400_000;
+
+/** What one HTTP call or CLI command answered, kept for the I5 check and the step log. */
+export interface Outcome {
+  what: string;
+  status: number | null;
+  body?: unknown;
+  /** The child was killed by the harness, or the server was: its answer means nothing. */
+  killed?: boolean;
+  stderr?: string;
+}
+
+/** How the server and the CLI are run: the built ones (dist/) when present, else from sources through tsx. */
+export function entryPoints(preferBuilt: boolean): { server: string[]; cli: string[]; built: boolean } {
+  const built =
+    preferBuilt && existsSync(path.join(REPO, "dist/main.js")) && existsSync(path.join(REPO, "dist/cli/entry.js"));
+  if (built) return { server: [path.join(REPO, "dist/main.js")], cli: [path.join(REPO, "bin/chaoscypher.js")], built };
+  return {
+    server: ["--import", "tsx", path.join(REPO, "src/main.ts")],
+    cli: ["--import", "tsx", path.join(REPO, "src/cli/entry.ts")],
+    built,
+  };
+}
+
+export interface WorldOptions {
+  preferBuilt: boolean;
+  /** Mount a small tmpfs for the data dir (root only), so the disk can be filled. */
+  tmpfs: boolean;
+}
+
+/**
+ * The real parts the chaos run drives: a data dir (on a 64 MiB tmpfs when root), s3rver, an age key, the server
+ * and the CLI as child processes, a second install's data dir on the same bucket, and the ledger writer.
+ */
+export class World {
+  readonly root = path.join(tmpdir(), `cc-chaos-${process.pid}-${Date.now()}`);
+  readonly disk: string;
+  readonly dataDir: string;
+  readonly install2: string;
+  readonly clockFile: string;
+  readonly ledgerFile: string;
+  readonly ballast: string;
+  readonly entries: ReturnType<typeof entryPoints>;
+  mounted = false;
+  store!: TestStore;
+  identityFile = "";
+  recipient = "";
+  apiKey = "";
+  url = "";
+  server: ChildProcess | null = null;
+  serverLog = "";
+  writer: ChildProcess | null = null;
+  #writerLines: string[] = [];
+  #writerWaiters: (() => void)[] = [];
+  writerNext = 0;
+  clockOffsetMs = 0;
+  ballastBytes = 0;
+  storeUp = true;
+  readonly notes: string[] = [];
+
+  constructor(readonly options: WorldOptions) {
+    mkdirSync(this.root, { recursive: true });
+    this.disk = path.join(this.root, "disk");
+    mkdirSync(this.disk);
+    if (options.tmpfs) this.#mountTmpfs();
+    this.dataDir = path.join(this.disk, "data");
+    this.ballast = path.join(this.disk, "ballast");
+    this.install2 = path.join(this.root, "install2");
+    this.clockFile = path.join(this.root, "clock-offset");
+    this.ledgerFile = path.join(this.root, "ledger");
+    writeFileSync(this.clockFile, "0");
+    writeFileSync(this.ledgerFile, "");
+    this.entries = entryPoints(options.preferBuilt);
+  }
+
+  #mountTmpfs(): void {
+    if (process.getuid?.() !== 0) {
+      this.notes.push("not root: no tmpfs, the disk-full fault is skipped");
+      return;
+    }
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", this.disk], { stdio: "ignore" });
+      this.mounted = true;
+    } catch {
+      this.notes.push("tmpfs could not be mounted: the disk-full fault is skipped");
+    }
+  }
+
+  get liveDb(): string {
+    return path.join(this.dataDir, "databases/default/app.db");
+  }
+  get backupDir(): string {
+    return path.join(this.dataDir, "backups/default");
+  }
+  get dbDir(): string {
+    return path.join(this.dataDir, "databases/default");
+  }
+
+  env(dataDir = this.dataDir): NodeJS.ProcessEnv {
+    const { CHAOSCYPHER_DATA_DIR: _d, LOG_LEVEL: _l, HOST: _h, PORT: _p, NODE_ENV: _n, ...base } = process.env;
+    return {
+      ...base,
+      ...TEST_CREDENTIALS,
+      CHAOSCYPHER_DATA_DIR: dataDir,
+      CHAOSCYPHER_TEST_CLOCK_FILE: this.clockFile,
+      CHAOSCYPHER_S3_BUCKET: this.store.bucket,
+      CHAOSCYPHER_S3_ENDPOINT: this.store.endpoint,
+      CHAOSCYPHER_S3_FORCE_PATH_STYLE: "true",
+      CHAOSCYPHER_S3_RETRY_BASE_MS: "100",
+      CHAOSCYPHER_S3_RETRY_MAX_MS: "1000",
+      CHAOSCYPHER_AGE_RECIPIENTS: this.recipient,
+      CHAOSCYPHER_AGE_IDENTITY_FILE: this.identityFile,
+      CHAOSCYPHER_SHUTDOWN_TIMEOUT_MS: "3000",
+      CHAOSCYPHER_BACKUP_FREE_MARGIN_BYTES: String(1024 * 1024),
+      LOG_LEVEL: "info",
+      HOST: "127.0.0.1",
+      PORT: "0",
+    };
+  }
+
+  async start(): Promise<void> {
+    this.store = await startTestStore();
+    ({ identityFile: this.identityFile, recipient: this.recipient } = ageKeyPair(this.root));
+    const setup = await this.cli(["auth", "setup", "--username", "chaos", "--password", "correct horse battery"]);
+    if (setup.status !== 0) throw new Error(`auth setup failed: ${setup.stderr}`);
+    const key = await this.cli(["keys", "create", "--name", "chaos", "--json"]);
+    this.apiKey = (key.body as { key: string }).key;
+    await this.startServer();
+    this.#startWriter();
+  }
+
+  async startServer(): Promise<void> {
+    const child = spawn(process.execPath, this.entries.server, { env: this.env(), stdio: ["ignore", "pipe", "pipe"] });
+    this.server = child;
+    let out = "";
+    const listening = new Promise<string>((resolve, reject) => {
+      child.stdout?.on("data", (chunk: Buffer) => {
+        out += chunk;
+        this.serverLog = (this.serverLog + chunk).slice(-200_000);
+        const line = out.split("\n").find((l) => l.includes('"msg":"listening"'));
+        if (line) resolve((JSON.parse(line) as { url: string }).url);
+      });
+      child.stderr?.on("data", (chunk: Buffer) => {
+        this.serverLog = (this.serverLog + chunk).slice(-200_000);
+      });
+      child.once("exit", (code) =>
+        reject(new Error(`server exited (${code}) before listening:\n${this.serverLog.slice(-3000)}`)),
+      );
+    });
+    this.url = await listening;
+  }
+
+  async killServer(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.server;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, "exit");
+    child.kill(signal);
+    await exited;
+    this.server = null;
+  }
+
+  async restartServer(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    await this.killServer(signal);
+    await this.startServer();
+  }
+
+  #startWriter(): void {
+    const child = spawn(
+      process.execPath,
+      [path.join(REPO, "test/chaos/ledger-writer.mjs"), this.liveDb, this.ledgerFile, "0"],
+      { cwd: REPO, stdio: ["pipe", "pipe", "inherit"] },
+    );
+    this.writer = child;
+    let buffered = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      this.#writerLines.push(...lines);
+      for (const wake of this.#writerWaiters.splice(0)) wake();
+    });
+  }
+
+  /** Tells the writer to commit `k` rows, concurrently with whatever runs next; `await` the result to wait. */
+  write(k: number): Promise<void> {
+    this.#writerLines = [];
+    this.writer?.stdin?.write(`w ${k}\n`);
+    return new Promise((resolve) => {
+      const check = () =>
+        this.#writerLines.some((l) => l.startsWith("done")) ? resolve() : this.#writerWaiters.push(check);
+      check();
+    });
+  }
+
+  async http(
+    method: string,
+    route: string,
+    body?: BodyInit | object,
+    headers: Record<string, string> = {},
+  ): Promise<Outcome & { raw?: Buffer }> {
+    const what = `${method} ${route}`;
+    const isJson = body !== undefined && !(body instanceof Uint8Array) && typeof body === "object";
+    try {
+      const response = await fetch(`${this.url}/api/v1${route}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.apiKey}`,
+          ...(isJson ? { "content-type": "application/json" } : {}),
+          ...headers,
+        },
+        body: isJson ? JSON.stringify(body) : (body as BodyInit | undefined),
+        signal: AbortSignal.timeout(60_000),
+      });
+      const raw = Buffer.from(await response.arrayBuffer());
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw.toString("utf8"));
+      } catch {
+        parsed = undefined;
+      }
+      return { what, status: response.status, body: parsed, raw };
+    } catch (error) {
+      return { what, status: null, killed: true, stderr: String((error as Error).message) };
+    }
+  }
+
+  /** Runs the real CLI; `killAfterMs` sends it SIGKILL then (the fault), `during` runs beside it. */
+  async cli(
+    args: string[],
+    options: { dataDir?: string; killAfterMs?: number; during?: () => Promise<void> } = {},
+  ): Promise<Outcome> {
+    const child = spawn(process.execPath, [...this.entries.cli, ...args], {
+      env: this.env(options.dataDir),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c) => {
+      stdout += c;
+    });
+    child.stderr?.on("data", (c) => {
+      stderr += c;
+    });
+    let killed = false;
+    const timer =
+      options.killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killed = child.exitCode === null;
+            child.kill("SIGKILL");
+          }, options.killAfterMs);
+    const closed = once(child, "close");
+    await options.during?.();
+    const [code] = (await closed) as [number | null];
+    clearTimeout(timer);
+    let body: unknown;
+    try {
+      body = JSON.parse(stdout);
+    } catch {
+      body = undefined;
+    }
+    return { what: `chaoscypher ${args.join(" ")}`, status: code, body, stderr, killed };
+  }
+
+  setClockOffset(ms: number): void {
+    this.clockOffsetMs = ms;
+    writeFileSync(this.clockFile, String(ms));
+  }
+
+  /** Fills the tmpfs until about `freeBytes` are left (0 ballast: the disk as it was). */
+  fillDisk(freeBytes: number | null): void {
+    rmSync(this.ballast, { force: true });
+    this.ballastBytes = 0;
+    if (freeBytes === null || !this.mounted) return;
+    const free = Number(execFileSync("df", ["-B1", "--output=avail", this.disk]).toString().split("\n")[1]);
+    const size = Math.max(0, free - freeBytes);
+    try {
+      execFileSync("fallocate", ["-l", String(size), this.ballast]);
+    } catch {
+      writeFileSync(this.ballast, Buffer.alloc(size));
+    }
+    this.ballastBytes = statSync(this.ballast).size;
+  }
+
+  async setStore(up: boolean): Promise<void> {
+    this.storeUp = up;
+    if (up) await this.store.start();
+    else await this.store.stop();
+  }
+
+  async stop(keep: boolean): Promise<void> {
+    this.writer?.stdin?.end();
+    this.writer?.kill("SIGKILL");
+    await this.killServer("SIGTERM").catch(() => {});
+    await this.store?.close().catch(() => {});
+    if (this.mounted) {
+      try {
+        execFileSync("umount", ["-l", this.disk], { stdio: "ignore" });
+      } catch {}
+    }
+    if (!keep) rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export const DAYS = (n: number) => n * DAY;
