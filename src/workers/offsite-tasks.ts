@@ -1,12 +1,11 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, readFileSync } from "node:fs";
 import { open, stat } from "node:fs/promises";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { pipeline as pipe, type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ReadableStream as WebReadableStream } from "node:stream/web";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { Decrypter, Encrypter } from "age-encryption";
+import { AgeDecryptStream, AgeEncryptStream, AgeError, parseIdentityFile } from "../lib/age/index.js";
 import { isDiskFull } from "../lib/disk-full.js";
 import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
 import type { TaskFailureCode } from "./run.js";
@@ -57,13 +56,6 @@ class HashingStream extends Transform {
 function checksumMismatch(expected: string, actual: string): TaskFailure {
   return new TaskFailure("the file's SHA-256 does not match its record", "CHECKSUM_MISMATCH", { expected, actual });
 }
-
-/**
- * A Node stream as the web stream age reads, without copying: `Readable.toWeb` copies every chunk (Node 20);
- * `ReadableStream.from` pulls the chunks themselves from the stream's async iterator.
- */
-const toWeb = (stream: Readable) => WebReadableStream.from<Uint8Array>(stream) as unknown as ReadableStream<Uint8Array>;
-const fromWeb = (stream: ReadableStream<Uint8Array>) => Readable.fromWeb(stream as unknown as WebReadableStream);
 
 async function fsyncFile(file: string): Promise<void> {
   const handle = await open(file, "r+");
@@ -118,13 +110,9 @@ export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
   const plain = createReadStream(args.file, { highWaterMark: READ_CHUNK });
   plain.on("error", (error) => hasher.destroy(error));
   plain.pipe(hasher);
-  // lib-storage reads a web stream itself: the ciphertext goes to it without another conversion.
-  let body: Readable | ReadableStream<Uint8Array> = hasher;
-  if (args.recipients.length > 0) {
-    const encrypter = new Encrypter();
-    for (const recipient of args.recipients) encrypter.addRecipient(recipient);
-    body = await encrypter.encrypt(toWeb(hasher));
-  }
+  // age on node:crypto; a checksum mismatch in the hasher destroys the encrypter, which fails the upload.
+  const body: Readable =
+    args.recipients.length > 0 ? pipe(hasher, new AgeEncryptStream(args.recipients), () => {}) : hasher;
   const client = createS3Client(args.store);
   const upload = new Upload({
     client,
@@ -179,10 +167,12 @@ export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
   try {
     const object = await client.send(new GetObjectCommand({ Bucket: args.store.bucket, Key: args.key }));
     const recorded = object.Metadata?.sha256 ?? null;
-    let plain = object.Body as Readable;
-    if (args.key.endsWith(".age")) plain = await decryptStream(plain, args.identityFile);
+    const source = object.Body as Readable;
+    const age = args.key.endsWith(".age") ? decrypter(args.identityFile) : null;
     const hasher = new HashingStream(recorded);
-    await pipeline(plain, hasher, createWriteStream(args.temp, { flags: "wx", mode: 0o600 }));
+    const out = createWriteStream(args.temp, { flags: "wx", mode: 0o600 });
+    if (age) await pipeline(source, age, hasher, out);
+    else await pipeline(source, hasher, out);
     await fsyncFile(args.temp);
     return { sha256: hasher.digest ?? "", size: hasher.bytes, recordedSha256: recorded };
   } catch (error) {
@@ -192,25 +182,9 @@ export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
   }
 }
 
-async function decryptStream(source: Readable, identityFile: string | undefined): Promise<Readable> {
+function decrypter(identityFile: string | undefined): AgeDecryptStream {
   if (!identityFile) throw new TaskFailure("no age identity file is configured", "NO_IDENTITY");
-  const decrypter = new Decrypter();
-  const identities = readFileSync(identityFile, "utf8")
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line.startsWith("AGE-SECRET-KEY-"));
-  for (const identity of identities) decrypter.addIdentity(identity);
-  try {
-    return fromWeb(await decrypter.decrypt(toWeb(source)));
-  } catch (error) {
-    if (isStoreError(error)) throw error;
-    if (/no identity matched/i.test((error as Error).message)) {
-      throw new TaskFailure("none of the configured age identities can decrypt this copy", "INVALID_COPY", {
-        reason: "wrong_identity",
-      });
-    }
-    throw decryptionFailed(error);
-  }
+  return new AgeDecryptStream(parseIdentityFile(readFileSync(identityFile, "utf8")));
 }
 
 function decryptionFailed(error: unknown): TaskFailure {
@@ -222,6 +196,11 @@ function decryptionFailed(error: unknown): TaskFailure {
 
 function classifyFetchError(error: unknown): Error {
   if (error instanceof TaskFailure) return error;
+  if (error instanceof AgeError && error.failure === "no_match") {
+    return new TaskFailure("none of the configured age identities can decrypt this copy", "INVALID_COPY", {
+      reason: "wrong_identity",
+    });
+  }
   if (isStoreError(error)) {
     if (describeStoreError(error).failure === "not_found") return new TaskFailure("no such object", "NOT_FOUND");
     return storeFailure(error);
