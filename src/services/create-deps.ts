@@ -13,6 +13,7 @@ import type { ServiceDeps } from "./deps.js";
 import { ServiceEvents } from "./events/index.js";
 import { OperationLocks } from "./locks.js";
 import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
+import { loadInstallIdentity } from "./instance/index.js";
 import { OffsiteService, offsiteSettings } from "./offsite/index.js";
 import { ShutdownRegistry } from "./shutdown.js";
 
@@ -52,9 +53,10 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Par
     events: new ServiceEvents(logger),
     shutdown: new ShutdownRegistry(),
     verifications: new VerificationQueue(),
+    instance: loadInstallIdentity(config.dataDir, { instance: config.instance, offsiteKey: config.offsiteKey }),
     ...overrides,
   };
-  const offsite = offsiteSettings(config);
+  const offsite = offsiteSettings(config, deps.instance);
   if (offsite && !("offsite" in overrides)) deps.offsite = new OffsiteService(deps, offsite);
   return deps;
 }

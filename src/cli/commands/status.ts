@@ -36,11 +36,10 @@ export function statusCommand(): Command {
           d.offsite ? `${d.offsite.pending} pending, ${d.offsite.failed} failed` : "-",
           d.last_failure ? `${d.state}; last failure: ${d.last_failure.operation}` : d.state,
         ]);
-        emit(
-          options,
-          status,
-          table([["DATABASE", "SIZE", "NEWEST BACKUP (UTC)", "AGE", "SCHEDULE", "OFF-SITE", "STATE"], ...rows]),
-        );
+        emit(options, status, [
+          `install ${status.instance}`,
+          ...table([["DATABASE", "SIZE", "NEWEST BACKUP (UTC)", "AGE", "SCHEDULE", "OFF-SITE", "STATE"], ...rows]),
+        ]);
       }),
     ),
   );

@@ -7,7 +7,16 @@ import { parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import type { Sha256Lookup } from "./checksum.js";
 import { abortIncompleteUploads, deleteObject } from "./remote.js";
-import { candidateKeys, type OffsiteSettings, objectKey, STREAMING_WORKER_LIMITS } from "./settings.js";
+import {
+  candidateKeys,
+  isLegacyKey,
+  legacyKeys,
+  type OffsiteSettings,
+  objectKey,
+  ownsKey,
+  relativeKey,
+  STREAMING_WORKER_LIMITS,
+} from "./settings.js";
 import {
   type OffsiteRecord,
   readRecord,
@@ -64,6 +73,7 @@ export async function copyBackup(
       kind: parsed?.kind ?? "backup",
       createdAt: parsed?.createdAt ?? "",
       partSize: settings.partSize,
+      auth: { key: settings.key.toString("hex"), install: settings.install, relativeKey: relativeKey(settings, key) },
     },
     { signal, resourceLimits: STREAMING_WORKER_LIMITS },
   ).catch((error: unknown) => {
@@ -123,15 +133,29 @@ export async function recordFailure(
   });
 }
 
-/** Removes a pruned backup's remote copy (the keys its tombstone names, and both key spellings), then the tombstone. */
-export async function deleteRemoteCopy(ctx: CopyContext, database: string, filename: string): Promise<void> {
+/**
+ * Removes a pruned backup's remote copy, then the tombstone. Only this install's keys go (I4): its own format-2 keys,
+ * and a format-1 key only when its own record or tombstone names it (it wrote that copy before the upgrade).
+ */
+export async function deleteRemoteCopy(
+  ctx: CopyContext,
+  database: string,
+  filename: string,
+  options: { legacyToo?: boolean } = {},
+): Promise<void> {
   const dir = ctx.deps.paths.backupDir(database);
   const record = await readRecord(dir, filename);
-  const keys = new Set([
+  const named = [
     ...(await readTombstone(dir, filename)),
     ...(record?.key ? [record.key] : []),
-    ...candidateKeys(ctx.settings, database, filename),
-  ]);
+    // An operator's explicit delete (`?offsite=true`) also takes the ownerless format-1 copy.
+    ...(options.legacyToo ? legacyKeys(ctx.settings, database, filename) : []),
+  ];
+  const keys = new Set(
+    [...named, ...candidateKeys(ctx.settings, database, filename)].filter(
+      (key) => ownsKey(ctx.settings, key) || (isLegacyKey(ctx.settings, key) && named.includes(key)),
+    ),
+  );
   for (const key of keys) await deleteObject(ctx.client, ctx.settings.store.bucket, key);
   await removeTombstone(dir, filename);
   if (!existsSync(path.join(dir, filename))) await removeRecord(dir, filename);

@@ -10,7 +10,7 @@ import {
 import { NotFoundError, StoreUnavailableError } from "../../errors.js";
 import { describeStoreError } from "../../lib/s3-client.js";
 import type { Logger } from "../../logger.js";
-import { AGE_SUFFIX, databasePrefix, type OffsiteSettings } from "./settings.js";
+import { AGE_SUFFIX, FORMAT2_ROOT, type OffsiteSettings } from "./settings.js";
 
 /** Small control calls to the store (list, head, delete, abort); they carry no backup bytes. */
 
@@ -28,6 +28,12 @@ export interface RemoteMetadata {
   kind: string | null;
   createdAt: string | null;
   storedSize: number;
+  /** Format 2's fields (docs/offsite.md); null on a format-1 object. */
+  format: string | null;
+  type: string | null;
+  install: string | null;
+  keyId: string | null;
+  mac: string | null;
 }
 
 /** Maps a store failure to the error a client sees: 404 for a missing object, else 503 saying why. */
@@ -40,14 +46,13 @@ export function storeError(error: unknown, what: string): Error {
   });
 }
 
-/** Every object under `<prefix><db>/` whose name is a backup's (with or without `.age`). */
+/** Every object under `prefix` (a database's folder) whose name is a backup's (with or without `.age`). */
 export async function listObjects(
   client: S3Client,
   settings: OffsiteSettings,
-  database: string,
+  prefix: string,
   isBackupName: (name: string) => boolean,
 ): Promise<RemoteObject[]> {
-  const prefix = databasePrefix(settings, database);
   const objects: RemoteObject[] = [];
   let token: string | undefined;
   do {
@@ -68,6 +73,33 @@ export async function listObjects(
   return objects;
 }
 
+/** The installs that wrote format-2 objects under the prefix: `<prefix>v2/<install>/` folders. */
+export async function listInstalls(client: S3Client, settings: OffsiteSettings): Promise<string[]> {
+  const root = `${settings.prefix}${FORMAT2_ROOT}`;
+  const installs: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client
+      .send(
+        new ListObjectsV2Command({
+          Bucket: settings.store.bucket,
+          Prefix: root,
+          Delimiter: "/",
+          ContinuationToken: token,
+        }),
+      )
+      .catch((error: unknown) => {
+        throw storeError(error, "listing the off-site installs failed");
+      });
+    for (const common of page.CommonPrefixes ?? []) {
+      const name = (common.Prefix ?? "").slice(root.length).replace(/\/$/, "");
+      if (name) installs.push(name);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return installs.sort();
+}
+
 /** The copy's recorded plaintext facts; null when there is no such object. */
 export async function headObject(client: S3Client, bucket: string, key: string): Promise<RemoteMetadata | null> {
   try {
@@ -80,6 +112,11 @@ export async function headObject(client: S3Client, bucket: string, key: string):
       kind: meta.kind ?? null,
       createdAt: meta["created-at"] ?? null,
       storedSize: head.ContentLength ?? 0,
+      format: meta.format ?? null,
+      type: meta.type ?? null,
+      install: meta.install ?? null,
+      keyId: meta["key-id"] ?? null,
+      mac: meta.mac ?? null,
     };
   } catch (error) {
     if (describeStoreError(error).failure === "not_found") return null;
