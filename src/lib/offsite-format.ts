@@ -10,7 +10,7 @@ export const KEY_LINE = /^CHAOSCYPHER-OFFSITE-KEY-1-([0-9a-f]{64})$/;
 export const KIT_KEY_COMMENT = /^#\s*chaoscypher-offsite-key:\s*(CHAOSCYPHER-OFFSITE-KEY-1-[0-9a-f]{64})\s*$/;
 export const INSTANCE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-export type ObjectType = "database" | "manifest" | "blob";
+export type ObjectType = "database" | "manifest" | "blob" | "install";
 
 /** What an object claims about itself; the MAC binds all of it to the install's key. */
 export interface ObjectClaims {

@@ -31,6 +31,8 @@ export interface CopyContext {
   settings: OffsiteSettings;
   client: S3Client;
   lookup: Sha256Lookup;
+  /** Writes `v2/<install>/install.json` once per process, before this install's first copy. */
+  ensureMarker: () => Promise<void>;
 }
 
 /** The local backup disappeared (deleted, pruned): there is nothing left to copy. */
@@ -58,6 +60,7 @@ export async function copyBackup(
   if (previous?.state === "uploading" || previous?.state === "failed") {
     await abortIncompleteUploads(ctx.client, settings.store.bucket, previous.key ?? key, deps.logger);
   }
+  await ctx.ensureMarker();
   const log = deps.logger.child({ database, filename, operation: "offsite", object: key });
   const started = performance.now();
   log.info({ attempt: attempts }, "off-site copy started");
@@ -134,27 +137,19 @@ export async function recordFailure(
 }
 
 /**
- * Removes a pruned backup's remote copy, then the tombstone. Only this install's keys go (I4): its own format-2 keys,
- * and a format-1 key only when its own record or tombstone names it (it wrote that copy before the upgrade).
+ * Removes a pruned backup's remote copy, then the tombstone. Only this install's format-2 keys go (I4), and the
+ * format-1 key of the same name: format 1 has no owner (every install wrote that one key), so it is pruned as before.
  */
-export async function deleteRemoteCopy(
-  ctx: CopyContext,
-  database: string,
-  filename: string,
-  options: { legacyToo?: boolean } = {},
-): Promise<void> {
+export async function deleteRemoteCopy(ctx: CopyContext, database: string, filename: string): Promise<void> {
   const dir = ctx.deps.paths.backupDir(database);
   const record = await readRecord(dir, filename);
-  const named = [
-    ...(await readTombstone(dir, filename)),
-    ...(record?.key ? [record.key] : []),
-    // An operator's explicit delete (`?offsite=true`) also takes the ownerless format-1 copy.
-    ...(options.legacyToo ? legacyKeys(ctx.settings, database, filename) : []),
-  ];
+  const named = [...(await readTombstone(dir, filename)), ...(record?.key ? [record.key] : [])];
   const keys = new Set(
-    [...named, ...candidateKeys(ctx.settings, database, filename)].filter(
-      (key) => ownsKey(ctx.settings, key) || (isLegacyKey(ctx.settings, key) && named.includes(key)),
-    ),
+    [
+      ...named,
+      ...candidateKeys(ctx.settings, database, filename),
+      ...legacyKeys(ctx.settings, database, filename),
+    ].filter((key) => ownsKey(ctx.settings, key) || isLegacyKey(ctx.settings, key)),
   );
   for (const key of keys) await deleteObject(ctx.client, ctx.settings.store.bucket, key);
   await removeTombstone(dir, filename);

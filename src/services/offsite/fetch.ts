@@ -56,12 +56,12 @@ export async function fetchCopy(
   const dest = resolveBackupPath(dir, filename);
   if (existsSync(dest)) throw new ConflictError(`backup "${filename}" is already here`, { filename });
   const { key, meta } = await findObject(service, database, filename, options.install);
-  const authentication = checkAuthentication(deps, service, key, meta, options.acceptUnauthenticated === true);
   if (key.endsWith(AGE_SUFFIX) && !service.settings.identityFile) {
     throw new ConflictError(
       "this copy is age-encrypted and no identity is configured: set CHAOSCYPHER_AGE_IDENTITY_FILE",
     );
   }
+  const authentication = checkAuthentication(deps, service, key, meta, options.acceptUnauthenticated === true);
   await mkdir(dir, { recursive: true });
   const expectedSize = meta.size ?? meta.storedSize;
   await ensureFreeSpace(dir, expectedSize, deps.config.backupFreeMarginBytes);

@@ -47,6 +47,6 @@ export async function deleteBackupEverywhere(deps: ServiceDeps, database: string
       throw new NotFoundError(`backup "${filename}" does not exist here or off-site`, { filename });
     }
   }
-  await deleteRemoteCopy(service.context, database, filename, { legacyToo: true });
+  await deleteRemoteCopy(service.context, database, filename);
   if (local && existsSync(path.join(dir, filename))) await deleteBackup(deps, database, filename);
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -5,12 +6,14 @@ import {
   ListMultipartUploadsCommand,
   type ListMultipartUploadsCommandOutput,
   ListObjectsV2Command,
+  PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { NotFoundError, StoreUnavailableError } from "../../errors.js";
+import { keyId, objectMetadata } from "../../lib/offsite-format.js";
 import { describeStoreError } from "../../lib/s3-client.js";
 import type { Logger } from "../../logger.js";
-import { AGE_SUFFIX, FORMAT2_ROOT, type OffsiteSettings } from "./settings.js";
+import { AGE_SUFFIX, FORMAT2_ROOT, installPrefix, type OffsiteSettings, relativeKey } from "./settings.js";
 
 /** Small control calls to the store (list, head, delete, abort); they carry no backup bytes. */
 
@@ -98,6 +101,39 @@ export async function listInstalls(client: S3Client, settings: OffsiteSettings):
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return installs.sort();
+}
+
+/**
+ * `<prefix>v2/<install>/install.json`: who this install is (never a secret), authenticated like every object. It
+ * also makes the install's folder show up in a delimited listing on stores that only see one level deep (s3rver).
+ */
+export async function putInstallMarker(client: S3Client, settings: OffsiteSettings, createdAt: string): Promise<void> {
+  const key = `${installPrefix(settings)}install.json`;
+  const body = Buffer.from(
+    `${JSON.stringify({ format: 2, install: settings.install, key_id: keyId(settings.key), created_at: createdAt })}\n`,
+  );
+  const metadata = objectMetadata(settings.key, {
+    key: relativeKey(settings, key),
+    type: "install",
+    install: settings.install,
+    kind: "install",
+    createdAt,
+    size: body.length,
+    sha256: createHash("sha256").update(body).digest("hex"),
+  });
+  await client
+    .send(
+      new PutObjectCommand({
+        Bucket: settings.store.bucket,
+        Key: key,
+        Body: body,
+        ContentType: "application/json",
+        Metadata: metadata,
+      }),
+    )
+    .catch((error: unknown) => {
+      throw storeError(error, "writing the install's marker failed");
+    });
 }
 
 /** The copy's recorded plaintext facts; null when there is no such object. */
