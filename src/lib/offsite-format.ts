@@ -74,7 +74,7 @@ export function verifyMac(
 /** The metadata a format-2 object is written with. */
 export function objectMetadata(key: Buffer, claims: ObjectClaims): Record<string, string> {
   return {
-    format: FORMAT_VERSION,
+    version: FORMAT_VERSION,
     type: claims.type,
     install: claims.install,
     size: String(claims.size),

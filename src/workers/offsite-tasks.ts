@@ -158,7 +158,7 @@ export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
 
 /** Format 2 metadata with its MAC (docs/offsite.md); format 1's four fields without. */
 function uploadMetadata(args: UploadArgs, sha256: string, size: number): Record<string, string> {
-  if (!args.auth) return { sha256, size: String(size), kind: args.kind, "created-at": args.createdAt };
+  if (!args.auth) return { version: "1", sha256, size: String(size), kind: args.kind, "created-at": args.createdAt };
   return objectMetadata(Buffer.from(args.auth.key, "hex"), {
     key: args.auth.relativeKey,
     type: "database",

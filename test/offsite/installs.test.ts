@@ -161,7 +161,7 @@ describe("two installs on one bucket and prefix; authenticated objects", () => {
     const forged = "app_20260101_000001.db";
     await put(copyKey(victim, "plant/", forged), planted, {
       ...claims,
-      format: "2",
+      version: "2",
       type: "database",
       install: victim.services.instance.id,
       "key-id": victim.services.instance.keyId,

@@ -19,7 +19,7 @@ export function authenticate(
   meta: RemoteMetadata,
   expect: { type: ObjectType; sha256?: string },
 ): MacVerdict {
-  if (meta.format === null || meta.mac === null) return "unauthenticated";
+  if (meta.version !== "2" || meta.mac === null) return "unauthenticated";
   const install = keyInstall(settings, key);
   const verdict = verifyMac(settings.trusted, meta, {
     key: relativeKey(settings, key),

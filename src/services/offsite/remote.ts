@@ -10,6 +10,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { NotFoundError, StoreUnavailableError } from "../../errors.js";
+import { FormatVersionError } from "../../lib/format.js";
 import { keyId, objectMetadata } from "../../lib/offsite-format.js";
 import { describeStoreError } from "../../lib/s3-client.js";
 import type { Logger } from "../../logger.js";
@@ -31,8 +32,8 @@ export interface RemoteMetadata {
   kind: string | null;
   createdAt: string | null;
   storedSize: number;
-  /** Format 2's fields (docs/offsite.md); null on a format-1 object. */
-  format: string | null;
+  /** `1` (also when absent) or `2`; format 2's fields below are null on a format-1 object. */
+  version: string;
   type: string | null;
   install: string | null;
   keyId: string | null;
@@ -141,6 +142,10 @@ export async function headObject(client: S3Client, bucket: string, key: string):
   try {
     const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     const meta = head.Metadata ?? {};
+    // An object without `version` was written before the field existed: version 1 (docs/format.md); 2 is
+    // off-site format 2 (docs/offsite.md).
+    const version = meta.version ?? "1";
+    if (version !== "1" && version !== "2") throw new FormatVersionError(key, meta.version);
     const size = meta.size !== undefined ? Number(meta.size) : null;
     return {
       sha256: meta.sha256 ?? null,
@@ -148,13 +153,14 @@ export async function headObject(client: S3Client, bucket: string, key: string):
       kind: meta.kind ?? null,
       createdAt: meta["created-at"] ?? null,
       storedSize: head.ContentLength ?? 0,
-      format: meta.format ?? null,
+      version,
       type: meta.type ?? null,
       install: meta.install ?? null,
       keyId: meta["key-id"] ?? null,
       mac: meta.mac ?? null,
     };
   } catch (error) {
+    if (error instanceof FormatVersionError) throw error;
     if (describeStoreError(error).failure === "not_found") return null;
     throw storeError(error, "reading the off-site copy failed");
   }

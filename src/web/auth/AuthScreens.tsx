@@ -32,7 +32,7 @@ function SubmitButton({ busy, label }: { busy: boolean; label: string }) {
   );
 }
 
-/** First run: the operator account does not exist yet. Limits mirror the server's (SPEC §3). */
+/** First run: the operator account does not exist yet. Limits mirror the server's (src/services/auth). */
 export function SetupScreen({ onDone }: ScreenProps) {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
