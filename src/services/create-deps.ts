@@ -11,9 +11,9 @@ import { startBackupLifecycle } from "./backup/lifecycle.js";
 import { VerificationQueue } from "./backup/verification.js";
 import type { ServiceDeps } from "./deps.js";
 import { ServiceEvents } from "./events/index.js";
+import { loadInstallIdentity } from "./instance/index.js";
 import { OperationLocks } from "./locks.js";
 import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
-import { loadInstallIdentity } from "./instance/index.js";
 import { OffsiteService, offsiteSettings } from "./offsite/index.js";
 import { ShutdownRegistry } from "./shutdown.js";
 
