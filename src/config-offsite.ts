@@ -1,6 +1,7 @@
 import { accessSync, constants, readFileSync } from "node:fs";
 import { bech32 } from "@scure/base";
 import { z } from "zod";
+import { INSTANCE_ID, KEY_LINE } from "./lib/offsite-format.js";
 
 /** X25519 recipients only: Debian's age 1.1.1 cannot read files made for the post-quantum hybrid kind. */
 const X25519_RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/;
@@ -65,6 +66,13 @@ export const offsiteConfigShape = {
     .default(30 * 60_000),
   ageRecipients: recipients.default([]),
   ageIdentityFile: z.string().min(1).optional(),
+  /** This install's id in object keys (else the data dir's instance.json). */
+  instance: z
+    .string()
+    .regex(INSTANCE_ID, "expected 1-63 of a-z, 0-9 and '-', starting with a letter or digit")
+    .optional(),
+  /** The off-site MAC key (else the data dir's offsite.key); its value is never quoted in an error. */
+  offsiteKey: z.string().trim().regex(KEY_LINE, "expected CHAOSCYPHER-OFFSITE-KEY-1-<64 hex digits>").optional(),
 };
 
 interface OffsiteConfigFields {

@@ -105,6 +105,8 @@ const envNames: Record<keyof Config, string> = {
   s3RetryMaxMs: "CHAOSCYPHER_S3_RETRY_MAX_MS",
   ageRecipients: "CHAOSCYPHER_AGE_RECIPIENTS",
   ageIdentityFile: "CHAOSCYPHER_AGE_IDENTITY_FILE",
+  instance: "CHAOSCYPHER_INSTANCE",
+  offsiteKey: "CHAOSCYPHER_OFFSITE_KEY",
 };
 
 export class ConfigError extends Error {}

@@ -16,6 +16,9 @@ export const redactPaths = [
   "token",
   // Off-site copies: nothing passes credentials to a logger; these catch an SDK object logged by mistake.
   "*.credentials",
+  // The install's off-site MAC key (config and identity); never logged on purpose.
+  "offsiteKey",
+  "*.offsiteKey",
   "*.accessKeyId",
   "*.secretAccessKey",
   "*.sessionToken",

@@ -10,6 +10,15 @@ export const BACKUP_PREFIXES = ["app", "auto", "upload", "prerestore"] as const;
 export type BackupPrefix = (typeof BACKUP_PREFIXES)[number];
 export const PRE_UPGRADE_FILENAME = /^pre-([A-Za-z0-9_]{1,128})-(\d{8})T(\d{6})Z\.db$/;
 
+/** An install's id as requests name it (`legacy` for format-1 off-site copies, which have none). */
+export const installIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "install ids are 1-63 of a-z, 0-9 and '-'")
+  .meta({
+    description: "An install's id; `legacy` names format-1 copies (made before installs had ids).",
+    example: "host-1a2b3c4d",
+  });
+
 export const databaseNameSchema = z
   .string()
   .regex(DATABASE_NAME, "database names are 1-64 letters, digits, '_' or '-'");

@@ -13,6 +13,7 @@ import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
 import { VerificationQueue } from "./backup/verification.js";
 import type { ServiceDeps, ServiceOverrides } from "./deps.js";
 import { ServiceEvents } from "./events/index.js";
+import { loadInstallIdentity } from "./instance/index.js";
 import { OperationLocks } from "./locks.js";
 import { LeaseGuard, type UpgradeReport, upgradeAll } from "./migrations/index.js";
 import { OffsiteService, offsiteSettings } from "./offsite/index.js";
@@ -62,10 +63,11 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Ser
     tasks,
     shutdown: new BackgroundWork(),
     verifications: new VerificationQueue(),
+    instance: loadInstallIdentity(config.dataDir, { instance: config.instance, offsiteKey: config.offsiteKey }),
     ...overrides,
     fileOps: { ...nodeFileOps, ...overrides.fileOps },
   };
-  const offsite = offsiteSettings(config);
+  const offsite = offsiteSettings(config, deps.instance);
   if (offsite && !("offsite" in overrides)) deps.offsite = new OffsiteService(deps, offsite);
   return deps;
 }

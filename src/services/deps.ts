@@ -13,6 +13,7 @@ import type { TaskRunner } from "../workers/run.js";
 import type { AuthRuntime } from "./auth/runtime.js";
 import type { VerificationQueue } from "./backup/verification.js";
 import type { ServiceEvents } from "./events/index.js";
+import type { InstallIdentity } from "./instance/index.js";
 import type { OperationLocks } from "./locks.js";
 import type { OffsiteService } from "./offsite/service.js";
 import type { SchedulerHandle } from "./schedules/scheduler.js";
@@ -61,6 +62,8 @@ export interface ServiceDeps {
   shutdown: BackgroundWork;
   /** Background verification of backups (docs/backups.md); idle until `start`ed by the server. */
   verifications: VerificationQueue;
+  /** This install's id and off-site key (data dir's instance.json/offsite.key, made at first start). */
+  instance: InstallIdentity;
   /** The off-site copy queue (docs/offsite.md); absent when CHAOSCYPHER_S3_BUCKET is not set. Started by the server only. */
   offsite?: OffsiteService;
   /** The server's schedule timers (absent in the CLI): told when a schedule changes, asked for the next run. */

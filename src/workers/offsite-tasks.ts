@@ -7,6 +7,7 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { AgeDecryptStream, AgeEncryptStream, AgeError, parseIdentityFile } from "../lib/age/index.js";
 import { isDiskFull } from "../lib/disk-full.js";
+import { objectMetadata } from "../lib/offsite-format.js";
 import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
 import type { TaskFailureCode } from "./run.js";
 
@@ -91,6 +92,8 @@ export interface UploadArgs {
   kind: string;
   createdAt: string;
   partSize: number;
+  /** Format 2: the install's MAC key (hex), its id, and the key relative to the prefix; absent = format 1. */
+  auth?: { key: string; install: string; relativeKey: string };
 }
 
 export interface UploadResult {
@@ -121,7 +124,7 @@ export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
       Key: args.key,
       Body: body,
       ContentType: args.recipients.length > 0 ? "application/octet-stream" : "application/vnd.sqlite3",
-      Metadata: { version: "1", sha256: expected, size: String(size), kind: args.kind, "created-at": args.createdAt },
+      Metadata: uploadMetadata(args, expected, size),
     },
     partSize: Math.max(args.partSize, Math.ceil(size / 9000)),
     queueSize: 1,
@@ -142,6 +145,20 @@ export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
   return { sha256: expected, size: hasher.bytes };
 }
 
+/** Format 2 metadata with its MAC (docs/offsite.md); format 1's four fields without. */
+function uploadMetadata(args: UploadArgs, sha256: string, size: number): Record<string, string> {
+  if (!args.auth) return { version: "1", sha256, size: String(size), kind: args.kind, "created-at": args.createdAt };
+  return objectMetadata(Buffer.from(args.auth.key, "hex"), {
+    key: args.auth.relativeKey,
+    type: "database",
+    install: args.auth.install,
+    kind: args.kind,
+    createdAt: args.createdAt,
+    size,
+    sha256,
+  });
+}
+
 export interface FetchArgs {
   store: StoreSettings;
   key: string;
@@ -149,6 +166,8 @@ export interface FetchArgs {
   temp: string;
   /** Required for an `.age` object. */
   identityFile?: string | undefined;
+  /** The plaintext SHA-256 the caller authenticated (from the HEAD it checked); else the object's own metadata. */
+  expectedSha256?: string | null;
 }
 
 export interface FetchResult {
@@ -166,7 +185,8 @@ export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
   const client = createS3Client(args.store);
   try {
     const object = await client.send(new GetObjectCommand({ Bucket: args.store.bucket, Key: args.key }));
-    const recorded = object.Metadata?.sha256 ?? null;
+    // The hash the caller authenticated wins over the GET's metadata: the object may have been swapped in between.
+    const recorded = args.expectedSha256 ?? object.Metadata?.sha256 ?? null;
     const source = object.Body as Readable;
     const age = args.key.endsWith(".age") ? decrypter(args.identityFile) : null;
     const hasher = new HashingStream(recorded);

@@ -2232,6 +2232,8 @@ export interface paths {
                 query?: {
                     /** @description The database to act on; defaults to the server's current database. */
                     database?: string;
+                    /** @description Only this install's copies (`legacy`: format 1). */
+                    install?: string;
                 };
                 header?: never;
                 path?: never;
@@ -2456,13 +2458,17 @@ export interface paths {
         put?: never;
         /**
          * Download, decrypt, check and store one copy in the backups (then restore it as usual)
-         * @description 409 without an identity file (CHAOSCYPHER_AGE_IDENTITY_FILE) or when the backup is already here; 422 when the identity cannot decrypt it, its SHA-256 does not match the recorded one, or it is not a usable app database; 503 when the store cannot be reached. Nothing is kept unless every check passed.
+         * @description 409 without an identity file (CHAOSCYPHER_AGE_IDENTITY_FILE) or when the backup is already here; 422 when the identity cannot decrypt it, it cannot be authenticated (`details.reason` `unauthenticated`, `unknown_key`, `mac_mismatch`; `accept_unauthenticated=true` keeps it anyway), its SHA-256 does not match the recorded one, or it is not a usable app database; 503 when the store cannot be reached. Nothing is kept unless every check passed.
          */
         post: {
             parameters: {
                 query?: {
                     /** @description The database to act on; defaults to the server's current database. */
                     database?: string;
+                    /** @description Only this install's copies (`legacy`: format 1). */
+                    install?: string;
+                    /** @description `true`: keep a copy whose MAC is missing or does not verify (a format-1 copy, or one of unknown origin). */
+                    accept_unauthenticated?: "true" | "false";
                 };
                 header?: never;
                 path: {
@@ -3606,11 +3612,25 @@ export interface components {
         };
         RemoteList: {
             database: string;
-            /** @description Newest first. */
+            /** @description This install's id. */
+            install: string;
+            /** @description Every install's copies, newest first. */
             backups: components["schemas"]["RemoteBackup"][];
         };
         RemoteBackup: {
             filename: string;
+            /** @description The install that wrote it; null for a format-1 copy. */
+            install: string | null;
+            /** @description Whether this install wrote it (only those are pruned here). */
+            own: boolean;
+            /** @description The object key. */
+            key: string;
+            format: 1 | 2;
+            /**
+             * @description Whether the object's MAC verifies with a key this host trusts (its own, or one from a recovery kit), or why not.
+             * @enum {string}
+             */
+            authentication: "authenticated" | "unauthenticated" | "unknown_key" | "mac_mismatch";
             /** @description Plaintext bytes, from the object's metadata. */
             size: number;
             /**
@@ -3642,6 +3662,13 @@ export interface components {
             created_at: string;
             kind: components["schemas"]["BackupKind"];
             sha256: string;
+            /** @description The install that wrote the copy; null for format 1. */
+            install: string | null;
+            /**
+             * @description Whether the object's MAC verifies with a key this host trusts (its own, or one from a recovery kit), or why not.
+             * @enum {string}
+             */
+            authentication: "authenticated" | "unauthenticated" | "unknown_key" | "mac_mismatch";
         };
         Schedule: {
             database: string;
@@ -3765,6 +3792,8 @@ export interface components {
              * @example 2026-01-01T02:00:00.000Z
              */
             generated_at: string;
+            /** @description This install's id, carried by its off-site object keys. */
+            instance: string;
             databases: components["schemas"]["DatabaseStatus"][];
         };
         DatabaseStatus: {

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keyLine } from "../../src/lib/offsite-format.js";
 import { createBackup } from "../../src/services/backup/index.js";
 import { createTestApp, makeTempDir, removeDir, type TestApp } from "../helpers/app.js";
 import { waitForState } from "../helpers/offsite.js";
@@ -27,7 +28,8 @@ describe("off-site copies in the maintenance UI", { timeout: 120_000 }, () => {
     const config = offsiteConfig(store, keys.recipient, { ageIdentityFile: keys.identityFile });
     oldHost = createTestApp({ config });
     webDir = await buildUi();
-    host = createTestApp({ config: { ...config, webDir } });
+    // The new host trusts the old host's key (as with its recovery kit), so its copies authenticate.
+    host = createTestApp({ config: { ...config, webDir, offsiteKey: keyLine(oldHost.services.instance.key) } });
     await oldHost.services.offsite?.start();
     await host.services.offsite?.start();
     server = await new Promise<ServerType>((resolve) => {
@@ -84,6 +86,7 @@ describe("off-site copies in the maintenance UI", { timeout: 120_000 }, () => {
     await page.reload();
     const section = page.getByRole("region", { name: "Remote only" });
     await shown(section.getByRole("row", { name: new RegExp(remote.filename.replace(".", "\\.")) }));
+    await shown(section.getByText(oldHost.services.instance.id));
     await section.getByRole("button", { name: `Fetch ${remote.filename}` }).click();
     await shown(section.getByText("Every off-site copy is also on this host."));
     const table = page.getByRole("table", { name: /Backups of default/ });

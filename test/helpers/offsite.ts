@@ -39,3 +39,7 @@ export async function waitForState(t: TestApp, filename: string, state: OffsiteS
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** Where `t` puts a backup's copy in format 2: `<prefix>v2/<install>/db/<db>/<filename>.age`. */
+export const copyKey = (t: TestApp, prefix: string, filename: string, database = "default", suffix = ".age") =>
+  `${prefix}v2/${t.services.instance.id}/db/${database}/${filename}${suffix}`;

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
+import { loadInstallIdentity } from "../../src/services/instance/index.js";
 import { offsiteSettings, retryDelayMs } from "../../src/services/offsite/settings.js";
 import { makeTempDir, removeDir } from "../helpers/app.js";
 import { oneLine, runCli } from "../helpers/cli.js";
@@ -63,7 +64,7 @@ describe("off-site configuration", () => {
       CHAOSCYPHER_S3_RETRY_BASE_MS: "1000",
       CHAOSCYPHER_S3_RETRY_MAX_MS: "60000",
     });
-    const settings = offsiteSettings(config);
+    const settings = offsiteSettings(config, loadInstallIdentity(dir));
     if (!settings) throw new Error("off-site settings expected");
     const delays = [1, 2, 3, 7, 30].map((n) => retryDelayMs(settings, n, () => 0));
     expect(delays).toEqual([1000, 2000, 4000, 60000, 60000]);

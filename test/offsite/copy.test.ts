@@ -11,7 +11,7 @@ import type { ServiceEvent } from "../../src/services/events/index.js";
 import { OffsiteService, offsiteSettings } from "../../src/services/offsite/index.js";
 import { useTestApps } from "../helpers/app.js";
 import { insertNode, withDb } from "../helpers/data.js";
-import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
+import { copyKey, useOffsiteApps, waitForState } from "../helpers/offsite.js";
 import { ageDecrypt, offsiteConfig, useTestStore } from "../helpers/s3.js";
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
@@ -38,7 +38,7 @@ describe("off-site copies", () => {
     };
     for (const [filename, kind] of Object.entries(expected)) {
       const offsite = await waitForState(t, filename, "done");
-      const key = `kinds/default/${filename}.age`;
+      const key = copyKey(t, "kinds/", filename);
       expect(offsite.key).toBe(key);
       const local = readFileSync(path.join(t.dataDir, "backups", "default", filename));
       const stored = s3.store.readObject(key);
@@ -74,14 +74,14 @@ describe("off-site copies", () => {
     });
     const created = (await (await t.request("/api/v1/backup", { method: "POST" })).json()) as { filename: string };
     const offsite = await waitForState(t, created.filename, "done");
-    expect(offsite.key).toBe(`plain/default/${created.filename}`);
+    expect(offsite.key).toBe(copyKey(t, "plain/", created.filename, "default", ""));
     const local = readFileSync(path.join(t.dataDir, "backups", "default", created.filename));
-    expect(s3.store.readObject(`plain/default/${created.filename}`).equals(local)).toBe(true);
+    expect(s3.store.readObject(copyKey(t, "plain/", created.filename, "default", "")).equals(local)).toBe(true);
   });
 
   it("refuses to copy a backup whose bytes no longer match its recorded SHA-256, aborting the upload", async () => {
     const t = newApp({ config: offsiteConfig(s3.store, s3.keys.recipient, { s3Prefix: "mismatch/" }) });
-    const settings = offsiteSettings(t.config);
+    const settings = offsiteSettings(t.config, t.services.instance);
     if (!settings) throw new Error("off-site settings expected");
     // The record says one thing, the file on disk another (bit rot, an edit by hand).
     t.services.offsite = new OffsiteService(t.services, settings, { lookup: async () => "0".repeat(64) });
@@ -96,7 +96,8 @@ describe("off-site copies", () => {
       const created = await createBackup(t.services, "default");
       const failed = await waitForState(t, created.filename, "failed");
       expect(failed.error).toMatch(/SHA-256 does not match/);
-      expect(s3.store.keys().filter((k) => k.startsWith("mismatch/"))).toEqual([]);
+      // Nothing but the install's marker: no copy, complete or partial.
+      expect(s3.store.keys().filter((k) => k.startsWith("mismatch/") && !k.endsWith("/install.json"))).toEqual([]);
       expect(s3.store.incompleteUploads()).toEqual([]);
     } finally {
       await t.services.offsite.stop();
@@ -127,7 +128,7 @@ describe("off-site copies", () => {
     await waitForState(t, created.filename, "done");
     expect(parts.length).toBeGreaterThanOrEqual(8);
     const local = readFileSync(path.join(t.dataDir, "backups", "default", created.filename));
-    const stored = s3.store.readObject(`large/default/${created.filename}.age`);
+    const stored = s3.store.readObject(copyKey(t, "large/", created.filename));
     expect(sha256(ageDecrypt(stored, s3.keys.identityFile))).toBe(sha256(local));
     expect(s3.store.incompleteUploads()).toEqual([]);
   });

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { createBackup } from "../../src/services/backup/index.js";
 import { makeTempDir, type TestApp, useTestApps } from "../helpers/app.js";
 import { withDb } from "../helpers/data.js";
-import { listOffsite, useOffsiteApps, waitForState } from "../helpers/offsite.js";
+import { copyKey, listOffsite, useOffsiteApps, waitForState } from "../helpers/offsite.js";
 import { ageDecrypt, offsiteConfig, useTestStore } from "../helpers/s3.js";
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
@@ -28,7 +28,7 @@ describe("off-site copies survive outages and restarts", () => {
 
   const expectCopied = (t: TestApp, prefix: string, filename: string) => {
     const local = readFileSync(path.join(t.dataDir, "backups", "default", filename));
-    const stored = s3.store.readObject(`${prefix}default/${filename}.age`);
+    const stored = s3.store.readObject(copyKey(t, prefix, filename));
     expect(sha256(ageDecrypt(stored, s3.keys.identityFile))).toBe(sha256(local));
   };
 

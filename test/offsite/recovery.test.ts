@@ -3,10 +3,11 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createBackup } from "../../src/services/backup/index.js";
+import { recoveryKit } from "../../src/services/offsite/kit.js";
 import { runScheduledBackup } from "../../src/services/schedules/index.js";
 import { type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, nodeTitles, withDb } from "../helpers/data.js";
-import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
+import { copyKey, useOffsiteApps, waitForState } from "../helpers/offsite.js";
 import { ageKeyPair, useTestStore } from "../helpers/s3.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -35,7 +36,14 @@ describe("disaster recovery from off-site copies", () => {
     return { t, filename };
   }
 
-  const freshHost = (prefix: string, identityFile: string | null = s3.keys.identityFile) =>
+  /** The old host's recovery kit (its key and an age identity) in a file, as `chaoscypher offsite kit` writes it. */
+  const kitOf = (t: TestApp, identityFile = s3.keys.identityFile) => {
+    const file = path.join(s3.keyDir, `kit-${t.services.instance.id}-${path.basename(identityFile)}`);
+    writeFileSync(file, recoveryKit(t.services, identityFile), { mode: 0o600 });
+    return file;
+  };
+
+  const freshHost = (prefix: string, identityFile: string | null) =>
     newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: prefix, ageIdentityFile: identityFile ?? undefined });
 
   const fetch = (t: TestApp, filename: string) => t.request(`/api/v1/offsite/${filename}/fetch`, { method: "POST" });
@@ -43,8 +51,8 @@ describe("disaster recovery from off-site copies", () => {
   const backupFiles = (t: TestApp) => readdirSync(path.join(t.dataDir, "backups", "default"));
 
   it("lists, fetches and restores a copy on a new host with an empty data dir", async () => {
-    const { filename } = await hostWithCopy("dr/");
-    const fresh = await freshHost("dr/");
+    const { t, filename } = await hostWithCopy("dr/");
+    const fresh = await freshHost("dr/", kitOf(t));
     const listed = (await (await fresh.request("/api/v1/offsite")).json()) as RemoteList;
     expect(listed.backups).toEqual([
       expect.objectContaining({
@@ -64,8 +72,9 @@ describe("disaster recovery from off-site copies", () => {
     const restored = await fresh.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
     expect(restored.status).toBe(200);
     expect(await withDb(fresh.services, "default", nodeTitles)).toEqual(["before the disaster"]);
-    // Already remote: the fetched backup is recorded `done` and not uploaded again.
-    expect((await waitForState(fresh, filename, "done")).key).toBe(`dr/default/${filename}.age`);
+    // The old host's object is the old host's: the new host keeps a copy of its own under its own key.
+    expect((await waitForState(fresh, filename, "done")).key).toBe(copyKey(fresh, "dr/", filename));
+    expect(s3.store.keys()).toContain(copyKey(t, "dr/", filename));
   });
 
   it("refuses to fetch an encrypted copy without an identity file (409)", async () => {
@@ -77,8 +86,8 @@ describe("disaster recovery from off-site copies", () => {
   });
 
   it("answers 422 for a copy the identity cannot decrypt, and leaves no file", async () => {
-    const { filename } = await hostWithCopy("wrongid/");
-    const fresh = await freshHost("wrongid/", other.identityFile);
+    const { t, filename } = await hostWithCopy("wrongid/");
+    const fresh = await freshHost("wrongid/", kitOf(t, other.identityFile));
     const res = await fetch(fresh, filename);
     expect(res.status).toBe(422);
     expect(await res.json()).toMatchObject({ error: "INVALID_BACKUP", details: { reason: "wrong_identity" } });
@@ -87,12 +96,12 @@ describe("disaster recovery from off-site copies", () => {
 
   it("answers 422 for a tampered copy and for one whose bytes do not match the recorded SHA-256", async () => {
     const { t, filename } = await hostWithCopy("tamper/");
-    const key = `tamper/default/${filename}.age`;
+    const key = copyKey(t, "tamper/", filename);
     const original = s3.store.readObject(key);
     const flipped = Buffer.from(original);
     flipped[flipped.length - 100] = (flipped[flipped.length - 100] as number) ^ 0xff;
     writeFileSync(s3.store.objectFile(key), flipped);
-    const fresh = await freshHost("tamper/");
+    const fresh = await freshHost("tamper/", kitOf(t));
     const tampered = await fetch(fresh, filename);
     expect(tampered.status).toBe(422);
     expect(await tampered.json()).toMatchObject({ details: { reason: "decryption_failed" } });
@@ -101,7 +110,7 @@ describe("disaster recovery from off-site copies", () => {
     await withDb(t.services, "default", (db) => insertNode(db, "something else"));
     const second = await createBackup(t.services, "default");
     await waitForState(t, second.filename, "done");
-    writeFileSync(s3.store.objectFile(key), s3.store.readObject(`tamper/default/${second.filename}.age`));
+    writeFileSync(s3.store.objectFile(key), s3.store.readObject(copyKey(t, "tamper/", second.filename)));
     const mismatch = await fetch(fresh, filename);
     expect(mismatch.status).toBe(422);
     expect(await mismatch.json()).toMatchObject({ details: { reason: "checksum_mismatch" } });
@@ -109,9 +118,9 @@ describe("disaster recovery from off-site copies", () => {
   });
 
   it("answers 422 for a copy that decrypts but is not an app database", async () => {
-    const fresh = await freshHost("garbage/");
-    const key = "garbage/default/app_20260101_000000.db.age";
     const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "garbage/" });
+    const fresh = await freshHost("garbage/", kitOf(t));
+    const key = copyKey(t, "garbage/", "app_20260101_000000.db");
     const stray = path.join(t.dataDir, "backups", "default", "app_20260101_000000.db");
     writeFileSync(stray, Buffer.from("not a database at all"));
     await t.services.offsite?.push("default");
@@ -124,7 +133,7 @@ describe("disaster recovery from off-site copies", () => {
   });
 
   it("answers 404 for no such copy and 503 when the store is unreachable", async () => {
-    const fresh = await freshHost("missing/");
+    const fresh = await freshHost("missing/", s3.keys.identityFile);
     const missing = await fetch(fresh, "app_20200101_000000.db");
     expect(missing.status).toBe(404);
     await s3.store.stop();
@@ -141,7 +150,7 @@ describe("disaster recovery from off-site copies", () => {
 
   it("removes the remote copy of a backup pruned by retention, even across an outage and a restart", async () => {
     const { t, filename } = await hostWithCopy("prune/");
-    const key = `prune/default/${filename}.age`;
+    const key = copyKey(t, "prune/", filename);
     const dir = path.join(t.dataDir, "backups", "default");
     expect(s3.store.keys()).toContain(key);
     // A pruned copy goes only once a newer kept backup is verified and safe off-site (I2).
@@ -177,9 +186,9 @@ describe("disaster recovery from off-site copies", () => {
     clock = new Date("2026-03-02T02:00:00Z");
     const second = await runScheduledBackup(t.services, "default", settings, () => "ok");
     await waitForState(t, second.filename as string, "done");
-    const pruned = `sched/default/${first.filename}.age`;
+    const pruned = copyKey(t, "sched/", first.filename as string);
     while (s3.store.keys().includes(pruned)) await sleep(50);
-    expect(s3.store.keys()).toContain(`sched/default/${second.filename}.age`);
+    expect(s3.store.keys()).toContain(copyKey(t, "sched/", second.filename as string));
   });
 
   it("keeps the remote copy on a plain delete and removes both with ?offsite=true", async () => {
@@ -189,16 +198,16 @@ describe("disaster recovery from off-site copies", () => {
     await waitForState(t, both.filename, "done");
     const userDelete = await t.request(`/api/v1/backup/${filename}`, { method: "DELETE" });
     expect(userDelete.status).toBe(204);
-    expect(s3.store.keys()).toContain(`delete/default/${filename}.age`);
+    expect(s3.store.keys()).toContain(copyKey(t, "delete/", filename));
 
     const res = await t.request(`/api/v1/backup/${both.filename}?offsite=true`, { method: "DELETE" });
     expect(res.status).toBe(204);
-    expect(s3.store.keys()).not.toContain(`delete/default/${both.filename}.age`);
+    expect(s3.store.keys()).not.toContain(copyKey(t, "delete/", both.filename));
     expect(existsSync(path.join(t.dataDir, "backups", "default", both.filename))).toBe(false);
     // Only remote now: ?offsite=true removes that copy too, and then there is nothing left to delete.
     const remoteOnly = await t.request(`/api/v1/backup/${filename}?offsite=true`, { method: "DELETE" });
     expect(remoteOnly.status).toBe(204);
-    expect(s3.store.keys()).not.toContain(`delete/default/${filename}.age`);
+    expect(s3.store.keys()).not.toContain(copyKey(t, "delete/", filename));
     expect((await t.request(`/api/v1/backup/${filename}?offsite=true`, { method: "DELETE" })).status).toBe(404);
   });
 });

@@ -3,6 +3,7 @@ import { resolveDatabase } from "../../services/databases/index.js";
 import type { ServiceDeps } from "../../services/deps.js";
 import { requireOffsite } from "../../services/offsite/access.js";
 import { fetchCopy, listRemoteCopies } from "../../services/offsite/index.js";
+import { recoveryKit, writeRecoveryKit } from "../../services/offsite/kit.js";
 import {
   action,
   type CommonOptions,
@@ -11,12 +12,24 @@ import {
   formatBytes,
   PartialFailure,
   table,
+  withCommonOptions,
   withServices,
 } from "../common.js";
 
 interface OffsiteOptions extends CommonOptions {
   database?: string;
+  install?: string;
+  acceptUnauthenticated?: boolean;
+  out?: string;
+  identity?: string;
 }
+
+const AUTH_LABEL = {
+  authenticated: "yes",
+  unauthenticated: "NO (none)",
+  unknown_key: "NO (unknown key)",
+  mac_mismatch: "NO (mismatch)",
+};
 
 export function offsiteCommands(): Command {
   const offsite = new Command("offsite").description(
@@ -24,27 +37,31 @@ export function offsiteCommands(): Command {
   );
 
   offsite.addCommand(
-    databaseCommand("list", "list a database's copies in the bucket (also those this host does not have)").action(
-      action<OffsiteOptions>((options) =>
-        withOffsite(options, async (deps) => {
-          const listed = await listRemoteCopies(deps, options.database ?? deps.settings.current);
-          const rows = listed.backups.map((b) => [
-            b.filename,
-            formatBytes(b.size),
-            b.created_at,
-            b.kind,
-            b.local ? "yes" : "no",
-          ]);
-          emit(
-            options,
-            listed,
-            rows.length === 0
-              ? `no off-site copies of database ${listed.database}`
-              : table([["FILENAME", "SIZE", "CREATED (UTC)", "KIND", "LOCAL"], ...rows]),
-          );
-        }),
+    databaseCommand("list", "list every install's copies of a database in the bucket (also those this host lacks)")
+      .option("--install <id>", "only this install's copies (`legacy`: those made before installs had ids)")
+      .action(
+        action<OffsiteOptions>((options) =>
+          withOffsite(options, async (deps) => {
+            const listed = await listRemoteCopies(deps, options.database ?? deps.settings.current, options);
+            const rows = listed.backups.map((b) => [
+              b.filename,
+              `${b.install ?? "legacy"}${b.own ? " (this)" : ""}`,
+              formatBytes(b.size),
+              b.created_at,
+              b.kind,
+              b.local ? "yes" : "no",
+              AUTH_LABEL[b.authentication],
+            ]);
+            emit(
+              options,
+              listed,
+              rows.length === 0
+                ? `no off-site copies of database ${listed.database}`
+                : table([["FILENAME", "INSTALL", "SIZE", "CREATED (UTC)", "KIND", "LOCAL", "AUTHENTICATED"], ...rows]),
+            );
+          }),
+        ),
       ),
-    ),
   );
 
   offsite.addCommand(
@@ -70,13 +87,19 @@ export function offsiteCommands(): Command {
   offsite.addCommand(
     databaseCommand("fetch", "download, decrypt, check and store one copy in backups/<db>/ (then `backup restore` it)")
       .argument("<file>", "backup filename, as `offsite list` shows it")
+      .option("--install <id>", "the install whose copy to fetch (default: this one's, else the only one)")
+      .option("--accept-unauthenticated", "keep a copy that cannot be authenticated (format 1, unknown origin)")
       .action(
         action<OffsiteOptions>((options, file) =>
           withOffsite(options, async (deps) => {
             const database = resolveDatabase(deps, options.database);
             const progress = byteProgress(`fetching ${file}`, options.json);
             try {
-              const fetched = await fetchCopy(deps, database, file as string, { onProgress: progress.update });
+              const fetched = await fetchCopy(deps, database, file as string, {
+                onProgress: progress.update,
+                install: options.install,
+                acceptUnauthenticated: options.acceptUnauthenticated,
+              });
               emit(
                 options,
                 fetched,
@@ -86,6 +109,32 @@ export function offsiteCommands(): Command {
             } finally {
               progress.done();
             }
+          }),
+        ),
+      ),
+  );
+  offsite.addCommand(
+    withCommonOptions(
+      new Command("kit").description(
+        "print (or --out: write, 0600) the recovery kit: the age identity and this install's off-site key",
+      ),
+    )
+      .option("--out <file>", "write it to a new file readable only by you instead of printing it")
+      .option("--identity <file>", "the age identity file to put in it (default: CHAOSCYPHER_AGE_IDENTITY_FILE)")
+      .action(
+        action<OffsiteOptions>((options) =>
+          withServices(options, async (deps) => {
+            const kit = recoveryKit(deps, options.identity ?? deps.config.ageIdentityFile);
+            if (!options.out) {
+              process.stdout.write(kit);
+              return;
+            }
+            await writeRecoveryKit(options.out, kit);
+            emit(
+              options,
+              { file: options.out, install: deps.instance.id },
+              `recovery kit written to ${options.out}; move it off this host`,
+            );
           }),
         ),
       ),

@@ -40,7 +40,7 @@ export function statusCommand(): Command {
         ]);
         const warnings = status.databases.flatMap((d) => (d.warning ? [`${d.name}: ${d.warning.message}`] : []));
         const header = ["DATABASE", "SIZE", "NEWEST BACKUP (UTC)", "AGE", "SCHEDULE", "OFF-SITE", "STATE"];
-        emit(options, status, [...table([header, ...rows]), ...warnings]);
+        emit(options, status, [`install ${status.instance}`, ...table([header, ...rows]), ...warnings]);
       }),
     ),
   );

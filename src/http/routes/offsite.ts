@@ -3,7 +3,7 @@ import { fetchCopy, listRemoteCopies, pushCopies } from "../../services/offsite/
 import { errorResponses, jsonResponse } from "../openapi/responses.js";
 import { apiRouter, defineRoute } from "../openapi/router.js";
 import { BackupFilenameParam, DatabaseQuery } from "../schemas/common.js";
-import { FetchedBackup, PushResult, RemoteList } from "../schemas/offsite.js";
+import { FetchedBackup, FetchQuery, ListQuery, PushResult, RemoteList } from "../schemas/offsite.js";
 
 const tags = ["Off-site copies"];
 
@@ -13,7 +13,7 @@ const list = defineRoute({
   tags,
   summary: "List a database's copies in the bucket (also those this host lacks)",
   description: "Read from the store, not from local records: a new host after a disaster sees every copy.",
-  request: { query: DatabaseQuery },
+  request: { query: ListQuery },
   responses: { 200: jsonResponse(RemoteList, "The remote copies."), ...errorResponses(400, 401, 409, 503) },
 });
 
@@ -36,9 +36,10 @@ const fetch = defineRoute({
   summary: "Download, decrypt, check and store one copy in the backups (then restore it as usual)",
   description:
     "409 without an identity file (CHAOSCYPHER_AGE_IDENTITY_FILE) or when the backup is already here; 422 when " +
-    "the identity cannot decrypt it, its SHA-256 does not match the recorded one, or it is not a usable app " +
+    "the identity cannot decrypt it, it cannot be authenticated (`details.reason` `unauthenticated`, `unknown_key`, " +
+    "`mac_mismatch`; `accept_unauthenticated=true` keeps it anyway), its SHA-256 does not match the recorded one, or it is not a usable app " +
     "database; 503 when the store cannot be reached. Nothing is kept unless every check passed.",
-  request: { params: BackupFilenameParam, query: DatabaseQuery },
+  request: { params: BackupFilenameParam, query: FetchQuery },
   responses: {
     201: jsonResponse(FetchedBackup, "Stored in `backups/<db>/` under its own name."),
     ...errorResponses(400, 401, 403, 404, 409, 422, 503, 507),
@@ -49,7 +50,8 @@ const fetch = defineRoute({
 export const offsiteRoutes = apiRouter()
   .openapi(list, async (c) => {
     const deps = c.get("services");
-    return c.json(await listRemoteCopies(deps, c.req.valid("query").database ?? deps.settings.current), 200);
+    const query = c.req.valid("query");
+    return c.json(await listRemoteCopies(deps, query.database ?? deps.settings.current, query), 200);
   })
   .openapi(push, async (c) => {
     const deps = c.get("services");
@@ -57,6 +59,8 @@ export const offsiteRoutes = apiRouter()
   })
   .openapi(fetch, async (c) => {
     const deps = c.get("services");
-    const database = resolveDatabase(deps, c.req.valid("query").database);
-    return c.json(await fetchCopy(deps, database, c.req.valid("param").filename), 201);
+    const query = c.req.valid("query");
+    const database = resolveDatabase(deps, query.database);
+    const options = { install: query.install, acceptUnauthenticated: query.accept_unauthenticated === "true" };
+    return c.json(await fetchCopy(deps, database, c.req.valid("param").filename, options), 201);
   });

@@ -1,12 +1,25 @@
 import { z } from "zod";
+import { installIdSchema } from "../../lib/names.js";
 import { BackupKind } from "./backup.js";
 import { BackupStamp, DatabaseQuery } from "./common.js";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
+const Authentication = z.enum(["authenticated", "unauthenticated", "unknown_key", "mac_mismatch"]).meta({
+  description:
+    "Whether the object's MAC verifies with a key this host trusts (its own, or one from a recovery kit), or why not.",
+});
+
+export const InstallId = installIdSchema;
+
 export const RemoteBackup = z
   .object({
     filename: z.string(),
+    install: z.string().nullable().meta({ description: "The install that wrote it; null for a format-1 copy." }),
+    own: z.boolean().meta({ description: "Whether this install wrote it (only those are pruned here)." }),
+    key: z.string().meta({ description: "The object key." }),
+    format: z.union([z.literal(1), z.literal(2)]),
+    authentication: Authentication,
     size: z.int().nonnegative().meta({ description: "Plaintext bytes, from the object's metadata." }),
     created_at: BackupStamp,
     kind: BackupKind,
@@ -17,7 +30,11 @@ export const RemoteBackup = z
   .meta({ id: "RemoteBackup" });
 
 export const RemoteList = z
-  .object({ database: z.string(), backups: z.array(RemoteBackup).meta({ description: "Newest first." }) })
+  .object({
+    database: z.string(),
+    install: z.string().meta({ description: "This install's id." }),
+    backups: z.array(RemoteBackup).meta({ description: "Every install's copies, newest first." }),
+  })
   .meta({ id: "RemoteList" });
 
 export const PushResult = z
@@ -35,8 +52,21 @@ export const FetchedBackup = z
     created_at: BackupStamp,
     kind: BackupKind,
     sha256: Sha256,
+    install: z.string().nullable().meta({ description: "The install that wrote the copy; null for format 1." }),
+    authentication: Authentication,
   })
   .meta({ id: "FetchedBackup" });
+
+export const ListQuery = DatabaseQuery.extend({
+  install: InstallId.optional().meta({ description: "Only this install's copies (`legacy`: format 1)." }),
+});
+
+export const FetchQuery = ListQuery.extend({
+  accept_unauthenticated: z.enum(["true", "false"]).optional().meta({
+    description:
+      "`true`: keep a copy whose MAC is missing or does not verify (a format-1 copy, or one of unknown origin).",
+  }),
+});
 
 /** `DELETE /backup/:f?offsite=true` removes the remote copy first, then the local file. */
 export const DeleteQuery = DatabaseQuery.extend({

@@ -29,5 +29,9 @@ export const DatabaseStatusSchema = z
   .meta({ id: "DatabaseStatus" });
 
 export const ServiceStatusSchema = z
-  .object({ generated_at: IsoTime, databases: z.array(DatabaseStatusSchema) })
+  .object({
+    generated_at: IsoTime,
+    instance: z.string().meta({ description: "This install's id, carried by its off-site object keys." }),
+    databases: z.array(DatabaseStatusSchema),
+  })
   .meta({ id: "ServiceStatus" });

@@ -8,7 +8,16 @@ import type { ServiceDeps } from "../deps.js";
 import type { Sha256Lookup } from "./checksum.js";
 import { claimCopy } from "./claim.js";
 import { abortIncompleteUploads, deleteObject } from "./remote.js";
-import { candidateKeys, type OffsiteSettings, objectKey, STREAMING_WORKER_LIMITS } from "./settings.js";
+import {
+  candidateKeys,
+  isLegacyKey,
+  legacyKeys,
+  type OffsiteSettings,
+  objectKey,
+  ownsKey,
+  relativeKey,
+  STREAMING_WORKER_LIMITS,
+} from "./settings.js";
 import {
   type OffsiteRecord,
   readRecord,
@@ -23,6 +32,8 @@ export interface CopyContext {
   settings: OffsiteSettings;
   client: S3Client;
   lookup: Sha256Lookup;
+  /** Writes `v2/<install>/install.json` once per process, before this install's first copy. */
+  ensureMarker: () => Promise<void>;
 }
 
 /** The local backup disappeared (deleted, pruned): there is nothing left to copy. */
@@ -76,6 +87,7 @@ async function copyClaimed(
   if (previous?.state === "uploading" || previous?.state === "failed") {
     await abortIncompleteUploads(ctx.client, settings.store.bucket, previous.key ?? key, deps.logger);
   }
+  await ctx.ensureMarker();
   const log = deps.logger.child({ database, filename, operation: "offsite", object: key });
   const started = performance.now();
   log.info({ attempt: attempts }, "off-site copy started");
@@ -92,6 +104,7 @@ async function copyClaimed(
         kind: parsed?.kind ?? "backup",
         createdAt: parsed?.createdAt ?? "",
         partSize: settings.partSize,
+        auth: { key: settings.key.toString("hex"), install: settings.install, relativeKey: relativeKey(settings, key) },
       },
       { signal, resourceLimits: STREAMING_WORKER_LIMITS },
     )
@@ -147,15 +160,21 @@ export async function recordFailure(
   });
 }
 
-/** Removes a pruned backup's remote copy (the keys its tombstone names, and both key spellings), then the tombstone. */
+/**
+ * Removes a pruned backup's remote copy, then the tombstone. Only this install's format-2 keys go (I4), and the
+ * format-1 key of the same name: format 1 has no owner (every install wrote that one key), so it is pruned as before.
+ */
 export async function deleteRemoteCopy(ctx: CopyContext, database: string, filename: string): Promise<void> {
   const dir = ctx.deps.paths.backupDir(database);
   const record = await readRecord(dir, filename);
-  const keys = new Set([
-    ...(await readTombstone(dir, filename)),
-    ...(record?.key ? [record.key] : []),
-    ...candidateKeys(ctx.settings, database, filename),
-  ]);
+  const named = [...(await readTombstone(dir, filename)), ...(record?.key ? [record.key] : [])];
+  const keys = new Set(
+    [
+      ...named,
+      ...candidateKeys(ctx.settings, database, filename),
+      ...legacyKeys(ctx.settings, database, filename),
+    ].filter((key) => ownsKey(ctx.settings, key) || isLegacyKey(ctx.settings, key)),
+  );
   for (const key of keys) await deleteObject(ctx.client, ctx.settings.store.bucket, key);
   await removeTombstone(dir, filename);
   if (!existsSync(path.join(dir, filename))) await removeRecord(dir, filename);

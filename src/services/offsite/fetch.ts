@@ -4,15 +4,18 @@ import path from "node:path";
 import { FETCH_TEMP } from "../../db/paths.js";
 import { ConflictError, InvalidBackupError, NotFoundError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
+import type { MacVerdict } from "../../lib/offsite-format.js";
 import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
 import { serviceErrorOf } from "../../workers/run.js";
 import { type BackupKind, parseBackupName, resolveBackupPath } from "../backup/files.js";
 import { ensureFreeSpace } from "../backup/storage.js";
 import type { ServiceDeps } from "../deps.js";
 import { requireOffsite } from "./access.js";
-import { headObject, type RemoteMetadata } from "./remote.js";
+import { authenticate, keyInstall } from "./auth.js";
+import { LEGACY_INSTALL } from "./list.js";
+import { headObject, listInstalls, type RemoteMetadata } from "./remote.js";
 import type { OffsiteService } from "./service.js";
-import { AGE_SUFFIX, candidateKeys, STREAMING_WORKER_LIMITS } from "./settings.js";
+import { AGE_SUFFIX, candidateKeys, legacyKeys, ownsKey, STREAMING_WORKER_LIMITS } from "./settings.js";
 import { writeRecord } from "./sidecar.js";
 
 export interface FetchedBackup {
@@ -22,9 +25,17 @@ export interface FetchedBackup {
   created_at: string;
   kind: BackupKind;
   sha256: string;
+  /** The install that wrote the copy; null for a format-1 copy. */
+  install: string | null;
+  /** `authenticated`, or what was accepted with `acceptUnauthenticated`. */
+  authentication: MacVerdict;
 }
 
 export interface FetchOptions {
+  /** The install whose copy to fetch (`legacy` for a format-1 copy); default: this install's, else the only one. */
+  install?: string | undefined;
+  /** Keep a copy whose MAC is missing or does not verify (a format-1 copy, a planted object): the operator's call. */
+  acceptUnauthenticated?: boolean | undefined;
   /** Bytes of plaintext written so far and the expected total, a few times a second (the CLI's progress). */
   onProgress?: (written: number, total: number) => void;
 }
@@ -46,12 +57,13 @@ export async function fetchCopy(
   const dir = deps.paths.backupDir(database);
   const dest = resolveBackupPath(dir, filename);
   if (existsSync(dest)) throw new ConflictError(`backup "${filename}" is already here`, { filename });
-  const { key, meta } = await findObject(service, database, filename);
+  const { key, meta } = await findObject(service, database, filename, options.install);
   if (key.endsWith(AGE_SUFFIX) && !service.settings.identityFile) {
     throw new ConflictError(
       "this copy is age-encrypted and no identity is configured: set CHAOSCYPHER_AGE_IDENTITY_FILE",
     );
   }
+  const authentication = checkAuthentication(deps, service, key, meta, options.acceptUnauthenticated === true);
   await mkdir(dir, { recursive: true });
   const expectedSize = meta.size ?? meta.storedSize;
   await ensureFreeSpace(dir, expectedSize, deps.config.backupFreeMarginBytes);
@@ -64,7 +76,13 @@ export async function fetchCopy(
     const fetched = await deps.tasks
       .run(
         "offsiteFetch",
-        { store: service.settings.store, key, temp, identityFile: service.settings.identityFile },
+        {
+          store: service.settings.store,
+          key,
+          temp,
+          identityFile: service.settings.identityFile,
+          expectedSha256: meta.sha256,
+        },
         { resourceLimits: STREAMING_WORKER_LIMITS },
       )
       .catch((error: unknown) => {
@@ -74,13 +92,17 @@ export async function fetchCopy(
     await validate(deps, temp);
     await placeWithoutOverwrite(temp, dest, filename);
     await fsyncDirAsync(dir);
-    await writeRecord(dir, filename, {
-      state: "done",
-      key,
-      at: deps.now().toISOString(),
-      attempts: 0,
-      sha256: fetched.sha256,
-    });
+    // Already remote only when the copy is this install's: another's (or a format-1 one) is copied under our key,
+    // since its owner may prune it and this install never deletes what it does not own.
+    if (ownsKey(service.settings, key)) {
+      await writeRecord(dir, filename, {
+        state: "done",
+        key,
+        at: deps.now().toISOString(),
+        attempts: 0,
+        sha256: fetched.sha256,
+      });
+    }
     const durationMs = Math.round(performance.now() - started);
     log.info({ size: fetched.size, durationMs, outcome: "ok" }, "off-site fetch finished");
     const parsed = parseBackupName(filename);
@@ -93,6 +115,8 @@ export async function fetchCopy(
       created_at: parsed?.createdAt ?? "",
       kind,
       sha256: fetched.sha256,
+      install: keyInstall(service.settings, key),
+      authentication,
     };
   } catch (error) {
     await removeDatabaseFile(temp);
@@ -105,16 +129,72 @@ export async function fetchCopy(
   }
 }
 
+/** Own copy first, then a format-1 one, then another install's when exactly one has it. */
 async function findObject(
   service: OffsiteService,
   database: string,
   filename: string,
+  install: string | undefined,
 ): Promise<{ key: string; meta: RemoteMetadata }> {
-  for (const key of candidateKeys(service.settings, database, filename)) {
-    const meta = await headObject(service.client, service.settings.store.bucket, key);
-    if (meta) return { key, meta };
+  const { settings } = service;
+  const first = async (keys: string[]) => {
+    for (const key of keys) {
+      const meta = await headObject(service.client, settings.store.bucket, key);
+      if (meta) return { key, meta };
+    }
+    return null;
+  };
+  const notFound = () =>
+    new NotFoundError(`no off-site copy of "${filename}" in database ${database}`, { filename, install });
+  if (install === LEGACY_INSTALL) return (await first(legacyKeys(settings, database, filename))) ?? throwIt(notFound());
+  if (install) return (await first(candidateKeys(settings, database, filename, install))) ?? throwIt(notFound());
+  const mine =
+    (await first(candidateKeys(settings, database, filename))) ??
+    (await first(legacyKeys(settings, database, filename)));
+  if (mine) return mine;
+  const others: { key: string; meta: RemoteMetadata; install: string }[] = [];
+  for (const other of await listInstalls(service.client, settings)) {
+    if (other === settings.install) continue;
+    const hit = await first(candidateKeys(settings, database, filename, other));
+    if (hit) others.push({ ...hit, install: other });
   }
-  throw new NotFoundError(`no off-site copy of "${filename}" in database ${database}`, { filename });
+  if (others.length > 1) {
+    throw new ConflictError(
+      `several installs have a copy of "${filename}" (${others.map((o) => o.install).join(", ")}): choose one with install`,
+      { filename, installs: others.map((o) => o.install) },
+    );
+  }
+  return others[0] ?? throwIt(notFound());
+}
+
+const throwIt = (error: Error): never => {
+  throw error;
+};
+
+/**
+ * A copy is kept only when its MAC verifies with a trusted key, unless the operator accepts it explicitly (a
+ * format-1 copy has none; anyone who can write to the bucket can plant an object encrypted to the public recipient).
+ */
+function checkAuthentication(
+  deps: ServiceDeps,
+  service: OffsiteService,
+  key: string,
+  meta: RemoteMetadata,
+  accept: boolean,
+): MacVerdict {
+  const verdict = authenticate(service.settings, key, meta, { type: "database" });
+  if (verdict === "authenticated") return verdict;
+  const install = keyInstall(service.settings, key);
+  if (!accept) {
+    throw new InvalidBackupError(
+      `the off-site copy cannot be authenticated (${verdict}): no install whose key this host trusts wrote it. ` +
+        "Give this host that install's recovery kit, or accept it explicitly (accept_unauthenticated=true, " +
+        "--accept-unauthenticated) if you know where it came from",
+      { reason: verdict, install },
+    );
+  }
+  deps.logger.warn({ object: key, install, authentication: verdict }, "unauthenticated off-site copy accepted");
+  return verdict;
 }
 
 /** A hard link fails when the name is taken, so a fetch racing another never replaces a backup. */

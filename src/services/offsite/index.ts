@@ -7,10 +7,17 @@ import type { ServiceDeps } from "../deps.js";
 import { requireOffsite } from "./access.js";
 import { deleteRemoteCopy } from "./copy.js";
 import { headObject } from "./remote.js";
-import { candidateKeys } from "./settings.js";
+import { candidateKeys, legacyKeys } from "./settings.js";
 
 export { type FetchedBackup, type FetchOptions, fetchCopy } from "./fetch.js";
-export { type BackupOffsite, listRemoteCopies, offsiteCounts, offsiteOfBackups, type RemoteBackup } from "./list.js";
+export {
+  type BackupOffsite,
+  LEGACY_INSTALL,
+  listRemoteCopies,
+  offsiteCounts,
+  offsiteOfBackups,
+  type RemoteBackup,
+} from "./list.js";
 export { OffsiteService } from "./service.js";
 export { offsiteSettings } from "./settings.js";
 
@@ -31,7 +38,10 @@ export async function deleteBackupEverywhere(deps: ServiceDeps, database: string
   const dir = deps.paths.backupDir(database);
   const local = existsSync(resolveBackupPath(dir, filename));
   if (!local) {
-    const keys = candidateKeys(service.settings, database, filename);
+    const keys = [
+      ...candidateKeys(service.settings, database, filename),
+      ...legacyKeys(service.settings, database, filename),
+    ];
     const found = await Promise.all(keys.map((key) => headObject(service.client, service.settings.store.bucket, key)));
     if (found.every((meta) => meta === null)) {
       throw new NotFoundError(`backup "${filename}" does not exist here or off-site`, { filename });

@@ -2,14 +2,23 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { ValidationError } from "../../errors.js";
 import { databaseNameSchema } from "../../lib/names.js";
+import type { MacVerdict } from "../../lib/offsite-format.js";
 import { type BackupKind, listBackupFiles, parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import { requireOffsite } from "./access.js";
-import { headObject, listObjects, type RemoteObject } from "./remote.js";
+import { authenticate } from "./auth.js";
+import { headObject, listInstalls, listObjects, type RemoteObject } from "./remote.js";
+import { databasePrefix, installDatabasePrefix } from "./settings.js";
 import { type OffsiteStateName, publicState, readRecord } from "./sidecar.js";
 
 export interface RemoteBackup {
   filename: string;
+  /** The install that wrote it; null for a format-1 copy (made before installs had ids). */
+  install: string | null;
+  /** Whether this install wrote it (and so may prune it). */
+  own: boolean;
+  key: string;
+  format: 1 | 2;
   /** Plaintext bytes, as recorded in the object's metadata (else the stored size). */
   size: number;
   created_at: string;
@@ -17,42 +26,80 @@ export interface RemoteBackup {
   sha256: string | null;
   local: boolean;
   encrypted: boolean;
+  /** Whether its MAC verifies with a key this host trusts, or why not. */
+  authentication: MacVerdict;
 }
 
 const HEAD_CONCURRENCY = 4;
 
+interface Found extends RemoteObject {
+  install: string | null;
+}
+
 /**
- * The copies in the bucket for one database, newest first, read from the store itself (a new host has no
- * records). The database need not exist here yet: listing is how a disaster recovery starts.
+ * The copies in the bucket for one database, every install's and the format-1 ones, newest first, read from the
+ * store itself (a new host has no records). The database need not exist here yet: listing is how a recovery starts.
  */
 export async function listRemoteCopies(
   deps: ServiceDeps,
   database: string,
-): Promise<{ database: string; backups: RemoteBackup[] }> {
+  options: { install?: string | undefined } = {},
+): Promise<{ database: string; install: string; backups: RemoteBackup[] }> {
   const service = requireOffsite(deps);
+  const { settings, client } = service;
   if (!databaseNameSchema.safeParse(database).success) throw new ValidationError("invalid database name", { database });
-  const objects = await listObjects(service.client, service.settings, database, (n) => parseBackupName(n) !== null);
-  const byName = new Map<string, RemoteObject>();
-  for (const object of objects) {
-    const seen = byName.get(object.filename);
-    if (!seen || (object.encrypted && !seen.encrypted)) byName.set(object.filename, object);
+  const isBackup = (n: string) => parseBackupName(n) !== null;
+  const found: Found[] = [];
+  const installs = options.install ? [options.install] : await listInstalls(client, settings);
+  for (const install of installs) {
+    if (install === LEGACY_INSTALL) continue;
+    const objects = await listObjects(client, settings, installDatabasePrefix(settings, database, install), isBackup);
+    found.push(...preferEncrypted(objects).map((o) => ({ ...o, install })));
+  }
+  if (!options.install || options.install === LEGACY_INSTALL) {
+    const legacy = await listObjects(client, settings, databasePrefix(settings, database), isBackup);
+    found.push(...preferEncrypted(legacy).map((o) => ({ ...o, install: null })));
   }
   const dir = deps.paths.backupDir(database);
-  const backups = await mapLimit([...byName.values()], HEAD_CONCURRENCY, async (object) => {
-    const meta = await headObject(service.client, service.settings.store.bucket, object.key);
+  const backups = await mapLimit(found, HEAD_CONCURRENCY, async (object) => {
+    const meta = await headObject(client, settings.store.bucket, object.key);
     const parsed = parseBackupName(object.filename);
     return {
       filename: object.filename,
+      install: object.install,
+      own: object.install === settings.install,
+      key: object.key,
+      format: object.install === null ? 1 : 2,
       size: meta?.size ?? object.storedSize,
       created_at: parsed?.createdAt ?? "",
       kind: parsed?.kind ?? "backup",
       sha256: meta?.sha256 ?? null,
       local: existsSync(path.join(dir, object.filename)),
       encrypted: object.encrypted,
+      authentication: meta ? authenticate(settings, object.key, meta, { type: "database" }) : "unauthenticated",
     } satisfies RemoteBackup;
   });
-  backups.sort((a, b) => b.created_at.localeCompare(a.created_at) || b.filename.localeCompare(a.filename));
-  return { database, backups };
+  backups.sort(
+    (a, b) =>
+      b.created_at.localeCompare(a.created_at) ||
+      b.filename.localeCompare(a.filename) ||
+      Number(b.own) - Number(a.own) ||
+      (a.install ?? "").localeCompare(b.install ?? ""),
+  );
+  return { database, install: settings.install, backups };
+}
+
+/** The name a request uses for format-1 copies, which have no install. */
+export const LEGACY_INSTALL = "legacy";
+
+/** One object per backup name within one folder: the encrypted one when both spellings exist. */
+function preferEncrypted(objects: RemoteObject[]): RemoteObject[] {
+  const byName = new Map<string, RemoteObject>();
+  for (const object of objects) {
+    const seen = byName.get(object.filename);
+    if (!seen || (object.encrypted && !seen.encrypted)) byName.set(object.filename, object);
+  }
+  return [...byName.values()];
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {

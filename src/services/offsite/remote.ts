@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -5,13 +6,15 @@ import {
   ListMultipartUploadsCommand,
   type ListMultipartUploadsCommandOutput,
   ListObjectsV2Command,
+  PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { NotFoundError, StoreUnavailableError } from "../../errors.js";
 import { FormatVersionError } from "../../lib/format.js";
+import { keyId, objectMetadata } from "../../lib/offsite-format.js";
 import { describeStoreError } from "../../lib/s3-client.js";
 import type { Logger } from "../../logger.js";
-import { AGE_SUFFIX, databasePrefix, type OffsiteSettings } from "./settings.js";
+import { AGE_SUFFIX, FORMAT2_ROOT, installPrefix, type OffsiteSettings, relativeKey } from "./settings.js";
 
 /** Small control calls to the store (list, head, delete, abort); they carry no backup bytes. */
 
@@ -29,6 +32,12 @@ export interface RemoteMetadata {
   kind: string | null;
   createdAt: string | null;
   storedSize: number;
+  /** `1` (also when absent) or `2`; format 2's fields below are null on a format-1 object. */
+  version: string;
+  type: string | null;
+  install: string | null;
+  keyId: string | null;
+  mac: string | null;
 }
 
 /** Maps a store failure to the error a client sees: 404 for a missing object, else 503 saying why. */
@@ -41,14 +50,13 @@ export function storeError(error: unknown, what: string): Error {
   });
 }
 
-/** Every object under `<prefix><db>/` whose name is a backup's (with or without `.age`). */
+/** Every object under `prefix` (a database's folder) whose name is a backup's (with or without `.age`). */
 export async function listObjects(
   client: S3Client,
   settings: OffsiteSettings,
-  database: string,
+  prefix: string,
   isBackupName: (name: string) => boolean,
 ): Promise<RemoteObject[]> {
-  const prefix = databasePrefix(settings, database);
   const objects: RemoteObject[] = [];
   let token: string | undefined;
   do {
@@ -69,13 +77,75 @@ export async function listObjects(
   return objects;
 }
 
+/** The installs that wrote format-2 objects under the prefix: `<prefix>v2/<install>/` folders. */
+export async function listInstalls(client: S3Client, settings: OffsiteSettings): Promise<string[]> {
+  const root = `${settings.prefix}${FORMAT2_ROOT}`;
+  const installs: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client
+      .send(
+        new ListObjectsV2Command({
+          Bucket: settings.store.bucket,
+          Prefix: root,
+          Delimiter: "/",
+          ContinuationToken: token,
+        }),
+      )
+      .catch((error: unknown) => {
+        throw storeError(error, "listing the off-site installs failed");
+      });
+    for (const common of page.CommonPrefixes ?? []) {
+      const name = (common.Prefix ?? "").slice(root.length).replace(/\/$/, "");
+      if (name) installs.push(name);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return installs.sort();
+}
+
+/**
+ * `<prefix>v2/<install>/install.json`: who this install is (never a secret), authenticated like every object. It
+ * also makes the install's folder show up in a delimited listing on stores that only see one level deep (s3rver).
+ */
+export async function putInstallMarker(client: S3Client, settings: OffsiteSettings, createdAt: string): Promise<void> {
+  const key = `${installPrefix(settings)}install.json`;
+  const body = Buffer.from(
+    `${JSON.stringify({ format: 2, install: settings.install, key_id: keyId(settings.key), created_at: createdAt })}\n`,
+  );
+  const metadata = objectMetadata(settings.key, {
+    key: relativeKey(settings, key),
+    type: "install",
+    install: settings.install,
+    kind: "install",
+    createdAt,
+    size: body.length,
+    sha256: createHash("sha256").update(body).digest("hex"),
+  });
+  await client
+    .send(
+      new PutObjectCommand({
+        Bucket: settings.store.bucket,
+        Key: key,
+        Body: body,
+        ContentType: "application/json",
+        Metadata: metadata,
+      }),
+    )
+    .catch((error: unknown) => {
+      throw storeError(error, "writing the install's marker failed");
+    });
+}
+
 /** The copy's recorded plaintext facts; null when there is no such object. */
 export async function headObject(client: S3Client, bucket: string, key: string): Promise<RemoteMetadata | null> {
   try {
     const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     const meta = head.Metadata ?? {};
-    // An object without `version` was written before the field existed: version 1 (docs/format.md).
-    if (meta.version !== undefined && meta.version !== "1") throw new FormatVersionError(key, meta.version);
+    // An object without `version` was written before the field existed: version 1 (docs/format.md); 2 is
+    // off-site format 2 (docs/offsite.md).
+    const version = meta.version ?? "1";
+    if (version !== "1" && version !== "2") throw new FormatVersionError(key, meta.version);
     const size = meta.size !== undefined ? Number(meta.size) : null;
     return {
       sha256: meta.sha256 ?? null,
@@ -83,6 +153,11 @@ export async function headObject(client: S3Client, bucket: string, key: string):
       kind: meta.kind ?? null,
       createdAt: meta["created-at"] ?? null,
       storedSize: head.ContentLength ?? 0,
+      version,
+      type: meta.type ?? null,
+      install: meta.install ?? null,
+      keyId: meta["key-id"] ?? null,
+      mac: meta.mac ?? null,
     };
   } catch (error) {
     if (error instanceof FormatVersionError) throw error;

@@ -27,7 +27,7 @@ import {
   OffsiteQueue,
   type QueuePolicy,
 } from "./queue.js";
-import { abortIncompleteUploads } from "./remote.js";
+import { abortIncompleteUploads, putInstallMarker } from "./remote.js";
 import type { OffsiteSettings } from "./settings.js";
 import { readRecord, removeRecord, sidecarNames, tombstoneNames, writeRecord, writeTombstone } from "./sidecar.js";
 
@@ -94,7 +94,24 @@ export class OffsiteService {
   }
 
   get context(): CopyContext {
-    return { deps: this.deps, settings: this.settings, client: this.client, lookup: this.#lookup };
+    return {
+      deps: this.deps,
+      settings: this.settings,
+      client: this.client,
+      lookup: this.#lookup,
+      ensureMarker: () => this.#ensureMarker(),
+    };
+  }
+
+  #marker: Promise<void> | undefined;
+
+  /** The install's marker object, written once per process; a failed write is tried again by the next copy. */
+  #ensureMarker(): Promise<void> {
+    this.#marker ??= putInstallMarker(this.client, this.settings, this.deps.now().toISOString()).catch((error) => {
+      this.#marker = undefined;
+      throw error;
+    });
+    return this.#marker;
   }
 
   /** Subscribes to backup events and queues every backup whose copy is not done (start-up recovery). */

@@ -23,6 +23,8 @@ export interface DatabaseStatus {
 
 export interface ServiceStatus {
   generated_at: string;
+  /** This install's id (in its off-site keys; CHAOSCYPHER_INSTANCE overrides it). */
+  instance: string;
   databases: DatabaseStatus[];
 }
 
@@ -93,5 +95,5 @@ export async function serviceStatus(deps: ServiceDeps): Promise<ServiceStatus> {
   const now = deps.now();
   const databases: DatabaseStatus[] = [];
   for (const name of deps.registry.names()) databases.push(await databaseStatus(deps, name, now));
-  return { generated_at: now.toISOString(), databases };
+  return { generated_at: now.toISOString(), instance: deps.instance.id, databases };
 }

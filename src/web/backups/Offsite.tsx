@@ -77,7 +77,8 @@ export function RemoteOnly({ database }: { database: string }) {
     retry: false,
   });
   const fetchCopy = useMutation({
-    mutationFn: (filename: string) => api.offsite.fetch.mutate({ database, filename }),
+    mutationFn: ({ filename, install }: { filename: string; install: string }) =>
+      api.offsite.fetch.mutate({ database, filename, install }),
     onSettled: () =>
       Promise.all([
         client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
@@ -93,13 +94,14 @@ export function RemoteOnly({ database }: { database: string }) {
       <ErrorAlert error={remote.error} />
       <ErrorAlert error={fetchCopy.error} />
       {remote.isLoading && <p role="status">Reading the bucket…</p>}
+      {remote.data && <p>This install: {remote.data.install}</p>}
       {remote.data && only.length === 0 && <p className="empty">Every off-site copy is also on this host.</p>}
       {only.length > 0 && (
         <RemoteTable
           database={database}
           backups={only}
-          fetching={fetchCopy.isPending ? fetchCopy.variables : undefined}
-          onFetch={(f) => fetchCopy.mutate(f)}
+          fetching={fetchCopy.isPending ? fetchCopy.variables?.filename : undefined}
+          onFetch={(filename, install) => fetchCopy.mutate({ filename, install })}
         />
       )}
     </section>
@@ -110,7 +112,7 @@ interface RemoteTableProps {
   database: string;
   backups: RemoteBackup[];
   fetching: string | undefined;
-  onFetch(filename: string): void;
+  onFetch(filename: string, install: string): void;
 }
 
 function RemoteTable({ database, backups, fetching, onFetch }: RemoteTableProps) {
@@ -121,6 +123,8 @@ function RemoteTable({ database, backups, fetching, onFetch }: RemoteTableProps)
         <thead>
           <tr>
             <BackupHeaderCells />
+            <th scope="col">Install</th>
+            <th scope="col">Authenticated</th>
             <th scope="col">
               <span className="visually-hidden">Actions</span>
             </th>
@@ -128,12 +132,14 @@ function RemoteTable({ database, backups, fetching, onFetch }: RemoteTableProps)
         </thead>
         <tbody>
           {backups.map((backup) => (
-            <tr key={backup.filename}>
+            <tr key={`${backup.install ?? "legacy"}/${backup.filename}`}>
               <BackupCells backup={backup} />
+              <td>{backup.install ?? "legacy (format 1)"}</td>
+              <td>{backup.authentication === "authenticated" ? "yes" : `no (${backup.authentication})`}</td>
               <td className="actions">
                 <button
                   type="button"
-                  onClick={() => onFetch(backup.filename)}
+                  onClick={() => onFetch(backup.filename, backup.install ?? "legacy")}
                   disabled={fetching !== undefined}
                   aria-busy={fetching === backup.filename}
                 >
