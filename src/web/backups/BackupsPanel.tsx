@@ -125,7 +125,7 @@ function BackupTable({ database, backups, onAction }: TableProps) {
   if (backups.length === 0) return <p className="empty">No backups of {database} yet.</p>;
   return (
     <div className="table-wrap">
-      <table>
+      <table className="stack">
         <caption className="visually-hidden">Backups of {database}, newest first</caption>
         <thead>
           <tr>
@@ -141,10 +141,10 @@ function BackupTable({ database, backups, onAction }: TableProps) {
           {backups.map((backup) => (
             <tr key={backup.filename}>
               <BackupCells backup={backup} />
-              <td className="nowrap">
+              <td className="nowrap" data-label="Verified">
                 <VerifiedCell backup={backup} />
               </td>
-              <td>
+              <td data-label="Off-site">
                 <OffsiteCell offsite={backup.offsite} />
               </td>
               <td className="actions">
