@@ -231,7 +231,7 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
     await shown(page.getByText("No backups of default yet."));
   });
 
-  it("switches databases: a new one starts empty and becomes the server's current database", async () => {
+  it("switches databases in the address only; the current database changes by its own button", async () => {
     await page.getByRole("button", { name: "New database" }).click();
     const dialog = page.getByRole("dialog", { name: "New database" });
     await dialog.getByLabel("Name").fill("bad name!");
@@ -243,6 +243,11 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
     await gone(dialog);
     await shown(page.getByText("No backups of notes yet."));
     expect(await page.getByLabel("Database").inputValue()).toBe("notes");
+    expect(new URL(page.url()).pathname).toBe("/db/notes/settings/maintenance/backups");
+    // Viewing notes does not retarget scripts that name no database.
+    expect(server.t.services.settings.current).toBe("default");
+    await page.getByRole("button", { name: "Make notes the current database" }).click();
+    await shown(page.getByText("notes is the current database"));
     expect(server.t.services.settings.current).toBe("notes");
 
     await page.getByRole("button", { name: "Create Backup" }).click();
@@ -261,7 +266,16 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
 
     await page.getByLabel("Database").selectOption("default");
     await shown(page.getByText("No backups of default yet."));
-    expect(server.t.services.settings.current).toBe("default");
+    await shown(page.getByText(/is\s+notes\./));
+    expect(server.t.services.settings.current).toBe("notes");
+    // The address holds the database: a reload and the back button show what the address names.
+    await page.reload();
+    await shown(page.getByText("No backups of default yet."));
+    await page.goBack();
+    await shown(page.getByText("notes is the current database"));
+    await page.getByLabel("Database").selectOption("default");
+    await page.getByRole("button", { name: "Make default the current database" }).click();
+    await shown(page.getByText("default is the current database"));
   });
 
   it("leads to the login screen when the session is gone, whatever was clicked", async () => {
