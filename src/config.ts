@@ -51,6 +51,8 @@ export const configSchema = z
       .int()
       .min(1)
       .default(64 * 1024 ** 3),
+    /** The first-run setup token (else a random one is made at start and printed in the setup URL). */
+    setupToken: z.string().min(16, "must be at least 16 characters").max(256).optional(),
     /** Built maintenance UI (`npm run build:web`), served at `/`. */
     webDir: z.string().min(1).default(defaultWebDir),
     ...offsiteConfigShape,
@@ -72,6 +74,7 @@ const envNames: Record<keyof Config, string> = {
   notifyUrl: "CHAOSCYPHER_NOTIFY_URL",
   notifyOnSuccess: "CHAOSCYPHER_NOTIFY_ON_SUCCESS",
   webDir: "CHAOSCYPHER_WEB_DIR",
+  setupToken: "CHAOSCYPHER_SETUP_TOKEN",
   trustedProxies: "CHAOSCYPHER_TRUSTED_PROXIES",
   uploadMaxBytes: "CHAOSCYPHER_UPLOAD_MAX_BYTES",
   s3Bucket: "CHAOSCYPHER_S3_BUCKET",

@@ -4,13 +4,15 @@ import { type MouseEvent, useSyncExternalStore } from "react";
  * The app's pages; the server answers any of these paths with index.html. The database being viewed lives in the
  * path (`/db/<name>/…`), so viewing one never changes the server's current database, and a link shows the same page.
  */
-export type Route = { page: "backups"; database: string | null } | { page: "keys" };
+export type Route = { page: "backups"; database: string | null } | { page: "keys" } | { page: "account" };
 
 const KEYS_PATH = "/settings/api-keys";
+const ACCOUNT_PATH = "/settings/account";
 const BACKUPS_PATH = /^\/db\/([^/]+)\/settings\/maintenance\/backups\/?$/;
 
 export function pathOf(route: Route): string {
   if (route.page === "keys") return KEYS_PATH;
+  if (route.page === "account") return ACCOUNT_PATH;
   if (route.database === null) return "/";
   return `/db/${encodeURIComponent(route.database)}/settings/maintenance/backups`;
 }
@@ -18,6 +20,7 @@ export function pathOf(route: Route): string {
 /** Anything unknown (`/`, the old `/settings/maintenance/backups`) is the Backups page of the current database. */
 export function parseRoute(path: string): Route {
   if (path === KEYS_PATH) return { page: "keys" };
+  if (path === ACCOUNT_PATH) return { page: "account" };
   const match = BACKUPS_PATH.exec(path);
   return { page: "backups", database: match?.[1] ? decodeURIComponent(match[1]) : null };
 }

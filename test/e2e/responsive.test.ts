@@ -121,4 +121,23 @@ describe("the UI on a phone and on a wide screen", { timeout: 120_000 }, () => {
     expect(await offScreen(page)).toEqual([]);
     await page.keyboard.press("Escape");
   });
+
+  it("Account: the password is changed with the current one, at a phone's width", async () => {
+    await page.setViewportSize(PHONE);
+    await page.getByRole("link", { name: "Account" }).click();
+    await atBothWidths(() => shown(heading("Change password")));
+    await page.setViewportSize(PHONE);
+    await page.getByLabel("Current password").fill("not the password");
+    await page.getByLabel("New password", { exact: true }).fill("a brand new password");
+    await page.getByLabel("Confirm new password").fill("a brand new password");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await shown(page.getByRole("alert").filter({ hasText: "the current password is wrong" }));
+    await page.getByLabel("Current password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await shown(page.getByRole("status").filter({ hasText: "Password changed" }));
+    expect(await offScreen(page)).toEqual([]);
+    // Still signed in: this session was kept.
+    await page.reload();
+    await shown(heading("Change password"));
+  });
 });

@@ -1,7 +1,7 @@
 // `npm run screenshot`: the Backups panel as a newcomer sees it, saved to docs/backups-panel.png for the README.
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { removeDir } from "../helpers/app.js";
+import { removeDir, TEST_SETUP_TOKEN } from "../helpers/app.js";
 import { buildUi, launchBrowser, startServer } from "./harness.js";
 
 const out = fileURLToPath(new URL("../../docs/backups-panel.png", import.meta.url));
@@ -11,7 +11,7 @@ const server = await startServer(webDir);
 const browser = await launchBrowser({ width: 1280, height: 900 });
 try {
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  await page.goto(server.url);
+  await page.goto(`${server.url}/?setup=${TEST_SETUP_TOKEN}`);
   await page.getByLabel("Username").fill("operator");
   await page.getByLabel("Password", { exact: true }).fill("correct horse battery");
   await page.getByLabel("Confirm password").fill("correct horse battery");

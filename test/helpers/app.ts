@@ -18,6 +18,9 @@ import { withContractCheck } from "./contract.js";
 export const TEST_KDF: ScryptParams = { ln: 12, r: 8, p: 1 };
 
 /** Who `t.caller` acts as: a signed-in operator for domain tests that are not about auth. */
+/** The first-run setup token of every test app (CHAOSCYPHER_SETUP_TOKEN), for tests that set up over HTTP. */
+export const TEST_SETUP_TOKEN = "test-setup-token-0123456789";
+
 export const TEST_IDENTITY: Identity = { userId: 0, username: "test-operator", via: "session" };
 
 export interface Operator {
@@ -64,7 +67,7 @@ export interface TestAppOptions {
  */
 export function createTestApp(options: TestAppOptions = {}): TestApp {
   const dataDir = options.dataDir ?? makeTempDir();
-  const config = loadConfig({}, { dataDir, logLevel: "silent", ...options.config });
+  const config = loadConfig({}, { dataDir, logLevel: "silent", setupToken: TEST_SETUP_TOKEN, ...options.config });
   const services = createServiceDeps(config, createLogger("silent"), {
     auth: createAuthRuntime({ kdf: TEST_KDF }),
     ...options.services,
@@ -77,7 +80,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   // As on the server: backups are verified in the background after they are written.
   services.verifications.start(services).catch(() => undefined);
   const setup = async (username = "operator", password = "correct horse battery"): Promise<Operator> => {
-    const signed = await setupOperator(services, { username, password }, { clientIp: null });
+    const signed = await setupOperator(services, { username, password }, { clientIp: null, local: true });
     const minted = await createKey(services, { name: "test key" });
     const identity = { userId: 1, username, via: "session" as const };
     return {

@@ -1,6 +1,7 @@
 import { useMutation } from "@tanstack/react-query";
 import { type ReactNode, useEffect, useState } from "react";
 import { api } from "../api.js";
+import { AccountPanel } from "../auth/AccountPanel.js";
 import { BackupsPanel } from "../backups/BackupsPanel.js";
 import { KeysPanel } from "../keys/KeysPanel.js";
 import { followLink, navigate, parseRoute, pathOf, type Route, usePath } from "../router.js";
@@ -50,12 +51,25 @@ export function Shell() {
                 API Keys
               </NavLink>
             </li>
+            <li>
+              <NavLink to={{ page: "account" }} current={route}>
+                Account
+              </NavLink>
+            </li>
           </ul>
         </nav>
-        <main className="content">{route.page === "keys" ? <KeysPanel /> : <BackupsPanel database={viewed} />}</main>
+        <main className="content">
+          <Page route={route} viewed={viewed} />
+        </main>
       </div>
     </div>
   );
+}
+
+function Page({ route, viewed }: { route: Route; viewed: string | null }) {
+  if (route.page === "keys") return <KeysPanel />;
+  if (route.page === "account") return <AccountPanel />;
+  return <BackupsPanel database={viewed} />;
 }
 
 /**
