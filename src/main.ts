@@ -30,7 +30,9 @@ function listenError(error: NodeJS.ErrnoException, config: Config): Error {
 async function announceSetup(services: ServiceDeps, config: Config, server: ReturnType<typeof serve>) {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  // A wildcard address is no place to open: name the loopback of the same family instead.
+  const reachable = config.host === "0.0.0.0" ? "127.0.0.1" : config.host === "::" ? "::1" : config.host;
+  const host = reachable.includes(":") ? `[${reachable}]` : reachable;
   const url = await pendingSetupUrl(services, `http://${host}:${port}`).catch(() => null);
   if (!url) return;
   if (config.setupToken) {
