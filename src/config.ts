@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { hasUserinfo } from "./lib/redact-url.js";
 import { offsiteConfigShape, refineOffsiteConfig } from "./services/offsite/config.js";
 
 /** The built web UI lives in the package, not in the caller's working directory. */
@@ -36,7 +37,13 @@ export const configSchema = z
     /** On SIGTERM, how long running requests (a backup among them) may take before they are cut off. */
     shutdownTimeoutMs: z.coerce.number().int().min(0).default(20_000),
     /** Webhook for failure notifications (a JSON POST with a `text` field chat webhooks show); unset: none. */
-    notifyUrl: z.url({ protocol: /^https?$/ }).optional(),
+    notifyUrl: z
+      .url({ protocol: /^https?$/ })
+      .refine(
+        (url) => !hasUserinfo(url),
+        "must not carry credentials (user:token@host): fetch refuses them; put a token in the path instead",
+      )
+      .optional(),
     /** Also notify successful backups, restores and background work. */
     notifyOnSuccess: z.union([z.boolean(), z.stringbool()]).default(false),
     /** Peers whose X-Real-IP/X-Forwarded-Proto are believed (the nginx edge); default loopback only. */
@@ -45,7 +52,7 @@ export const configSchema = z
       .default("127.0.0.0/8,::1/128")
       .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((c) => c.trim()).filter((c) => c !== ""))
       .pipe(z.array(cidr)),
-    /** The largest backup `POST /backup/upload` accepts (SPEC §8); more is refused with 413. */
+    /** The largest backup `POST /backup/upload` accepts; more is refused with 413. */
     uploadMaxBytes: z.coerce
       .number()
       .int()

@@ -1,4 +1,4 @@
-/** The closed set of error codes a client can rely on (SPEC §3). */
+/** The closed set of error codes a client can rely on (docs/api.md). */
 export const errorStatus = {
   VALIDATION_ERROR: 400,
   AUTH_REQUIRED: 401,

@@ -15,7 +15,7 @@ function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> 
 }
 
 /**
- * SIGTERM's work (SPEC §10): stop accepting; stop schedulers and queues; let running requests finish within
+ * SIGTERM's work (docs/operations.md): stop accepting; stop schedulers and queues; let running requests finish within
  * the timeout, else cut running tasks short (a backup's temp file is removed by its own error path, and
  * the request answers 503); close every database (the last connection checkpoints and removes the WAL).
  */

@@ -19,3 +19,22 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
   });
 });
+
+describe("CHAOSCYPHER_NOTIFY_URL", () => {
+  it("refuses a URL with credentials in one line that does not repeat them", () => {
+    const env = { CHAOSCYPHER_NOTIFY_URL: "https://hook-user:s3cr3t-token@hooks.example.com/notify" };
+    let message = "";
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^invalid configuration: CHAOSCYPHER_NOTIFY_URL: must not carry credentials/);
+    expect(message).not.toContain("s3cr3t");
+    expect(message).not.toContain("\n");
+    expect(loadConfig({ CHAOSCYPHER_NOTIFY_URL: "https://hooks.example.com/notify/T0K3N" }).notifyUrl).toBe(
+      "https://hooks.example.com/notify/T0K3N",
+    );
+  });
+});

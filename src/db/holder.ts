@@ -246,7 +246,7 @@ export class ConnectionHolder {
   }
 }
 
-/** A live database whose file is gone is refused, never recreated empty (SPEC §5: fail closed). */
+/** A live database whose file is gone is refused, never recreated empty: fail closed, an empty file would look like data lost. */
 export function missingDatabase(name: string, file: string): DatabaseBlockedError {
   const dir = path.dirname(file);
   return new DatabaseBlockedError(

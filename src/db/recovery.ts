@@ -1,25 +1,34 @@
-import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
-import { ATOMIC_WRITE_TEMP } from "../lib/durable-fs.js";
+import { z } from "zod";
 import { fsyncDir, removeWithJournal } from "../lib/durable-fs-sync.js";
+import { FormatVersionError, versionedJson } from "../lib/format.js";
 import type { Logger } from "../logger.js";
+import {
+  ATOMIC_WRITE_TEMP,
+  BACKUP_TEMP,
+  DB_FILE,
+  OLD_SAFETY_PREFIX,
+  PRE_RESTORE_FILE,
+  RESTORE_INTENT,
+  rejectedName,
+  STAGED_PREFIX,
+} from "./paths.js";
 
-export const RESTORE_INTENT = "restore.intent";
-export const STAGED_PREFIX = ".app.db.restore-";
-/** The previous safety copy, moved aside before a restore's gate closes and deleted once it succeeded. */
-export const OLD_SAFETY_PREFIX = ".app.db.pre_restore.old-";
-export const BACKUP_TEMP = /^\.app_.*\.tmp-[0-9a-f]+(-journal)?$|^\.pre-.*\.tmp-[0-9a-f]+(-journal)?$/;
+export { BACKUP_TEMP, OLD_SAFETY_PREFIX, REJECTED_PREFIX, RESTORE_INTENT, STAGED_PREFIX } from "./paths.js";
 
-/** A restored file a rollback rejected, or a stray one found in app.db's place: kept for the operator, never deleted. */
-export const REJECTED_PREFIX = ".app.db.rejected-";
+/** `restore.intent` (docs/format.md): it must be durable before app.db is linked as app.db.pre_restore. */
+export const restoreIntentFormat = versionedJson(
+  z.object({
+    // A plain name in this directory: recovery renames it over app.db.
+    staged: z.string().refine((name) => name.startsWith(STAGED_PREFIX) && path.basename(name) === name),
+    backup: z.string(),
+    /** Written before a rollback starts, so a crash during it finishes the rollback instead of keeping the backup. */
+    phase: z.literal("rolling_back").optional(),
+  }),
+);
 
-export interface RestoreIntent {
-  staged: string;
-  backup: string;
-  /** Written before a rollback starts, so a crash during it finishes the rollback instead of keeping the backup. */
-  phase?: "rolling_back";
-}
+export type RestoreIntent = ReturnType<typeof restoreIntentFormat.parse>;
 
 /**
  * Finishes or undoes a restore that a crash interrupted. The swap links app.db as app.db.pre_restore, then
@@ -49,8 +58,8 @@ export function recoverDatabaseDir(dir: string, logger: Logger): void {
 
 /** Puts app.db in a consistent state; false when there is nothing to serve (the database is then refused). */
 function recoverInterruptedRestore(dir: string, intent: RestoreIntent | null, logger: Logger): boolean {
-  const appDb = path.join(dir, "app.db");
-  const preRestore = `${appDb}.pre_restore`;
+  const appDb = path.join(dir, DB_FILE);
+  const preRestore = path.join(dir, PRE_RESTORE_FILE);
   const staged = intent ? path.join(dir, intent.staged) : null;
   const stagedLeft = staged !== null && existsSync(staged);
   if (intent?.phase === "rolling_back" && existsSync(preRestore)) {
@@ -81,9 +90,9 @@ function recoverInterruptedRestore(dir: string, intent: RestoreIntent | null, lo
 
 /** Rollback at start-up: the rejected file goes aside (a process may have written to it), the previous one returns. */
 function putPreviousBackSync(dir: string, logger: Logger): void {
-  const appDb = path.join(dir, "app.db");
+  const appDb = path.join(dir, DB_FILE);
   if (existsSync(appDb)) moveRejectedAside(dir, logger);
-  renameSync(`${appDb}.pre_restore`, appDb);
+  renameSync(path.join(dir, PRE_RESTORE_FILE), appDb);
 }
 
 /**
@@ -91,10 +100,11 @@ function putPreviousBackSync(dir: string, logger: Logger): void {
  * replayed onto another file; the operator decides what to do with it (the log says where it is).
  */
 export function moveRejectedAside(dir: string, logger: Logger): string {
-  const aside = path.join(dir, `${REJECTED_PREFIX}${randomBytes(4).toString("hex")}`);
-  renameSync(path.join(dir, "app.db"), aside);
-  if (existsSync(path.join(dir, "app.db-wal"))) renameSync(path.join(dir, "app.db-wal"), `${aside}-wal`);
-  rmSync(path.join(dir, "app.db-shm"), { force: true });
+  const aside = path.join(dir, rejectedName());
+  const appDb = path.join(dir, DB_FILE);
+  renameSync(appDb, aside);
+  if (existsSync(`${appDb}-wal`)) renameSync(`${appDb}-wal`, `${aside}-wal`);
+  rmSync(`${appDb}-shm`, { force: true });
   logger.warn({ dir, file: path.basename(aside) }, "a rejected database file was kept aside with its writes");
   return aside;
 }
@@ -106,7 +116,7 @@ function sameFile(a: string, b: string): boolean {
 
 /** An older safety copy a restore had moved aside: it goes back unless a newer app.db.pre_restore took its place. */
 function recoverOldSafetyCopy(dir: string, name: string, logger: Logger): void {
-  const preRestore = path.join(dir, "app.db.pre_restore");
+  const preRestore = path.join(dir, PRE_RESTORE_FILE);
   if (existsSync(preRestore)) {
     rmSync(path.join(dir, name), { force: true });
     logger.info({ dir, file: name }, "recovery: removed the previous safety copy a restore replaced");
@@ -147,10 +157,15 @@ export function removeAtomicWriteLeftovers(
   }
 }
 
+/**
+ * A torn or foreign intent reads as none (the staged file it named is then unknown); one of a version this
+ * build does not know throws (FormatVersionError): guessing could undo a restore a newer build finished.
+ */
 function readIntent(file: string): RestoreIntent | null {
   try {
-    return JSON.parse(readFileSync(file, "utf8")) as RestoreIntent;
-  } catch {
+    return restoreIntentFormat.parse(readFileSync(file, "utf8"), file);
+  } catch (error) {
+    if (error instanceof FormatVersionError) throw error;
     return null;
   }
 }

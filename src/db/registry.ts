@@ -1,12 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import path from "node:path";
 import { ConflictError, NotFoundError } from "../errors.js";
 import { DATABASE_NAME } from "../lib/names.js";
 import type { Logger } from "../logger.js";
 import { checkReadable, openSqlite, type Sqlite } from "./connection.js";
 import { ConnectionHolder, type HolderOptions, missingDatabase } from "./holder.js";
 import { applyMigrations, type Migration } from "./migrations.js";
-import type { DataPaths } from "./paths.js";
+import { type DataPaths, scheduleSettingsName, scheduleStateName } from "./paths.js";
 import { recoverDatabaseDir, removeAtomicWriteLeftovers, removeBackupLeftovers } from "./recovery.js";
 
 export interface RegistryOptions {
@@ -48,8 +47,8 @@ export class DatabaseRegistry {
         recoverDatabaseDir(paths.dbDir(name), logger);
         removeBackupLeftovers(paths.backupDir(name), logger);
         // The schedules directory is shared: only this database's settings and state files.
-        const own = new Set([`${name}.json`, `${name}.state.json`]);
-        removeAtomicWriteLeftovers(path.join(paths.root, "schedules"), logger, (target) => own.has(target));
+        const own = new Set([scheduleSettingsName(name), scheduleStateName(name)]);
+        removeAtomicWriteLeftovers(paths.schedulesDir, logger, (target) => own.has(target));
       } finally {
         lock.release();
       }

@@ -1,21 +1,48 @@
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { z } from "zod";
 import { writeFileAtomic } from "../lib/durable-fs.js";
+import { FormatVersionError, versionedJson } from "../lib/format.js";
+import { UPGRADE_STATE_FILE } from "./paths.js";
 
-export const UPGRADE_STATE_FILE = "upgrade-state.json";
+export { UPGRADE_STATE_FILE } from "./paths.js";
 
-export type BlockReason = "migration_failed" | "backup_failed" | "unreadable";
+const BLOCK_REASONS = ["migration_failed", "backup_failed", "unreadable"] as const;
+export type BlockReason = (typeof BLOCK_REASONS)[number];
+
+/** `databases/<db>/upgrade-state.json` (docs/format.md); a field a build before it did not write reads as null. */
+const upgradeStateFormat = versionedJson(
+  z.object({
+    /** The automatic backup taken before the last upgrade, and the revision it holds. */
+    last_backup: z
+      .object({ filename: z.string(), revision: z.string().nullable(), created_at: z.string() })
+      .nullable()
+      .default(null),
+    last_applied: z
+      .object({ revisions: z.array(z.string()), at: z.string() })
+      .nullable()
+      .default(null),
+    /** Set when an upgrade failed; the database is refused until a rollback or a successful apply. */
+    blocked: z
+      .object({
+        reason: z.enum(BLOCK_REASONS),
+        revision: z.string().nullable(),
+        error: z.string(),
+        backup: z.string().nullable(),
+        at: z.string(),
+      })
+      .nullable()
+      .default(null),
+    /** Set by a rollback: migrations are held back (not applied on start) until `apply` is run. */
+    rolled_back: z
+      .object({ backup: z.string(), revision: z.string().nullable(), at: z.string() })
+      .nullable()
+      .default(null),
+  }),
+);
 
 /** What the last upgrade of one database did, kept beside its app.db so it survives restarts. */
-export interface UpgradeState {
-  /** The automatic backup taken before the last upgrade, and the revision it holds. */
-  last_backup: { filename: string; revision: string | null; created_at: string } | null;
-  last_applied: { revisions: string[]; at: string } | null;
-  /** Set when an upgrade failed; the database is refused until a rollback or a successful apply. */
-  blocked: { reason: BlockReason; revision: string | null; error: string; backup: string | null; at: string } | null;
-  /** Set by a rollback: migrations are held back (not applied on start) until `apply` is run. */
-  rolled_back: { backup: string; revision: string | null; at: string } | null;
-}
+export type UpgradeState = ReturnType<typeof upgradeStateFormat.parse>;
 
 export const emptyUpgradeState: UpgradeState = {
   last_backup: null,
@@ -80,7 +107,7 @@ export class UpgradeStateStore {
   }
 
   async write(database: string, state: UpgradeState): Promise<void> {
-    await writeFileAtomic(this.file(database), `${JSON.stringify(state, null, 2)}\n`);
+    await writeFileAtomic(this.file(database), upgradeStateFormat.serialize(state, { pretty: true }));
     this.#cache.delete(database);
   }
 
@@ -92,10 +119,13 @@ export class UpgradeStateStore {
   }
 
   #parse(database: string): UpgradeState {
+    const file = this.file(database);
     try {
-      return { ...emptyUpgradeState, ...(JSON.parse(readFileSync(this.file(database), "utf8")) as UpgradeState) };
-    } catch {
-      // A torn or hand-edited file must not take the database down; the next upgrade rewrites it.
+      return upgradeStateFormat.parse(readFileSync(file, "utf8"), file);
+    } catch (error) {
+      // A newer build's state is refused (every lease of the database says why); a torn or hand-edited file
+      // must not take the database down: the next upgrade rewrites it.
+      if (error instanceof FormatVersionError) throw error;
       return emptyUpgradeState;
     }
   }

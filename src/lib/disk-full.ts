@@ -12,7 +12,7 @@ export function isDiskFull(error: unknown): boolean {
   return false;
 }
 
-/** The 507 a disk-full failure becomes (SPEC §3), or null when `error` is something else or already a ServiceError. */
+/** The 507 a disk-full failure becomes (INSUFFICIENT_STORAGE), or null when `error` is something else or already a ServiceError. */
 export function diskFullError(error: unknown, what: string): InsufficientStorageError | null {
   if (error instanceof ServiceError || !isDiskFull(error)) return null;
   return new InsufficientStorageError(`${what}: not enough free space`, { reason: "disk_full" });

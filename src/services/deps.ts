@@ -46,9 +46,9 @@ export interface ServiceDeps {
   events: ServiceEvents;
   /** Background work (schedulers, queues) registers its `stop()` here; the server calls them on SIGTERM. */
   shutdown: ShutdownRegistry;
-  /** Background verification of backups (SPEC §8); idle until `start`ed by the server. */
+  /** Background verification of backups (docs/backups.md); idle until `start`ed by the server. */
   verifications: VerificationQueue;
-  /** The off-site copy queue (SPEC §9); absent when CHAOSCYPHER_S3_BUCKET is not set. Started by the server only. */
+  /** The off-site copy queue (docs/offsite.md); absent when CHAOSCYPHER_S3_BUCKET is not set. Started by the server only. */
   offsite?: OffsiteService;
   /** The server's schedule timers (absent in the CLI): told when a schedule changes, asked for the next run. */
   scheduler?: SchedulerHandle;

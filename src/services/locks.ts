@@ -2,15 +2,19 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
+import { z } from "zod";
+import { LOCK_FILE, LOCK_INFO_FILE } from "../db/paths.js";
 import { OperationInProgressError } from "../errors.js";
 import { diskFullError } from "../lib/disk-full.js";
+import { versionedJson } from "../lib/format.js";
 
-export type OperationKind = "backup" | "restore" | "migrate" | "delete" | "recover" | "keys" | "auth";
+export { LOCK_FILE, LOCK_INFO_FILE } from "../db/paths.js";
 
-/** The lock itself: an empty SQLite file whose exclusive lock (fcntl, held by the kernel) is the operation lock. */
-export const LOCK_FILE = ".operation.lock.sqlite";
-/** What the holder is doing, for messages only: written after the lock is taken, never trusted for exclusion. */
-export const LOCK_INFO_FILE = ".operation.lock.json";
+const OPERATIONS = ["backup", "restore", "migrate", "delete", "recover", "keys", "auth"] as const;
+export type OperationKind = (typeof OPERATIONS)[number];
+
+/** `.operation.lock.json` (docs/format.md): written after the lock is taken, read for messages only. */
+const lockInfoFormat = versionedJson(z.object({ pid: z.number().int(), operation: z.enum(OPERATIONS) }));
 
 const WAIT_POLL_MS = 100;
 
@@ -116,10 +120,11 @@ export class OperationLocks {
     return this.#readInfo(dir) ?? "restore";
   }
 
+  /** Any unreadable label (a newer build's included) reads as unknown: the kernel lock decides, not this file. */
   #readInfo(dir: string): OperationKind | null {
+    const file = path.join(dir, LOCK_INFO_FILE);
     try {
-      return (JSON.parse(readFileSync(path.join(dir, LOCK_INFO_FILE), "utf8")) as { operation: OperationKind })
-        .operation;
+      return lockInfoFormat.parse(readFileSync(file, "utf8"), file).operation;
     } catch {
       return null;
     }
@@ -128,7 +133,9 @@ export class OperationLocks {
   /** Best effort: a full disk must not fail an operation over a label. */
   #writeInfo(dir: string, operation: OperationKind): void {
     try {
-      writeFileSync(path.join(dir, LOCK_INFO_FILE), JSON.stringify({ pid: process.pid, operation }), { mode: 0o600 });
+      writeFileSync(path.join(dir, LOCK_INFO_FILE), lockInfoFormat.serialize({ pid: process.pid, operation }), {
+        mode: 0o600,
+      });
     } catch {
       rmSync(path.join(dir, LOCK_INFO_FILE), { force: true });
     }

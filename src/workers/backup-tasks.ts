@@ -2,13 +2,14 @@ import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { VERIFICATION_LOCK } from "../db/paths.js";
 import { openSqlite } from "../db/sqlite.js";
 import { type HashResult, hashFile } from "./hash.js";
 import { removeWithJournal, type ValidateArgs, type ValidationResult, validateBackup } from "./sqlite-tasks.js";
 
 export { type HashResult, hashFile };
 
-/** Checksums and checks of backup files; each runs in a worker thread (SPEC §8). */
+/** Checksums and checks of backup files (docs/backups.md); each runs in a worker thread. */
 
 const CHUNK = 1024 * 1024;
 
@@ -106,4 +107,4 @@ function sqliteCheck(file: string, depth: "quick" | "full"): string | null {
   }
 }
 
-export const lockFileIn = (dataDir: string) => path.join(dataDir, ".verification.lock");
+export const lockFileIn = (dataDir: string) => path.join(dataDir, VERIFICATION_LOCK);

@@ -132,7 +132,7 @@ export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
       Key: args.key,
       Body: body,
       ContentType: args.recipients.length > 0 ? "application/octet-stream" : "application/vnd.sqlite3",
-      Metadata: { sha256: expected, size: String(size), kind: args.kind, "created-at": args.createdAt },
+      Metadata: { version: "1", sha256: expected, size: String(size), kind: args.kind, "created-at": args.createdAt },
     },
     partSize: Math.max(args.partSize, Math.ceil(size / 9000)),
     queueSize: 1,

@@ -19,7 +19,7 @@ export interface VacuumArgs {
 
 /**
  * A compacted, consistent copy of a live database: VACUUM INTO a temp name, fsync, rename, fsync dir. The
- * copy's SHA-256 is read back from disk in this same worker (SPEC §8) while the fsync runs.
+ * copy's SHA-256 is read back from disk in this same worker (the record's sha256, docs/format.md) while the fsync runs.
  */
 export async function vacuumInto({ src, temp, dest }: VacuumArgs): Promise<HashResult> {
   const sqlite = openSqlite(src, { readonly: true });
@@ -146,7 +146,7 @@ export interface ValidateArgs {
   newestKnownMillis: number;
 }
 
-/** Everything a restore checks before it touches the live database (SPEC §5 step 1). */
+/** Everything a restore checks before it touches the live database: SQLite header, integrity_check, a migrations table, a schema not newer than this build. */
 export function validateBackup({ file, newestKnownMillis }: ValidateArgs): ValidationResult {
   if (!hasSqliteHeader(file)) return { ok: false, reason: "not_sqlite", message: "the file is not a SQLite database" };
   let sqlite: ReturnType<typeof openSqlite> | undefined;

@@ -17,7 +17,7 @@ export interface Listed {
 
 export async function createBackup(t: TestApp, database = "default"): Promise<{ filename: string; sha256: string }> {
   const res = await t.request(`/api/v1/backup?database=${database}`, { method: "POST" });
-  if (res.status !== 201) throw new Error(`backup failed: ${res.status} ${await res.text()}`);
+  if (res.status !== 200) throw new Error(`backup failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as { filename: string; sha256: string };
 }
 

@@ -1211,8 +1211,8 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The backup is written and durable. */
-                201: {
+                /** @description The backup is written and durable (200, as the original service answers). */
+                200: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1355,7 +1355,7 @@ export interface paths {
                         "Content-Disposition": string;
                         /** @description The file's size in bytes. */
                         "Content-Length": number;
-                        /** @description `sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written (SPEC §8); absent only for a file copied in by hand and not hashed yet. */
+                        /** @description `sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written; absent only for a file copied in by hand and not hashed yet. */
                         "Repr-Digest"?: string;
                         /** @description A strong ETag, the backup's SHA-256 in hex; absent only while the checksum is unknown (see Repr-Digest). */
                         ETag?: string;
@@ -1368,7 +1368,7 @@ export interface paths {
                 /** @description `If-None-Match` named this backup's ETag: the client already has these bytes. */
                 304: {
                     headers: {
-                        /** @description `sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written (SPEC §8); absent only for a file copied in by hand and not hashed yet. */
+                        /** @description `sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written; absent only for a file copied in by hand and not hashed yet. */
                         "Repr-Digest": string;
                         /** @description A strong ETag, the backup's SHA-256 in hex; absent only while the checksum is unknown (see Repr-Digest). */
                         ETag: string;
@@ -3663,7 +3663,7 @@ export interface components {
              * @example 20260101_020000
              */
             created_at: string;
-            /** @description SHA-256 of the backup's bytes, lowercase hex (SPEC §8). */
+            /** @description SHA-256 of the backup's bytes, lowercase hex. */
             sha256: string;
         };
         BackupList: {
@@ -3683,7 +3683,7 @@ export interface components {
             /** @description Null only until a file copied in by hand has been hashed. */
             sha256: string | null;
             verification: components["schemas"]["Verification"];
-            /** @description The off-site copy (SPEC §9). */
+            /** @description The off-site copy. */
             offsite: {
                 /**
                  * @description `disabled`: off-site copies are not configured on this host.
@@ -3732,14 +3732,14 @@ export interface components {
              * @example 20260101_020000
              */
             created_at: string;
-            /** @description SHA-256 of the backup's bytes, lowercase hex (SPEC §8). */
+            /** @description SHA-256 of the backup's bytes, lowercase hex. */
             sha256: string;
             /** @enum {string} */
             kind: "uploaded";
         };
         VerifyResult: {
             filename: string;
-            /** @description SHA-256 of the backup's bytes, lowercase hex (SPEC §8). */
+            /** @description SHA-256 of the backup's bytes, lowercase hex. */
             sha256: string;
             verification: components["schemas"]["Verification"];
         };

@@ -37,7 +37,7 @@ describe("GET /metrics", () => {
     );
 
     const created = await t.request("/api/v1/backup", { method: "POST" });
-    expect(created.status).toBe(201);
+    expect(created.status).toBe(200);
     const { filename, size } = (await created.json()) as { filename: string; size: number };
     const after = await scrape();
     expect(promtool(after).status).toBe(0);
@@ -46,7 +46,7 @@ describe("GET /metrics", () => {
     expect(sample(after, 'chaoscypher_backup_size_bytes{database="default"}')).toBe(size);
     expect(sample(after, 'chaoscypher_backup_duration_seconds_count{database="default"}')).toBe(1);
     // Routes by pattern: the raw filename never becomes a label value.
-    expect(after).toContain('chaoscypher_http_requests_total{method="POST",route="/api/v1/backup",status="201"} 1');
+    expect(after).toContain('chaoscypher_http_requests_total{method="POST",route="/api/v1/backup",status="200"} 1');
     expect(after).not.toContain(filename.replace(".db", ""));
 
     const junk = "app_20200101_000000.db";

@@ -89,7 +89,7 @@ describe("the production install: npm ci, build, prune --omit=dev (scripts/produ
     expect(script.status).toBe(200);
     expect((await script.text()).length).toBeGreaterThan(1_000_000);
     const created = await api("/backup", "POST");
-    expect(created.status).toBe(201);
+    expect(created.status).toBe(200);
     const { filename } = (await created.json()) as { filename: string };
     expect((await api(`/backup/${filename}/restore`, "POST")).status).toBe(200);
     server.child.kill("SIGTERM");

@@ -13,7 +13,7 @@ describe("creating and listing backups", () => {
     t = newApp();
     await withDb(t.services, "default", (db) => insertNode(db, "first note"));
     const res = await t.request("/api/v1/backup", { method: "POST" });
-    expect(res.status).toBe(201);
+    expect(res.status).toBe(200);
     const created = (await res.json()) as { database: string; filename: string; size: number; created_at: string };
     expect(created.database).toBe("default");
     expect(created.filename).toMatch(/^app_\d{8}_\d{6}(_\d+)?\.db$/);
@@ -55,10 +55,10 @@ describe("creating and listing backups", () => {
       t.request("/api/v1/backup", { method: "POST" }),
     ]);
     const statuses = [a.status, b.status].sort();
-    expect(statuses).toEqual([201, 409]);
+    expect(statuses).toEqual([200, 409]);
     const refused = a.status === 409 ? a : b;
     expect(await refused.json()).toMatchObject({ error: "OPERATION_IN_PROGRESS" });
-    expect((await t.request("/api/v1/backup", { method: "POST" })).status).toBe(201);
+    expect((await t.request("/api/v1/backup", { method: "POST" })).status).toBe(200);
   });
 
   it("refuses with 507 when free space is below the database size plus the margin, writing nothing", async () => {
@@ -99,7 +99,7 @@ describe("creating and listing backups", () => {
     t = newApp();
     await t.request("/api/v1/databases", { method: "POST", body: JSON.stringify({ name: "research" }) });
     const res = await t.request("/api/v1/backup?database=research", { method: "POST" });
-    expect(res.status).toBe(201);
+    expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ database: "research" });
     expect(readdirSync(path.join(t.dataDir, "backups", "research")).filter((f) => !f.startsWith("."))).toHaveLength(1);
     expect(readdirSync(path.join(t.dataDir, "backups", "default"))).toHaveLength(0);

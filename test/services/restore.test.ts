@@ -13,7 +13,7 @@ describe("restoring a backup", () => {
 
   async function backup(): Promise<string> {
     const res = await t.request("/api/v1/backup", { method: "POST" });
-    expect(res.status).toBe(201);
+    expect(res.status).toBe(200);
     return ((await res.json()) as { filename: string }).filename;
   }
 

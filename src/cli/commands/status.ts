@@ -34,13 +34,13 @@ export function statusCommand(): Command {
           age(d.last_good_backup_age_seconds),
           d.schedule ? (d.schedule.enabled ? `next ${tableTime(d.schedule.next_run_at ?? "")}` : "disabled") : "-",
           d.offsite ? `${d.offsite.pending} pending, ${d.offsite.failed} failed` : "-",
-          d.last_failure ? `${d.state}; last failure: ${d.last_failure.operation}` : d.state,
+          [d.state, d.last_failure && `last failure: ${d.last_failure.operation}`, d.warning && "retention paused"]
+            .filter(Boolean)
+            .join("; "),
         ]);
-        emit(
-          options,
-          status,
-          table([["DATABASE", "SIZE", "NEWEST BACKUP (UTC)", "AGE", "SCHEDULE", "OFF-SITE", "STATE"], ...rows]),
-        );
+        const warnings = status.databases.flatMap((d) => (d.warning ? [`${d.name}: ${d.warning.message}`] : []));
+        const header = ["DATABASE", "SIZE", "NEWEST BACKUP (UTC)", "AGE", "SCHEDULE", "OFF-SITE", "STATE"];
+        emit(options, status, [...table([header, ...rows]), ...warnings]);
       }),
     ),
   );

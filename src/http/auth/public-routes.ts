@@ -1,4 +1,4 @@
-/** The only routes an anonymous request may reach (SPEC §3); nginx/nginx.conf.template mirrors this list. */
+/** The only routes an anonymous request may reach (docs/security.md); nginx/nginx.conf.template mirrors this list. */
 export const PUBLIC_API_PATHS: ReadonlySet<string> = new Set([
   "/api/v1/health",
   "/api/v1/auth/status",

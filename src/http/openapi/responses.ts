@@ -3,7 +3,7 @@ import { type ErrorCode, errorStatus } from "../../errors.js";
 
 const ALL_CODES = Object.keys(errorStatus) as [ErrorCode, ...ErrorCode[]];
 
-/** The closed set of error codes (SPEC §3), one component every error body refers to. */
+/** The closed set of error codes (src/errors.ts), one component every error body refers to. */
 export const ErrorCodeSchema = z.enum(ALL_CODES).meta({ id: "ErrorCode" });
 
 /** The one error body of every REST route: `{error, message, details?}`, never a stack trace. */

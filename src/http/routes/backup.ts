@@ -26,7 +26,7 @@ import { declaredLength, digestHeaders, matchesEtag, requestBodyStream } from ".
 
 const tags = ["Backups"];
 const DIGEST =
-  "`sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written (SPEC §8); absent only for a file copied in by hand and not hashed yet.";
+  "`sha-256=:<base64>:` (RFC 9530) of the checksum recorded when the backup was written; absent only for a file copied in by hand and not hashed yet.";
 const ETAG = "A strong ETag, the backup's SHA-256 in hex; absent only while the checksum is unknown (see Repr-Digest).";
 
 const create = defineRoute({
@@ -36,7 +36,8 @@ const create = defineRoute({
   summary: "Back up a database now (a compacted copy; writers keep writing)",
   request: { query: DatabaseQuery },
   responses: {
-    201: jsonResponse(BackupCreated, "The backup is written and durable."),
+    // 200, not 201: clients of the original Chaos Cypher count only 200 as success (and retry otherwise).
+    200: jsonResponse(BackupCreated, "The backup is written and durable (200, as the original service answers)."),
     ...errorResponses(400, 401, 403, 404, 409, 503, 507),
   },
 });
@@ -137,7 +138,7 @@ export const backupRoutes = apiRouter()
   .openapi(create, async (c) => {
     const deps = c.get("services");
     const created = await createBackup(deps, resolveDatabase(deps, c.req.valid("query").database));
-    return c.json(created, 201);
+    return c.json(created, 200);
   })
   .openapi(list, async (c) => {
     const deps = c.get("services");

@@ -45,7 +45,7 @@ const fetch = defineRoute({
   },
 });
 
-/** SPEC §9: the remote side of off-site copies. */
+/** The remote side of off-site copies. */
 export const offsiteRoutes = apiRouter()
   .openapi(list, async (c) => {
     const deps = c.get("services");

@@ -7,7 +7,7 @@ export const BackupKind = z.enum(["backup", "scheduled", "uploaded", "pre-upgrad
 const Sha256 = z
   .string()
   .regex(/^[0-9a-f]{64}$/)
-  .meta({ description: "SHA-256 of the backup's bytes, lowercase hex (SPEC §8)." });
+  .meta({ description: "SHA-256 of the backup's bytes, lowercase hex." });
 
 export const Verification = z
   .object({
@@ -39,7 +39,7 @@ export const BackupEntry = z
     kind: BackupKind,
     sha256: Sha256.nullable().meta({ description: "Null only until a file copied in by hand has been hashed." }),
     verification: Verification,
-    offsite: OffsiteState.nullable().meta({ description: "The off-site copy (SPEC §9)." }),
+    offsite: OffsiteState.nullable().meta({ description: "The off-site copy." }),
   })
   .meta({ id: "BackupEntry" });
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { BACKUP_FILENAME, databaseNameSchema, PRE_UPGRADE_FILENAME } from "../../lib/names.js";
 
-/** `?database=NAME`: the database a call acts on; the server's current one when absent (SPEC §2). */
+/** `?database=NAME`: the database a call acts on; the server's current one when absent. */
 export const DatabaseQuery = z.object({
   database: databaseNameSchema.optional().meta({
     description: "The database to act on; defaults to the server's current database.",

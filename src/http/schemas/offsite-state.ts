@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { IsoTime } from "./common.js";
 
-/** A backup's off-site copy as the backup list shows it (SPEC §9). */
+/** A backup's off-site copy as the backup list shows it. */
 export const OffsiteState = z
   .object({
     state: z.enum(["pending", "uploading", "done", "failed", "disabled"]).meta({

@@ -38,7 +38,7 @@ export const FetchedBackup = z
   })
   .meta({ id: "FetchedBackup" });
 
-/** `DELETE /backup/:f?offsite=true` removes the remote copy first, then the local file (SPEC §9). */
+/** `DELETE /backup/:f?offsite=true` removes the remote copy first, then the local file. */
 export const DeleteQuery = DatabaseQuery.extend({
   offsite: z.enum(["true", "false"]).optional().meta({
     description: "`true`: delete the off-site copy as well (409 when off-site copies are not configured).",

@@ -20,6 +20,10 @@ export const LastRun = z
     outcome: z.enum(["ok", "failed", "skipped"]),
     filename: z.string().optional(),
     error: z.string().optional(),
+    warning: z
+      .string()
+      .optional()
+      .meta({ description: "An ok run whose retention pruned nothing: a backup is dated ahead of the clock" }),
   })
   .meta({ id: "LastRun" });
 

@@ -16,6 +16,10 @@ export const DatabaseStatusSchema = z
     last_failure: z
       .object({ operation: z.string(), at: IsoTime, error: z.string(), filename: z.string().optional() })
       .optional(),
+    warning: z
+      .object({ operation: z.string(), at: IsoTime, message: z.string(), filename: z.string().optional() })
+      .optional()
+      .meta({ description: "Something to check that is not a failure, e.g. retention paused by a clock behind" }),
     offsite: z
       .object({ pending: z.int().nonnegative(), failed: z.int().nonnegative() })
       .nullable()

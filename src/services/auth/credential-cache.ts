@@ -3,7 +3,7 @@ import type { AppDb } from "../../db/connection.js";
 /**
  * How long /verify may answer from a credential row it already read. Changes made through this server
  * evict the row at once; a revocation written by another process (the CLI) must be honoured within 5 s
- * (SPEC §5), so this stays well below that.
+ * (docs/security.md), so this stays well below that.
  */
 export const CREDENTIAL_CACHE_MS = 2000;
 const MAX_ENTRIES = 1024;

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { AppDb } from "../../db/connection.js";
+import { AUTH_RESET_MARKER } from "../../db/paths.js";
 import { writeFileAtomic } from "../../lib/durable-fs.js";
 import type { RestoreHook, ServiceDeps } from "../deps.js";
 import { applyRevocations, readRevocations } from "./revocations.js";
@@ -10,7 +11,7 @@ import { AUTH_DATABASE } from "./types.js";
 
 /** Present from just before a restore of `default` swaps files until its credentials were reset. */
 function resetMarker(deps: ServiceDeps): string {
-  return path.join(deps.paths.root, ".auth-reset-pending");
+  return path.join(deps.paths.root, AUTH_RESET_MARKER);
 }
 
 async function resetCredentials(deps: ServiceDeps, db: AppDb): Promise<void> {

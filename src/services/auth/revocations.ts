@@ -2,8 +2,10 @@ import { mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import { and, eq, isNull } from "drizzle-orm";
 import type { AppDb } from "../../db/connection.js";
+import { REVOKED_KEYS_DIR } from "../../db/paths.js";
 import { apiKeys } from "../../db/schema/index.js";
 import { fsyncDirAsync, writeFileAtomic } from "../../lib/durable-fs.js";
+import { FORMAT_VERSION } from "../../lib/format.js";
 import type { ServiceDeps } from "../deps.js";
 import { credentialCache } from "./credential-cache.js";
 import { API_KEY_ID } from "./tokens.js";
@@ -14,13 +16,16 @@ import { API_KEY_ID } from "./tokens.js";
  * and the CLI can both record revocations without losing one.
  */
 export function revokedKeysDir(deps: ServiceDeps): string {
-  return path.join(deps.paths.root, "revoked-keys");
+  return path.join(deps.paths.root, REVOKED_KEYS_DIR);
 }
 
 export async function recordRevocation(deps: ServiceDeps, keyId: string, at: number): Promise<void> {
   const dir = revokedKeysDir(deps);
   if (await mkdir(dir, { recursive: true })) await fsyncDirAsync(deps.paths.root);
-  await writeFileAtomic(path.join(dir, keyId), `${JSON.stringify({ id: keyId, revoked_at: at })}\n`);
+  await writeFileAtomic(
+    path.join(dir, keyId),
+    `${JSON.stringify({ version: FORMAT_VERSION, id: keyId, revoked_at: at })}\n`,
+  );
 }
 
 export async function readRevocations(deps: ServiceDeps): Promise<string[]> {

@@ -9,7 +9,7 @@ export interface Identity {
   keyId?: string;
 }
 
-/** The only database that holds credentials (SPEC §2). */
+/** The only database that holds credentials; a restore of it resets sessions. */
 export const AUTH_DATABASE = "default";
 
 export const SESSION_LIFETIME_MS = 30 * 24 * 60 * 60 * 1000;

@@ -5,7 +5,7 @@ import { runTask } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
 import { type BackupRecord, readRecord, updateRecord } from "./records.js";
 
-/** The refusal of SPEC §8 for a file whose bytes no longer match the checksum recorded when it was written. */
+/** The 422 checksum_mismatch refusal for a file whose bytes no longer match the checksum recorded when it was written. */
 function checksumMismatch(filename: string, record: BackupRecord, actual: string): InvalidBackupError {
   return new InvalidBackupError(`the bytes of ${filename} changed since it was written (checksum mismatch)`, {
     reason: "checksum_mismatch",

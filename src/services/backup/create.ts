@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
+import { backupTempName } from "../../db/paths.js";
 import { logFailure } from "../../logger.js";
 import { runTask } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
@@ -49,7 +49,7 @@ export async function writeBackup(
     await mkdir(dir, { recursive: true });
     await ensureFreeSpace(dir, registry.size(database), config.backupFreeMarginBytes);
     log.info({ filename: name }, "backup started");
-    temp = path.join(dir, `.${name}.tmp-${randomBytes(4).toString("hex")}`);
+    temp = path.join(dir, backupTempName(name));
     const { size, sha256 } = await runTask("vacuumInto", {
       src: paths.dbFile(database),
       temp,

@@ -8,7 +8,7 @@ export interface ListedBackup extends BackupEntry {
   /** Null only until a file put there by hand has been hashed. */
   sha256: string | null;
   verification: Verification;
-  /** The off-site copy (SPEC §9): `{state: "disabled"}` when off-site copies are not configured. */
+  /** The off-site copy: `{state: "disabled"}` when off-site copies are not configured. */
   offsite: BackupOffsite | null;
 }
 

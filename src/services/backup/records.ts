@@ -1,7 +1,10 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { z } from "zod";
+import { RECORD, recordName } from "../../db/paths.js";
 import { writeFileAtomic } from "../../lib/durable-fs.js";
+import { FormatError, versionedJson } from "../../lib/format.js";
 import { parseBackupName } from "./files.js";
 
 /**
@@ -10,39 +13,48 @@ import { parseBackupName } from "./files.js";
  * (`.<filename>.<area>.json`, see `sidecarPath`); all of a backup's sidecars go when the backup goes.
  */
 
-export type VerificationState = "pending" | "ok" | "failed";
+const VERIFICATION_STATES = ["pending", "ok", "failed"] as const;
+export type VerificationState = (typeof VERIFICATION_STATES)[number];
 
-export interface Verification {
-  state: VerificationState;
+const verificationSchema = z.object({
+  state: z.enum(VERIFICATION_STATES),
   /** ISO time of the last verification; null while none finished. */
-  at: string | null;
-  error?: string;
-}
+  at: z.string().nullable(),
+  error: z.string().optional(),
+});
+export type Verification = z.output<typeof verificationSchema>;
 
-export interface BackupRecord {
-  /** Lowercase hex SHA-256 of the file's bytes when it was written (or first seen). */
-  sha256: string;
-  size: number;
-  created_at: string;
-  verification: Verification;
-}
+/** `.<filename>.json` (docs/format.md). Loose: a field another area added to it survives a rewrite. */
+const recordFormat = versionedJson(
+  z.looseObject({
+    /** Lowercase hex SHA-256 of the file's bytes when it was written (or first seen). */
+    sha256: z.string(),
+    size: z.number(),
+    created_at: z.string(),
+    verification: verificationSchema,
+  }),
+);
+
+export type BackupRecord = ReturnType<typeof recordFormat.parse>;
 
 export const PENDING: Verification = { state: "pending", at: null };
 
 /** `.<filename>.json`, or `.<filename>.<area>.json` for another area's own sidecar. */
 export function sidecarPath(dir: string, filename: string, area?: string): string {
-  return path.join(dir, area ? `.${filename}.${area}.json` : `.${filename}.json`);
+  return path.join(dir, recordName(filename, area));
 }
 
 /** Any sidecar of any area: group 1 is the backup filename it belongs to. */
-const SIDECAR = /^\.(.+?\.db)(?:\.[a-z0-9_-]+)?\.json$/;
+const SIDECAR = RECORD;
 
+/** A record of a version this build does not know is refused (FormatVersionError), never rewritten. */
 export async function readRecord(dir: string, filename: string): Promise<BackupRecord | null> {
+  const file = sidecarPath(dir, filename);
   try {
-    return JSON.parse(await readFile(sidecarPath(dir, filename), "utf8")) as BackupRecord;
+    return recordFormat.parse(await readFile(file, "utf8"), file);
   } catch (error) {
     // A torn record cannot exist (atomic writes); an unreadable one is treated as unknown and re-derived.
-    if ((error as NodeJS.ErrnoException).code === "ENOENT" || error instanceof SyntaxError) return null;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" || error instanceof FormatError) return null;
     throw error;
   }
 }
@@ -75,7 +87,7 @@ export function updateRecord(
     const current = await readRecord(dir, filename);
     const next = { ...current, ...patch } as BackupRecord;
     if (!next.sha256 || !existsSync(path.join(dir, filename))) return null;
-    await writeFileAtomic(file, JSON.stringify(next));
+    await writeFileAtomic(file, recordFormat.serialize(next));
     if (!existsSync(path.join(dir, filename))) {
       await rm(file, { force: true });
       return null;

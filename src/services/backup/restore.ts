@@ -1,14 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { access, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type ConnectionHolder, isSqliteBusy } from "../../db/holder.js";
-import {
-  moveRejectedAside,
-  OLD_SAFETY_PREFIX,
-  RESTORE_INTENT,
-  type RestoreIntent,
-  STAGED_PREFIX,
-} from "../../db/recovery.js";
+import { oldSafetyName, RESTORE_INTENT, stagedName } from "../../db/paths.js";
+import { moveRejectedAside, type RestoreIntent, restoreIntentFormat } from "../../db/recovery.js";
 import { InvalidBackupError, OperationInProgressError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
 import { logFailure } from "../../logger.js";
@@ -32,11 +26,14 @@ interface SwapPaths {
 }
 
 export interface ReplaceOptions {
-  /** Bring a backup that predates this build to its schema (SPEC §5 step 5); a rollback does not. */
+  /** Bring a backup that predates this build to its schema (migrated on the staged copy); a rollback does not. */
   migrate: boolean;
 }
 
-/** Replaces a live database with one of its backups, in the order of SPEC §5; any failure puts the old one back. */
+/**
+ * Replaces a live database with one of its backups, in the order docs/format.md ("restore.intent") requires;
+ * any failure puts the old one back.
+ */
 export async function restoreBackup(deps: ServiceDeps, database: string, filename: string): Promise<RestoreResult> {
   deps.registry.holder(database);
   const source = requireBackupFile(deps.paths.backupDir(database), filename);
@@ -65,7 +62,7 @@ export async function replaceDatabase(
     dir,
     appDb: paths.dbFile(database),
     preRestore: paths.preRestoreFile(database),
-    staged: path.join(dir, `${STAGED_PREFIX}${randomBytes(4).toString("hex")}`),
+    staged: path.join(dir, stagedName()),
   };
   let oldSafetyCopy: string | null = null;
   try {
@@ -106,7 +103,7 @@ export async function replaceDatabase(
 
 /**
  * Step 1: copy next to app.db and check it off the event loop; nothing live is touched yet. The copy is
- * hashed as it is made: a backup whose bytes changed since it was written is refused (SPEC §8).
+ * hashed as it is made: a backup whose bytes changed since its record was written is refused.
  */
 async function stageAndValidate(deps: ServiceDeps, source: string, staged: string): Promise<number> {
   await copyVerified(deps, source, staged);
@@ -128,7 +125,8 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
   let swapped = false;
   try {
     for (const hook of deps.restoreHooks) await hook.beforeSwap?.(deps, holder.name);
-    await writeFileAtomic(intentFile, JSON.stringify(intent));
+    // The intent is durable before the link: recovery needs it to tell a half-done swap from a finished one.
+    await writeFileAtomic(intentFile, restoreIntentFormat.serialize(intent));
     keptAs = await keepPrevious(deps, swap);
     await removeEmptySidecars(swap.appDb);
     await deps.fileOps.rename(swap.staged, swap.appDb);
@@ -183,7 +181,7 @@ const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
 async function rollBackSwap(deps: ServiceDeps, swap: SwapPaths, intentFile: string, intent: RestoreIntent) {
   const log = deps.logger.child({ database: path.basename(swap.dir) });
   // Not recorded (a full disk): the rollback still runs, only a crash inside it would keep the backup.
-  await writeFileAtomic(intentFile, JSON.stringify({ ...intent, phase: "rolling_back" } satisfies RestoreIntent)).catch(
+  await writeFileAtomic(intentFile, restoreIntentFormat.serialize({ ...intent, phase: "rolling_back" })).catch(
     (err: unknown) => log.warn({ err }, "could not record the rollback in the restore intent"),
   );
   // Another process may have committed to the restored file since the rename: it is kept, never unlinked.
@@ -245,7 +243,7 @@ function openFailed(cause: unknown): InvalidBackupError {
  * 200 ms per GiB on ext4); moved aside first, it is deleted after the gate opened, or put back on failure.
  */
 async function moveAsideOldSafetyCopy(swap: SwapPaths): Promise<string | null> {
-  const aside = path.join(swap.dir, `${OLD_SAFETY_PREFIX}${randomBytes(4).toString("hex")}`);
+  const aside = path.join(swap.dir, oldSafetyName());
   try {
     await rename(swap.preRestore, aside);
     return aside;

@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { link, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { UPLOAD_TEMP, uploadTempName } from "../../db/paths.js";
 import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
 import type { HashResult } from "../../workers/hash.js";
@@ -19,8 +19,7 @@ export interface BackupUploaded extends BackupCreated {
 }
 
 /** Incoming uploads and imports before validation; never listed, removed on failure and at server start. */
-const UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal)?$/;
-const uploadTemp = (dir: string) => path.join(dir, `.upload.tmp-${randomBytes(6).toString("hex")}`);
+const uploadTemp = (dir: string) => path.join(dir, uploadTempName());
 const nextUploadName = nextPrefixedName("upload");
 
 type CheckedFile = ValidationResult & Partial<HashResult>;

@@ -18,6 +18,8 @@ export type ServiceEvent =
     }
   | { type: "backup.failed"; database: string; kind: BackupKindName; error: string; durationMs: number }
   | { type: "backup.deleted"; database: string; filename: string; reason: "user" | "retention" }
+  /** Retention pruned nothing because `filename` is dated ahead of this host's clock. */
+  | { type: "retention.paused"; database: string; filename: string; warning: string }
   | { type: "restore.finished"; database: string; filename: string; outcome: "ok" | "failed"; error?: string }
   | {
       type: "operation.finished";

@@ -22,7 +22,7 @@ const LINT_FAILING_DEFAULTS = [
 export type OffsitePendingProvider = (database: string) => Promise<number | null> | number | null;
 
 /**
- * The Prometheus metrics of SPEC §10 in a registry of their own (never prom-client's global one, so
+ * The Prometheus metrics (docs/operations.md) in a registry of their own (never prom-client's global one, so
  * several apps in one test process do not collide). Backup freshness and size are read from the backup
  * files at scrape time: right after a restart and after files are deleted from outside; counters and the
  * duration histogram come from the event bus.

@@ -1,8 +1,9 @@
 import { hostname } from "node:os";
+import { redactUrlsIn } from "../../lib/redact-url.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
 
-/** What the webhook receives (SPEC §10); `text` is what a chat webhook (Slack, Mattermost...) displays. */
+/** What the webhook receives (docs/operations.md); `text` is what a chat webhook (Slack, Mattermost...) displays. */
 export interface Notification {
   event: string;
   database: string;
@@ -33,6 +34,7 @@ const LABELS: Record<string, string> = {
 
 /** The notification for an event, or null when it is not one to send. */
 export function toNotification(event: ServiceEvent, at: Date, onSuccess: boolean): Notification | null {
+  if (event.type === "retention.paused") return retentionPaused(event, at);
   let operation: string;
   let ok: boolean;
   let filename: string | undefined;
@@ -62,6 +64,18 @@ export function toNotification(event: ServiceEvent, at: Date, onSuccess: boolean
     ...(error ? { error } : {}),
     at: at.toISOString(),
     text,
+  };
+}
+
+/** A warning, always sent: the clock is behind a kept backup, so retention removes nothing until it is fixed. */
+function retentionPaused(event: Extract<ServiceEvent, { type: "retention.paused" }>, at: Date): Notification {
+  return {
+    event: "retention.paused",
+    database: event.database,
+    filename: event.filename,
+    error: event.warning,
+    at: at.toISOString(),
+    text: `Chaos Cypher on ${hostname()}: check the clock, database "${event.database}": ${event.warning}`,
   };
 }
 
@@ -130,9 +144,16 @@ export class Notifier {
       await res.body?.cancel();
       return res.ok ? null : `HTTP ${res.status}`;
     } catch (error) {
-      return (error as Error).name === "TimeoutError" ? "timed out" : (error as Error).message;
+      // fetch's messages may quote the URL, which may hold a token: no URL reaches the log whole.
+      return (error as Error).name === "TimeoutError" ? "timed out" : redactUrlsIn(causeOf(error));
     }
   }
+}
+
+/** fetch's own message is "fetch failed"; the reason (refused, unknown host) is its cause. */
+function causeOf(error: unknown): string {
+  const { message, cause } = error as Error;
+  return cause instanceof Error ? `${message}: ${cause.message}` : message;
 }
 
 /** Starts notifications when CHAOSCYPHER_NOTIFY_URL is set; null otherwise. */

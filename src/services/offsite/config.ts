@@ -37,7 +37,7 @@ const recipients = z.preprocess(
   ),
 );
 
-/** The off-site settings of SPEC §9, spread into the one config schema. */
+/** The off-site settings (docs/offsite.md), spread into the one config schema. */
 export const offsiteConfigShape = {
   s3Bucket: z.string().min(3).max(63).optional(),
   s3Endpoint: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),

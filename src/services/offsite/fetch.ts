@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { link, mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { FETCH_TEMP, fetchTempName } from "../../db/paths.js";
 import { ConflictError, InvalidBackupError, NotFoundError, StoreUnavailableError } from "../../errors.js";
 import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
 import { runTask, WorkerTaskError } from "../../workers/run.js";
@@ -28,8 +28,6 @@ export interface FetchOptions {
   onProgress?: (written: number, total: number) => void;
 }
 
-const FETCH_TEMP = /^\..+\.fetch-[0-9a-f]+$/;
-
 /**
  * Downloads one remote copy into `backups/<db>/` under its own name: decrypted to a temp file in a worker,
  * kept only when the stream ended cleanly, its SHA-256 matches the recorded one and it validates like a restore.
@@ -53,7 +51,7 @@ export async function fetchCopy(
   await mkdir(dir, { recursive: true });
   const expectedSize = meta.size ?? meta.storedSize;
   await ensureFreeSpace(dir, expectedSize, deps.config.backupFreeMarginBytes);
-  const temp = path.join(dir, `.${filename}.fetch-${randomBytes(4).toString("hex")}`);
+  const temp = path.join(dir, fetchTempName(filename));
   const log = deps.logger.child({ database, filename, operation: "offsite_fetch", object: key });
   const started = performance.now();
   log.info({ size: expectedSize }, "off-site fetch started");

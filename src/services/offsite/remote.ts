@@ -8,6 +8,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { NotFoundError, StoreUnavailableError } from "../../errors.js";
+import { FormatVersionError } from "../../lib/format.js";
 import { describeStoreError } from "../../lib/s3-client.js";
 import type { Logger } from "../../logger.js";
 import { AGE_SUFFIX, databasePrefix, type OffsiteSettings } from "./settings.js";
@@ -73,6 +74,8 @@ export async function headObject(client: S3Client, bucket: string, key: string):
   try {
     const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     const meta = head.Metadata ?? {};
+    // An object without `version` was written before the field existed: version 1 (docs/format.md).
+    if (meta.version !== undefined && meta.version !== "1") throw new FormatVersionError(key, meta.version);
     const size = meta.size !== undefined ? Number(meta.size) : null;
     return {
       sha256: meta.sha256 ?? null,
@@ -82,6 +85,7 @@ export async function headObject(client: S3Client, bucket: string, key: string):
       storedSize: head.ContentLength ?? 0,
     };
   } catch (error) {
+    if (error instanceof FormatVersionError) throw error;
     if (describeStoreError(error).failure === "not_found") return null;
     throw storeError(error, "reading the off-site copy failed");
   }

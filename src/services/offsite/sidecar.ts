@@ -1,42 +1,51 @@
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { TOMBSTONE_SUFFIX, tombstoneName } from "../../db/paths.js";
 import { writeFileAtomic } from "../../lib/durable-fs.js";
+import { FormatVersionError, versionedJson } from "../../lib/format.js";
 import { sidecarPath as backupSidecarPath } from "../backup/records.js";
 
 export const OFFSITE_STATES = ["pending", "uploading", "done", "failed", "disabled"] as const;
 export type OffsiteStateName = (typeof OFFSITE_STATES)[number];
 
-const recordSchema = z.object({
-  state: z.enum(OFFSITE_STATES),
-  key: z.string().optional(),
-  at: z.string().optional(),
-  error: z.string().optional(),
-  attempts: z.number().int().min(0).default(0),
-  next_attempt_at: z.string().optional(),
-  sha256: z.string().optional(),
-});
+/** `.<filename>.offsite.json` (docs/format.md). */
+const recordFormat = versionedJson(
+  z.object({
+    state: z.enum(OFFSITE_STATES),
+    key: z.string().optional(),
+    at: z.string().optional(),
+    error: z.string().optional(),
+    attempts: z.number().int().min(0).default(0),
+    next_attempt_at: z.string().optional(),
+    sha256: z.string().optional(),
+  }),
+);
 
 /** A backup's off-site state, kept in its own file beside it: `backups/<db>/.<filename>.offsite.json`. */
-export type OffsiteRecord = z.infer<typeof recordSchema>;
+export type OffsiteRecord = ReturnType<typeof recordFormat.parse>;
 
 const SUFFIX = ".offsite.json";
 
 /** The lifecycle's naming for another area's sidecar: `.<filename>.offsite.json`, removed with its backup. */
 export const sidecarPath = (dir: string, filename: string) => backupSidecarPath(dir, filename, "offsite");
 
-/** Null when there is none; a torn or foreign file counts as none (the copy is simply redone). */
+/**
+ * Null when there is none; a torn or foreign file counts as none (the copy is simply redone). One a newer
+ * build wrote is refused (FormatVersionError): redoing its copy could overwrite what that build uploaded.
+ */
 export async function readRecord(dir: string, filename: string): Promise<OffsiteRecord | null> {
+  const file = sidecarPath(dir, filename);
   try {
-    const parsed = recordSchema.safeParse(JSON.parse(await readFile(sidecarPath(dir, filename), "utf8")));
-    return parsed.success ? parsed.data : null;
-  } catch {
+    return recordFormat.parse(await readFile(file, "utf8"), file);
+  } catch (error) {
+    if (error instanceof FormatVersionError) throw error;
     return null;
   }
 }
 
 export async function writeRecord(dir: string, filename: string, record: OffsiteRecord): Promise<void> {
-  await writeFileAtomic(sidecarPath(dir, filename), `${JSON.stringify(record)}\n`);
+  await writeFileAtomic(sidecarPath(dir, filename), recordFormat.serialize(record));
 }
 
 export async function removeRecord(dir: string, filename: string): Promise<void> {
@@ -66,25 +75,29 @@ export function publicState(record: OffsiteRecord): {
 
 /**
  * A remote copy still to be deleted after its backup was pruned (retention): `.<filename>.offsite-delete`, kept
- * apart from the records, which go when their backup goes, so the deletion survives a restart.
+ * apart from the records, which go when their backup goes, so the deletion survives a restart. The tombstone
+ * exists before the backup's record goes (docs/format.md).
  */
-const TOMBSTONE = ".offsite-delete";
+const TOMBSTONE = TOMBSTONE_SUFFIX;
+const tombstoneFormat = versionedJson(z.object({ keys: z.array(z.string()).catch([]) }));
 
 export async function writeTombstone(dir: string, filename: string, keys: string[]): Promise<void> {
-  await writeFileAtomic(path.join(dir, `.${filename}${TOMBSTONE}`), `${JSON.stringify({ keys })}\n`);
+  await writeFileAtomic(path.join(dir, tombstoneName(filename)), tombstoneFormat.serialize({ keys }));
 }
 
+/** The keys it names; a torn one names none (the delete still tries every key spelling of the backup). */
 export async function readTombstone(dir: string, filename: string): Promise<string[]> {
+  const file = path.join(dir, tombstoneName(filename));
   try {
-    const parsed = JSON.parse(await readFile(path.join(dir, `.${filename}${TOMBSTONE}`), "utf8")) as { keys?: unknown };
-    return Array.isArray(parsed.keys) ? parsed.keys.filter((k): k is string => typeof k === "string") : [];
-  } catch {
+    return tombstoneFormat.parse(await readFile(file, "utf8"), file).keys;
+  } catch (error) {
+    if (error instanceof FormatVersionError) throw error;
     return [];
   }
 }
 
 export async function removeTombstone(dir: string, filename: string): Promise<void> {
-  await rm(path.join(dir, `.${filename}${TOMBSTONE}`), { force: true });
+  await rm(path.join(dir, tombstoneName(filename)), { force: true });
 }
 
 export async function tombstoneNames(dir: string): Promise<string[]> {

@@ -1,8 +1,8 @@
 import { stat } from "node:fs/promises";
-import { Cron } from "croner";
 import { listBackupFiles } from "../backup/files.js";
 import { resolveDatabase } from "../databases/index.js";
 import type { ServiceDeps } from "../deps.js";
+import { FireTimes } from "./fire-times.js";
 import { defaultIsGood } from "./good.js";
 import { parseScheduleInput, type Retention, type ScheduleSettings } from "./settings.js";
 import { stampToDate } from "./stamp.js";
@@ -23,7 +23,7 @@ export {
 } from "./settings.js";
 export { type LastRun, ScheduleStore } from "./store.js";
 
-/** The schedule as REST, tRPC and the CLI show it (SPEC §8). */
+/** The schedule as REST, tRPC and the CLI show it (docs/schedules.md). */
 export interface ScheduleView {
   database: string;
   enabled: boolean;
@@ -37,7 +37,7 @@ export interface ScheduleView {
 /** The next time `settings` fires after `from`, as the scheduler would arm it. */
 export function nextFireTime(settings: ScheduleSettings, from?: Date): string | null {
   if (!settings.enabled) return null;
-  return new Cron(settings.cron, { timezone: settings.timezone, paused: true }).nextRun(from)?.toISOString() ?? null;
+  return new FireTimes(settings.cron, settings.timezone).next(from)?.toISOString() ?? null;
 }
 
 async function view(deps: ServiceDeps, database: string, settings: ScheduleSettings): Promise<ScheduleView> {
@@ -68,7 +68,7 @@ export async function disableSchedule(deps: ServiceDeps, database: string): Prom
   return setSchedule(deps, database, { ...current, enabled: false });
 }
 
-/** What the UI's warning banner says about a database's backups (SPEC §7). */
+/** What the UI's warning banner says about a database's backups: failed runs, missed runs. */
 export interface ScheduleHealth {
   newest_good_backup: { filename: string; created_at: string } | null;
   /** The latest scheduled run (an hour ago or more) since the schedule was set, or null if none is due yet. */
@@ -108,7 +108,7 @@ export async function scheduleHealth(deps: ServiceDeps, database: string): Promi
  * gaps between runs and walk forward from there.
  */
 export function previousFireTime(settings: ScheduleSettings, before: Date): Date | null {
-  const cron = new Cron(settings.cron, { timezone: settings.timezone, paused: true });
+  const cron = new FireTimes(settings.cron, settings.timezone);
   const ahead = cron.nextRuns(4, before);
   let gap = 0;
   for (let i = 1; i < ahead.length; i++)
@@ -117,7 +117,7 @@ export function previousFireTime(settings: ScheduleSettings, before: Date): Date
   let cursor: Date | null = new Date(before.getTime() - 2 * gap);
   let last: Date | null = null;
   for (let i = 0; i < 1000; i++) {
-    cursor = cron.nextRun(cursor);
+    cursor = cron.next(cursor);
     if (!cursor || cursor.getTime() > before.getTime()) break;
     last = cursor;
   }

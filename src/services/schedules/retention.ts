@@ -55,6 +55,7 @@ export function planRetention(
   backups: readonly RetentionCandidate[],
   retention: Retention,
   timeZone: string,
+  written?: string,
 ): RetentionPlan {
   const ordered = newestFirst(backups);
   const reasons = new Map(ordered.map((b) => [b.filename, [] as string[]]));
@@ -74,10 +75,29 @@ export function planRetention(
   const newestPending = ordered.find((b) => b.verification === "pending");
   if (newestVerified) reasons.get(newestVerified.filename)?.push("newest verified backup");
   else if (newestPending) reasons.get(newestPending.filename)?.push("newest pending backup");
+  // A run never removes what it wrote (I2): with the clock behind, the new backup sorts oldest of all.
+  if (written) reasons.get(written)?.push("written by this run");
   const plan: RetentionPlan = { keep: [], remove: [] };
   for (const backup of ordered) {
     const why = reasons.get(backup.filename) ?? [];
     (why.length > 0 ? plan.keep : plan.remove).push({ filename: backup.filename, reasons: why });
   }
   return plan;
+}
+
+/** How far ahead of this host's clock a backup's time may be before retention stops trusting the clock. */
+export const FUTURE_TOLERANCE_MS = 15 * 60 * 1000;
+
+/**
+ * The newest backup dated later than `now` plus the tolerance, or null. While one exists the clock is behind
+ * (a board without a real-time clock, a VM resumed from a snapshot, copies from a host whose clock ran
+ * ahead): the buckets would rank the new backups oldest and prune them, so retention does not prune at all.
+ */
+export function futureDated<T extends { filename: string; createdAt: Date }>(
+  backups: readonly T[],
+  now: Date,
+  toleranceMs = FUTURE_TOLERANCE_MS,
+): T | null {
+  const [newest] = newestFirst(backups);
+  return newest && newest.createdAt.getTime() > now.getTime() + toleranceMs ? newest : null;
 }

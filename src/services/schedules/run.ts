@@ -8,7 +8,7 @@ import { resolveDatabase } from "../databases/index.js";
 import type { ServiceDeps } from "../deps.js";
 import type { OperationLock } from "../locks.js";
 import type { VerificationOf } from "./good.js";
-import { planRetention, type RetentionPlan } from "./retention.js";
+import { futureDated, planRetention, type RetentionPlan } from "./retention.js";
 import type { ScheduleSettings } from "./settings.js";
 import { stampToDate } from "./stamp.js";
 import type { LastRun } from "./store.js";
@@ -55,23 +55,34 @@ export async function runScheduledBackup(
     } catch (error) {
       return finish({ at, outcome: "failed", error: (error as Error).message });
     }
-    const run = finish({ at, outcome: "ok", filename });
-    await applyRetention(deps, database, settings, verificationOf).catch((error: unknown) => {
-      log.error({ err: error }, "retention failed; no backup was removed after the failure");
-    });
-    return run;
+    const retention = await applyRetention(deps, database, settings, verificationOf, filename).catch(
+      (error: unknown) => {
+        log.error({ err: error }, "retention failed; no backup was removed after the failure");
+        return null;
+      },
+    );
+    return finish({ at, outcome: "ok", filename, ...(retention?.warning ? { warning: retention.warning } : {}) });
   } finally {
     lock.release();
   }
 }
 
-/** Removes the scheduled backups the rules do not keep; each removal is an event (off-site copies follow it). */
+export interface RetentionOutcome extends RetentionPlan {
+  /** Set when nothing was pruned because a backup is dated ahead of this host's clock. */
+  warning?: string;
+}
+
+/**
+ * Removes the scheduled backups the rules do not keep; each removal is an event (off-site copies follow it).
+ * `written`, the file the current run wrote, is never removed; while a backup is dated in the future nothing is.
+ */
 export async function applyRetention(
   deps: ServiceDeps,
   database: string,
   settings: ScheduleSettings,
   verificationOf: VerificationOf,
-): Promise<RetentionPlan> {
+  written?: string,
+): Promise<RetentionOutcome> {
   const dir = deps.paths.backupDir(database);
   const scheduled = (await listBackupFiles(dir)).filter((b) => b.kind === "scheduled");
   const candidates = await Promise.all(
@@ -81,8 +92,10 @@ export async function applyRetention(
       verification: await verificationOf(database, b.filename),
     })),
   );
-  const plan = planRetention(candidates, settings.retention, settings.timezone);
   const log = deps.logger.child({ database, operation: "retention" });
+  const ahead = futureDated(candidates, deps.now());
+  if (ahead) return pausedRetention(deps, database, candidates, ahead);
+  const plan = planRetention(candidates, settings.retention, settings.timezone, written);
   for (const { filename } of plan.remove) {
     await rm(path.join(dir, filename), { force: true });
     await removeRecords(dir, filename);
@@ -91,4 +104,26 @@ export async function applyRetention(
   }
   log.info({ kept: plan.keep.length, removed: plan.remove.length }, "retention applied");
   return plan;
+}
+
+/** The clock is behind a kept backup: nothing is pruned, and the operator is told (log, event, last run, status). */
+function pausedRetention(
+  deps: ServiceDeps,
+  database: string,
+  candidates: { filename: string }[],
+  ahead: { filename: string; createdAt: Date },
+): RetentionOutcome {
+  const now = deps.now();
+  const days = Math.round((ahead.createdAt.getTime() - now.getTime()) / 86_400_000);
+  const warning =
+    `retention paused: ${ahead.filename} is dated ${ahead.createdAt.toISOString()}, ` +
+    `${days > 0 ? `${days} day(s)` : "minutes"} ahead of this host's clock (${now.toISOString()}); ` +
+    "no backup is removed until the clock is right";
+  deps.logger.warn({ database, operation: "retention", filename: ahead.filename }, warning);
+  deps.events.emit({ type: "retention.paused", database, filename: ahead.filename, warning });
+  return {
+    keep: candidates.map((c) => ({ filename: c.filename, reasons: ["retention paused"] })),
+    remove: [],
+    warning,
+  };
 }

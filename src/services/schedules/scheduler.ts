@@ -1,5 +1,5 @@
-import { Cron } from "croner";
 import type { ServiceDeps } from "../deps.js";
+import { FireTimes, ScheduleTimer } from "./fire-times.js";
 import { defaultVerificationOf, type VerificationOf } from "./good.js";
 import { runScheduledBackup } from "./run.js";
 import type { ScheduleSettings } from "./settings.js";
@@ -23,7 +23,7 @@ export interface SchedulerHandle {
 interface Armed {
   text: string | null;
   settings: ScheduleSettings;
-  job: Cron | null;
+  job: ScheduleTimer | null;
   catchUp: { timer: NodeJS.Timeout; at: Date } | null;
   running: Promise<LastRun> | null;
 }
@@ -152,14 +152,10 @@ export class Scheduler implements SchedulerHandle {
       await this.#record(database, { next_run_at: null });
       return;
     }
-    armed.job = new Cron(
-      settings.cron,
-      {
-        timezone: settings.timezone,
-        protect: () => this.deps.logger.warn({ database }, "previous scheduled run still going; this one is skipped"),
-      },
-      () => this.runNow(database).then(() => undefined),
-    );
+    armed.job = new ScheduleTimer(new FireTimes(settings.cron, settings.timezone), () => {
+      if (armed.running) this.deps.logger.warn({ database }, "previous scheduled run still going; this one is skipped");
+      else void this.runNow(database);
+    });
     const missed = starting && state.next_run_at !== null && Date.parse(state.next_run_at) <= Date.now();
     if (missed) {
       this.deps.logger.info({ database, missed: state.next_run_at }, "a scheduled run was missed; it runs shortly");

@@ -2,7 +2,7 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { ValidationError } from "../../errors.js";
 
-/** restic `forget`'s rules, each counted on its own (SPEC §8). */
+/** restic `forget`'s rules, each counted on its own (docs/schedules.md). */
 export const RETENTION_RULES = [
   "keep_last",
   "keep_hourly",

@@ -1,23 +1,35 @@
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { DataPaths } from "../../db/paths.js";
+import { z } from "zod";
+import { type DataPaths, scheduleSettingsName, scheduleStateName } from "../../db/paths.js";
 import { writeFileAtomic } from "../../lib/durable-fs.js";
+import { FORMAT_VERSION, FormatVersionError, versionedJson } from "../../lib/format.js";
 import { DEFAULT_SCHEDULE, parseScheduleInput, type ScheduleSettings } from "./settings.js";
 
-export type RunOutcome = "ok" | "failed" | "skipped";
+const RUN_OUTCOMES = ["ok", "failed", "skipped"] as const;
+export type RunOutcome = (typeof RUN_OUTCOMES)[number];
 
-export interface LastRun {
-  at: string;
-  outcome: RunOutcome;
-  filename?: string;
-  error?: string;
-}
+/** `schedules/<db>.state.json` (docs/format.md); only the server's scheduler writes it. */
+const stateFormat = versionedJson(
+  z.object({
+    last_run: z
+      .object({
+        at: z.string(),
+        outcome: z.enum(RUN_OUTCOMES),
+        filename: z.string().optional(),
+        error: z.string().optional(),
+        /** An ok run whose retention was paused (a backup dated ahead of the clock): what the operator should check. */
+        warning: z.string().optional(),
+      })
+      .nullable()
+      .default(null),
+    next_run_at: z.string().nullable().default(null),
+  }),
+);
 
-/** What the scheduler records; only the server's scheduler writes it. */
-export interface ScheduleState {
-  last_run: LastRun | null;
-  next_run_at: string | null;
-}
+/** What the scheduler records. */
+export type ScheduleState = ReturnType<typeof stateFormat.parse>;
+export type LastRun = NonNullable<ScheduleState["last_run"]>;
 
 /**
  * Schedules live in `<data_dir>/schedules/`, never in `app.db`, so a restore leaves them alone:
@@ -28,15 +40,15 @@ export class ScheduleStore {
   readonly dir: string;
 
   constructor(paths: DataPaths) {
-    this.dir = path.join(paths.root, "schedules");
+    this.dir = paths.schedulesDir;
   }
 
   settingsFile(database: string): string {
-    return path.join(this.dir, `${database}.json`);
+    return path.join(this.dir, scheduleSettingsName(database));
   }
 
   stateFile(database: string): string {
-    return path.join(this.dir, `${database}.state.json`);
+    return path.join(this.dir, scheduleStateName(database));
   }
 
   /** The raw settings text, or null when the database still has the default (no file yet). */
@@ -58,20 +70,22 @@ export class ScheduleStore {
     await writeFileAtomic(this.settingsFile(database), `${JSON.stringify(settings, null, 2)}\n`);
   }
 
+  /** No file or a torn one: nothing recorded yet. One a newer build wrote is refused. */
   async readState(database: string): Promise<ScheduleState> {
-    const text = await readFile(this.stateFile(database), "utf8").catch(() => null);
+    const file = this.stateFile(database);
+    const text = await readFile(file, "utf8").catch(() => null);
     if (text === null) return { last_run: null, next_run_at: null };
     try {
-      const state = JSON.parse(text) as Partial<ScheduleState>;
-      return { last_run: state.last_run ?? null, next_run_at: state.next_run_at ?? null };
-    } catch {
+      return stateFormat.parse(text, file);
+    } catch (error) {
+      if (error instanceof FormatVersionError) throw error;
       return { last_run: null, next_run_at: null };
     }
   }
 
   async writeState(database: string, state: ScheduleState): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(this.stateFile(database), `${JSON.stringify(state, null, 2)}\n`);
+    await writeFileAtomic(this.stateFile(database), stateFormat.serialize(state, { pretty: true }));
   }
 }
 
@@ -79,12 +93,21 @@ export function cloneDefault(): ScheduleSettings {
   return { ...DEFAULT_SCHEDULE, retention: { ...DEFAULT_SCHEDULE.retention } };
 }
 
+/**
+ * The operator's file has the shape of `PUT /schedule`'s body, so it is written without `version`
+ * (docs/format.md); one that carries a version this build does not know is refused.
+ */
 export function parseSettingsText(text: string, file: string): ScheduleSettings {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     throw new Error(`${file} is not valid JSON; fix it or remove it to go back to the default schedule`);
+  }
+  if (typeof raw === "object" && raw !== null && "version" in raw) {
+    const { version, ...rest } = raw as { version: unknown };
+    if (version !== FORMAT_VERSION) throw new FormatVersionError(file, version);
+    raw = rest;
   }
   return parseScheduleInput(raw);
 }

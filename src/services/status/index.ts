@@ -6,7 +6,7 @@ import { backupStampSeconds } from "../observability/metrics.js";
 import { offsiteCounts, offsiteOfBackups } from "../offsite/index.js";
 import { getSchedule, scheduleHealth } from "../schedules/index.js";
 
-/** SPEC §10's per-database state; `null` where a feature is not configured or there is nothing yet. */
+/** The per-database state of /status; `null` where a feature is not configured or there is nothing yet. */
 export interface DatabaseStatus {
   name: string;
   size: number;
@@ -14,6 +14,8 @@ export interface DatabaseStatus {
   last_backup: { filename: string; at: string; kind: BackupKind } | null;
   last_good_backup_age_seconds: number | null;
   last_failure?: { operation: string; at: string; error: string; filename?: string };
+  /** The last scheduled run's retention was paused (a backup dated ahead of the clock). */
+  warning?: { operation: string; at: string; message: string; filename?: string };
   offsite: { pending: number; failed: number } | null;
   /** `ok`, or the migration state that keeps the database out of service (blocked, pending, ...). */
   state: string;
@@ -78,6 +80,9 @@ async function databaseStatus(deps: ServiceDeps, name: string, now: Date): Promi
       ? null
       : Math.max(0, Math.round(now.getTime() / 1000 - goodSeconds)),
     ...(failure ? { last_failure: failure } : {}),
+    ...(schedule.last_run?.warning
+      ? { warning: { operation: "retention", at: schedule.last_run.at, message: schedule.last_run.warning } }
+      : {}),
     offsite: deps.offsite ? await offsiteCounts(deps, name) : null,
     state: upgrade.state === "up_to_date" ? "ok" : upgrade.state,
   };

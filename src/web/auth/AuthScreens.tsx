@@ -32,7 +32,6 @@ function SubmitButton({ busy, label }: { busy: boolean; label: string }) {
   );
 }
 
-/** First run: the operator account does not exist yet. Limits mirror the server's (SPEC §3). */
 /** The token of the setup URL the server printed (`/?setup=<token>`); without one the form asks for it. */
 function setupTokenInAddress(): string {
   return new URLSearchParams(window.location.search).get("setup") ?? "";
@@ -45,6 +44,7 @@ function forgetSetupToken() {
   window.history.replaceState(null, "", url.pathname + url.search + url.hash);
 }
 
+/** First run: the operator account does not exist yet. Limits mirror the server's (src/services/auth). */
 export function SetupScreen({ onDone }: ScreenProps) {
   const [fromAddress] = useState(setupTokenInAddress);
   const [token, setToken] = useState(fromAddress);

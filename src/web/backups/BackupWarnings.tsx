@@ -4,14 +4,14 @@ import { formatLocal, parseBackupStamp, parseIso } from "../format.js";
 import { offsiteWarning } from "./Offsite.js";
 import { scheduleKeys } from "./ScheduleCard.js";
 
-/** The verification record, once the list carries it (SPEC §8); older servers omit it. */
+/** The verification record, once the list carries it; older servers omit it. */
 function verificationOf(backup: Backup): { state?: string; error?: string } | undefined {
   return (backup as { verification?: { state?: string; error?: string } }).verification;
 }
 
 /**
  * A banner when backups cannot be trusted to be there: the newest good backup is older than the schedule
- * promises, the last scheduled run failed, a backup failed its verification, or an off-site copy failed.
+ * promises, the last scheduled run failed or paused retention (the clock is behind), a backup failed its verification, or an off-site copy failed.
  */
 export function BackupWarnings({ database, backups }: { database: string; backups: Backup[] | undefined }) {
   const health = useQuery({
@@ -39,6 +39,7 @@ export function BackupWarnings({ database, backups }: { database: string; backup
       `The last scheduled run failed${at ? ` at ${formatLocal(at)}` : ""}: ${last.error ?? "no reason given"}.`,
     );
   }
+  if (last?.warning) warnings.push(`Scheduled backups are not pruned: ${last.warning}.`);
   for (const backup of backups ?? []) {
     const verification = verificationOf(backup);
     if (verification?.state === "failed") {

@@ -39,7 +39,7 @@ export function OffsiteCell({ offsite }: { offsite: Backup["offsite"] }) {
   );
 }
 
-/** The banner's line for copies that failed (SPEC §7), or null; the newest error says what to fix. */
+/** The banner's line for copies that failed, or null; the newest error says what to fix. */
 export function offsiteWarning(backups: Backup[]): string | null {
   const failed = backups.filter((b) => b.offsite?.state === "failed");
   if (failed.length === 0) return null;
