@@ -3835,6 +3835,8 @@ export interface components {
             outcome: "ok" | "failed" | "skipped";
             filename?: string;
             error?: string;
+            /** @description An ok run whose retention pruned nothing: a backup is dated ahead of the clock */
+            warning?: string;
         } | null;
         /**
          * @description `cron`: 5 fields, 6 with seconds first, or @hourly/@daily/@weekly/@monthly. `timezone`: IANA name (default UTC). `retention`: restic forget rules, each a count ≥ 0, at least one above 0.
@@ -3955,6 +3957,17 @@ export interface components {
                  */
                 at: string;
                 error: string;
+                filename?: string;
+            };
+            /** @description Something to check that is not a failure, e.g. retention paused by a clock behind */
+            warning?: {
+                operation: string;
+                /**
+                 * Format: date-time
+                 * @example 2026-01-01T02:00:00.000Z
+                 */
+                at: string;
+                message: string;
                 filename?: string;
             };
             /** @description null when off-site copies are not configured */
