@@ -1,10 +1,12 @@
-// `npm run screenshot`: the Backups panel as a newcomer sees it, saved to docs/backups-panel.png for the README.
+// `npm run screenshot`: the Backups panel as a newcomer sees it, saved to docs/backups-panel.png (and, at 390 px,
+// docs/backups-panel-phone.png) for the README.
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { removeDir, TEST_SETUP_TOKEN } from "../helpers/app.js";
 import { buildUi, launchBrowser, startServer } from "./harness.js";
 
 const out = fileURLToPath(new URL("../../docs/backups-panel.png", import.meta.url));
+const phoneOut = fileURLToPath(new URL("../../docs/backups-panel-phone.png", import.meta.url));
 
 const webDir = await buildUi();
 const server = await startServer(webDir);
@@ -26,6 +28,11 @@ try {
   await page.mouse.move(600, 880);
   await page.screenshot({ path: out });
   process.stdout.write(`wrote ${out}\n`);
+  // The same panel on a phone: rows as stacked cards.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.mouse.move(380, 840);
+  await page.screenshot({ path: phoneOut });
+  process.stdout.write(`wrote ${phoneOut}\n`);
 } finally {
   await browser.close();
   await server.close();
