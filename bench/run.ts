@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import type { BenchContext, BenchOptions, Row } from "./context.js";
 import { DATA_ROOT, ensureDataset } from "./dataset.js";
 import { type NodeProcess, startNode } from "./lib/proc.js";
-import { ServiceClient } from "./lib/service.js";
+import { BENCH_SETUP_TOKEN, ServiceClient } from "./lib/service.js";
 import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
 import { offsiteFigures } from "./phases/offsite.js";
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   try {
     const server = await startNode(
       "dist/main.js",
-      { CHAOSCYPHER_DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+      { CHAOSCYPHER_DATA_DIR: dataDir, LOG_LEVEL: "warn", CHAOSCYPHER_SETUP_TOKEN: BENCH_SETUP_TOKEN },
       "/api/v1/health",
     );
     processes.push(server);

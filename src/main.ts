@@ -3,9 +3,10 @@ import { serve } from "@hono/node-server";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createApp } from "./http/app.js";
 import { createLogger } from "./logger.js";
-import { reconcileCredentials } from "./services/auth/index.js";
+import { pendingSetupUrl, reconcileCredentials } from "./services/auth/index.js";
 import { startBackupLifecycle } from "./services/backup/index.js";
 import { createServiceDeps, initServices } from "./services/create-deps.js";
+import type { ServiceDeps } from "./services/deps.js";
 import { startNotifier } from "./services/observability/notify.js";
 import { Scheduler } from "./services/schedules/index.js";
 import { exitOnSignals, stopServer } from "./shutdown.js";
@@ -20,6 +21,26 @@ function listenError(error: NodeJS.ErrnoException, config: Config): Error {
   if (error.code === "EADDRNOTAVAIL")
     return new ConfigError(`${config.host} is not an address of this machine: set HOST`);
   return error;
+}
+
+/**
+ * While no operator account exists, the one-time setup URL goes to the log (and the terminal): only someone who can
+ * read the server's output can claim it. A token from CHAOSCYPHER_SETUP_TOKEN is the operator's own and not repeated.
+ */
+async function announceSetup(services: ServiceDeps, config: Config, server: ReturnType<typeof serve>) {
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  // A wildcard address is no place to open: name the loopback of the same family instead.
+  const reachable = config.host === "0.0.0.0" ? "127.0.0.1" : config.host === "::" ? "::1" : config.host;
+  const host = reachable.includes(":") ? `[${reachable}]` : reachable;
+  const url = await pendingSetupUrl(services, `http://${host}:${port}`).catch(() => null);
+  if (!url) return;
+  if (config.setupToken) {
+    services.logger.warn("no operator account yet: open /?setup=<CHAOSCYPHER_SETUP_TOKEN> to create it");
+    return;
+  }
+  services.logger.warn({ setup_url: url }, "no operator account yet: open the setup URL to create it");
+  process.stderr.write(`Chaos Cypher: no operator account yet. Create it at ${url}\n`);
 }
 
 /** Starts the HTTP server on the parsed config; resolves once it listens. */
@@ -53,6 +74,7 @@ export async function startServer(config: Config) {
       reject(listenError(error, config));
     });
   });
+  await announceSetup(services, config, server);
   // From the moment it listens: a signal during the rest of the start-up still stops it cleanly.
   exitOnSignals(() => stopServer(server as Server, services), logger);
   // Timers start once the server listens; shutdown stops them first (a run in flight finishes, bounded).

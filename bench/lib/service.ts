@@ -1,5 +1,8 @@
 import type { Headers } from "./load.js";
 
+/** The first-run setup token the bench gives the service (CHAOSCYPHER_SETUP_TOKEN). */
+export const BENCH_SETUP_TOKEN = "bench-setup-token-0123456789";
+
 export interface BackupInfo {
   filename: string;
   size: number;
@@ -26,7 +29,7 @@ export class ServiceClient {
     const setup = await fetch(`${this.url}/api/v1/auth/setup`, {
       method: "POST",
       headers: { "content-type": "application/json", origin: this.url },
-      body: JSON.stringify({ username: "bench", password: "bench-password-1" }),
+      body: JSON.stringify({ username: "bench", password: "bench-password-1", setup_token: BENCH_SETUP_TOKEN }),
     });
     if (setup.status === 404) return null;
     await expectOk(setup, "auth setup");

@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createAuthRuntime } from "../../src/services/auth/index.js";
-import { TEST_KDF, type TestApp, useTestApps } from "../helpers/app.js";
+import { TEST_KDF, TEST_SETUP_TOKEN, type TestApp, useTestApps } from "../helpers/app.js";
 
 const json = { "content-type": "application/json" };
-const credentials = { username: "operator", password: "correct horse battery" };
+const credentials = { username: "operator", password: "correct horse battery", setup_token: TEST_SETUP_TOKEN };
 
 function post(t: TestApp, path: string, body: unknown, headers: Record<string, string> = {}) {
   return t.app.request(path, { method: "POST", headers: { ...json, ...headers }, body: JSON.stringify(body) });

@@ -1,9 +1,9 @@
 import { TRPCError } from "@trpc/server";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createAuthRuntime } from "../../src/services/auth/index.js";
-import { TEST_KDF, type TestApp, useTestApps } from "../helpers/app.js";
+import { TEST_KDF, TEST_SETUP_TOKEN, type TestApp, useTestApps } from "../helpers/app.js";
 
-const credentials = { username: "operator", password: "correct horse battery" };
+const credentials = { username: "operator", password: "correct horse battery", setup_token: TEST_SETUP_TOKEN };
 
 describe("auth and keys over tRPC (the UI's path)", () => {
   const newApp = useTestApps();

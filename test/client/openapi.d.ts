@@ -512,6 +512,158 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change the operator's password (the current one required); every other session ends */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PasswordChangeRequest"];
+                };
+            };
+            responses: {
+                /** @description Changed; this session stays signed in. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PasswordChanged"];
+                    };
+                };
+                /** @description Bad input: a bad filename, database name, query or body (`VALIDATION_ERROR`). Nothing changed. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "VALIDATION_ERROR";
+                        };
+                    };
+                };
+                /** @description No valid session cookie or API key, or bad credentials (`AUTH_REQUIRED`). */
+                401: {
+                    headers: {
+                        /** @description Always `Bearer realm="chaoscypher"`. */
+                        "WWW-Authenticate": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "AUTH_REQUIRED";
+                        };
+                    };
+                };
+                /** @description A cross-site request made with the session cookie (`FORBIDDEN`). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "FORBIDDEN";
+                        };
+                    };
+                };
+                /** @description Another operation holds the database, or the state forbids it (`OPERATION_IN_PROGRESS`, `CONFLICT`). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "OPERATION_IN_PROGRESS" | "CONFLICT";
+                        };
+                    };
+                };
+                /** @description The request body is too large (`PAYLOAD_TOO_LARGE`). */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+                /** @description Too many attempts (`RATE_LIMITED`); retry after `Retry-After` seconds. */
+                429: {
+                    headers: {
+                        /** @description Seconds until the next attempt may succeed. */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "RATE_LIMITED";
+                        };
+                    };
+                };
+                /** @description A bug (`INTERNAL_ERROR`). */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INTERNAL_ERROR";
+                        };
+                    };
+                };
+                /** @description The database is out of service after a failed upgrade (`DATABASE_BLOCKED`; the message says what to run), or the off-site object store cannot be reached or refused the request (`STORE_UNAVAILABLE`). */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "DATABASE_BLOCKED" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE";
+                        };
+                    };
+                };
+                /** @description Not enough free disk space (`INSUFFICIENT_STORAGE`). Nothing changed. */
+                507: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "INSUFFICIENT_STORAGE";
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/me": {
         parameters: {
             query?: never;
@@ -3457,10 +3609,21 @@ export interface components {
         SetupRequest: {
             username: string;
             password: string;
+            /** @description The one-time token of the setup URL the server prints at start (`/?setup=<token>`). */
+            setup_token?: string;
         };
         LoginRequest: {
             username: string;
             password: string;
+        };
+        PasswordChanged: {
+            username: string;
+            /** @description Other sessions that were ended; this one stays. */
+            sessions_ended: number;
+        };
+        PasswordChangeRequest: {
+            current_password: string;
+            new_password: string;
         };
         Me: {
             username: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import createClient from "openapi-fetch";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, removeDir, type TestApp } from "../helpers/app.js";
+import { createTestApp, removeDir, TEST_SETUP_TOKEN, type TestApp } from "../helpers/app.js";
 import { type Edge, startEdge } from "../helpers/nginx.js";
 import { type Listening, listen } from "../helpers/server.js";
 import { generateClientTypes, TYPES_FILE } from "./generate.js";
@@ -33,7 +33,9 @@ describe("a client generated from the document (openapi-typescript + openapi-fet
     const client = createClient<paths>({ baseUrl: `${edge.url}/api/v1` });
 
     // 1. The operator account, which signs in; 2. an API key minted with the session cookie.
-    const setup = await client.POST("/auth/setup", { body: { username: "admin", password: "a long passphrase" } });
+    const setup = await client.POST("/auth/setup", {
+      body: { username: "admin", password: "a long passphrase", setup_token: TEST_SETUP_TOKEN },
+    });
     expect(setup.data).toEqual({ username: "admin" });
     const cookie = (setup.response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
     const minted = await client.POST("/auth/keys", { body: { name: "laptop" }, headers: { cookie } });

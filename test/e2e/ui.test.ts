@@ -5,7 +5,7 @@ import path from "node:path";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { formatBytes } from "../../src/web/format.js";
-import { removeDir } from "../helpers/app.js";
+import { removeDir, TEST_SETUP_TOKEN } from "../helpers/app.js";
 import { type Browser, buildUi, launchBrowser, type RunningServer, startServer } from "./harness.js";
 
 const USER = "operator";
@@ -69,7 +69,7 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
   };
 
   it("first run: sets up the operator account, then logs out and back in with the keyboard", async () => {
-    await page.goto(server.url);
+    await page.goto(`${server.url}/?setup=${TEST_SETUP_TOKEN}`);
     await shown(heading("Set up Chaos Cypher"));
     await page.getByLabel("Username").fill(USER);
     await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
@@ -81,6 +81,8 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
     await page.getByRole("button", { name: "Create account" }).click();
     await shown(heading("Backups"));
     await shown(page.getByText(`Signed in as ${USER}`));
+    // The one-time token leaves the address once used.
+    expect(new URL(page.url()).search).toBe("");
 
     await page.getByRole("button", { name: "Log out" }).click();
     await shown(heading("Log in"));
@@ -231,7 +233,7 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
     await shown(page.getByText("No backups of default yet."));
   });
 
-  it("switches databases: a new one starts empty and becomes the server's current database", async () => {
+  it("switches databases in the address only; the current database changes by its own button", async () => {
     await page.getByRole("button", { name: "New database" }).click();
     const dialog = page.getByRole("dialog", { name: "New database" });
     await dialog.getByLabel("Name").fill("bad name!");
@@ -243,6 +245,11 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
     await gone(dialog);
     await shown(page.getByText("No backups of notes yet."));
     expect(await page.getByLabel("Database").inputValue()).toBe("notes");
+    expect(new URL(page.url()).pathname).toBe("/db/notes/settings/maintenance/backups");
+    // Viewing notes does not retarget scripts that name no database.
+    expect(server.t.services.settings.current).toBe("default");
+    await page.getByRole("button", { name: "Make notes the current database" }).click();
+    await shown(page.getByText("notes is the current database"));
     expect(server.t.services.settings.current).toBe("notes");
 
     await page.getByRole("button", { name: "Create Backup" }).click();
@@ -263,7 +270,16 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
 
     await page.getByLabel("Database").selectOption("default");
     await shown(page.getByText("No backups of default yet."));
-    expect(server.t.services.settings.current).toBe("default");
+    await shown(page.getByText(/is\s+notes\./));
+    expect(server.t.services.settings.current).toBe("notes");
+    // The address holds the database: a reload and the back button show what the address names.
+    await page.reload();
+    await shown(page.getByText("No backups of default yet."));
+    await page.goBack();
+    await shown(page.getByText("notes is the current database"));
+    await page.getByLabel("Database").selectOption("default");
+    await page.getByRole("button", { name: "Make default the current database" }).click();
+    await shown(page.getByText("default is the current database"));
   });
 
   it("leads to the login screen when the session is gone, whatever was clicked", async () => {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../helpers/app.js";
+import { createTestApp, TEST_SETUP_TOKEN, type TestApp } from "../helpers/app.js";
 import { type Edge, startEdge } from "../helpers/nginx.js";
 import { type Listening, listen } from "../helpers/server.js";
 
@@ -29,7 +29,11 @@ describe("the nginx edge in front of the real server", () => {
     const setup = await fetch(`${edge.url}/api/v1/auth/setup`, {
       method: "POST",
       headers: json,
-      body: JSON.stringify({ username: "edge-operator", password: "correct horse battery" }),
+      body: JSON.stringify({
+        username: "edge-operator",
+        password: "correct horse battery",
+        setup_token: TEST_SETUP_TOKEN,
+      }),
     });
     expect(setup.status).toBe(201);
     cookie = (setup.headers.get("set-cookie") ?? "").split(";")[0] as string;

@@ -19,6 +19,9 @@ import { withContractCheck } from "./contract.js";
 export const TEST_KDF: ScryptParams = { ln: 12, r: 8, p: 1 };
 
 /** Who `t.caller` acts as: a signed-in operator for domain tests that are not about auth. */
+/** The first-run setup token of every test app (CHAOSCYPHER_SETUP_TOKEN), for tests that set up over HTTP. */
+export const TEST_SETUP_TOKEN = "test-setup-token-0123456789";
+
 export const TEST_IDENTITY: Identity = { userId: 0, username: "test-operator", via: "session" };
 
 export interface Operator {
@@ -68,7 +71,10 @@ const testTasks = new TaskRunner();
 export function createTestApp(options: TestAppOptions = {}): TestApp {
   const dataDir = options.dataDir ?? makeTempDir();
   // Files copied in by hand are adopted after 200 ms unchanged (5 s by default), so tests wait little.
-  const config = loadConfig({}, { dataDir, logLevel: "silent", adoptStableMs: 200, ...options.config });
+  const config = loadConfig(
+    {},
+    { dataDir, logLevel: "silent", adoptStableMs: 200, setupToken: TEST_SETUP_TOKEN, ...options.config },
+  );
   const services = createServiceDeps(config, createLogger("silent"), {
     auth: createAuthRuntime({ kdf: TEST_KDF }),
     // One pool of worker threads per test file, as one process has; a test may pass its own to stop it.
@@ -83,7 +89,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   // As on the server: backups are verified in the background after they are written.
   services.verifications.start(services).catch(() => undefined);
   const setup = async (username = "operator", password = "correct horse battery"): Promise<Operator> => {
-    const signed = await setupOperator(services, { username, password }, { clientIp: null });
+    const signed = await setupOperator(services, { username, password }, { clientIp: null, local: true });
     const minted = await createKey(services, { name: "test key" });
     const identity = { userId: 1, username, via: "session" as const };
     return {

@@ -23,7 +23,7 @@ describe("the web UI at /", () => {
 
   it("serves index.html at / and for every page path, never cached, never framed", async () => {
     const { app } = testApp({ config: { webDir: builtUi() } });
-    for (const page of ["/", "/settings/maintenance/backups", "/settings/api-keys"]) {
+    for (const page of ["/", "/db/notes/settings/maintenance/backups", "/settings/api-keys"]) {
       const res = await app.request(page);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toMatch(/^text\/html/);

@@ -3,11 +3,11 @@ import { rename } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { RESTORE_INTENT } from "../../src/db/recovery.js";
-import { type TestApp, useTestApps } from "../helpers/app.js";
+import { TEST_SETUP_TOKEN, type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, withDb } from "../helpers/data.js";
 import { seedDatabase } from "../helpers/seed.js";
 
-const setupBody = { username: "intruder", password: "correct horse battery" };
+const setupBody = { username: "intruder", password: "correct horse battery", setup_token: TEST_SETUP_TOKEN };
 
 async function expectRefusedAndSetupClosed(t: TestApp) {
   const status = await t.app.request("/api/v1/auth/status");

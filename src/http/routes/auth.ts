@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { clearedSessionCookie, sessionCookie } from "../../lib/session-cookie.js";
 import {
   authStatus,
+  changePassword,
   createKey,
   listKeys,
   login,
@@ -22,6 +23,8 @@ import {
   LoginRequest,
   Me,
   MintedKey,
+  PasswordChanged,
+  PasswordChangeRequest,
   SetupRequest,
   SignedIn as SignedInBody,
 } from "../schemas/auth.js";
@@ -112,6 +115,18 @@ const keys = defineRoute({
   responses: { 200: jsonResponse(KeyList, "Active keys."), ...errorResponses(401, 409, 503) },
 });
 
+const password = defineRoute({
+  method: "post",
+  path: "/password",
+  tags,
+  summary: "Change the operator's password (the current one required); every other session ends",
+  request: { body: jsonBody(PasswordChangeRequest) },
+  responses: {
+    200: jsonResponse(PasswordChanged, "Changed; this session stays signed in."),
+    ...errorResponses(400, 401, 403, 409, 413, 429, 503, 507),
+  },
+});
+
 const revoke = defineRoute({
   method: "delete",
   path: "/keys/{id}",
@@ -137,6 +152,11 @@ export const authRoutes = apiRouter()
     await logout(c.get("services"), requireIdentity(c));
     c.header("Set-Cookie", clearedSessionCookie(c.get("client").secure), { append: true });
     return c.body(null, 204);
+  })
+  .openapi(password, async (c) => {
+    const services = c.get("services");
+    const caller = { clientIp: c.get("client").ip };
+    return c.json(await changePassword(services, requireIdentity(c), c.req.valid("json"), caller), 200);
   })
   .openapi(me, (c) => {
     const { username, via } = requireIdentity(c);

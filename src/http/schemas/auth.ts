@@ -1,10 +1,18 @@
 import { z } from "zod";
+import { changePasswordInput } from "../../services/auth/password-change.js";
 import { keyIdSchema, keyNameSchema, loginInput, setupInput } from "../../services/auth/schemas.js";
 import { IsoTime } from "./common.js";
 
 // Request bodies are the verbs' own schemas, so REST refuses exactly what tRPC and the CLI refuse.
 export const SetupRequest = setupInput.meta({ id: "SetupRequest" });
 export const LoginRequest = loginInput.meta({ id: "LoginRequest" });
+export const PasswordChangeRequest = changePasswordInput.meta({ id: "PasswordChangeRequest" });
+export const PasswordChanged = z
+  .object({
+    username: z.string(),
+    sessions_ended: z.number().int().meta({ description: "Other sessions that were ended; this one stays." }),
+  })
+  .meta({ id: "PasswordChanged" });
 // The library mistranslates the `u` flag of keyNameSchema's regex; the pattern is stated for it.
 export const KeyCreateRequest = z
   .object({ name: keyNameSchema.meta({ pattern: "^[^\\p{Cc}]*$" }) })

@@ -1,6 +1,7 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { users } from "../../db/schema/index.js";
-import { AuthRequiredError, ConflictError } from "../../errors.js";
+import { AuthRequiredError, ConflictError, ForbiddenError } from "../../errors.js";
 import type { ServiceDeps } from "../deps.js";
 import { hashPassword, verifyPassword } from "./password.js";
 import { loginInput, parseInput, setupInput } from "./schemas.js";
@@ -21,6 +22,33 @@ export interface SignedIn {
 /** Who is asking: a client IP is throttled; `null` is a local caller (the CLI), which is not. */
 export interface Caller {
   clientIp: string | null;
+  /** A process with access to the data dir (the CLI on the host): that access is its authority, no token. */
+  local?: boolean;
+}
+
+/** The token first-run setup needs: CHAOSCYPHER_SETUP_TOKEN, else the one this process printed at start. */
+export function setupToken(deps: ServiceDeps): string {
+  return deps.config.setupToken ?? deps.auth.generatedSetupToken;
+}
+
+/** The setup URL for the start-up log, or null once an operator exists. */
+export async function pendingSetupUrl(deps: ServiceDeps, base: string): Promise<string | null> {
+  if (await hasOperator(deps)) return null;
+  return `${base}/?setup=${encodeURIComponent(setupToken(deps))}`;
+}
+
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+/** Whoever reaches an unclaimed server first must not own it: a remote setup proves it read the server's log. */
+function requireSetupToken(deps: ServiceDeps, given: string | undefined): void {
+  if (given !== undefined && timingSafeEqual(digest(given), digest(setupToken(deps)))) return;
+  const where = deps.config.setupToken
+    ? "it is the value of CHAOSCYPHER_SETUP_TOKEN"
+    : 'the server printed a setup URL ending in "/?setup=<token>" to its log when it started; open that URL';
+  throw new ForbiddenError(
+    `${given === undefined ? "setup needs" : "wrong"} setup_token: ${where} ` +
+      '(or run "chaoscypher auth setup" on the host, which needs none)',
+  );
 }
 
 async function hasOperator(deps: ServiceDeps): Promise<boolean> {
@@ -40,9 +68,10 @@ export async function authStatus(deps: ServiceDeps, identity: Identity | null): 
 /** First run only: creates the operator account and signs it in; 409 once an operator exists. */
 export async function setupOperator(deps: ServiceDeps, input: unknown, caller: Caller): Promise<SignedIn> {
   if (caller.clientIp !== null) deps.auth.throttle.take(`setup:${caller.clientIp}`);
-  const { username, password } = parseInput(setupInput, input);
+  const { username, password, setup_token } = parseInput(setupInput, input);
   const taken = () => new ConflictError("the operator account is already set up");
   if (await hasOperator(deps)) throw taken();
+  if (!caller.local) requireSetupToken(deps, setup_token);
   const passwordHash = await hashPassword(password, deps.auth.kdf);
   const userId = await deps.registry.holder(AUTH_DATABASE).lease((db) =>
     db.transaction((tx) => {

@@ -1,6 +1,17 @@
-export { type AuthStatus, authStatus, type Caller, login, logout, type SignedIn, setupOperator } from "./account.js";
+export {
+  type AuthStatus,
+  authStatus,
+  type Caller,
+  login,
+  logout,
+  pendingSetupUrl,
+  type SignedIn,
+  setupOperator,
+  setupToken,
+} from "./account.js";
 export { type Authenticated, authenticate, type Credential } from "./authenticate.js";
 export { createKey, type KeyInfo, listKeys, type MintedKey, revokeKey } from "./keys.js";
+export { changePassword, changePasswordInput, type PasswordChanged, resetPassword } from "./password-change.js";
 export { authRestoreHook, reconcileCredentials } from "./restore-hook.js";
 export { type AuthRuntime, type AuthRuntimeOptions, createAuthRuntime } from "./runtime.js";
 export type { NewSession } from "./sessions.js";

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { DEFAULT_SCRYPT, hashPassword, type ScryptParams } from "./password.js";
 import { Throttle, type ThrottleOptions } from "./throttle.js";
 
@@ -7,6 +8,8 @@ export interface AuthRuntime {
   throttle: Throttle;
   /** A hash of nothing in particular: an unknown username costs as much to refuse as a wrong password. */
   dummyHash(): Promise<string>;
+  /** This process's first-run setup token, used when CHAOSCYPHER_SETUP_TOKEN is not set. */
+  generatedSetupToken: string;
 }
 
 export interface AuthRuntimeOptions {
@@ -23,6 +26,7 @@ export function createAuthRuntime(options: AuthRuntimeOptions = {}): AuthRuntime
   return {
     kdf,
     throttle: new Throttle(options.throttle ?? DEFAULT_THROTTLE),
+    generatedSetupToken: randomBytes(18).toString("base64url"),
     dummyHash: () => {
       dummy ??= hashPassword("not a real password", kdf);
       return dummy;

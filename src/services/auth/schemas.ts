@@ -11,7 +11,15 @@ export const passwordSchema = z
   .min(8, "password must be at least 8 characters")
   .max(128, "password must be at most 128 characters");
 
-export const setupInput = z.object({ username: usernameSchema, password: passwordSchema });
+export const setupInput = z.object({
+  username: usernameSchema,
+  password: passwordSchema,
+  setup_token: z
+    .string()
+    .max(256)
+    .optional()
+    .meta({ description: "The one-time token of the setup URL the server prints at start (`/?setup=<token>`)." }),
+});
 
 /** Login only bounds the sizes: a wrong-shaped but plausible credential is a 401, not a hint. */
 export const loginInput = z.object({

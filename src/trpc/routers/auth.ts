@@ -1,5 +1,13 @@
 import { clearedSessionCookie, sessionCookie } from "../../lib/session-cookie.js";
-import { authStatus, login, logout, type SignedIn, setupOperator } from "../../services/auth/index.js";
+import {
+  authStatus,
+  changePassword,
+  changePasswordInput,
+  login,
+  logout,
+  type SignedIn,
+  setupOperator,
+} from "../../services/auth/index.js";
 import { loginInput, setupInput } from "../../services/auth/schemas.js";
 import type { TrpcContext } from "../context.js";
 import { protectedProcedure, publicProcedure, router } from "../init.js";
@@ -22,6 +30,9 @@ export const authRouter = router({
     await logout(ctx.services, ctx.identity);
     ctx.resHeaders.append("Set-Cookie", clearedSessionCookie(ctx.client.secure));
     return { ok: true as const };
+  }),
+  changePassword: protectedProcedure.input(changePasswordInput).mutation(({ ctx, input }) => {
+    return changePassword(ctx.services, ctx.identity, input, { clientIp: ctx.client.ip });
   }),
   me: protectedProcedure.query(({ ctx }) => ({ username: ctx.identity.username, via: ctx.identity.via })),
 });

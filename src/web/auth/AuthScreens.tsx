@@ -32,16 +32,33 @@ function SubmitButton({ busy, label }: { busy: boolean; label: string }) {
   );
 }
 
+/** The token of the setup URL the server printed (`/?setup=<token>`); without one the form asks for it. */
+function setupTokenInAddress(): string {
+  return new URLSearchParams(window.location.search).get("setup") ?? "";
+}
+
+/** Once used, the token leaves the address bar (and the browser's history of it). */
+function forgetSetupToken() {
+  const url = new URL(window.location.href);
+  url.searchParams.delete("setup");
+  window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+}
+
 /** First run: the operator account does not exist yet. Limits mirror the server's (src/services/auth). */
 export function SetupScreen({ onDone }: ScreenProps) {
+  const [fromAddress] = useState(setupTokenInAddress);
+  const [token, setToken] = useState(fromAddress);
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [mismatch, setMismatch] = useState(false);
   const client = useQueryClient();
   const setup = useMutation({
-    mutationFn: () => api.auth.setup.mutate({ username, password }),
-    onSuccess: (result) => onDone(result.username),
+    mutationFn: () => api.auth.setup.mutate({ username, password, setup_token: token.trim() }),
+    onSuccess: (result) => {
+      forgetSetupToken();
+      onDone(result.username);
+    },
     // Someone else finished setup meanwhile: the status query then leads to the login screen.
     onError: (error) => {
       if (errorCode(error) === "CONFLICT") void client.invalidateQueries({ queryKey: queryKeys.status });
@@ -59,6 +76,22 @@ export function SetupScreen({ onDone }: ScreenProps) {
       <form className="card" onSubmit={submit}>
         <h1>Set up Chaos Cypher</h1>
         <p>Create the operator account. It signs in to this maintenance page and is stored in the default database.</p>
+        {!fromAddress && (
+          <>
+            <Field
+              label="Setup token"
+              name="setup-token"
+              autoComplete="off"
+              aria-describedby="token-hint"
+              value={token}
+              onValue={setToken}
+            />
+            <small id="token-hint">
+              The server printed a setup link ending in <code>/?setup=…</code> to its log when it started: open that
+              link, or paste the part after <code>setup=</code> here.
+            </small>
+          </>
+        )}
         <Field
           label="Username"
           name="username"

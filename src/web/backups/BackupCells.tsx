@@ -31,8 +31,10 @@ export function BackupCells({ backup }: { backup: Described }) {
       <th scope="row" className="mono">
         {backup.filename}
       </th>
-      <td className="num">{formatBytes(backup.size)}</td>
-      <td className="nowrap">
+      <td className="num" data-label="Size">
+        {formatBytes(backup.size)}
+      </td>
+      <td className="nowrap" data-label="Created">
         {created ? (
           <time dateTime={created.toISOString()} title={`${created.toISOString()} (UTC)`}>
             {formatLocal(created)}
@@ -41,7 +43,7 @@ export function BackupCells({ backup }: { backup: Described }) {
           backup.created_at
         )}
       </td>
-      <td>{kindLabel(backup.kind)}</td>
+      <td data-label="Kind">{kindLabel(backup.kind)}</td>
     </>
   );
 }

@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, type Backup, downloadUrl, queryKeys } from "../api.js";
 import { formatBytes } from "../format.js";
-import { useDatabases } from "../shell/DatabaseSwitcher.js";
+import { CurrentDatabase, useDatabases } from "../shell/DatabaseSwitcher.js";
 import { ErrorAlert, Notice, Spinner } from "../ui/Alert.js";
 import { BackupCells, BackupHeaderCells } from "./BackupCells.js";
 import { BackupWarnings } from "./BackupWarnings.js";
@@ -14,16 +14,27 @@ import { VerifiedCell, VerifyButton } from "./Verification.js";
 
 type Pending = { action: "restore" | "delete"; backup: Backup } | null;
 
-/** Settings → Maintenance → Backups for the current database. */
-export function BackupsPanel() {
+/** Settings → Maintenance → Backups for the database in the address. */
+export function BackupsPanel({ database }: { database: string | null }) {
   const databases = useDatabases();
-  const database = databases.data?.current;
+  const known = databases.data?.databases.some((db) => db.name === database);
   return (
     <section aria-labelledby="backups-title">
       <p className="crumbs">Settings › Maintenance</p>
       <h1 id="backups-title">Backups</h1>
       <ErrorAlert error={databases.error} />
-      {database ? <BackupsOf key={database} database={database} /> : !databases.error && <p role="status">Loading…</p>}
+      {!database || !databases.data ? (
+        !databases.error && <p role="status">Loading…</p>
+      ) : known ? (
+        <>
+          <CurrentDatabase viewed={database} />
+          <BackupsOf key={database} database={database} />
+        </>
+      ) : (
+        <p className="alert alert-error" role="alert">
+          There is no database named “{database}” on this server. Choose one in the Database list above.
+        </p>
+      )}
     </section>
   );
 }
@@ -125,7 +136,7 @@ function BackupTable({ database, backups, onAction }: TableProps) {
   if (backups.length === 0) return <p className="empty">No backups of {database} yet.</p>;
   return (
     <div className="table-wrap">
-      <table>
+      <table className="stack">
         <caption className="visually-hidden">Backups of {database}, newest first</caption>
         <thead>
           <tr>
@@ -141,10 +152,10 @@ function BackupTable({ database, backups, onAction }: TableProps) {
           {backups.map((backup) => (
             <tr key={backup.filename}>
               <BackupCells backup={backup} />
-              <td className="nowrap">
+              <td className="nowrap" data-label="Verified">
                 <VerifiedCell backup={backup} />
               </td>
-              <td>
+              <td data-label="Off-site">
                 <OffsiteCell offsite={backup.offsite} />
               </td>
               <td className="actions">

@@ -118,7 +118,7 @@ interface RemoteTableProps {
 function RemoteTable({ database, backups, fetching, onFetch }: RemoteTableProps) {
   return (
     <div className="table-wrap">
-      <table>
+      <table className="stack">
         <caption className="visually-hidden">Off-site copies of {database} that are not on this host</caption>
         <thead>
           <tr>

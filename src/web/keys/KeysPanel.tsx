@@ -69,7 +69,7 @@ function KeyTable({ keys, onRevoke }: { keys: ApiKey[]; onRevoke(key: ApiKey): v
   if (keys.length === 0) return <p className="empty">No API keys yet.</p>;
   return (
     <div className="table-wrap">
-      <table>
+      <table className="stack">
         <caption className="visually-hidden">API keys</caption>
         <thead>
           <tr>
@@ -85,10 +85,10 @@ function KeyTable({ keys, onRevoke }: { keys: ApiKey[]; onRevoke(key: ApiKey): v
           {keys.map((key) => (
             <tr key={key.id}>
               <th scope="row">{key.name}</th>
-              <td className="nowrap">
+              <td className="nowrap" data-label="Created">
                 <Time value={key.created_at} />
               </td>
-              <td className="nowrap">
+              <td className="nowrap" data-label="Last used">
                 <Time value={key.last_used_at} fallback="never" />
               </td>
               <td className="actions">

@@ -10,44 +10,44 @@ export function useDatabases() {
 }
 
 /**
- * Switches the server's current database (the persisted setting REST, tRPC and the CLI default to),
- * so what this page shows is what a script without `?database=` acts on.
+ * Chooses the database this page shows. It only changes the address (`/db/<name>/…`): the server's current
+ * database, which calls naming none act on, changes only through the explicit "Make … current" button.
  */
-export function DatabaseSwitcher() {
-  const client = useQueryClient();
+export function DatabaseSwitcher({ viewed, onSwitch }: { viewed: string | null; onSwitch(name: string): void }) {
   const databases = useDatabases();
   const selectId = useId();
   const [creating, setCreating] = useState(false);
-  const switchTo = useMutation({
-    mutationFn: (name: string) => api.databases.setCurrent.mutate({ name }),
-    onSettled: () => client.invalidateQueries({ queryKey: queryKeys.databases }),
-  });
+  const listed = databases.data?.databases ?? [];
 
   return (
     <div className="switcher">
       <label htmlFor={selectId}>Database</label>
       <select
         id={selectId}
-        value={databases.data?.current ?? ""}
-        disabled={!databases.data || switchTo.isPending}
-        onChange={(event) => switchTo.mutate(event.target.value)}
+        value={viewed ?? ""}
+        disabled={!databases.data}
+        onChange={(event) => onSwitch(event.target.value)}
       >
-        {databases.data?.databases.map((db) => (
+        {viewed && databases.data && !listed.some((db) => db.name === viewed) && (
+          <option value={viewed}>{viewed}</option>
+        )}
+        {listed.map((db) => (
           <option key={db.name} value={db.name}>
             {db.name}
+            {db.name === databases.data?.current ? " (current)" : ""}
           </option>
         ))}
       </select>
       <button type="button" onClick={() => setCreating(true)}>
         New database
       </button>
-      <ErrorAlert error={databases.error ?? switchTo.error} />
+      <ErrorAlert error={databases.error} />
       {creating && (
         <NewDatabaseDialog
           onClose={() => setCreating(false)}
           onCreated={(name) => {
             setCreating(false);
-            switchTo.mutate(name);
+            onSwitch(name);
           }}
         />
       )}
@@ -55,11 +55,45 @@ export function DatabaseSwitcher() {
   );
 }
 
+/** The server-wide current database, labelled, with the one explicit action that changes it. */
+export function CurrentDatabase({ viewed }: { viewed: string }) {
+  const client = useQueryClient();
+  const databases = useDatabases();
+  const makeCurrent = useMutation({
+    mutationFn: () => api.databases.setCurrent.mutate({ name: viewed }),
+    onSettled: () => client.invalidateQueries({ queryKey: queryKeys.databases }),
+  });
+  const current = databases.data?.current;
+  if (!current) return null;
+  return (
+    <div className="current-db">
+      {current === viewed ? (
+        <p>
+          <strong>{viewed}</strong> is the current database: API calls and CLI commands that name no database act on it.
+        </p>
+      ) : (
+        <p>
+          The current database — the one API calls and CLI commands that name no database act on — is{" "}
+          <strong>{current}</strong>.{" "}
+          <button type="button" onClick={() => makeCurrent.mutate()} disabled={makeCurrent.isPending}>
+            Make {viewed} the current database
+          </button>
+        </p>
+      )}
+      <ErrorAlert error={makeCurrent.error} />
+    </div>
+  );
+}
+
 function NewDatabaseDialog({ onClose, onCreated }: { onClose(): void; onCreated(name: string): void }) {
+  const client = useQueryClient();
   const [name, setName] = useState("");
   const create = useMutation({
     mutationFn: () => api.databases.create.mutate({ name }),
-    onSuccess: (result) => onCreated(result.name),
+    onSuccess: async (result) => {
+      await client.invalidateQueries({ queryKey: queryKeys.databases });
+      onCreated(result.name);
+    },
   });
   return (
     <ConfirmDialog
@@ -72,7 +106,10 @@ function NewDatabaseDialog({ onClose, onCreated }: { onClose(): void; onCreated(
       onConfirm={() => create.mutate()}
       onClose={onClose}
     >
-      <p>An empty knowledge base with the current schema. The page switches to it once it exists.</p>
+      <p>
+        An empty knowledge base with the current schema. The page shows it once it exists; the current database stays as
+        it is.
+      </p>
       <label>
         Name
         <input

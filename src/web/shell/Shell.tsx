@@ -1,15 +1,17 @@
 import { useMutation } from "@tanstack/react-query";
-import type { ReactNode } from "react";
+import { type ReactNode, useEffect, useState } from "react";
 import { api } from "../api.js";
+import { AccountPanel } from "../auth/AccountPanel.js";
 import { BackupsPanel } from "../backups/BackupsPanel.js";
 import { KeysPanel } from "../keys/KeysPanel.js";
-import { followLink, type Route, routes, useRoute } from "../router.js";
+import { followLink, navigate, parseRoute, pathOf, type Route, usePath } from "../router.js";
 import { useSession } from "../session.js";
 import { ErrorAlert } from "../ui/Alert.js";
-import { DatabaseSwitcher } from "./DatabaseSwitcher.js";
+import { DatabaseSwitcher, useDatabases } from "./DatabaseSwitcher.js";
 
 export function Shell() {
-  const route = useRoute();
+  const route = parseRoute(usePath());
+  const viewed = useViewedDatabase(route);
   const session = useSession();
   const logout = useMutation({
     mutationFn: () => api.auth.logout.mutate(),
@@ -20,7 +22,7 @@ export function Shell() {
     <div className="app">
       <header className="topbar">
         <span className="brand">Chaos Cypher</span>
-        <DatabaseSwitcher />
+        <DatabaseSwitcher viewed={viewed} onSwitch={(database) => navigate({ page: "backups", database })} />
         <span className="spacer" />
         <span className="who">
           Signed in as <strong>{session.username}</strong>
@@ -38,28 +40,57 @@ export function Shell() {
               <span className="group">Maintenance</span>
               <ul>
                 <li>
-                  <NavLink to={routes.backups} current={route}>
+                  <NavLink to={{ page: "backups", database: viewed }} current={route}>
                     Backups
                   </NavLink>
                 </li>
               </ul>
             </li>
             <li>
-              <NavLink to={routes.keys} current={route}>
+              <NavLink to={{ page: "keys" }} current={route}>
                 API Keys
+              </NavLink>
+            </li>
+            <li>
+              <NavLink to={{ page: "account" }} current={route}>
+                Account
               </NavLink>
             </li>
           </ul>
         </nav>
-        <main className="content">{route === routes.keys ? <KeysPanel /> : <BackupsPanel />}</main>
+        <main className="content">
+          <Page route={route} viewed={viewed} />
+        </main>
       </div>
     </div>
   );
 }
 
+function Page({ route, viewed }: { route: Route; viewed: string | null }) {
+  if (route.page === "keys") return <KeysPanel />;
+  if (route.page === "account") return <AccountPanel />;
+  return <BackupsPanel database={viewed} />;
+}
+
+/**
+ * The database on screen: the one in the address; on a page without one, the last one viewed, else the server's
+ * current database (and the address is filled in, so a reload or a shared link shows the same database).
+ */
+function useViewedDatabase(route: Route): string | null {
+  const current = useDatabases().data?.current ?? null;
+  const [lastViewed, setLastViewed] = useState<string | null>(null);
+  const inPath = route.page === "backups" ? route.database : null;
+  useEffect(() => {
+    if (inPath) setLastViewed(inPath);
+    else if (route.page === "backups" && current) navigate({ page: "backups", database: current }, { replace: true });
+  }, [inPath, route.page, current]);
+  return inPath ?? lastViewed ?? current;
+}
+
 function NavLink({ to, current, children }: { to: Route; current: Route; children: ReactNode }) {
+  const here = to.page === current.page;
   return (
-    <a href={to} aria-current={to === current ? "page" : undefined} onClick={(event) => followLink(event, to)}>
+    <a href={pathOf(to)} aria-current={here ? "page" : undefined} onClick={(event) => followLink(event, to)}>
       {children}
     </a>
   );
