@@ -44,8 +44,16 @@ describe("operator account: setup, login, logout, status, me", () => {
     expect(await status.json()).toEqual({ setup_needed: false, authenticated: true, username: "operator" });
   });
 
-  it("marks the cookie Secure when the edge says the client came over TLS", async () => {
-    const res = await post(t, "/api/v1/auth/setup", credentials, { "x-forwarded-proto": "https" });
+  // X-Forwarded-Proto from a trusted edge is covered with real sockets in test/reliability/trusted-proxies.test.ts.
+  it("marks the cookie Secure when the request came over TLS, not when an untrusted peer claims it", async () => {
+    const claimed = await post(t, "/api/v1/auth/setup", credentials, { "x-forwarded-proto": "https" });
+    expect(claimed.headers.get("set-cookie")).not.toContain("Secure");
+    const other = newApp();
+    const res = await other.app.request("https://localhost/api/v1/auth/setup", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify(credentials),
+    });
     expect(res.headers.get("set-cookie")).toContain("Secure");
   });
 

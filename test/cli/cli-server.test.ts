@@ -82,6 +82,9 @@ describe("chaoscypher serve and the CLI side by side", () => {
       await runCli(["keys", "create", "--name", "y", "--data-dir", dir, "--json"]),
     );
     const listed = await get("/api/v1/backup", fresh.key);
-    expect(((await listed.json()) as { backups: unknown[] }).backups).toHaveLength(2);
+    const backups = ((await listed.json()) as { backups: { kind: string }[] }).backups;
+    // The database the restore replaced is listed too, as a backup of its own kind.
+    expect(backups.filter((b) => b.kind !== "pre-restore")).toHaveLength(2);
+    expect(backups.filter((b) => b.kind === "pre-restore")).toHaveLength(1);
   });
 });
