@@ -123,7 +123,11 @@ describe("disaster recovery from off-site copies", () => {
     const key = copyKey(t, "garbage/", "app_20260101_000000.db");
     const stray = path.join(t.dataDir, "backups", "default", "app_20260101_000000.db");
     writeFileSync(stray, Buffer.from("not a database at all"));
-    await t.services.offsite?.push("default");
+    // A file placed by hand is copied once it has settled (unchanged for adoptStableMs): push until it is.
+    for (const deadline = Date.now() + 20_000; !s3.store.keys().includes(key) && Date.now() < deadline; ) {
+      await t.services.offsite?.push("default");
+      await sleep(100);
+    }
     await waitForState(t, "app_20260101_000000.db", "done");
     expect(s3.store.keys()).toContain(key);
     const res = await fetch(fresh, "app_20260101_000000.db");
