@@ -50,6 +50,12 @@ describe("two installs on one bucket and prefix; authenticated objects", () => {
     await removeRecords(dir, filename);
     t.services.events.emit({ type: "backup.deleted", database: "default", filename, reason: "retention" });
   };
+  /** A newer backup, verified and copied: a pruned backup's remote copy goes only once one exists (I2). */
+  const newerKept = async (t: TestApp) => {
+    const newer = await createBackup(t.services, "default");
+    await t.services.verifications.settled("default", newer.filename);
+    await waitForState(t, newer.filename, "done");
+  };
   /** A kit file holding the age identity and `t`'s key, as `chaoscypher offsite kit --out` writes it. */
   const kitOf = (t: TestApp, name: string) => {
     const file = path.join(s3.keyDir, name);
@@ -103,6 +109,7 @@ describe("two installs on one bucket and prefix; authenticated objects", () => {
     ]);
 
     // A's retention prunes its own backup: its copy goes, B's copy of the same name stays.
+    await newerKept(a);
     await prune(a, name);
     while (s3.store.keys().includes(copyKey(a, "two/", name))) await sleep(50);
     await a.services.offsite?.idle();
@@ -218,6 +225,7 @@ describe("two installs on one bucket and prefix; authenticated objects", () => {
     const fetched = await fetchCopy(t, "app_20250101_000000.db", "?accept_unauthenticated=true");
     expect(fetched.status).toBe(201);
 
+    await newerKept(t);
     await prune(t, made.filename);
     while (s3.store.keys().includes(legacyKey)) await sleep(50);
     await t.services.offsite?.idle();
