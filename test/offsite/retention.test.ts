@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runScheduledBackup } from "../../src/services/schedules/index.js";
 import { useTestApps } from "../helpers/app.js";
-import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
+import { copyKey, useOffsiteApps, waitForState } from "../helpers/offsite.js";
 import { useTestStore } from "../helpers/s3.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -23,7 +23,7 @@ describe("off-site retention never drains the bucket (I2)", () => {
     );
     const settings = { enabled: true, cron: "0 2 * * *", timezone: "UTC", retention: { keep_last: 1 } };
     const dir = path.join(t.dataDir, "backups", "default");
-    const key = (filename: string) => `drain/default/${filename}.age`;
+    const key = (filename: string) => copyKey(t, "drain/", filename);
     const run = async () => {
       const { filename } = await runScheduledBackup(t.services, "default", settings, () => "ok");
       await t.services.verifications.settled("default", filename as string);
@@ -51,7 +51,9 @@ describe("off-site retention never drains the bucket (I2)", () => {
       s3.store.refuseUploads(false);
       await waitForState(t, third, "done");
       while (s3.store.keys().includes(key(first))) await sleep(50);
-      expect(s3.store.keys().filter((k) => k.startsWith("drain/"))).toEqual([key(third)]);
+      expect(s3.store.keys().filter((k) => k.startsWith("drain/") && !k.endsWith("/install.json"))).toEqual([
+        key(third),
+      ]);
       while (existsSync(path.join(dir, `.${first}.offsite-delete`))) await sleep(50);
     } finally {
       s3.store.refuseUploads(false);

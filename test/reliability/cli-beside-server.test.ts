@@ -130,7 +130,11 @@ describe("a CLI command beside a running server (I4: no process removes what ano
     const filename = await createBackup(old);
     expect((await runCli(["offsite", "push", "--data-dir", old], { env: env() })).code).toBe(0);
     const fresh = dataDir();
-    const result = await startServerDuring(fresh, ["offsite", "fetch", filename, "--accept-unauthenticated"], /\.fetch-/);
+    const result = await startServerDuring(
+      fresh,
+      ["offsite", "fetch", filename, "--accept-unauthenticated"],
+      /\.fetch-/,
+    );
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(existsSync(path.join(backupDir(fresh), filename))).toBe(true);
