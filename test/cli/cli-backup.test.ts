@@ -105,7 +105,7 @@ describe("chaoscypher CLI: help, databases and backups", () => {
           sha256: backup.sha256,
           // The CLI leaves background verification to the server.
           verification: { state: "pending", at: null },
-          // Off-site copies are not configured here (SPEC §9).
+          // Off-site copies are not configured here (no CHAOSCYPHER_S3_BUCKET).
           offsite: { state: "disabled" },
         },
       ],
