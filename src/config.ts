@@ -70,6 +70,13 @@ export const configSchema = z
     webDir: z.string().min(1).default(defaultWebDir),
     /** FOR TESTS ONLY: a file holding a clock offset in ms (the chaos run jumps time with it); refused in production. */
     testClockFile: z.string().min(1).optional(),
+    /** FOR TESTS ONLY: seeds the random parts of file names and retry jitter (deps.ids); refused in production. */
+    testSeed: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .optional(),
     ...offsiteConfigShape,
   })
   .superRefine(refineOffsiteConfig);
@@ -96,6 +103,7 @@ const envNames: Record<keyof Config, string> = {
   preRestoreKeepLast: "CHAOSCYPHER_PRE_RESTORE_KEEP_LAST",
   preRestoreKeepDays: "CHAOSCYPHER_PRE_RESTORE_KEEP_DAYS",
   testClockFile: "CHAOSCYPHER_TEST_CLOCK_FILE",
+  testSeed: "CHAOSCYPHER_TEST_SEED",
   s3Bucket: "CHAOSCYPHER_S3_BUCKET",
   s3Endpoint: "CHAOSCYPHER_S3_ENDPOINT",
   s3Region: "CHAOSCYPHER_S3_REGION",
@@ -133,6 +141,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   // A clock a file can move has no place in a real install.
   if (parsed.data.testClockFile && env.NODE_ENV === "production") {
     throw new ConfigError("CHAOSCYPHER_TEST_CLOCK_FILE is for tests only and refused with NODE_ENV=production");
+  }
+  // Predictable names have no place in a real install either.
+  if (parsed.data.testSeed !== undefined && env.NODE_ENV === "production") {
+    throw new ConfigError("CHAOSCYPHER_TEST_SEED is for tests only and refused with NODE_ENV=production");
   }
   return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir), webDir: path.resolve(parsed.data.webDir) };
 }

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { DatabaseBlockedError, OperationInProgressError } from "../errors.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 import { type AppDb, openSqlite, type Sqlite, wrapDrizzle } from "./connection.js";
 
 /** Main-thread connections never wait on a SQLite lock; a busy lease is retried this long, asynchronously. */
@@ -33,6 +33,8 @@ export interface HolderOptions {
   guard?: (connect: () => Sqlite) => void;
   /** Checkpoints a big WAL off the event loop before a swap (a worker task, injected: db/ imports nothing above it). */
   checkpoint?: (file: string) => Promise<{ walTruncated: boolean }>;
+  /** deps.clock: the gate's and drain's bounded waits, the busy retry's deadline and polls. */
+  clock?: Clock;
 }
 
 interface Gate {
@@ -48,9 +50,9 @@ function newGate(): Gate {
   return { promise, open };
 }
 
-function waitWithTimeout(promise: Promise<void>, ms: number): Promise<boolean> {
+function waitWithTimeout(clock: Clock, promise: Promise<void>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
+    const timer = clock.setTimeout(() => resolve(false), ms);
     promise.then(() => {
       clearTimeout(timer);
       resolve(true);
@@ -74,6 +76,10 @@ export class ConnectionHolder {
     readonly file: string,
     private readonly options: HolderOptions,
   ) {}
+
+  get #clock(): Clock {
+    return this.options.clock ?? systemClock;
+  }
 
   get isOpen(): boolean {
     return this.#db !== null;
@@ -108,21 +114,21 @@ export class ConnectionHolder {
 
   /** Runs `fn` on the connection; a SQLite lock held elsewhere (a worker's checkpoint) is waited out off the event loop. */
   async lease<T>(fn: (db: AppDb) => T | Promise<T>): Promise<T> {
-    const deadline = performance.now() + BUSY_RETRY_MS; // monotonic, whatever the wall clock does
+    const deadline = this.#clock.monotonic() + BUSY_RETRY_MS; // monotonic, whatever the wall clock does
     for (;;) {
       try {
         return await this.#leaseOnce(fn);
       } catch (error) {
         if (!isSqliteBusy(error)) throw error;
-        if (performance.now() >= deadline) throw this.#busy(error);
+        if (this.#clock.monotonic() >= deadline) throw this.#busy(error);
       }
-      await sleep(BUSY_POLL_MS);
+      await this.#clock.sleep(BUSY_POLL_MS);
     }
   }
 
   async #leaseOnce<T>(fn: (db: AppDb) => T | Promise<T>): Promise<T> {
     while (this.#gate) {
-      const passed = await waitWithTimeout(this.#gate.promise, this.options.gateTimeoutMs);
+      const passed = await waitWithTimeout(this.#clock, this.#gate.promise, this.options.gateTimeoutMs);
       if (!passed) throw new OperationInProgressError(`database "${this.name}" is being restored; try again shortly`);
     }
     this.options.guard?.(() => this.#connect().$client);
@@ -241,7 +247,7 @@ export class ConnectionHolder {
   async #drain(): Promise<void> {
     if (this.#active === 0) return;
     this.#drained = newGate();
-    const drained = await waitWithTimeout(this.#drained.promise, this.options.drainTimeoutMs);
+    const drained = await waitWithTimeout(this.#clock, this.#drained.promise, this.options.drainTimeoutMs);
     this.#drained = null;
     if (!drained) throw new OperationInProgressError(`requests on database "${this.name}" did not finish in time`);
   }

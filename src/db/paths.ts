@@ -1,13 +1,10 @@
 import path from "node:path";
-import { systemIds } from "../lib/ids.js";
+import type { Ids } from "../lib/ids.js";
 
 /**
  * Every name the service gives a file in the data dir, built here and nowhere else (docs/format.md lists
  * each with its writer and format). Recovery and the sweeps recognise leftovers by the same patterns.
  */
-
-/** Every random part of a file name comes from one source (lib/ids.ts), the one a seeded test would replace. */
-const hex = (bytes: number) => systemIds.hex(bytes);
 
 /** Names inside `databases/<db>/`. */
 export const DB_FILE = "app.db";
@@ -27,23 +24,24 @@ export const LOCK_FILE = ".operation.lock.sqlite";
 /** What the lock's holder is doing, for messages only: never trusted for exclusion. */
 export const LOCK_INFO_FILE = ".operation.lock.json";
 
-export const stagedName = () => `${STAGED_PREFIX}${hex(4)}`;
-export const oldSafetyName = () => `${OLD_SAFETY_PREFIX}${hex(4)}`;
-export const rejectedName = () => `${REJECTED_PREFIX}${hex(4)}`;
+/** Every random part of a name comes from the process's `deps.ids` (lib/ids.ts), which a seeded run replaces. */
+export const stagedName = (ids: Ids) => `${STAGED_PREFIX}${ids.hex(4)}`;
+export const oldSafetyName = (ids: Ids) => `${OLD_SAFETY_PREFIX}${ids.hex(4)}`;
+export const rejectedName = (ids: Ids) => `${REJECTED_PREFIX}${ids.hex(4)}`;
 
 /** Names inside `backups/<db>/`. */
 /** A backup being written (`VACUUM INTO`): `.<final name>.tmp-<hex>`, renamed into place once fsynced. */
-export const backupTempName = (finalName: string) => `.${finalName}.tmp-${hex(4)}`;
+export const backupTempName = (finalName: string, ids: Ids) => `.${finalName}.tmp-${ids.hex(4)}`;
 /**
  * Any kind's backup temp (app_, auto_, pre-…) with SQLite's side files. Every writer of one holds the
  * database's operation lock, and recovery sweeps only while holding it.
  */
 export const BACKUP_TEMP = /^\.[^.][^/]*\.db\.tmp-[0-9a-f]+(-journal|-wal|-shm)?$/;
 /** An upload being received: `.upload.tmp-<hex>`. */
-export const uploadTempName = () => `.upload.tmp-${hex(6)}`;
+export const uploadTempName = (ids: Ids) => `.upload.tmp-${ids.hex(6)}`;
 export const UPLOAD_TEMP = /^\.upload\.tmp-[0-9a-f]+(-journal|-wal|-shm)?$/;
 /** An off-site copy being fetched: `.<filename>.fetch-<hex>`. */
-export const fetchTempName = (filename: string) => `.${filename}.fetch-${hex(4)}`;
+export const fetchTempName = (filename: string, ids: Ids) => `.${filename}.fetch-${ids.hex(4)}`;
 export const FETCH_TEMP = /^\..+\.fetch-[0-9a-f]+$/;
 /** A backup's record: `.<filename>.json`; another area's record of it: `.<filename>.<area>.json`. */
 export const recordName = (filename: string, area?: string) =>

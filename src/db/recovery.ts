@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { fsyncDir, removeWithJournal } from "../lib/durable-fs-sync.js";
+import { type FileOps, nodeFileOps, removeDatabaseFileSync } from "../lib/durable-fs.js";
 import { FormatVersionError, versionedJson } from "../lib/format.js";
+import { type Ids, systemIds } from "../lib/ids.js";
 import { abandonedTemp } from "../lib/temp-names.js";
 import type { Logger } from "../logger.js";
 import {
@@ -31,54 +32,75 @@ export const restoreIntentFormat = versionedJson(
 
 export type RestoreIntent = ReturnType<typeof restoreIntentFormat.parse>;
 
+/** What recovery changes files through (deps.fileOps, its synchronous calls) and names files with (deps.ids). */
+export interface RecoveryPorts {
+  ops?: Pick<FileOps, "renameSync" | "rmSync" | "fsyncDirSync">;
+  ids?: Ids;
+}
+
+interface Io {
+  logger: Logger;
+  ops: Pick<FileOps, "renameSync" | "rmSync" | "fsyncDirSync">;
+  ids: Ids;
+}
+const withDefaults = (logger: Logger, ports: RecoveryPorts): Io => ({
+  ops: nodeFileOps,
+  ids: systemIds,
+  ...ports,
+  logger,
+});
+
 /**
  * Finishes or undoes a restore that a crash interrupted. The swap links app.db as app.db.pre_restore, then
  * renames the validated staged copy over app.db, so app.db never goes missing (a filesystem without hard
  * links renames instead). While the staged copy exists the swap never happened and is undone; once it is
  * gone the swap is complete, unless the intent says a rollback had begun.
  */
-export function recoverDatabaseDir(dir: string, logger: Logger): void {
+export function recoverDatabaseDir(dir: string, logger: Logger, ports: RecoveryPorts = {}): void {
+  const io = withDefaults(logger, ports);
+  const { ops } = io;
   const intentFile = path.join(dir, RESTORE_INTENT);
   if (existsSync(intentFile)) {
-    const done = recoverInterruptedRestore(dir, readIntent(intentFile), logger);
+    const done = recoverInterruptedRestore(dir, readIntent(intentFile), io);
     // Nothing to finish the swap with: the intent stays as the record, and the database is refused.
     if (!done) return;
-    rmSync(intentFile, { force: true });
-    fsyncDir(dir);
+    ops.rmSync(intentFile);
+    ops.fsyncDirSync(dir);
   }
   for (const name of readdirSync(dir)) {
     if (name.startsWith(STAGED_PREFIX)) {
-      removeWithJournal(path.join(dir, name));
+      removeDatabaseFileSync(path.join(dir, name), ops);
       logger.info({ dir, file: name }, "recovery: removed a leftover staged restore file");
     } else if (name.startsWith(OLD_SAFETY_PREFIX)) {
-      recoverOldSafetyCopy(dir, name, logger);
+      recoverOldSafetyCopy(dir, name, io);
     }
   }
-  removeAtomicWriteLeftovers(dir, logger);
+  removeAtomicWriteLeftovers(dir, io.logger, io);
 }
 
 /** Puts app.db in a consistent state; false when there is nothing to serve (the database is then refused). */
-function recoverInterruptedRestore(dir: string, intent: RestoreIntent | null, logger: Logger): boolean {
+function recoverInterruptedRestore(dir: string, intent: RestoreIntent | null, io: Io): boolean {
+  const { logger, ops } = io;
   const appDb = path.join(dir, DB_FILE);
   const preRestore = path.join(dir, PRE_RESTORE_FILE);
   const staged = intent ? path.join(dir, intent.staged) : null;
   const stagedLeft = staged !== null && existsSync(staged);
   if (intent?.phase === "rolling_back" && existsSync(preRestore)) {
-    putPreviousBackSync(dir, logger);
+    putPreviousBackSync(dir, io);
     logger.warn(
       { dir, backup: intent.backup },
       "recovery: finished an interrupted rollback, previous database is back",
     );
   } else if (stagedLeft && existsSync(preRestore) && sameFile(appDb, preRestore)) {
-    rmSync(preRestore);
+    ops.rmSync(preRestore);
     logger.warn({ dir, backup: intent?.backup }, "recovery: undid an interrupted restore, previous database stays");
   } else if (stagedLeft && existsSync(preRestore)) {
     // app.db is missing (the rename fallback) or is a file some process created while it was.
-    if (existsSync(appDb)) moveRejectedAside(dir, logger);
-    renameSync(staged, appDb);
+    if (existsSync(appDb)) moveRejectedAside(dir, logger, io);
+    ops.renameSync(staged, appDb);
     logger.warn({ dir, backup: intent?.backup }, "recovery: finished an interrupted restore");
   } else if (!existsSync(appDb) && existsSync(preRestore)) {
-    renameSync(preRestore, appDb);
+    ops.renameSync(preRestore, appDb);
     logger.warn({ dir }, "recovery: undid an interrupted restore, previous database is back");
   } else if (!existsSync(appDb)) {
     logger.error({ dir, backup: intent?.backup }, "recovery: an interrupted restore left no app.db; refusing it");
@@ -90,22 +112,23 @@ function recoverInterruptedRestore(dir: string, intent: RestoreIntent | null, lo
 }
 
 /** Rollback at start-up: the rejected file goes aside (a process may have written to it), the previous one returns. */
-function putPreviousBackSync(dir: string, logger: Logger): void {
+function putPreviousBackSync(dir: string, io: Io): void {
   const appDb = path.join(dir, DB_FILE);
-  if (existsSync(appDb)) moveRejectedAside(dir, logger);
-  renameSync(path.join(dir, PRE_RESTORE_FILE), appDb);
+  if (existsSync(appDb)) moveRejectedAside(dir, io.logger, io);
+  io.ops.renameSync(path.join(dir, PRE_RESTORE_FILE), appDb);
 }
 
 /**
  * Moves app.db and its -wal to `.app.db.rejected-<hex>` so no committed write is lost and no stray WAL is
  * replayed onto another file; the operator decides what to do with it (the log says where it is).
  */
-export function moveRejectedAside(dir: string, logger: Logger): string {
-  const aside = path.join(dir, rejectedName());
+export function moveRejectedAside(dir: string, logger: Logger, ports: RecoveryPorts = {}): string {
+  const { ops, ids } = withDefaults(logger, ports);
+  const aside = path.join(dir, rejectedName(ids));
   const appDb = path.join(dir, DB_FILE);
-  renameSync(appDb, aside);
-  if (existsSync(`${appDb}-wal`)) renameSync(`${appDb}-wal`, `${aside}-wal`);
-  rmSync(`${appDb}-shm`, { force: true });
+  ops.renameSync(appDb, aside);
+  if (existsSync(`${appDb}-wal`)) ops.renameSync(`${appDb}-wal`, `${aside}-wal`);
+  ops.rmSync(`${appDb}-shm`);
   logger.warn({ dir, file: path.basename(aside) }, "a rejected database file was kept aside with its writes");
   return aside;
 }
@@ -116,28 +139,29 @@ function sameFile(a: string, b: string): boolean {
 }
 
 /** An older safety copy a restore had moved aside: it goes back unless a newer app.db.pre_restore took its place. */
-function recoverOldSafetyCopy(dir: string, name: string, logger: Logger): void {
+function recoverOldSafetyCopy(dir: string, name: string, { logger, ops }: Io): void {
   const preRestore = path.join(dir, PRE_RESTORE_FILE);
   if (existsSync(preRestore)) {
-    rmSync(path.join(dir, name), { force: true });
+    ops.rmSync(path.join(dir, name));
     logger.info({ dir, file: name }, "recovery: removed the previous safety copy a restore replaced");
   } else {
-    renameSync(path.join(dir, name), preRestore);
-    fsyncDir(dir);
+    ops.renameSync(path.join(dir, name), preRestore);
+    ops.fsyncDirSync(dir);
     logger.warn({ dir }, "recovery: put the previous app.db.pre_restore back");
   }
 }
 
 /** Removes what an interrupted backup left: hidden temp files and their journals. */
-export function removeBackupLeftovers(dir: string, logger: Logger): void {
+export function removeBackupLeftovers(dir: string, logger: Logger, ports: RecoveryPorts = {}): void {
+  const io = withDefaults(logger, ports);
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
     if (BACKUP_TEMP.test(name)) {
-      rmSync(path.join(dir, name), { force: true });
-      logger.info({ dir, file: name }, "recovery: removed a leftover backup temp file");
+      io.ops.rmSync(path.join(dir, name));
+      io.logger.info({ dir, file: name }, "recovery: removed a leftover backup temp file");
     }
   }
-  removeAtomicWriteLeftovers(dir, logger);
+  removeAtomicWriteLeftovers(dir, io.logger, io);
 }
 
 /**
@@ -148,13 +172,15 @@ export function removeBackupLeftovers(dir: string, logger: Logger): void {
 export function removeAtomicWriteLeftovers(
   dir: string,
   logger: Logger,
+  ports: RecoveryPorts = {},
   owns: (target: string) => boolean = () => true,
 ) {
+  const { ops } = withDefaults(logger, ports);
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
     const target = ATOMIC_WRITE_TEMP.exec(name)?.[1] ?? abandonedTemp(dir, name, "tmp")?.base;
     if (target === undefined || !owns(target)) continue;
-    rmSync(path.join(dir, name), { force: true });
+    ops.rmSync(path.join(dir, name));
     logger.info({ dir, file: name }, "recovery: removed a leftover temp file of an interrupted write");
   }
 }

@@ -6,7 +6,12 @@ import { checkReadable, openSqlite, type Sqlite } from "./connection.js";
 import { ConnectionHolder, type HolderOptions, missingDatabase } from "./holder.js";
 import { applyMigrations, type Migration } from "./migrations.js";
 import { type DataPaths, scheduleSettingsName, scheduleStateName } from "./paths.js";
-import { recoverDatabaseDir, removeAtomicWriteLeftovers, removeBackupLeftovers } from "./recovery.js";
+import {
+  type RecoveryPorts,
+  recoverDatabaseDir,
+  removeAtomicWriteLeftovers,
+  removeBackupLeftovers,
+} from "./recovery.js";
 
 export interface RegistryOptions {
   paths: DataPaths;
@@ -20,6 +25,8 @@ export interface RegistryOptions {
    * is working on it, whose temp files are then not leftovers and are left alone.
    */
   recoveryLock?: (database: string) => { release(): void } | null;
+  /** Start-up recovery's file calls and names (deps.fileOps, deps.ids): a test crashes it at any of them. */
+  recovery?: RecoveryPorts;
 }
 
 /** Knows which databases exist on disk and hands out one connection holder per database. */
@@ -34,6 +41,7 @@ export class DatabaseRegistry {
    */
   init(): void {
     const { paths, logger } = this.options;
+    const io = this.options.recovery ?? {};
     mkdirSync(paths.databasesDir, { recursive: true });
     mkdirSync(paths.backupsDir, { recursive: true });
     // Recovery looks at every database directory: a crash mid-swap can leave one without app.db.
@@ -44,11 +52,11 @@ export class DatabaseRegistry {
         continue;
       }
       try {
-        recoverDatabaseDir(paths.dbDir(name), logger);
-        removeBackupLeftovers(paths.backupDir(name), logger);
+        recoverDatabaseDir(paths.dbDir(name), logger, io);
+        removeBackupLeftovers(paths.backupDir(name), logger, io);
         // The schedules directory is shared: only this database's settings and state files.
         const own = new Set([scheduleSettingsName(name), scheduleStateName(name)]);
-        removeAtomicWriteLeftovers(paths.schedulesDir, logger, (target) => own.has(target));
+        removeAtomicWriteLeftovers(paths.schedulesDir, logger, io, (target) => own.has(target));
       } finally {
         lock.release();
       }

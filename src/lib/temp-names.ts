@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import path from "node:path";
+import { type Ids, systemIds } from "./ids.js";
 
 /**
  * Temp files carry the pid of the process writing them: `.<base>.<tag>-<pid>-<8 hex>` (SQLite may add
@@ -23,9 +23,12 @@ export interface TempName {
   name: string;
 }
 
-/** A new temp path in `dir` for `base`, registered as this process's until `releaseTemp`. */
-export function newTemp(dir: string, base: string, tag = "tmp"): string {
-  const file = path.join(dir, `.${base}.${tag}-${process.pid}-${randomBytes(4).toString("hex")}`);
+/**
+ * A new temp path in `dir` for `base`, registered as this process's until `releaseTemp`; its random part comes
+ * from `ids` (deps.ids), the pid keeps two processes seeded alike apart.
+ */
+export function newTemp(dir: string, base: string, tag = "tmp", ids: Ids = systemIds): string {
+  const file = path.join(dir, `.${base}.${tag}-${process.pid}-${ids.hex(4)}`);
   inFlight.add(file);
   return file;
 }

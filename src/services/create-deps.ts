@@ -5,8 +5,8 @@ import { DatabaseRegistry } from "../db/registry.js";
 import { ServerSettings } from "../db/server-settings.js";
 import { UpgradeStateStore } from "../db/upgrade-state.js";
 import { type Clock, offsetFileClock, systemClock } from "../lib/clock.js";
-import { nodeFileOps } from "../lib/durable-fs.js";
-import { systemIds } from "../lib/ids.js";
+import { nodeFileOpsWith } from "../lib/durable-fs.js";
+import { type Ids, seededIds, systemIds } from "../lib/ids.js";
 import type { Logger } from "../logger.js";
 import { TaskRunner } from "../workers/run.js";
 import { authRestoreHook, createAuthRuntime } from "./auth/index.js";
@@ -27,8 +27,11 @@ import { BackgroundWork } from "./shutdown.js";
 export function createServiceDeps(config: Config, logger: Logger, overrides: ServiceOverrides = {}): ServiceDeps {
   const paths = dataPaths(config.dataDir);
   const clock = overrides.clock ?? configuredClock(config, logger);
+  const ids = overrides.ids ?? configuredIds(config, logger);
+  // One port for every mutating file call, start-up recovery's below included (a partial override keeps the rest real).
+  const fileOps = { ...nodeFileOpsWith(ids), ...overrides.fileOps };
   const migrations = overrides.migrations ?? loadMigrations();
-  const locks = overrides.locks ?? new OperationLocks(paths.dbDir);
+  const locks = overrides.locks ?? new OperationLocks(paths.dbDir, clock);
   const upgradeStates = overrides.upgradeStates ?? new UpgradeStateStore(paths.dbDir);
   const guard = new LeaseGuard(upgradeStates, migrations);
   const tasks = overrides.tasks ?? new TaskRunner();
@@ -40,9 +43,11 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Ser
       gateTimeoutMs: config.gateTimeoutMs,
       drainTimeoutMs: config.drainTimeoutMs,
       checkpoint: (file) => tasks.run("checkpointForSwap", { file }),
+      clock,
     },
     guard: (name, connect) => guard.check(name, connect),
     recoveryLock: (name) => locks.tryAcquire(name, "recover"),
+    recovery: { ops: fileOps, ids },
   });
   registry.init();
   const deps: ServiceDeps = {
@@ -55,7 +60,7 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Ser
     upgradeStates,
     settings: new ServerSettings(paths.settingsFile),
     clock,
-    ids: systemIds,
+    ids,
     now: () => clock.date(),
     auth: createAuthRuntime(),
     restoreHooks: [authRestoreHook],
@@ -65,7 +70,7 @@ export function createServiceDeps(config: Config, logger: Logger, overrides: Ser
     verifications: new VerificationQueue(),
     instance: loadInstallIdentity(config.dataDir, { instance: config.instance, offsiteKey: config.offsiteKey }),
     ...overrides,
-    fileOps: { ...nodeFileOps, ...overrides.fileOps },
+    fileOps,
   };
   const offsite = offsiteSettings(config, deps.instance);
   if (offsite && !("offsite" in overrides)) deps.offsite = new OffsiteService(deps, offsite);
@@ -80,6 +85,13 @@ function configuredClock(config: Config, logger: Logger): Clock {
     "TEST CLOCK: wall time is shifted by the offset in this file (tests only)",
   );
   return offsetFileClock(config.testClockFile);
+}
+
+/** Crypto-random names, or (tests only: the chaos run replays a seed) the ones a seed gives. */
+function configuredIds(config: Config, logger: Logger): Ids {
+  if (config.testSeed === undefined) return systemIds;
+  logger.warn({ seed: config.testSeed }, "TEST SEED: file names' random parts and retry jitter come from this seed");
+  return seededIds(config.testSeed);
 }
 
 /**

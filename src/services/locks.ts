@@ -1,10 +1,10 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { z } from "zod";
 import { LOCK_FILE, LOCK_INFO_FILE } from "../db/paths.js";
 import { OperationInProgressError } from "../errors.js";
+import { type Clock, systemClock } from "../lib/clock.js";
 import { diskFullError } from "../lib/disk-full.js";
 import { versionedJson } from "../lib/format.js";
 
@@ -52,7 +52,11 @@ export function lockDatabase(file: string): Database.Database | null {
 export class OperationLocks {
   readonly #held = new Map<string, OperationKind>();
 
-  constructor(private readonly lockDir: (database: string) => string) {}
+  constructor(
+    private readonly lockDir: (database: string) => string,
+    /** deps.clock: the bounded wait's deadline and polls. */
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   acquire(database: string, operation: OperationKind): OperationLock {
     const running = this.#held.get(database);
@@ -91,15 +95,15 @@ export class OperationLocks {
     timeoutMs: number,
     onWait?: (running: OperationInProgressError) => void,
   ): Promise<OperationLock> {
-    const deadline = performance.now() + timeoutMs; // monotonic: a wall clock set back must not stretch the wait
+    const deadline = this.clock.monotonic() + timeoutMs; // monotonic: a wall clock set back must not stretch the wait
     for (let waited = false; ; waited = true) {
       try {
         return this.acquire(database, operation);
       } catch (error) {
-        if (!(error instanceof OperationInProgressError) || performance.now() >= deadline) throw error;
+        if (!(error instanceof OperationInProgressError) || this.clock.monotonic() >= deadline) throw error;
         if (!waited) onWait?.(error);
       }
-      await sleep(WAIT_POLL_MS);
+      await this.clock.sleep(WAIT_POLL_MS);
     }
   }
 

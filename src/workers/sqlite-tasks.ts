@@ -1,4 +1,4 @@
-import { closeSync, copyFileSync, openSync, readSync, renameSync, statSync } from "node:fs";
+import { closeSync, copyFileSync, openSync, readSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
 import { applyMigrations, hasMigrationsTable, lastAppliedMillis, type Migration } from "../db/migrations.js";
@@ -14,14 +14,14 @@ export { fsyncDir, fsyncFile, removeWithJournal };
 export interface VacuumArgs {
   src: string;
   temp: string;
-  dest: string;
 }
 
 /**
- * A compacted, consistent copy of a live database: VACUUM INTO a temp name, fsync, rename, fsync dir. The
- * copy's SHA-256 is read back from disk in this same worker (the record's sha256, docs/format.md) while the fsync runs.
+ * A compacted, consistent copy of a live database: VACUUM INTO a temp name, fsynced; the caller renames it into
+ * place through its file port (deps.fileOps). The copy's SHA-256 is read back from disk in this same worker (the
+ * record's sha256, docs/format.md) while the fsync runs.
  */
-export async function vacuumInto({ src, temp, dest }: VacuumArgs): Promise<HashResult> {
+export async function vacuumInto({ src, temp }: VacuumArgs): Promise<HashResult> {
   const sqlite = openSqlite(src, { readonly: true });
   try {
     // VACUUM INTO streams pages once; the default cache (16 MB for the source and again for the copy) buys nothing.
@@ -37,10 +37,7 @@ export async function vacuumInto({ src, temp, dest }: VacuumArgs): Promise<HashR
     sqlite.close();
   }
   try {
-    const hashed = await hashWhileFlushing(temp);
-    renameSync(temp, dest);
-    fsyncDir(path.dirname(dest));
-    return hashed;
+    return await hashWhileFlushing(temp);
   } catch (error) {
     removeWithJournal(temp);
     throw error;

@@ -38,16 +38,26 @@ export class Crash extends Error {
 export function crashingFileOps(crashAt: number, base: FileOps = nodeFileOps) {
   let calls = 0;
   let crashed: Crash | null = null;
+  /** Throws if the "process" is dead or dies at this call. */
+  const count = (name: string, args: unknown[]) => {
+    if (crashed) throw crashed;
+    calls++;
+    if (calls === crashAt) {
+      crashed = new Crash(`${name}(${args.map((a) => path.basename(String(a))).join(", ")})`);
+      throw crashed;
+    }
+  };
   const step =
     <A extends unknown[]>(name: string, real: (...args: A) => Promise<void>) =>
     async (...args: A): Promise<void> => {
-      if (crashed) throw crashed;
-      calls++;
-      if (calls === crashAt) {
-        crashed = new Crash(`${name}(${args.map((a) => path.basename(String(a))).join(", ")})`);
-        throw crashed;
-      }
+      count(name, args);
       await real(...args);
+    };
+  const stepSync =
+    <A extends unknown[]>(name: string, real: (...args: A) => void) =>
+    (...args: A): void => {
+      count(name, args);
+      real(...args);
     };
   const ops: FileOps = {
     rename: step("rename", base.rename),
@@ -55,6 +65,9 @@ export function crashingFileOps(crashAt: number, base: FileOps = nodeFileOps) {
     rm: step("rm", base.rm),
     writeFileAtomic: step("writeFileAtomic", base.writeFileAtomic),
     fsyncDir: step("fsyncDir", base.fsyncDir),
+    renameSync: stepSync("renameSync", base.renameSync),
+    rmSync: stepSync("rmSync", base.rmSync),
+    fsyncDirSync: stepSync("fsyncDirSync", base.fsyncDirSync),
   };
   return { ops, calls: () => calls, crashed: () => crashed };
 }

@@ -35,7 +35,7 @@ describe("worker tasks", () => {
     seedDatabaseFile(live, { titles: ["a"], wal: true });
     for (let i = 0; i < 3; i++) {
       const dest = path.join(dir, `copy${i}.db`);
-      await runTask("vacuumInto", { src: live, temp: `${dest}.tmp`, dest });
+      await runTask("vacuumInto", { src: live, temp: dest });
       const result = await runTask("validateBackup", { file: dest, newestKnownMillis: Number.MAX_SAFE_INTEGER });
       expect(result).toMatchObject({ ok: true });
     }

@@ -34,7 +34,7 @@ export async function copyVerified(deps: ServiceDeps, source: string, dest: stri
   }
   const { sha256 } = await deps.tasks.run("copyHashed", { src: source, dest });
   if (sha256 !== record.sha256) {
-    await removeDatabaseFile(dest);
+    await removeDatabaseFile(dest, deps.fileOps);
     const error = checksumMismatch(path.basename(source), record, sha256);
     await markFailed(deps, source, error.message);
     throw error;

@@ -1,4 +1,4 @@
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { backupTempName } from "../../db/paths.js";
 import { logFailure } from "../../logger.js";
@@ -49,12 +49,11 @@ export async function writeBackup(
     await mkdir(dir, { recursive: true });
     await ensureFreeSpace(dir, registry.size(database), config.backupFreeMarginBytes);
     log.info({ filename: name }, "backup started");
-    temp = path.join(dir, backupTempName(name));
-    const { size, sha256 } = await deps.tasks.run("vacuumInto", {
-      src: paths.dbFile(database),
-      temp,
-      dest: path.join(dir, name),
-    });
+    temp = path.join(dir, backupTempName(name, deps.ids));
+    const { size, sha256 } = await deps.tasks.run("vacuumInto", { src: paths.dbFile(database), temp });
+    // The copy is fsynced: renamed into place, then the directory fsynced, so the name never shows a partial file.
+    await deps.fileOps.rename(temp, path.join(dir, name));
+    await deps.fileOps.fsyncDir(dir);
     const created_at = parsed?.createdAt ?? "";
     await recordWritten(deps, database, { filename: name, size, sha256, created_at });
     const durationMs = Math.round(performance.now() - started);
@@ -63,7 +62,7 @@ export async function writeBackup(
     return { database, filename: name, size, created_at, sha256 };
   } catch (error) {
     // The task removes its temp file when it fails; a worker ended by shutdown could not.
-    if (temp) await Promise.all(["", "-journal"].map((suffix) => rm(`${temp}${suffix}`, { force: true })));
+    if (temp) for (const suffix of ["", "-journal"]) await deps.fileOps.rm(`${temp}${suffix}`);
     const durationMs = Math.round(performance.now() - started);
     logFailure(log, error, { durationMs, outcome: "failed" }, "backup failed");
     deps.events.emit({ type: "backup.failed", database, kind, error: (error as Error).message, durationMs });
@@ -82,7 +81,8 @@ export async function recordWritten(
 ): Promise<void> {
   const { filename, ...record } = written;
   try {
-    await updateRecord(deps.paths.backupDir(database), filename, { ...record, verification: PENDING });
+    const dir = deps.paths.backupDir(database);
+    await updateRecord(dir, filename, { ...record, verification: PENDING }, deps.fileOps);
   } catch (err) {
     deps.logger.warn({ err, database, filename }, "could not write the backup's record");
   }

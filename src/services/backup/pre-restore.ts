@@ -1,8 +1,8 @@
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { backupTempName, PRE_RESTORE_MARKER } from "../../db/paths.js";
-import { fsyncDirAsync, removeDatabaseFile, writeFileAtomic } from "../../lib/durable-fs.js";
+import { removeDatabaseFile } from "../../lib/durable-fs.js";
 import { versionedJson } from "../../lib/format.js";
 import type { ServiceDeps } from "../deps.js";
 import { stampToDate } from "../schedules/stamp.js";
@@ -56,14 +56,14 @@ export async function listPreRestore(deps: ServiceDeps, database: string, replac
   await mkdir(dir, { recursive: true });
   await ensureFreeSpace(dir, info.size, deps.config.backupFreeMarginBytes);
   const filename = nextPreRestoreName(dir, replacedAt ?? info.ctime);
-  const temp = path.join(dir, backupTempName(filename));
+  const temp = path.join(dir, backupTempName(filename, deps.ids));
   let written: { sha256: string; size: number };
   try {
     written = await deps.tasks.run("copyHashed", { src: source, dest: temp });
-    await rename(temp, path.join(dir, filename));
-    await fsyncDirAsync(dir);
+    await deps.fileOps.rename(temp, path.join(dir, filename));
+    await deps.fileOps.fsyncDir(dir);
   } catch (error) {
-    await removeDatabaseFile(temp);
+    await removeDatabaseFile(temp, deps.fileOps);
     throw error;
   }
   const created_at = parseBackupName(filename)?.createdAt ?? "";
@@ -75,7 +75,7 @@ export async function listPreRestore(deps: ServiceDeps, database: string, replac
     size: info.size,
     mtimeMs: info.mtimeMs,
   };
-  await writeFileAtomic(markerFile, markerFormat.serialize(next));
+  await deps.fileOps.writeFileAtomic(markerFile, markerFormat.serialize(next));
   const durationMs = Math.round(performance.now() - started);
   deps.logger.info({ database, filename, size: written.size, durationMs }, "replaced database listed as a backup");
   deps.events.emit({ type: "backup.written", database, filename, kind: "pre-restore", size: written.size, durationMs });
@@ -107,8 +107,8 @@ export async function prunePreRestores(deps: ServiceDeps, database: string, keep
   for (const [index, backup] of preRestores.entries()) {
     if (index < deps.config.preRestoreKeepLast || backup.filename === keep) continue;
     if (!(stampToDate(backup.created_at).getTime() < youngFrom)) continue;
-    await rm(path.join(dir, backup.filename), { force: true });
-    await removeRecords(dir, backup.filename);
+    await deps.fileOps.rm(path.join(dir, backup.filename));
+    await removeRecords(dir, backup.filename, deps.fileOps);
     deps.logger.info({ database, filename: backup.filename }, "pre-restore backup removed by its retention rule");
     deps.events.emit({ type: "backup.deleted", database, filename: backup.filename, reason: "retention" });
     removed.push(backup.filename);

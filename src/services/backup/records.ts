@@ -3,7 +3,7 @@ import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { RECORD, recordName } from "../../db/paths.js";
-import { writeFileAtomic } from "../../lib/durable-fs.js";
+import { type FileOps, nodeFileOps } from "../../lib/durable-fs.js";
 import { FormatError, versionedJson } from "../../lib/format.js";
 import { parseBackupName } from "./files.js";
 
@@ -81,15 +81,16 @@ export function updateRecord(
   dir: string,
   filename: string,
   patch: Partial<BackupRecord>,
+  ops: Pick<FileOps, "writeFileAtomic" | "rm"> = nodeFileOps,
 ): Promise<BackupRecord | null> {
   const file = sidecarPath(dir, filename);
   return serialized(file, async () => {
     const current = await readRecord(dir, filename);
     const next = { ...current, ...patch } as BackupRecord;
     if (!next.sha256 || !existsSync(path.join(dir, filename))) return null;
-    await writeFileAtomic(file, recordFormat.serialize(next));
+    await ops.writeFileAtomic(file, recordFormat.serialize(next));
     if (!existsSync(path.join(dir, filename))) {
-      await rm(file, { force: true });
+      await ops.rm(file);
       return null;
     }
     return next;
@@ -97,12 +98,16 @@ export function updateRecord(
 }
 
 /** Removes every sidecar of one backup (after the backup itself was deleted). */
-export async function removeRecords(dir: string, filename: string): Promise<void> {
+export async function removeRecords(
+  dir: string,
+  filename: string,
+  ops: Pick<FileOps, "rm"> = nodeFileOps,
+): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   await Promise.all(
     names
       .filter((name) => SIDECAR.exec(name)?.[1] === filename)
-      .map((name) => serialized(path.join(dir, name), () => rm(path.join(dir, name), { force: true }))),
+      .map((name) => serialized(path.join(dir, name), () => ops.rm(path.join(dir, name)))),
   );
 }
 

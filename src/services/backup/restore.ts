@@ -65,7 +65,7 @@ export async function replaceDatabase(
     dir,
     appDb: paths.dbFile(database),
     preRestore: paths.preRestoreFile(database),
-    staged: path.join(dir, stagedName()),
+    staged: path.join(dir, stagedName(deps.ids)),
   };
   let oldSafetyCopy: string | null = null;
   try {
@@ -81,7 +81,7 @@ export async function replaceDatabase(
     log.debug(prepared, "swap prepared");
     // A reader elsewhere blocked the checkpoint: refused before the gate closes, so no request waits for it.
     if (!prepared.walTruncated) throw heldElsewhere(database);
-    oldSafetyCopy = await moveAsideOldSafetyCopy(deps.fileOps, swap);
+    oldSafetyCopy = await moveAsideOldSafetyCopy(deps, swap);
     const replacedAt = deps.now();
     await holder.exclusive(() => swapInto(deps, holder, swap, filename));
     if (oldSafetyCopy) {
@@ -215,7 +215,7 @@ async function rollBackSwap(deps: ServiceDeps, swap: SwapPaths, intentFile: stri
     .writeFileAtomic(intentFile, restoreIntentFormat.serialize({ ...intent, phase: "rolling_back" }))
     .catch((err: unknown) => log.warn({ err }, "could not record the rollback in the restore intent"));
   // Another process may have committed to the restored file since the rename: it is kept, never unlinked.
-  moveRejectedAside(swap.dir, log);
+  moveRejectedAside(swap.dir, log, { ops: deps.fileOps, ids: deps.ids });
   await putPreviousBack(deps, swap);
   await removeIntent(deps.fileOps, intentFile, swap.dir);
 }
@@ -280,12 +280,12 @@ function openFailed(cause: unknown): InvalidBackupError {
  * Renaming app.db over the previous app.db.pre_restore would free that whole file inside the gate (about
  * 200 ms per GiB on ext4); moved aside first, it is deleted after the gate opened, or put back on failure.
  */
-async function moveAsideOldSafetyCopy(ops: FileOps, swap: SwapPaths): Promise<string | null> {
+async function moveAsideOldSafetyCopy(deps: ServiceDeps, swap: SwapPaths): Promise<string | null> {
   // Nothing to move is the common case (a first restore): no call is made for it.
   if (!(await exists(swap.preRestore))) return null;
-  const aside = path.join(swap.dir, oldSafetyName());
+  const aside = path.join(swap.dir, oldSafetyName(deps.ids));
   try {
-    await ops.rename(swap.preRestore, aside);
+    await deps.fileOps.rename(swap.preRestore, aside);
     return aside;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;

@@ -1,10 +1,10 @@
-import { link, mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { UPLOAD_TEMP } from "../../db/paths.js";
 import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
-import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
+import { removeDatabaseFile } from "../../lib/durable-fs.js";
 import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
 import type { HashResult } from "../../workers/hash.js";
 import { WorkerTaskError } from "../../workers/run.js";
@@ -24,7 +24,7 @@ export interface BackupUploaded extends BackupCreated {
  * Incoming uploads and imports before validation, `.upload.tmp-<pid>-<hex>` (temp-names.ts); never listed,
  * removed on failure, and at start when no live process holds them. Without a pid: an older version's.
  */
-const uploadTemp = (dir: string) => newTemp(dir, "upload");
+const uploadTemp = (deps: ServiceDeps, dir: string) => newTemp(dir, "upload", "tmp", deps.ids);
 const nextUploadName = nextPrefixedName("upload");
 
 type CheckedFile = ValidationResult & Partial<HashResult>;
@@ -46,7 +46,7 @@ export async function receiveUpload(
   const dir = deps.paths.backupDir(database);
   await mkdir(dir, { recursive: true });
   await ensureFreeSpace(dir, declaredLength ?? 0, deps.config.backupFreeMarginBytes);
-  const temp = uploadTemp(dir);
+  const temp = uploadTemp(deps, dir);
   const log = deps.logger.child({ database, operation: "upload" });
   const started = performance.now();
   log.info({ declaredLength }, "upload started");
@@ -56,7 +56,7 @@ export async function receiveUpload(
     const checked = await receiveChecked(deps, temp, body, max);
     return await acceptBackupFile(deps, database, temp, checked, log, started);
   } catch (error) {
-    await removeDatabaseFile(temp);
+    await removeDatabaseFile(temp, deps.fileOps);
     if (clientWentAway(error, body)) throw reportCancelled(log, started);
     throw reportFailure(deps, database, log, started, error);
   } finally {
@@ -91,7 +91,7 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
   const dir = deps.paths.backupDir(database);
   await mkdir(dir, { recursive: true });
   await ensureFreeSpace(dir, info.size, deps.config.backupFreeMarginBytes);
-  const temp = uploadTemp(dir);
+  const temp = uploadTemp(deps, dir);
   const log = deps.logger.child({ database, operation: "import", source });
   const started = performance.now();
   log.info({ size: info.size }, "import started");
@@ -108,7 +108,7 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
     const checked = await deps.tasks.run("validateAndHash", { file: temp, newestKnownMillis: newestKnownMillis(deps) });
     return await acceptBackupFile(deps, database, temp, checked, log, started);
   } catch (error) {
-    await removeDatabaseFile(temp);
+    await removeDatabaseFile(temp, deps.fileOps);
     throw reportFailure(deps, database, log, started, error);
   } finally {
     lock.release();
@@ -161,8 +161,8 @@ async function acceptBackupFile(
   const size = checked.size as number;
   const dir = path.dirname(temp);
   const filename = await linkUnderFreeName(deps, dir, temp);
-  await removeDatabaseFile(temp);
-  await fsyncDirAsync(dir);
+  await removeDatabaseFile(temp, deps.fileOps);
+  await deps.fileOps.fsyncDir(dir);
   const created_at = parseBackupName(filename)?.createdAt ?? "";
   await recordWritten(deps, database, { filename, size, sha256, created_at });
   const durationMs = Math.round(performance.now() - started);
@@ -176,7 +176,7 @@ async function linkUnderFreeName(deps: ServiceDeps, dir: string, temp: string): 
   for (;;) {
     const filename = nextUploadName(dir, deps.now());
     try {
-      await link(temp, path.join(dir, filename));
+      await deps.fileOps.link(temp, path.join(dir, filename));
       return filename;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;

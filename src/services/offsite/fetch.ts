@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
-import { link, mkdir, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { FETCH_TEMP } from "../../db/paths.js";
 import { ConflictError, InvalidBackupError, NotFoundError } from "../../errors.js";
-import { fsyncDirAsync, removeDatabaseFile } from "../../lib/durable-fs.js";
+import { type FileOps, removeDatabaseFile } from "../../lib/durable-fs.js";
 import type { MacVerdict } from "../../lib/offsite-format.js";
 import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
 import { serviceErrorOf } from "../../workers/run.js";
@@ -67,11 +67,11 @@ export async function fetchCopy(
   await mkdir(dir, { recursive: true });
   const expectedSize = meta.size ?? meta.storedSize;
   await ensureFreeSpace(dir, expectedSize, deps.config.backupFreeMarginBytes);
-  const temp = newTemp(dir, filename, "fetch");
+  const temp = newTemp(dir, filename, "fetch", deps.ids);
   const log = deps.logger.child({ database, filename, operation: "offsite_fetch", object: key });
   const started = performance.now();
   log.info({ size: expectedSize }, "off-site fetch started");
-  const progress = watchProgress(temp, expectedSize, options.onProgress);
+  const progress = watchProgress(deps, temp, expectedSize, options.onProgress);
   try {
     const fetched = await deps.tasks
       .run(
@@ -90,18 +90,17 @@ export async function fetchCopy(
       });
     if (!fetched.recordedSha256) log.warn("the copy has no recorded SHA-256; kept after validation only");
     await validate(deps, temp);
-    await placeWithoutOverwrite(temp, dest, filename);
-    await fsyncDirAsync(dir);
+    await placeWithoutOverwrite(deps.fileOps, temp, dest, filename);
+    await deps.fileOps.fsyncDir(dir);
     // Already remote only when the copy is this install's: another's (or a format-1 one) is copied under our key,
     // since its owner may prune it and this install never deletes what it does not own.
     if (ownsKey(service.settings, key)) {
-      await writeRecord(dir, filename, {
-        state: "done",
-        key,
-        at: deps.now().toISOString(),
-        attempts: 0,
-        sha256: fetched.sha256,
-      });
+      await writeRecord(
+        dir,
+        filename,
+        { state: "done", key, at: deps.now().toISOString(), attempts: 0, sha256: fetched.sha256 },
+        deps.fileOps,
+      );
     }
     const durationMs = Math.round(performance.now() - started);
     log.info({ size: fetched.size, durationMs, outcome: "ok" }, "off-site fetch finished");
@@ -119,7 +118,7 @@ export async function fetchCopy(
       authentication,
     };
   } catch (error) {
-    await removeDatabaseFile(temp);
+    await removeDatabaseFile(temp, deps.fileOps);
     const durationMs = Math.round(performance.now() - started);
     log.error({ error: (error as Error).message, durationMs, outcome: "failed" }, "off-site fetch failed");
     throw error;
@@ -198,16 +197,16 @@ function checkAuthentication(
 }
 
 /** A hard link fails when the name is taken, so a fetch racing another never replaces a backup. */
-async function placeWithoutOverwrite(temp: string, dest: string, filename: string): Promise<void> {
+async function placeWithoutOverwrite(ops: FileOps, temp: string, dest: string, filename: string): Promise<void> {
   try {
-    await link(temp, dest);
+    await ops.link(temp, dest);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") {
       throw new ConflictError(`backup "${filename}" is already here`, { filename });
     }
     throw error;
   }
-  await rm(temp, { force: true });
+  await ops.rm(temp);
 }
 
 /** Restore step 1's checks, on the decrypted temp file. */
@@ -225,9 +224,14 @@ function fetchError(error: unknown): Error {
 }
 
 /** Polls the temp file's size on the main thread: the worker stays a plain task with one result. */
-function watchProgress(temp: string, total: number, onProgress: FetchOptions["onProgress"]): { stop(): void } {
+function watchProgress(
+  deps: ServiceDeps,
+  temp: string,
+  total: number,
+  onProgress: FetchOptions["onProgress"],
+): { stop(): void } {
   if (!onProgress) return { stop() {} };
-  const timer = setInterval(() => {
+  const timer = deps.clock.setInterval(() => {
     stat(temp).then(
       (info) => onProgress(info.size, total),
       () => {},

@@ -2,7 +2,7 @@ import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { TOMBSTONE_SUFFIX, tombstoneName } from "../../db/paths.js";
-import { writeFileAtomic } from "../../lib/durable-fs.js";
+import { type FileOps, writeFileAtomic } from "../../lib/durable-fs.js";
 import { FormatVersionError, versionedJson } from "../../lib/format.js";
 import { sidecarPath as backupSidecarPath } from "../backup/records.js";
 
@@ -44,8 +44,13 @@ export async function readRecord(dir: string, filename: string): Promise<Offsite
   }
 }
 
-export async function writeRecord(dir: string, filename: string, record: OffsiteRecord): Promise<void> {
-  await writeFileAtomic(sidecarPath(dir, filename), recordFormat.serialize(record));
+export async function writeRecord(
+  dir: string,
+  filename: string,
+  record: OffsiteRecord,
+  ops: Pick<FileOps, "writeFileAtomic"> = { writeFileAtomic },
+): Promise<void> {
+  await ops.writeFileAtomic(sidecarPath(dir, filename), recordFormat.serialize(record));
 }
 
 export async function removeRecord(dir: string, filename: string): Promise<void> {
