@@ -43,7 +43,9 @@ export function crashingFileOps(crashAt: number, base: FileOps = nodeFileOps) {
     if (crashed) throw crashed;
     calls++;
     if (calls === crashAt) {
-      crashed = new Crash(`${name}(${args.map((a) => path.basename(String(a))).join(", ")})`);
+      // Paths by their base name; an atomic write's content is left out of the label.
+      const paths = name === "writeFileAtomic" ? args.slice(0, 1) : args;
+      crashed = new Crash(`${name}(${paths.map((a) => path.basename(String(a))).join(", ")})`);
       throw crashed;
     }
   };

@@ -16,7 +16,7 @@ function checksumMismatch(filename: string, record: BackupRecord, actual: string
 
 async function markFailed(deps: ServiceDeps, source: string, error: string): Promise<void> {
   const verification = { state: "failed" as const, at: deps.now().toISOString(), error };
-  await updateRecord(path.dirname(source), path.basename(source), { verification }).catch((err) => {
+  await updateRecord(path.dirname(source), path.basename(source), { verification }, deps.fileOps).catch((err) => {
     deps.logger.warn({ err, file: source }, "could not record the failed checksum");
   });
 }

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -193,7 +193,7 @@ export async function removeUploadLeftovers(deps: ServiceDeps, database: string)
   const dir = deps.paths.backupDir(database);
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names.filter((n) => abandonedTemp(dir, n, "tmp")?.base === "upload")) {
-    await rm(path.join(dir, name), { force: true });
+    await deps.fileOps.rm(path.join(dir, name));
     deps.logger.info({ database, file: name }, "recovery: removed an interrupted upload");
   }
   const legacy = names.filter((n) => UPLOAD_TEMP.test(n));
@@ -205,7 +205,7 @@ export async function removeUploadLeftovers(deps: ServiceDeps, database: string)
   }
   try {
     for (const name of legacy) {
-      await rm(path.join(dir, name), { force: true });
+      await deps.fileOps.rm(path.join(dir, name));
       deps.logger.info({ database, file: name }, "recovery: removed an interrupted upload");
     }
   } finally {

@@ -53,12 +53,17 @@ export async function runVerification(
     );
     return { filename, sha256, verification };
   }
-  await updateRecord(dir, filename, {
-    sha256,
-    size: record?.size ?? result.size,
-    created_at: record?.created_at ?? parseBackupName(filename)?.createdAt ?? "",
-    verification,
-  });
+  await updateRecord(
+    dir,
+    filename,
+    {
+      sha256,
+      size: record?.size ?? result.size,
+      created_at: record?.created_at ?? parseBackupName(filename)?.createdAt ?? "",
+      verification,
+    },
+    deps.fileOps,
+  );
   const durationMs = Math.round(performance.now() - started);
   const outcome = result.ok ? "ok" : "failed";
   if (result.ok) log.info({ size: result.size, durationMs, outcome }, "verification finished");

@@ -241,11 +241,11 @@ function watchProgress(
 }
 
 /** Leftovers of a fetch cut off by a crash, removed when the service starts; never a live process's (I4). */
-export async function removeFetchLeftovers(dir: string): Promise<void> {
+export async function removeFetchLeftovers(dir: string, ops: Pick<FileOps, "rm">): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
     if (LEGACY_FETCH_TEMP.test(name) || abandonedTemp(dir, name, "fetch")) {
-      await removeDatabaseFile(path.join(dir, name));
+      await removeDatabaseFile(path.join(dir, name), ops);
     }
   }
 }

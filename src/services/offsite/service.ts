@@ -122,7 +122,7 @@ export class OffsiteService {
     // A data dir the scan cannot read is logged, not fatal: the server serves, and the next rescan tries again.
     try {
       for (const database of this.deps.registry.names()) {
-        await removeFetchLeftovers(this.deps.paths.backupDir(database));
+        await removeFetchLeftovers(this.deps.paths.backupDir(database), this.deps.fileOps);
       }
       await this.rescan();
     } catch (error) {
