@@ -15,7 +15,7 @@ import { insertNode, withDb } from "../helpers/data.js";
 import { seedDatabaseFile, titles } from "../helpers/seed.js";
 
 /** The backups a data dir holds and the titles in each: every one must survive any crash. */
-export function backupsIn(dataDir: string): Record<string, string[]> {
+function backupsIn(dataDir: string): Record<string, string[]> {
   const dir = path.join(dataDir, "backups", "default");
   const names = readdirSync(dir).filter((name) => parseBackupName(name) !== null);
   return Object.fromEntries(names.map((name) => [name, titles(path.join(dir, name))]));
@@ -99,6 +99,31 @@ describe("crashed at every one of its file calls", { timeout: 180_000 }, () => {
   it("a restore that replaces an earlier safety copy", async () => {
     const crashes = await restoreEveryStep(second, ["backup", "after"]);
     expect(crashes.join("\n")).toMatch(/rename\(app\.db\.pre_restore, \.app\.db\.pre_restore\.old-/);
+  });
+
+  it("a restore rolled back (its last step fails after the swap)", async () => {
+    const refused = new Error("refused after the swap");
+    const before = ["backup", "live"];
+    const kept = backupsIn(first);
+    const crashes = await crashAtEveryCall({
+      fixture: first,
+      overrides: { restoreHooks: [{ afterOpen: () => Promise.reject(refused) }] },
+      run: (deps) =>
+        restoreBackup(deps, "default", backup).catch((error: unknown) => {
+          if (error !== refused) throw error;
+        }),
+      check: (deps, { acknowledged }) => {
+        const state = checkDatabaseDir(dbDir(deps), { before, after: ["backup"] });
+        checkBackupDir(backupDir(deps), { kept, added: before, acknowledged: false, duplicates: true });
+        // Once the rollback ran to its end the previous database is back.
+        if (acknowledged && state !== "before") throw new Error("a finished rollback left the restored database");
+        return state;
+      },
+    });
+    // The rollback is recorded in the intent, the restored file moved aside, the previous one renamed back.
+    expect(crashes.join("\n")).toMatch(
+      /writeFileAtomic\(restore\.intent\)[\s\S]*renameSync\(app\.db, \.app\.db\.rejected-[\s\S]*rename\(app\.db\.pre_restore, app\.db\) → before/,
+    );
   });
 
   it("a backup", async () => {

@@ -19,6 +19,8 @@ export interface CrashLoop<T> {
   config?: ConfigInput;
   /** The file calls underneath the crashing wrapper (e.g. a filesystem without hard links). */
   base?: FileOps;
+  /** Other services of the "process" that runs the operation (e.g. a restore hook that fails). */
+  overrides?: Omit<ServiceOverrides, "fileOps">;
   /** The operation under test, in a "process" whose file calls crash at the N-th. */
   run(deps: ServiceDeps): Promise<T>;
   /** After start-up recovery: throws if the data dir breaks an invariant; returns a label of the state. */
@@ -53,7 +55,7 @@ export async function crashAtEveryCall<T>(loop: CrashLoop<T>): Promise<string[]>
     try {
       cpSync(loop.fixture, dataDir, { recursive: true });
       const crash = crashingFileOps(crashAt, loop.base ?? nodeFileOps);
-      const deps = startProcess(dataDir, loop.config, { fileOps: crash.ops });
+      const deps = startProcess(dataDir, loop.config, { ...loop.overrides, fileOps: crash.ops });
       const answered = await loop.run(deps).then(
         () => true,
         (error: unknown) => {
