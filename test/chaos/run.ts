@@ -36,7 +36,11 @@ const FAULT_CHANCE = 0.35;
 export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const root = new Prng(options.seed);
-  const world = new World({ preferBuilt: !options.sources, tmpfs: options.tmpfs ?? true });
+  const world = new World({
+    preferBuilt: !options.sources,
+    tmpfs: options.tmpfs ?? true,
+    processSeeds: root.derive("process-ids"),
+  });
   placedFiles.clear();
   const summary: ChaosSummary = {
     seed: options.seed,

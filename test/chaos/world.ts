@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ageKeyPair, startTestStore, TEST_CREDENTIALS, type TestStore } from "../helpers/s3.js";
+import type { Prng } from "./prng.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const DAY = 86_400_000;
@@ -35,6 +36,8 @@ export interface WorldOptions {
   preferBuilt: boolean;
   /** Mount a small tmpfs for the data dir (root only), so the disk can be filled. */
   tmpfs: boolean;
+  /** Derived from the run's seed: each server or CLI started gets the next seed for its names (deps.ids). */
+  processSeeds?: Prng;
 }
 
 /**
@@ -112,6 +115,8 @@ export class World {
       ...TEST_CREDENTIALS,
       CHAOSCYPHER_DATA_DIR: dataDir,
       CHAOSCYPHER_TEST_CLOCK_FILE: this.clockFile,
+      // A new seed per process: two processes (or two starts) never replay each other's names.
+      ...(this.options.processSeeds ? { CHAOSCYPHER_TEST_SEED: String(this.options.processSeeds.int(2 ** 32)) } : {}),
       CHAOSCYPHER_S3_BUCKET: this.store.bucket,
       CHAOSCYPHER_S3_ENDPOINT: this.store.endpoint,
       CHAOSCYPHER_S3_FORCE_PATH_STYLE: "true",

@@ -14,6 +14,7 @@ export async function msUntilSettled(deps: ServiceDeps, file: string): Promise<n
   const info = await stat(file).catch(() => null);
   if (!info?.isFile()) return null;
   const changed = Math.max(info.mtimeMs, info.ctimeMs);
+  // The machine's clock, not deps.clock: mtime and ctime are stamped by the kernel with the machine's time.
   return Math.max(0, Math.ceil(changed + deps.config.adoptStableMs - Date.now()));
 }
 

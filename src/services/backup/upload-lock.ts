@@ -1,5 +1,4 @@
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { OperationInProgressError } from "../../errors.js";
 import type { ServiceDeps } from "../deps.js";
@@ -24,7 +23,7 @@ function lockFile(deps: ServiceDeps, database: string): string {
 
 /** Held by an upload or import while its temp file exists; waits (briefly) while a sweep is running. */
 export async function holdUploadLock(deps: ServiceDeps, database: string, timeoutMs = 5_000): Promise<UploadLock> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = deps.clock.monotonic() + timeoutMs;
   for (;;) {
     const sqlite = new Database(lockFile(deps, database));
     try {
@@ -35,8 +34,9 @@ export async function holdUploadLock(deps: ServiceDeps, database: string, timeou
     } catch (error) {
       sqlite.close();
       if (!isBusy(error)) throw error;
-      if (Date.now() > deadline) throw new OperationInProgressError("a clean-up of interrupted uploads is running");
-      await sleep(50);
+      if (deps.clock.monotonic() > deadline)
+        throw new OperationInProgressError("a clean-up of interrupted uploads is running");
+      await deps.clock.sleep(50);
     }
   }
 }

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { systemClock } from "../../lib/clock.js";
 import { lockFileIn } from "../../workers/backup-tasks.js";
 
 import type { ServiceDeps } from "../deps.js";
@@ -169,7 +170,7 @@ export class VerificationQueue {
 
   #defer(job: Job, waitMs: number): void {
     const key = `${job.database}/${job.filename}`;
-    const timer = setTimeout(() => {
+    const timer = (this.#deps?.clock ?? systemClock).setTimeout(() => {
       this.#deferred.delete(key);
       this.#jobs.push(job);
       this.#pump();

@@ -216,13 +216,13 @@ export class OffsiteService {
   async idle(): Promise<void> {
     while (this.#running.size > 0 || this.#chores.size > 0 || !this.#queue.idle(this.deps.clock.now())) {
       await Promise.allSettled([...[...this.#running.values()].map((r) => r.done), ...this.#chores]);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await this.deps.clock.sleep(10);
     }
   }
 
   #policy(concurrency: number): QueuePolicy {
     const { retryBaseMs, retryMaxMs } = this.settings;
-    return { concurrency, retryBaseMs, retryMaxMs, random: Math.random };
+    return { concurrency, retryBaseMs, retryMaxMs, random: this.deps.ids.random };
   }
 
   async #scanAll(only: string | undefined, options: { now: boolean }): Promise<string[]> {
