@@ -2,7 +2,7 @@ import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ServiceError } from "../../errors.js";
-import { trpcCodes } from "../../trpc/errors.js";
+import { trpcCodes } from "../../lib/trpc-codes.js";
 import type { AppEnv } from "../env.js";
 import { errorResponse } from "../errors.js";
 import { surfaceOf } from "./public-routes.js";
