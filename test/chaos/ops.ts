@@ -275,6 +275,19 @@ async function scheduleRun(ctx: StepContext): Promise<void> {
   }
 }
 
+/** After a crash mid-run the switch-off never arrived: the schedule would keep firing every second in later steps. */
+export async function switchScheduleOff(world: World): Promise<void> {
+  const now = await world.http("GET", "/schedule");
+  const body = now.body as { cron?: string; timezone?: string; retention?: object } | undefined;
+  if (now.status !== 200 || !body?.cron) return;
+  await world.http("PUT", "/schedule", {
+    enabled: false,
+    cron: body.cron,
+    timezone: body.timezone,
+    retention: body.retention,
+  });
+}
+
 /** A second install on the same bucket (the CLI on its own data dir): a backup, a push, a list and a fetch. */
 async function secondInstall(ctx: StepContext): Promise<void> {
   const dir = ctx.world.install2;
