@@ -245,9 +245,10 @@ async function scheduleRun(ctx: StepContext): Promise<void> {
   const before = await call(ctx, "GET", "/schedule");
   const lastAt = (before.body as { last_run?: { at: string } | null } | undefined)?.last_run?.at ?? null;
   const body = { enabled: true, cron: "* * * * * *", timezone: "UTC", retention };
+  // From the moment the PUT is sent the schedule may be on (a server killed before it answered has stored it).
+  ctx.retentionRan = true;
   const put = await call(ctx, "PUT", "/schedule", body);
   if (put.status !== 200) return;
-  ctx.retentionRan = true;
   const deadline = Date.now() + 15_000;
   type Run = { at: string; outcome: string; filename?: string };
   let run: Run | null = null as Run | null;
