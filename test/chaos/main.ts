@@ -1,7 +1,7 @@
 // `npm run chaos -- --seed N --steps K [--keep-going] [--sources] [--no-tmpfs] [--keep]`: the seeded chaos run.
 // The same seed replays the same operations, parameters and fault points (see docs/chaos.md).
 import { parseArgs } from "node:util";
-import { formatSummary, runChaos } from "./run.js";
+import { formatSummary, replayCommand, runChaos } from "./run.js";
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +24,9 @@ const summary = await runChaos({
 });
 process.stdout.write(`\n${formatSummary(summary)}\n`);
 if (summary.violations.length > 0) {
-  process.stdout.write(`\nFAILED: seed ${seed}. Steps:\n${summary.stepLog.join("\n")}\n`);
+  const first = summary.violations[0]?.step ?? summary.steps;
+  process.stdout.write(
+    `\nFAILED: seed ${seed}. Steps:\n${summary.stepLog.join("\n")}\nReplay: ${replayCommand(summary, first)}\n`,
+  );
   process.exitCode = 1;
 }
