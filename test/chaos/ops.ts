@@ -294,9 +294,22 @@ async function secondInstall(ctx: StepContext): Promise<void> {
   const f = await pickRemote(ctx, listed);
   if (f) await cli(ctx, ["offsite", "fetch", f], dir);
   const now = bucketSnapshot(ctx.world);
+  // Whose object it was, for the triage: the first install's, the second's own (from an earlier step), or neither.
+  const ids = [ctx.world.dataDir, dir].map((d) => installId(d));
+  const owner = (key: string) =>
+    key.includes(`/v2/${ids[0]}/`) ? "the first install's" : key.includes(`/v2/${ids[1]}/`) ? "its own" : "an";
   for (const [key, digest] of objects) {
-    if (!now.has(key)) ctx.violations.push(`I4 other-install: the second install removed ${key}`);
-    else if (now.get(key) !== digest) ctx.violations.push(`I4 other-install: the second install overwrote ${key}`);
+    if (!now.has(key)) ctx.violations.push(`I4 other-install: the second install removed ${owner(key)} ${key}`);
+    else if (now.get(key) !== digest)
+      ctx.violations.push(`I4 other-install: the second install overwrote ${owner(key)} ${key}`);
+  }
+}
+
+function installId(dataDir: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(path.join(dataDir, "instance.json"), "utf8")) as { id: string }).id;
+  } catch {
+    return null;
   }
 }
 
