@@ -287,13 +287,24 @@ async function scheduleRun(ctx: StepContext): Promise<void> {
 /** A second install on the same bucket (the CLI on its own data dir): a backup, a push, a list and a fetch. */
 async function secondInstall(ctx: StepContext): Promise<void> {
   const dir = ctx.world.install2;
-  const objects = bucketSnapshot(ctx.world);
-  await cli(ctx, ["backup", "create"], dir);
-  await cli(ctx, ["offsite", "push"], dir);
-  const listed = await cli(ctx, ["offsite", "list"], dir);
-  const f = await pickRemote(ctx, listed);
-  if (f) await cli(ctx, ["offsite", "fetch", f], dir);
-  const now = bucketSnapshot(ctx.world);
+  // The first install's server is frozen meanwhile: its own retention and retries change its own objects, and
+  // only the second install may act on the bucket while the before and after are compared.
+  const resume = ctx.world.pauseServer();
+  let objects: Map<string, string>;
+  let now: Map<string, string>;
+  try {
+    // A request the server sent just before it froze still lands: let it, then look.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    objects = bucketSnapshot(ctx.world);
+    await cli(ctx, ["backup", "create"], dir);
+    await cli(ctx, ["offsite", "push"], dir);
+    const listed = await cli(ctx, ["offsite", "list"], dir);
+    const f = await pickRemote(ctx, listed);
+    if (f) await cli(ctx, ["offsite", "fetch", f], dir);
+    now = bucketSnapshot(ctx.world);
+  } finally {
+    resume();
+  }
   // Whose object it was, for the triage: the first install's, the second's own (from an earlier step), or neither.
   const ids = [ctx.world.dataDir, dir].map((d) => installId(d));
   const owner = (key: string) =>

@@ -204,6 +204,19 @@ export class World {
     this.server = null;
   }
 
+  /**
+   * Freezes the server (SIGSTOP) until the returned function resumes it (SIGCONT): while frozen, nothing the first
+   * install does changes the bucket, so a change seen there is the other process's.
+   */
+  pauseServer(): () => void {
+    const child = this.server;
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return () => {};
+    child.kill("SIGSTOP");
+    return () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGCONT");
+    };
+  }
+
   async restartServer(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
     await this.killServer(signal);
     await this.startServer();
