@@ -15,6 +15,8 @@ export interface ChaosOptions {
   sources?: boolean;
   tmpfs?: boolean;
   keep?: boolean;
+  /** Stop (with the summary) after the step that ends past this many minutes. */
+  minutes?: number;
   log?: (line: string) => void;
 }
 
@@ -70,7 +72,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       `chaos: seed ${options.seed}, ${options.steps} steps, ${world.entries.built ? "built dist/" : "sources (tsx)"}, data ${world.dataDir}${world.mounted ? " (64 MiB tmpfs)" : ""}`,
     );
     for (const note of world.notes) log(`chaos: note: ${note}`);
-    for (let step = 1; step <= options.steps; step++) {
+    const stopAt = options.minutes === undefined ? Number.POSITIVE_INFINITY : started + options.minutes * 60_000;
+    for (let step = 1; step <= options.steps && Date.now() < stopAt; step++) {
       const rng = root.derive(`step-${step}`);
       const healed: string[] = [];
       if (!world.storeUp && step - storeDownAt >= HEAL_AFTER) {
