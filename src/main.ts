@@ -1,3 +1,4 @@
+import { statfs } from "node:fs/promises";
 import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { type Config, ConfigError, loadConfig } from "./config.js";
@@ -43,6 +44,21 @@ async function announceSetup(services: ServiceDeps, config: Config, server: Retu
   process.stderr.write(`Chaos Cypher: no operator account yet. Create it at ${url}\n`);
 }
 
+/**
+ * A full disk does not keep the server from starting: it serves what it has (lists, downloads, the UI) and
+ * answers 507 to writes until space is freed, then goes on by itself. Said once, at start, in one line.
+ */
+async function warnIfDiskFull(services: ServiceDeps, config: Config): Promise<void> {
+  const fs = await statfs(config.dataDir).catch(() => null);
+  if (!fs) return;
+  const free = fs.bavail * fs.bsize;
+  if (free >= config.backupFreeMarginBytes) return;
+  services.logger.warn(
+    { dataDir: config.dataDir, free_bytes: free, margin_bytes: config.backupFreeMarginBytes },
+    "the data dir's disk is full: serving read-only, writes answer 507 until space is freed",
+  );
+}
+
 /** Starts the HTTP server on the parsed config; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = createLogger(config.logLevel);
@@ -75,6 +91,7 @@ export async function startServer(config: Config) {
     });
   });
   await announceSetup(services, config, server);
+  await warnIfDiskFull(services, config);
   // From the moment it listens: a signal during the rest of the start-up still stops it cleanly.
   exitOnSignals(() => stopServer(server as Server, services), logger);
   // Timers start once the server listens; shutdown stops them first (a run in flight finishes, bounded).

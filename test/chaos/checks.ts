@@ -128,7 +128,7 @@ export async function runChecks(
   const found = [...ctx.violations, ...checkResponses(ctx.outcomes)];
   if (!world.server || world.server.exitCode !== null || world.server.signalCode !== null) {
     found.push(`I3 server-alive: the server exited by itself\n${world.serverLog.slice(-2000)}`);
-    await world.startServer();
+    await world.startServerOrHeal(found, "after it exited by itself");
   }
   if (crashed && ctx.retentionRan) await switchScheduleOff(world);
   let listing = await listBackups(world);

@@ -79,7 +79,9 @@ function walFile(ctx: StepContext, source: string, rows: number): { file: string
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("wal_autocheckpoint = 0");
-  db.exec("CREATE TABLE IF NOT EXISTS chaos_import (n INTEGER PRIMARY KEY)");
+  // The source may carry an earlier import's table (a restored import, then backed up): start it afresh, so the
+  // rows counted after the import are exactly the ones this step committed.
+  db.exec("DROP TABLE IF EXISTS chaos_import; CREATE TABLE chaos_import (n INTEGER PRIMARY KEY)");
   const insert = db.prepare("INSERT INTO chaos_import (n) VALUES (?)");
   db.transaction(() => {
     for (let n = 1; n <= rows; n++) insert.run(n);
@@ -160,7 +162,14 @@ export const OPERATIONS: Operation[] = [
       if (!f) return;
       const rows = ctx.rng.between(50, 400);
       ctx.detail.push(`${rows} rows in -wal`);
-      const wal = walFile(ctx, path.join(ctx.world.backupDir, f), rows);
+      let wal: ReturnType<typeof walFile>;
+      try {
+        wal = walFile(ctx, path.join(ctx.world.backupDir, f), rows);
+      } catch (error) {
+        // The listed backup went between the list and the copy (a fault beside): nothing to import this step.
+        ctx.detail.push(`source gone (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+        return;
+      }
       let imported: Outcome;
       try {
         imported = await cli(ctx, ["backup", "import", wal.file]);
@@ -292,16 +301,40 @@ export async function switchScheduleOff(world: World): Promise<void> {
 /** A second install on the same bucket (the CLI on its own data dir): a backup, a push, a list and a fetch. */
 async function secondInstall(ctx: StepContext): Promise<void> {
   const dir = ctx.world.install2;
-  const objects = bucketSnapshot(ctx.world);
-  await cli(ctx, ["backup", "create"], dir);
-  await cli(ctx, ["offsite", "push"], dir);
-  const listed = await cli(ctx, ["offsite", "list"], dir);
-  const f = await pickRemote(ctx, listed);
-  if (f) await cli(ctx, ["offsite", "fetch", f], dir);
-  const now = bucketSnapshot(ctx.world);
+  // The first install's server is frozen meanwhile: its own retention and retries change its own objects, and
+  // only the second install may act on the bucket while the before and after are compared.
+  const resume = ctx.world.pauseServer();
+  let objects: Map<string, string>;
+  let now: Map<string, string>;
+  try {
+    // A request the server sent just before it froze still lands: let it, then look.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    objects = bucketSnapshot(ctx.world);
+    await cli(ctx, ["backup", "create"], dir);
+    await cli(ctx, ["offsite", "push"], dir);
+    const listed = await cli(ctx, ["offsite", "list"], dir);
+    const f = await pickRemote(ctx, listed);
+    if (f) await cli(ctx, ["offsite", "fetch", f], dir);
+    now = bucketSnapshot(ctx.world);
+  } finally {
+    resume();
+  }
+  // Whose object it was, for the triage: the first install's, the second's own (from an earlier step), or neither.
+  const ids = [ctx.world.dataDir, dir].map((d) => installId(d));
+  const owner = (key: string) =>
+    key.includes(`/v2/${ids[0]}/`) ? "the first install's" : key.includes(`/v2/${ids[1]}/`) ? "its own" : "an";
   for (const [key, digest] of objects) {
-    if (!now.has(key)) ctx.violations.push(`I4 other-install: the second install removed ${key}`);
-    else if (now.get(key) !== digest) ctx.violations.push(`I4 other-install: the second install overwrote ${key}`);
+    if (!now.has(key)) ctx.violations.push(`I4 other-install: the second install removed ${owner(key)} ${key}`);
+    else if (now.get(key) !== digest)
+      ctx.violations.push(`I4 other-install: the second install overwrote ${owner(key)} ${key}`);
+  }
+}
+
+function installId(dataDir: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(path.join(dataDir, "instance.json"), "utf8")) as { id: string }).id;
+  } catch {
+    return null;
   }
 }
 
