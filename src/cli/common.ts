@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { Command } from "commander";
 import pino from "pino";
 import { ConfigError, loadConfig } from "../config.js";
@@ -15,7 +16,24 @@ export interface CommonOptions {
 }
 
 /** A refusal the CLI itself decides (no --yes without a terminal, an aborted prompt): a one-line reason, exit 1. */
-export class CliError extends Error {}
+export class CliError extends Error {
+  readonly exitCode: number = 1;
+}
+
+/** The data dir named does not exist: a mistyped path is bad usage (exit 2), and nothing is created for it. */
+export class MissingDataDir extends CliError {
+  override readonly exitCode = 2;
+  constructor(readonly dataDir: string) {
+    super(
+      `data directory ${dataDir} does not exist: check --data-dir or CHAOSCYPHER_DATA_DIR (only \`chaoscypher serve\` creates one)`,
+    );
+  }
+}
+
+/** Every command but `serve` acts on an existing data dir only: a typo must not become a new, empty install. */
+export function requireDataDir(dataDir: string): void {
+  if (!statSync(dataDir, { throwIfNoEntry: false })?.isDirectory()) throw new MissingDataDir(dataDir);
+}
 
 /** Some of the work failed and the report (human or JSON) is already printed: only the one-line reason is left. */
 export class PartialFailure extends CliError {}
@@ -57,6 +75,7 @@ export function action<O extends CommonOptions>(run: (options: O, ...args: strin
 /** Runs `work` against the same service layer the server uses, on the data dir the options name. */
 export async function withServices<T>(options: CommonOptions, work: (deps: ServiceDeps) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env, { dataDir: options.dataDir });
+  requireDataDir(config.dataDir);
   const logger = options.verbose
     ? createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }))
     : createLogger("silent");
@@ -104,7 +123,7 @@ export function emit(options: CommonOptions, data: unknown, human: string | stri
 }
 
 export function fail(thrown: unknown, options: CommonOptions): void {
-  process.exitCode = 1;
+  process.exitCode = thrown instanceof CliError ? thrown.exitCode : 1;
   const error = diskFullError(thrown, "the operation ran out of disk space and was undone") ?? thrown;
   // System errors (a port in use, a permission denied) explain themselves; anything else is a bug.
   const systemError = typeof (error as NodeJS.ErrnoException)?.code === "string";
@@ -115,7 +134,11 @@ export function fail(thrown: unknown, options: CommonOptions): void {
   if (options.verbose && !known) process.stderr.write(`${(error as Error).stack}\n`);
   if (options.json && !(error instanceof PartialFailure)) {
     const body =
-      error instanceof ServiceError ? error.toBody() : { error: known ? "FAILED" : "INTERNAL_ERROR", message };
+      error instanceof ServiceError
+        ? error.toBody()
+        : error instanceof MissingDataDir
+          ? { error: "NOT_FOUND", message, details: { data_dir: error.dataDir } }
+          : { error: known ? "FAILED" : "INTERNAL_ERROR", message };
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   }
 }
