@@ -118,7 +118,11 @@ export async function withDatabaseLock<T>(
 
 /** Prints `data` as JSON with --json, else the human lines. */
 export function emit(options: CommonOptions, data: unknown, human: string | string[]): void {
-  const text = options.json ? JSON.stringify(data, null, 2) : Array.isArray(human) ? human.join("\n") : human;
+  const text = options.json
+    ? JSON.stringify(withIsoTimes(data), null, 2)
+    : Array.isArray(human)
+      ? human.join("\n")
+      : human;
   if (text.length > 0) process.stdout.write(`${text}\n`);
 }
 
@@ -155,12 +159,33 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-/** A backup stamp (`20261130_025448`) or an ISO time as `2026-11-30 02:54:48`, for UTC table columns. */
-export function tableTime(value: string): string {
-  const stamp = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})$/.exec(value);
-  if (stamp) return `${stamp[1]}-${stamp[2]}-${stamp[3]} ${stamp[4]}:${stamp[5]}:${stamp[6]}`;
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? value : date.toISOString().slice(0, 19).replace("T", " ");
+/** A backup stamp, `20261130_025448` (or `20261130T025448Z`), as the ISO time it names; null for anything else. */
+export function stampIso(value: string): string | null {
+  const stamp = /^(\d{4})(\d{2})(\d{2})[_T](\d{2})(\d{2})(\d{2})Z?$/.exec(value);
+  return stamp ? `${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}Z` : null;
+}
+
+/** The one time format of the CLI's human output, tables and sentences alike: `2026-11-30 02:54:48 UTC`. */
+export function humanTime(value: string | null | undefined): string {
+  if (!value) return "-";
+  const date = new Date(stampIso(value) ?? value);
+  return Number.isNaN(date.getTime()) ? value : `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/**
+ * Every time in the CLI's JSON is ISO 8601: a backup's `created_at` keeps the name stamp the API has always
+ * returned, and gets `created_at_iso` beside it.
+ */
+export function withIsoTimes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withIsoTimes);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key] = withIsoTimes(inner);
+    const iso = key === "created_at" && typeof inner === "string" ? stampIso(inner) : null;
+    if (iso) out.created_at_iso = iso;
+  }
+  return out;
 }
 
 /** Left-aligned columns, two spaces apart. */

@@ -8,9 +8,9 @@ import {
   databaseCommand,
   emit,
   formatBytes,
+  humanTime,
   PartialFailure,
   table,
-  tableTime,
   withServices,
 } from "../common.js";
 import { withOperator } from "../operator.js";
@@ -155,5 +155,5 @@ const MARKS = { ok: "ok", failed: "FAILED", pending: "pending" } as const;
 
 function listRow(b: ListedBackup): string[] {
   const verified = MARKS[b.verification.state];
-  return [b.filename, formatBytes(b.size), tableTime(b.created_at), b.kind, verified, b.sha256?.slice(0, 12) ?? "-"];
+  return [b.filename, formatBytes(b.size), humanTime(b.created_at), b.kind, verified, b.sha256?.slice(0, 12) ?? "-"];
 }

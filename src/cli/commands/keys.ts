@@ -5,8 +5,8 @@ import {
   action,
   type CommonOptions,
   emit,
+  humanTime,
   table,
-  tableTime,
   withCommonOptions,
   withDatabaseLock,
   withServices,
@@ -49,13 +49,13 @@ export function keysCommands(): Command {
           const rows = listed.keys.map((k) => [
             k.id,
             k.name,
-            tableTime(k.created_at),
-            k.last_used_at ? tableTime(k.last_used_at) : "never",
+            humanTime(k.created_at),
+            k.last_used_at ? humanTime(k.last_used_at) : "never",
           ]);
           emit(
             options,
             listed,
-            rows.length === 0 ? "no API keys" : table([["ID", "NAME", "CREATED (UTC)", "LAST USED (UTC)"], ...rows]),
+            rows.length === 0 ? "no API keys" : table([["ID", "NAME", "CREATED", "LAST USED"], ...rows]),
           );
         }),
       ),

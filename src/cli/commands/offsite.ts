@@ -8,6 +8,7 @@ import {
   databaseCommand,
   emit,
   formatBytes,
+  humanTime,
   PartialFailure,
   table,
   withCommonOptions,
@@ -46,7 +47,7 @@ export function offsiteCommands(): Command {
               b.filename,
               `${b.install ?? "legacy"}${b.own ? " (this)" : ""}`,
               formatBytes(b.size),
-              b.created_at,
+              humanTime(b.created_at),
               b.kind,
               b.local ? "yes" : "no",
               AUTH_LABEL[b.authentication],
@@ -56,7 +57,7 @@ export function offsiteCommands(): Command {
               listed,
               rows.length === 0
                 ? `no off-site copies of database ${listed.database}`
-                : table([["FILENAME", "INSTALL", "SIZE", "CREATED (UTC)", "KIND", "LOCAL", "AUTHENTICATED"], ...rows]),
+                : table([["FILENAME", "INSTALL", "SIZE", "CREATED", "KIND", "LOCAL", "AUTHENTICATED"], ...rows]),
             );
           }),
         ),

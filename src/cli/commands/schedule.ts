@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { resolveDatabase } from "../../services/databases/index.js";
 import { getSchedule, RETENTION_RULES, type Retention, type ScheduleView } from "../../services/schedules/index.js";
-import { action, type CommonOptions, databaseCommand, emit, table, withServices } from "../common.js";
+import { action, type CommonOptions, databaseCommand, emit, humanTime, table, withServices } from "../common.js";
 import { withOperator } from "../operator.js";
 
 interface ScheduleOptions extends CommonOptions {
@@ -40,14 +40,14 @@ export function describeRetention(retention: Retention): string {
 function humanLines(view: ScheduleView): string[] {
   const last = view.last_run;
   const lastLine = last
-    ? `${last.outcome} at ${last.at}${last.filename ? ` (${last.filename})` : ""}${last.error ? `: ${last.error}` : ""}`
+    ? `${last.outcome} at ${humanTime(last.at)}${last.filename ? ` (${last.filename})` : ""}${last.error ? `: ${last.error}` : ""}`
     : "never";
   return table([
     ["database", view.database],
     ["enabled", view.enabled ? "yes" : "no"],
     ["cron", `${view.cron} (${view.timezone})`],
     ["retention", describeRetention(view.retention)],
-    ["next run", view.next_run_at ?? "-"],
+    ["next run", humanTime(view.next_run_at)],
     ["last run", lastLine],
   ]);
 }
