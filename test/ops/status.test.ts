@@ -88,11 +88,13 @@ describe("GET /api/v1/status and chaoscypher status", () => {
       const human = await runCli(["status", "--data-dir", dir]);
       expect(human.code).toBe(0);
       expect(human.stdout).toContain("server: NOT running on this data dir: scheduled backups do not run");
-      expect(human.stdout).toMatch(/enabled, no server +- +failing; last failure: scheduled_run at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+      expect(human.stdout).toMatch(
+        /enabled, no server +- +failing; last failure: scheduled_run at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/,
+      );
 
       // A backup written and verified after the failure: the database is covered again.
       const created = await runCli(["backup", "create", "--json", "--data-dir", dir]);
-      const { filename, created_at, created_at_iso } = parseJson<Record<string, string>>(created);
+      const { filename, created_at = "", created_at_iso } = parseJson<Record<string, string>>(created);
       expect(created_at).toMatch(/^\d{8}_\d{6}$/);
       expect(created_at_iso).toBe(
         `${created_at.slice(0, 4)}-${created_at.slice(4, 6)}-${created_at.slice(6, 8)}T${created_at.slice(9, 11)}:${created_at.slice(11, 13)}:${created_at.slice(13)}Z`,
