@@ -90,6 +90,8 @@ describe("chaoscypher CLI: help, databases and backups", () => {
       filename: expect.stringMatching(/^app_\d{8}_\d{6}\.db$/),
       size: expect.any(Number),
       created_at: expect.stringMatching(/^\d{8}_\d{6}$/),
+      // Every JSON time is ISO 8601: the name stamp the API returns stays, the ISO time stands beside it.
+      created_at_iso: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
 
@@ -101,6 +103,7 @@ describe("chaoscypher CLI: help, databases and backups", () => {
           filename: backup.filename,
           size: expect.any(Number),
           created_at: expect.any(String),
+          created_at_iso: expect.any(String),
           kind: "backup",
           sha256: backup.sha256,
           // The CLI leaves background verification to the server.
