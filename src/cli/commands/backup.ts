@@ -31,10 +31,9 @@ export function backupCommands(): Command {
     databaseCommand("create", "write a compacted copy of the live database into backups/<db>/").action(
       action<BackupOptions>((options) =>
         withOperator(options, async (operator) => {
-          const created = await withProgress(
-            `backing up ${options.database ?? "the current database"}`,
-            options.json,
-            () => operator.run("backup.create", { database: options.database }),
+          const { database } = await operator.run("databases.resolve", { database: options.database });
+          const created = await withProgress(`backing up ${database}`, options.json, () =>
+            operator.run("backup.create", { database }),
           );
           emit(
             options,

@@ -31,6 +31,8 @@ async function databaseOf(deps: ServiceDeps, database: string | undefined, allow
 }
 
 export const operations = {
+  /** The database a command acts on (the current one when it names none), for what the CLI says before it acts. */
+  "databases.resolve": op(onDatabase, async (deps, a) => ({ database: await databaseOf(deps, a.database) })),
   /** The database a destructive command names, once its backup file is known to exist (checked before asking). */
   "backup.locate": op(onBackup, async (deps, a) => {
     const { requireBackupFile } = await import("../backup/files.js");
