@@ -114,8 +114,8 @@ describe("chaoscypher CLI: help, databases and backups", () => {
       ],
     });
     const human = await runCli(["backup", "list", "--data-dir", dir]);
-    // The table shows an ISO-like UTC time; JSON keeps the API's stamp.
-    expect(human.stdout).toMatch(/^app_\S+ +\S+ \S+ +\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} +backup /m);
+    // The table shows the CLI's one time format; JSON keeps the API's stamp (and the ISO time beside it).
+    expect(human.stdout).toMatch(/^app_\S+ +\S+ \S+ +\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC +backup /m);
     const row = `^${backup.filename.replace(".", "\\.")} .* backup +pending +${backup.sha256.slice(0, 12)}$`;
     expect(human.stdout).toMatch(new RegExp(row, "m"));
 
