@@ -137,7 +137,7 @@ export const OPERATIONS: Operation[] = [
     weight: 2,
     cli: true,
     run: async (ctx) => {
-      // Refused while the server holds the database open (409): the CLI restore is for a stopped server.
+      // With the server up the server restores (over its control socket); with it down, the CLI restores itself.
       const f = await pickBackup(ctx, ok);
       if (f) await cli(ctx, ["backup", "restore", f, "--yes"]);
     },
