@@ -194,10 +194,12 @@ function ScheduleForm({ database, schedule, onSaved }: FormProps) {
               aria-describedby={zoneHintId}
               onChange={(e) => setPreset({ ...preset, time: e.currentTarget.value })}
             />
-            <span id={zoneHintId}>
-              <ZoneHint time={preset.time} timezone={timezone} />
-            </span>
           </label>
+        )}
+        {(preset.kind === "daily" || preset.kind === "weekly") && (
+          <span id={zoneHintId} className="zone-hint-cell">
+            <ZoneHint time={preset.time} timezone={timezone} />
+          </span>
         )}
         {preset.kind === "custom" && (
           <label>
