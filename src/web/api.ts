@@ -26,7 +26,8 @@ export const queryKeys = {
   databases: ["databases"] as const,
   backups: (database: string) => ["backups", database] as const,
   allBackups: ["backups"] as const,
-  offsite: (database: string) => ["offsite", database] as const,
+  // Under the backups key: whatever changes the list (a delete, a fetch, a push) refreshes the remote copies too.
+  offsite: (database: string) => ["backups", database, "offsite"] as const,
   keys: ["keys"] as const,
 };
 
@@ -35,6 +36,13 @@ export function errorCode(error: unknown): string | undefined {
   if (!isTRPCClientError(error)) return undefined;
   const data = error.data as { appCode?: string; code?: string } | undefined;
   return data?.appCode ?? data?.code;
+}
+
+/** `details.reason` of a service error (why a fetch or an upload was refused), if the server sent one. */
+export function errorReason(error: unknown): string | undefined {
+  if (!isTRPCClientError(error)) return undefined;
+  const details = (error.data as { details?: { reason?: unknown } } | undefined)?.details;
+  return typeof details?.reason === "string" ? details.reason : undefined;
 }
 
 export function isAuthError(error: unknown): boolean {
@@ -47,6 +55,11 @@ export function isRetryable(error: unknown): boolean {
   if (!isTRPCClientError(error)) return true;
   const status = (error.data as { httpStatus?: number } | undefined)?.httpStatus;
   return status === undefined || status >= 500;
+}
+
+/** The request never got an answer: the server is down or the network is. */
+export function isNetworkError(error: unknown): boolean {
+  return isTRPCClientError(error) && !error.data && error.cause instanceof TypeError;
 }
 
 /** A sentence for the user: the server's message when it sent one, else what went wrong on the way. */

@@ -62,8 +62,11 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** Headless Chromium on a fresh profile (--user-data-dir), downloads accepted. */
-export async function launchBrowser(viewport = { width: 1200, height: 760 }): Promise<Browser> {
+/** Headless Chromium on a fresh profile (--user-data-dir), downloads accepted; `timezoneId` sets the browser's zone. */
+export async function launchBrowser(
+  viewport = { width: 1200, height: 760 },
+  options: { timezoneId?: string } = {},
+): Promise<Browser> {
   const userDataDir = makeTempDir("cc-chromium-");
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -72,6 +75,7 @@ export async function launchBrowser(viewport = { width: 1200, height: 760 }): Pr
     acceptDownloads: true,
     viewport,
     locale: "en-US",
+    ...options,
   });
   return {
     context,

@@ -1,15 +1,20 @@
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keyLine } from "../../src/lib/offsite-format.js";
-import { createBackup } from "../../src/services/backup/index.js";
+import { createBackup, listBackups } from "../../src/services/backup/index.js";
+import { listRemoteCopies, pushCopies } from "../../src/services/offsite/index.js";
+import { corrupt } from "../backup/lifecycle-helpers.js";
 import { createTestApp, makeTempDir, removeDir, type TestApp } from "../helpers/app.js";
 import { waitForState } from "../helpers/offsite.js";
 import { ageKeyPair, offsiteConfig, startTestStore, type TestStore } from "../helpers/s3.js";
 import { type Browser, buildUi, launchBrowser } from "./harness.js";
 
 const shown = (locator: Locator) => locator.waitFor({ state: "visible", timeout: 20_000 });
+const PHONE = { width: 390, height: 844 };
+const WIDE = { width: 2200, height: 1100 };
 
 describe("off-site copies in the maintenance UI", { timeout: 120_000 }, () => {
   let store: TestStore;
@@ -29,7 +34,11 @@ describe("off-site copies in the maintenance UI", { timeout: 120_000 }, () => {
     oldHost = createTestApp({ config });
     webDir = await buildUi();
     // The new host trusts the old host's key (as with its recovery kit), so its copies authenticate.
-    host = createTestApp({ config: { ...config, webDir, offsiteKey: keyLine(oldHost.services.instance.key) } });
+    // Its automatic retries wait ten minutes, so only the test's Push sends a failed copy again.
+    const slowRetries = { s3RetryBaseMs: 600_000, s3RetryMaxMs: 600_000 };
+    host = createTestApp({
+      config: { ...config, ...slowRetries, webDir, offsiteKey: keyLine(oldHost.services.instance.key) },
+    });
     await oldHost.services.offsite?.start();
     await host.services.offsite?.start();
     server = await new Promise<ServerType>((resolve) => {
@@ -37,7 +46,7 @@ describe("off-site copies in the maintenance UI", { timeout: 120_000 }, () => {
     });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const operator = await host.setupOperator();
-    browser = await launchBrowser();
+    browser = await launchBrowser(PHONE);
     await browser.context.addCookies([{ name: "cc_session", value: operator.cookie.split("=")[1] as string, url }]);
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.setDefaultTimeout(20_000);
@@ -57,27 +66,69 @@ describe("off-site copies in the maintenance UI", { timeout: 120_000 }, () => {
     if (webDir) removeDir(webDir);
   });
 
-  it("shows each copy's state, warns about a failed one with its error on focus, and pushes it", async () => {
+  const row = (filename: string) => page.getByRole("row", { name: new RegExp(filename.replace(".", "\\.")) });
+  const reasonOf = async (filename: string) => {
+    const listed = await listBackups(host.services, "default");
+    const offsite = listed.backups.find((b) => b.filename === filename)?.offsite;
+    return offsite && "reason" in offsite ? offsite.reason : undefined;
+  };
+
+  it("tells each failure's cause and remedy apart, and Push retries only what asking again can fix", async () => {
     const copied = await createBackup(host.services, "default");
     await waitForState(host, copied.filename, "done");
     await page.reload();
-    const row = (filename: string) => page.getByRole("row", { name: new RegExp(filename.replace(".", "\\.")) });
     await shown(row(copied.filename).getByText("copied"));
 
+    // With the store down, one copy fails because it cannot be reached, and one because its local bytes changed
+    // after they were written (the checksum is checked before anything is sent).
     await store.stop();
-    const failed = await createBackup(host.services, "default");
+    let damaged: string;
+    let unsent: string;
     try {
-      await waitForState(host, failed.filename, "failed");
-      await page.reload();
-      await shown(page.getByRole("alert").filter({ hasText: /1 off-site copy failed: .*cannot be reached/ }));
-      await row(failed.filename).locator(".offsite-failed").focus();
-      await shown(page.getByRole("tooltip").filter({ hasText: /cannot be reached/ }));
+      damaged = (await createBackup(host.services, "default")).filename;
+      unsent = (await createBackup(host.services, "default")).filename;
+      await waitForState(host, damaged, "failed");
+      await waitForState(host, unsent, "failed");
+      corrupt(path.join(host.services.paths.backupDir("default"), damaged));
+      await pushCopies(host.services, "default");
+      await expect.poll(() => reasonOf(damaged), { timeout: 60_000 }).toBe("checksum_mismatch");
+      await waitForState(host, unsent, "failed");
+      expect(await reasonOf(unsent)).toBe("unreachable");
     } finally {
       await store.start();
     }
-    await page.getByRole("button", { name: /^Push 1 off-site copy/ }).click();
-    await shown(row(failed.filename).getByText("copied"));
+    await page.reload();
+    const banner = page.getByRole("alert", { name: "Backup warnings" });
+    for (const size of [PHONE, WIDE]) {
+      await page.setViewportSize(size);
+      await shown(
+        banner.getByText(
+          new RegExp(
+            `off-site copy \\(${unsent}\\) failed: the off-site store cannot be reached.*retries these copies automatically`,
+          ),
+        ),
+      );
+      await shown(
+        banner.getByText(
+          new RegExp(
+            `off-site copy \\(${damaged}\\) failed: the local backup file changed.*not retried, automatically or by Push`,
+          ),
+        ),
+      );
+    }
+    await page.setViewportSize(PHONE);
+    await row(damaged).locator(".offsite-failed").focus();
+    await shown(
+      page.getByRole("tooltip").filter({ hasText: /SHA-256 no longer matches.*delete it and create a new backup/ }),
+    );
+    // Push counts the copy it can send, not the damaged one.
+    await page.getByRole("button", { name: "Push 1 off-site copy", exact: true }).click();
+    await shown(page.getByRole("status").filter({ hasText: "Sending 1 off-site copy now" }));
+    await shown(row(unsent).getByText("copied"));
+    await shown(row(damaged).getByText("failed"));
     expect(await page.getByRole("button", { name: /^Push/ }).count()).toBe(0);
+    await shown(banner.getByText(/not retried, automatically or by Push/));
+    expect(await banner.getByText(/cannot be reached/).count()).toBe(0);
   });
 
   it("lists copies this host lacks under Remote only and fetches one into the backups", async () => {
@@ -88,8 +139,37 @@ describe("off-site copies in the maintenance UI", { timeout: 120_000 }, () => {
     await shown(section.getByRole("row", { name: new RegExp(remote.filename.replace(".", "\\.")) }));
     await shown(section.getByText(oldHost.services.instance.id));
     await section.getByRole("button", { name: `Fetch ${remote.filename}` }).click();
+    await shown(page.getByRole("status").filter({ hasText: `Fetched ${remote.filename}` }));
     await shown(section.getByText("Every off-site copy is also on this host."));
     const table = page.getByRole("table", { name: /Backups of default/ });
     await shown(table.getByRole("row", { name: new RegExp(remote.filename.replace(".", "\\.")) }).getByText("copied"));
+  });
+
+  it("deletes a backup here only, or here and off-site, and the Remote-only list follows without a reload", async () => {
+    const kept = await createBackup(host.services, "default");
+    const gone = await createBackup(host.services, "default");
+    await waitForState(host, kept.filename, "done");
+    await waitForState(host, gone.filename, "done");
+    await page.reload();
+    const section = page.getByRole("region", { name: "Remote only" });
+    for (const [backup, alsoOffsite] of [
+      [kept, false],
+      [gone, true],
+    ] as const) {
+      await page.getByRole("button", { name: `Delete ${backup.filename}` }).click();
+      const dialog = page.getByRole("dialog", { name: `Delete ${backup.filename}?` });
+      const box = dialog.getByRole("checkbox", { name: "Also delete the off-site copy" });
+      expect(await box.isChecked()).toBe(false);
+      if (alsoOffsite) await box.check();
+      await dialog.getByRole("button", { name: "Delete" }).click();
+      await dialog.waitFor({ state: "hidden" });
+    }
+    await shown(page.getByRole("status").filter({ hasText: `${gone.filename} deleted, here and off-site` }));
+    // The copy kept in the bucket is listed at once; the one deleted everywhere is not, in the bucket either.
+    await shown(section.getByRole("row", { name: new RegExp(kept.filename.replace(".", "\\.")) }));
+    expect(await section.getByRole("row", { name: new RegExp(gone.filename.replace(".", "\\.")) }).count()).toBe(0);
+    const bucket = await listRemoteCopies(host.services, "default");
+    expect(bucket.backups.map((b) => b.filename)).toContain(kept.filename);
+    expect(bucket.backups.map((b) => b.filename)).not.toContain(gone.filename);
   });
 });

@@ -1,4 +1,4 @@
-// `npm run screenshot`: the Backups panel as a newcomer sees it, saved to docs/backups-panel.png (and, at 390 px,
+// `npm run screenshot`: the Backups panel as a newcomer sees it at 2200 px, saved to docs/backups-panel.png (and, at 390 px,
 // docs/backups-panel-phone.png) for the README.
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,7 @@ const phoneOut = fileURLToPath(new URL("../../docs/backups-panel-phone.png", imp
 
 const webDir = await buildUi();
 const server = await startServer(webDir);
-const browser = await launchBrowser({ width: 1280, height: 900 });
+const browser = await launchBrowser({ width: 2200, height: 1100 });
 try {
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
   await page.goto(`${server.url}/?setup=${TEST_SETUP_TOKEN}`);
@@ -25,7 +25,7 @@ try {
   await page.getByRole("row", { name: /app_/ }).nth(2).waitFor();
   mkdirSync(fileURLToPath(new URL("../../docs/", import.meta.url)), { recursive: true });
   await page.waitForTimeout(3000);
-  await page.mouse.move(600, 880);
+  await page.mouse.move(2100, 1080);
   await page.screenshot({ path: out });
   process.stdout.write(`wrote ${out}\n`);
   // The same panel on a phone: rows as stacked cards.

@@ -18,6 +18,7 @@ import {
   BackupList,
   BackupUploaded,
   RestoreResult,
+  UploadQuery,
   VerifyResult,
 } from "../schemas/backup.js";
 import { BackupFilenameParam, DatabaseQuery } from "../schemas/common.js";
@@ -86,7 +87,7 @@ const upload = defineRoute({
     "`CHAOSCYPHER_UPLOAD_MAX_BYTES` are refused (413) as soon as that is known; a refused or interrupted " +
     "upload leaves no file.",
   request: {
-    query: DatabaseQuery,
+    query: UploadQuery,
     body: {
       required: true,
       content: {
@@ -166,9 +167,11 @@ export const backupRoutes = apiRouter()
   // Exempt from the app's JSON body limit (app.ts): the body is the backup, streamed to disk.
   .openapi(upload, async (c) => {
     const deps = c.get("services");
-    const database = resolveDatabase(deps, c.req.valid("query").database);
+    const query = c.req.valid("query");
+    const database = resolveDatabase(deps, query.database);
     const length = declaredLength(c.req.header("content-length"));
-    return c.json(await receiveUpload(deps, database, requestBodyStream(c), length), 201);
+    const origin = { name: query.name, modifiedAt: query.modified_at };
+    return c.json(await receiveUpload(deps, database, requestBodyStream(c), length, origin), 201);
   })
   .openapi(verify, async (c) => {
     const deps = c.get("services");

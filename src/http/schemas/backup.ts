@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { BackupStamp, IsoTime } from "./common.js";
+import { BackupStamp, DatabaseQuery, IsoTime } from "./common.js";
 import { OffsiteState } from "./offsite-state.js";
 
 export const BackupKind = z
@@ -29,8 +29,30 @@ export const BackupCreated = z
   })
   .meta({ id: "BackupCreated" });
 
+export const BackupSource = z
+  .object({
+    original_name: z.string().meta({ description: "The file's name on the uploader's side (or the imported path's)." }),
+    uploaded_at: IsoTime.meta({ description: "When the upload or import was accepted." }),
+    modified_at: IsoTime.optional().meta({ description: "The file's last-modified time, when the client sent it." }),
+  })
+  .meta({ id: "BackupSource" });
+
+/** `?name=` and `?modified_at=` describe the uploaded file; a control character in a name is refused. */
+export const UploadQuery = z.object({
+  ...DatabaseQuery.shape,
+  name: z
+    .string()
+    .min(1)
+    .max(255)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+    .regex(/^[^\u0000-\u001f\u007f]+$/, "a file name without control characters")
+    .optional()
+    .meta({ description: "The file's original name, kept with the backup and shown in the list.", example: "app.db" }),
+  modified_at: IsoTime.optional().meta({ description: "The file's last-modified time, kept with the backup." }),
+});
+
 export const BackupUploaded = z
-  .object({ ...BackupCreated.shape, kind: z.literal("uploaded") })
+  .object({ ...BackupCreated.shape, kind: z.literal("uploaded"), source: BackupSource })
   .meta({ id: "BackupUploaded" });
 
 export const BackupEntry = z
@@ -42,6 +64,7 @@ export const BackupEntry = z
     sha256: Sha256.nullable().meta({ description: "Null only until a file copied in by hand has been hashed." }),
     verification: Verification,
     offsite: OffsiteState.nullable().meta({ description: "The off-site copy." }),
+    source: BackupSource.optional().meta({ description: "Uploads and imports only: where the file came from." }),
   })
   .meta({ id: "BackupEntry" });
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { FAILURE_REASONS } from "../../services/offsite/sidecar.js";
 import { IsoTime } from "./common.js";
 
 /** A backup's off-site copy as the backup list shows it. */
@@ -10,6 +11,14 @@ export const OffsiteState = z
     key: z.string().optional().meta({ description: "The object key, `<prefix><db>/<filename>.age`." }),
     at: IsoTime.optional().meta({ description: "When the state last changed." }),
     error: z.string().optional().meta({ description: "Why the last attempt failed (`failed` only)." }),
+    reason: z
+      .enum(FAILURE_REASONS)
+      .optional()
+      .meta({
+        description:
+          "The failure's cause (`failed` only): each has its own remedy. `checksum_mismatch` (the local file changed " +
+          "since it was written) is not retried automatically.",
+      }),
     attempts: z.int().nonnegative().optional(),
     next_attempt_at: IsoTime.optional().meta({ description: "When a failed copy is retried automatically." }),
   })

@@ -5,7 +5,7 @@ import { logFailure } from "../../logger.js";
 
 import type { ServiceDeps } from "../deps.js";
 import { nextBackupName, parseBackupName } from "./files.js";
-import { PENDING, updateRecord } from "./records.js";
+import { type BackupSource, PENDING, updateRecord } from "./records.js";
 import { ensureFreeSpace } from "./storage.js";
 
 export interface BackupCreated {
@@ -77,7 +77,7 @@ export async function writeBackup(
 export async function recordWritten(
   deps: ServiceDeps,
   database: string,
-  written: { filename: string; size: number; sha256: string; created_at: string },
+  written: { filename: string; size: number; sha256: string; created_at: string; source?: BackupSource },
 ): Promise<void> {
   const { filename, ...record } = written;
   try {

@@ -2,7 +2,7 @@ import { readdir } from "node:fs/promises";
 import type { ServiceDeps } from "../deps.js";
 import { type BackupOffsite, offsiteOfBackups } from "../offsite/list.js";
 import { type BackupEntry, listBackupFiles } from "./files.js";
-import { PENDING, readRecord, removeOrphanRecords, type Verification } from "./records.js";
+import { type BackupSource, PENDING, readRecord, removeOrphanRecords, type Verification } from "./records.js";
 
 export interface ListedBackup extends BackupEntry {
   /** Null only until a file put there by hand has been hashed. */
@@ -10,6 +10,8 @@ export interface ListedBackup extends BackupEntry {
   verification: Verification;
   /** The off-site copy: `{state: "disabled"}` when off-site copies are not configured. */
   offsite: BackupOffsite | null;
+  /** An upload's or import's original file name and arrival time; absent for backups this service took. */
+  source?: BackupSource;
 }
 
 /**
@@ -37,6 +39,7 @@ export async function listBackups(
       sha256: record?.sha256 ?? null,
       verification: record?.verification ?? PENDING,
       offsite: offsite.get(entry.filename) ?? null,
+      ...(record?.source ? { source: record.source } : {}),
     });
   }
   await removeOrphanRecords(dir, await readdir(dir).catch(() => []));

@@ -24,6 +24,15 @@ const verificationSchema = z.object({
 });
 export type Verification = z.output<typeof verificationSchema>;
 
+/** Where an uploaded or imported backup came from: its file name on the uploader's side, and when it arrived. */
+const sourceSchema = z.object({
+  original_name: z.string(),
+  uploaded_at: z.string(),
+  /** The file's last-modified time on the uploader's side, when the client sent it. */
+  modified_at: z.string().optional(),
+});
+export type BackupSource = z.output<typeof sourceSchema>;
+
 /** `.<filename>.json` (docs/format.md). Loose: a field another area added to it survives a rewrite. */
 const recordFormat = versionedJson(
   z.looseObject({
@@ -32,6 +41,7 @@ const recordFormat = versionedJson(
     size: z.number(),
     created_at: z.string(),
     verification: verificationSchema,
+    source: sourceSchema.optional(),
   }),
 );
 

@@ -12,12 +12,20 @@ import type { ValidationResult } from "../../workers/sqlite-tasks.js";
 import type { ServiceDeps } from "../deps.js";
 import { type BackupCreated, recordWritten } from "./create.js";
 import { nextPrefixedName, parseBackupName } from "./files.js";
+import type { BackupSource } from "./records.js";
 import { ensureFreeSpace } from "./storage.js";
 import { holdUploadLock, trySweepLock } from "./upload-lock.js";
 import { fileSink } from "./upload-sink.js";
 
 export interface BackupUploaded extends BackupCreated {
   kind: "uploaded";
+  source: BackupSource;
+}
+
+/** What the client says about the file it sends: its own name and last-modified time (both optional). */
+export interface UploadOrigin {
+  name?: string | undefined;
+  modifiedAt?: string | undefined;
 }
 
 /**
@@ -39,6 +47,7 @@ export async function receiveUpload(
   database: string,
   body: Readable,
   declaredLength: number | null,
+  origin: UploadOrigin = {},
 ): Promise<BackupUploaded> {
   deps.registry.holder(database);
   const max = deps.config.uploadMaxBytes;
@@ -54,7 +63,7 @@ export async function receiveUpload(
   const lock = await holdUploadLock(deps, database);
   try {
     const checked = await receiveChecked(deps, temp, body, max);
-    return await acceptBackupFile(deps, database, temp, checked, log, started);
+    return await acceptBackupFile(deps, database, temp, checked, log, started, origin);
   } catch (error) {
     await removeDatabaseFile(temp, deps.fileOps);
     if (clientWentAway(error, body)) throw reportCancelled(log, started);
@@ -106,7 +115,8 @@ export async function importBackup(deps: ServiceDeps, database: string, source: 
       });
     if (throughSqlite) log.info("the source's -wal holds committed transactions: copied through SQLite");
     const checked = await deps.tasks.run("validateAndHash", { file: temp, newestKnownMillis: newestKnownMillis(deps) });
-    return await acceptBackupFile(deps, database, temp, checked, log, started);
+    const origin = { name: path.basename(source), modifiedAt: info.mtime.toISOString() };
+    return await acceptBackupFile(deps, database, temp, checked, log, started, origin);
   } catch (error) {
     await removeDatabaseFile(temp, deps.fileOps);
     throw reportFailure(deps, database, log, started, error);
@@ -155,6 +165,7 @@ async function acceptBackupFile(
   checked: CheckedFile,
   log: ServiceDeps["logger"],
   started: number,
+  origin: UploadOrigin,
 ): Promise<BackupUploaded> {
   if (!checked.ok) throw new InvalidBackupError(checked.message, { reason: checked.reason });
   const sha256 = checked.sha256 as string;
@@ -164,11 +175,17 @@ async function acceptBackupFile(
   await removeDatabaseFile(temp, deps.fileOps);
   await deps.fileOps.fsyncDir(dir);
   const created_at = parseBackupName(filename)?.createdAt ?? "";
-  await recordWritten(deps, database, { filename, size, sha256, created_at });
+  // Kept with the record, so the list can say which file of the operator's this was (the name is ours).
+  const source: BackupSource = {
+    original_name: origin.name || filename,
+    uploaded_at: deps.now().toISOString(),
+    ...(origin.modifiedAt ? { modified_at: origin.modifiedAt } : {}),
+  };
+  await recordWritten(deps, database, { filename, size, sha256, created_at, source });
   const durationMs = Math.round(performance.now() - started);
   log.info({ filename, size, sha256, durationMs, outcome: "ok" }, "backup received");
   deps.events.emit({ type: "backup.written", database, filename, kind: "uploaded", size, durationMs });
-  return { database, filename, size, created_at, sha256, kind: "uploaded" };
+  return { database, filename, size, created_at, sha256, kind: "uploaded", source };
 }
 
 /** link() never replaces an existing name, so two uploads in one second (even from two processes) both keep theirs. */

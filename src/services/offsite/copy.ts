@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { ServiceError } from "../../errors.js";
+import { InsufficientStorageError, InvalidBackupError, ServiceError, StoreUnavailableError } from "../../errors.js";
 import { serviceErrorOf, WorkerTaskError } from "../../workers/run.js";
 import { parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
@@ -19,6 +19,7 @@ import {
   STREAMING_WORKER_LIMITS,
 } from "./settings.js";
 import {
+  type FailureReason,
   type OffsiteRecord,
   readRecord,
   readTombstone,
@@ -126,6 +127,17 @@ export function copyError(error: unknown): Error {
   return serviceErrorOf(error);
 }
 
+/** The failure's cause as recorded, so the list can give each its own remedy. */
+export function failureReason(error: Error): FailureReason {
+  if (error instanceof StoreUnavailableError) {
+    const reason = error.details?.reason;
+    return reason === "unreachable" || reason === "denied" ? reason : "store_error";
+  }
+  if (error instanceof InvalidBackupError && error.details?.reason === "checksum_mismatch") return "checksum_mismatch";
+  if (error instanceof InsufficientStorageError) return "disk_full";
+  return "other";
+}
+
 /** Records a failed attempt (kept `failed` until the next one) and reports it. */
 export async function recordFailure(
   ctx: CopyContext,
@@ -145,6 +157,7 @@ export async function recordFailure(
     key: previous?.key ?? objectKey(ctx.settings, database, filename),
     at: deps.now().toISOString(),
     error: message,
+    reason: failureReason(error),
     attempts: previous?.attempts ?? 1,
     ...(nextAttemptAt ? { next_attempt_at: nextAttemptAt.toISOString() } : {}),
   }).catch((writeError: unknown) =>

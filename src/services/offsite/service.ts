@@ -157,7 +157,7 @@ export class OffsiteService {
       for (const filename of filenames) {
         const record = await readRecord(dir, filename);
         if (record?.state === "failed" && !this.#queue.isRunning(db, filename)) {
-          const { next_attempt_at: _next, error: _error, ...rest } = record;
+          const { next_attempt_at: _next, error: _error, reason: _reason, ...rest } = record;
           await writeRecord(dir, filename, { ...rest, state: "pending" });
         }
       }

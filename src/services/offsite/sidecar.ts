@@ -9,6 +9,21 @@ import { sidecarPath as backupSidecarPath } from "../backup/records.js";
 export const OFFSITE_STATES = ["pending", "uploading", "done", "failed", "disabled"] as const;
 export type OffsiteStateName = (typeof OFFSITE_STATES)[number];
 
+/**
+ * Why a copy failed, one word per remedy, so the UI never folds two causes into one message: the store cannot be
+ * reached, it refused the credentials, it answered an error, the local bytes no longer match their checksum (never
+ * retried on its own), this host's disk is full, or anything else.
+ */
+export const FAILURE_REASONS = [
+  "unreachable",
+  "denied",
+  "store_error",
+  "checksum_mismatch",
+  "disk_full",
+  "other",
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
 /** `.<filename>.offsite.json` (docs/format.md). */
 const recordFormat = versionedJson(
   z.object({
@@ -16,6 +31,8 @@ const recordFormat = versionedJson(
     key: z.string().optional(),
     at: z.string().optional(),
     error: z.string().optional(),
+    /** Why the last attempt failed (copy.ts `FailureReason`); absent in records of older versions. */
+    reason: z.enum(FAILURE_REASONS).optional().catch(undefined),
     attempts: z.number().int().min(0).default(0),
     next_attempt_at: z.string().optional(),
     sha256: z.string().optional(),
@@ -71,6 +88,7 @@ export function publicState(record: OffsiteRecord): {
   key?: string;
   at?: string;
   error?: string;
+  reason?: FailureReason;
   attempts?: number;
   next_attempt_at?: string;
 } {

@@ -1,5 +1,6 @@
 import type { Backup } from "../api.js";
-import { formatBytes, formatLocal, parseBackupStamp } from "../format.js";
+import { formatBytes, formatLocal, parseBackupStamp, parseIso } from "../format.js";
+import { When } from "../ui/When.js";
 import { kindLabel } from "./Verification.js";
 
 interface Described {
@@ -7,6 +8,7 @@ interface Described {
   size: number;
   created_at: string;
   kind: Backup["kind"];
+  source?: Backup["source"];
 }
 
 /** The header cells every backups table starts with (local or off-site). */
@@ -23,7 +25,7 @@ export function BackupHeaderCells() {
   );
 }
 
-/** Filename, size, creation time (local, UTC on hover) and kind: the cells a backup row starts with. */
+/** Filename, size, creation time (local and relative, UTC on hover) and kind: the cells a backup row starts with. */
 export function BackupCells({ backup }: { backup: Described }) {
   const created = parseBackupStamp(backup.created_at);
   return (
@@ -34,16 +36,26 @@ export function BackupCells({ backup }: { backup: Described }) {
       <td className="num" data-label="Size">
         {formatBytes(backup.size)}
       </td>
-      <td className="nowrap" data-label="Created">
-        {created ? (
-          <time dateTime={created.toISOString()} title={`${created.toISOString()} (UTC)`}>
-            {formatLocal(created)}
-          </time>
-        ) : (
-          backup.created_at
-        )}
+      <td data-label="Created">
+        {created ? <When date={created} /> : backup.created_at}
       </td>
-      <td data-label="Kind">{kindLabel(backup.kind)}</td>
+      <td data-label="Kind">
+        {kindLabel(backup.kind)}
+        {backup.source && <SourceNote source={backup.source} />}
+      </td>
     </>
+  );
+}
+
+/** An upload's own file name and when it arrived (and was last changed, when the browser said). */
+function SourceNote({ source }: { source: NonNullable<Backup["source"]> }) {
+  const uploaded = parseIso(source.uploaded_at);
+  const modified = parseIso(source.modified_at);
+  return (
+    <span className="source-note">
+      from <span className="mono">{source.original_name}</span>
+      {uploaded && <>, uploaded {formatLocal(uploaded)}</>}
+      {modified && <>, file modified {formatLocal(modified)}</>}
+    </span>
   );
 }

@@ -1,7 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { api, type Backup } from "../api.js";
 import { formatLocal, parseBackupStamp, parseIso } from "../format.js";
-import { offsiteWarning } from "./Offsite.js";
+import { offsiteWarnings } from "./offsite-messages.js";
 import { scheduleKeys } from "./ScheduleCard.js";
 
 /** The verification record, once the list carries it; older servers omit it. */
@@ -48,8 +48,7 @@ export function BackupWarnings({ database, backups }: { database: string; backup
       );
     }
   }
-  const offsite = offsiteWarning(backups ?? []);
-  if (offsite) warnings.push(offsite);
+  warnings.push(...offsiteWarnings(backups ?? []));
   if (warnings.length === 0) return null;
   return (
     <section className="backup-warnings" role="alert" aria-label="Backup warnings">

@@ -12,7 +12,15 @@ import { ScheduleCard } from "./ScheduleCard.js";
 import { UploadButton } from "./UploadButton.js";
 import { VerifiedCell, VerifyButton } from "./Verification.js";
 
-type Pending = { action: "restore" | "delete"; backup: Backup } | null;
+type Pending = { action: "restore" | "delete" | "undo"; backup: Backup } | null;
+
+/** The panel's one message about what just happened; a bad outcome is announced as an alert. */
+type Message = { text: string; ok: boolean } | null;
+
+/** The backup the last restore kept of the database it replaced: the newest pre-restore one (the list is newest first). */
+export function lastPreRestore(backups: Backup[] | undefined): Backup | undefined {
+  return backups?.find((backup) => backup.kind === "pre-restore");
+}
 
 /** Settings → Maintenance → Backups for the database in the address. */
 export function BackupsPanel({ database }: { database: string | null }) {
@@ -42,7 +50,9 @@ export function BackupsPanel({ database }: { database: string | null }) {
 /** Every call names its database, so a switch made elsewhere never retargets a restore in flight. */
 function BackupsOf({ database }: { database: string }) {
   const client = useQueryClient();
-  const [notice, setNotice] = useState<string | null>(null);
+  const [message, setMessage] = useState<Message>(null);
+  const setNotice = (text: string | null) => setMessage(text === null ? null : { text, ok: true });
+  const report = (text: string, ok: boolean) => setMessage({ text, ok });
   const [pending, setPending] = useState<Pending>(null);
   const backups = useQuery({
     queryKey: queryKeys.backups(database),
@@ -53,6 +63,7 @@ function BackupsOf({ database }: { database: string }) {
       return listed.some((b) => b.verification.state === "pending") || offsiteInFlight(listed) ? 2000 : false;
     },
   });
+  const undoable = lastPreRestore(backups.data?.backups);
   const create = useMutation({
     mutationFn: () => api.backup.create.mutate({ database }),
     onMutate: () => setNotice(null),
@@ -86,24 +97,44 @@ function BackupsOf({ database }: { database: string }) {
         <UploadButton
           database={database}
           onUploaded={(uploaded) => {
-            setNotice(`Backup uploaded as ${uploaded.filename} (${formatBytes(uploaded.size)}).`);
+            setNotice(
+              `${uploaded.originalName} uploaded as ${uploaded.filename} (${formatBytes(uploaded.size)}); its ` +
+                "name and time are kept with the backup.",
+            );
             client.invalidateQueries({ queryKey: queryKeys.backups(database) });
           }}
         />
-        {backups.data && <PushButton database={database} backups={backups.data.backups} />}
+        {backups.data && <PushButton database={database} backups={backups.data.backups} onResult={setNotice} />}
+        {undoable && (
+          <button type="button" onClick={() => setPending({ action: "undo", backup: undoable })}>
+            Undo last restore
+          </button>
+        )}
       </div>
       <ErrorAlert error={create.error} />
-      <Notice>{notice}</Notice>
+      {message?.ok === false ? (
+        <p role="alert" className="alert alert-error">
+          {message.text}
+        </p>
+      ) : (
+        <Notice>{message?.text}</Notice>
+      )}
       <ErrorAlert error={backups.error} />
       {backups.data && (
-        <BackupTable database={database} backups={backups.data.backups} onAction={(p) => setPending(p)} />
+        <BackupTable
+          database={database}
+          backups={backups.data.backups}
+          onAction={(p) => setPending(p)}
+          onVerified={report}
+        />
       )}
       <ScheduleCard database={database} />
-      <RemoteOnly database={database} />
-      {pending?.action === "restore" && (
+      <RemoteOnly database={database} onFetched={setNotice} />
+      {(pending?.action === "restore" || pending?.action === "undo") && (
         <RestoreDialog
           database={database}
           backup={pending.backup}
+          undo={pending.action === "undo"}
           onClose={() => setPending(null)}
           onRestored={(message) => {
             setPending(null);
@@ -116,9 +147,13 @@ function BackupsOf({ database }: { database: string }) {
           database={database}
           backup={pending.backup}
           onClose={() => setPending(null)}
-          onDeleted={() => {
+          onDeleted={(alsoOffsite) => {
             setPending(null);
-            setNotice(`Backup ${pending.backup.filename} deleted.`);
+            setNotice(
+              alsoOffsite
+                ? `Backup ${pending.backup.filename} deleted, here and off-site.`
+                : `Backup ${pending.backup.filename} deleted.`,
+            );
           }}
         />
       )}
@@ -130,9 +165,10 @@ interface TableProps {
   database: string;
   backups: Backup[];
   onAction(pending: Pending): void;
+  onVerified(text: string, ok: boolean): void;
 }
 
-function BackupTable({ database, backups, onAction }: TableProps) {
+function BackupTable({ database, backups, onAction, onVerified }: TableProps) {
   if (backups.length === 0) return <p className="empty">No backups of {database} yet.</p>;
   return (
     <div className="table-wrap">
@@ -162,7 +198,7 @@ function BackupTable({ database, backups, onAction }: TableProps) {
                 <a className="button" href={downloadUrl(database, backup.filename)} download={backup.filename}>
                   Download<span className="visually-hidden"> {backup.filename}</span>
                 </a>
-                <VerifyButton database={database} backup={backup} />
+                <VerifyButton database={database} backup={backup} onResult={onVerified} />
                 <button type="button" onClick={() => onAction({ action: "restore", backup })}>
                   Restore<span className="visually-hidden"> {backup.filename}</span>
                 </button>

@@ -1,8 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useId } from "react";
-import { api, type Backup, errorCode, type Outputs, queryKeys } from "../api.js";
+import { api, type Backup, errorCode, isNetworkError, type Outputs, queryKeys } from "../api.js";
+import { formatBytes } from "../format.js";
 import { ErrorAlert, Spinner } from "../ui/Alert.js";
 import { BackupCells, BackupHeaderCells } from "./BackupCells.js";
+import { explainFailure, fetchFailure, isRetryable } from "./offsite-messages.js";
 
 type OffsiteState = NonNullable<Backup["offsite"]>;
 type RemoteBackup = Outputs["offsite"]["list"]["backups"][number];
@@ -20,7 +22,7 @@ export function offsiteInFlight(backups: Backup[]): boolean {
   return backups.some((b) => b.offsite?.state === "pending" || b.offsite?.state === "uploading");
 }
 
-/** The off-site column: the state, and for a failed copy its error, shown on hover and on keyboard focus. */
+/** The off-site column: the state, and for a failed copy its cause, error and remedy, on hover and keyboard focus. */
 export function OffsiteCell({ offsite }: { offsite: Backup["offsite"] }) {
   const errorId = useId();
   if (!offsite) return <span className="muted">—</span>;
@@ -28,35 +30,42 @@ export function OffsiteCell({ offsite }: { offsite: Backup["offsite"] }) {
   if (offsite.state !== "failed" || !("error" in offsite) || !offsite.error) {
     return <span className={`offsite offsite-${offsite.state}`}>{label}</span>;
   }
+  const { what, remedy } = explainFailure(offsite);
   return (
     // biome-ignore lint/a11y/noNoninteractiveTabindex: focus is how a keyboard user reads the error, as hover does
     <span className="offsite offsite-failed" tabIndex={0} aria-describedby={errorId}>
       {label}
       <span role="tooltip" id={errorId} className="offsite-error">
-        {offsite.error}
+        {what[0]?.toUpperCase()}
+        {what.slice(1)}: {offsite.error}. {remedy}
       </span>
     </span>
   );
 }
 
-/** The banner's line for copies that failed, or null; the newest error says what to fix. */
-export function offsiteWarning(backups: Backup[]): string | null {
-  const failed = backups.filter((b) => b.offsite?.state === "failed");
-  if (failed.length === 0) return null;
-  const first = failed[0]?.offsite;
-  const error = first && "error" in first ? first.error : undefined;
-  const count = failed.length === 1 ? "1 off-site copy failed" : `${failed.length} off-site copies failed`;
-  return `${count}${error ? `: ${error}` : ""}. They are retried automatically; Push retries them now.`;
-}
-
-/** Retries every copy that is not done, now; shown only when there is one. */
-export function PushButton({ database, backups }: { database: string; backups: Backup[] }) {
+/**
+ * Sends every copy that is not done and that asking again can help, now; shown only when there is one. A copy
+ * whose local bytes changed is not counted: Push would only fail it again.
+ */
+export function PushButton({
+  database,
+  backups,
+  onResult,
+}: {
+  database: string;
+  backups: Backup[];
+  onResult(text: string): void;
+}) {
   const client = useQueryClient();
+  const notDone = backups.filter(isRetryable);
   const push = useMutation({
     mutationFn: () => api.offsite.push.mutate({ database }),
+    onSuccess: () =>
+      onResult(
+        `Sending ${notDone.length} off-site ${notDone.length === 1 ? "copy" : "copies"} now; the Off-site column shows each one's progress.`,
+      ),
     onSettled: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
   });
-  const notDone = backups.filter((b) => b.offsite && b.offsite.state !== "done" && b.offsite.state !== "disabled");
   if (notDone.length === 0) return null;
   return (
     <>
@@ -68,22 +77,28 @@ export function PushButton({ database, backups }: { database: string; backups: B
   );
 }
 
+/** How often the bucket is read again while the page is open: another host's new copies show up without a reload. */
+const REMOTE_REFRESH_MS = 60_000;
+
 /** Copies in the bucket this host lacks (a new host after a disaster), each with Fetch. */
-export function RemoteOnly({ database }: { database: string }) {
+export function RemoteOnly({ database, onFetched }: { database: string; onFetched(text: string): void }) {
   const client = useQueryClient();
   const remote = useQuery({
     queryKey: queryKeys.offsite(database),
     queryFn: () => api.offsite.list.query({ database }),
     retry: false,
+    refetchInterval: REMOTE_REFRESH_MS,
   });
   const fetchCopy = useMutation({
     mutationFn: ({ filename, install }: { filename: string; install: string }) =>
       api.offsite.fetch.mutate({ database, filename, install }),
-    onSettled: () =>
-      Promise.all([
-        client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
-        client.invalidateQueries({ queryKey: queryKeys.offsite(database) }),
-      ]),
+    onSuccess: (fetched) =>
+      onFetched(
+        `Fetched ${fetched.filename} (${formatBytes(fetched.size)}) from ${fetched.install ?? "the bucket"}: its ` +
+          "checksum matched and it is now in the backups list above, ready to restore.",
+      ),
+    // The offsite key sits under the backups key: one invalidation refreshes both lists.
+    onSettled: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
   });
   // Not configured on this host: nothing to show, the column already says "off".
   if (errorCode(remote.error) === "CONFLICT") return null;
@@ -92,9 +107,23 @@ export function RemoteOnly({ database }: { database: string }) {
     <section aria-labelledby="remote-only-title" className="remote-only">
       <h2 id="remote-only-title">Remote only</h2>
       <ErrorAlert error={remote.error} />
-      <ErrorAlert error={fetchCopy.error} />
+      {fetchCopy.error && !isNetworkError(fetchCopy.error) ? (
+        <p role="alert" className="alert alert-error">
+          {fetchFailure(fetchCopy.error)}
+        </p>
+      ) : (
+        <ErrorAlert error={fetchCopy.error} />
+      )}
       {remote.isLoading && <p role="status">Reading the bucket…</p>}
-      {remote.data && <p>This install: {remote.data.install}</p>}
+      {remote.data && (
+        <p>
+          This install: {remote.data.install}{" "}
+          <button type="button" onClick={() => remote.refetch()} disabled={remote.isFetching}>
+            {remote.isFetching ? <Spinner /> : null} Refresh
+            <span className="visually-hidden"> the remote copies</span>
+          </button>
+        </p>
+      )}
       {remote.data && only.length === 0 && <p className="empty">Every off-site copy is also on this host.</p>}
       {only.length > 0 && (
         <RemoteTable

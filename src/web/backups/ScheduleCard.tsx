@@ -1,8 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useId, useState } from "react";
 import { api, type Inputs, type Outputs } from "../api.js";
-import { formatLocal, parseIso } from "../format.js";
+import { browserZone, formatClock, formatLocal, formatRelative, nextWallTime, parseIso } from "../format.js";
 import { ErrorAlert, Notice, Spinner } from "../ui/Alert.js";
+import { useNow, When } from "../ui/When.js";
 import { cronOf, type Preset, presetOf, WEEKDAYS } from "./schedule-presets.js";
 import "./schedule.css";
 
@@ -64,9 +65,15 @@ export function ScheduleCard({ database }: { database: string }) {
   );
 }
 
+/** For a sentence: local time and how far from now ("in 17 h"). */
 function when(iso: string | null | undefined): string {
   const date = parseIso(iso);
-  return date ? formatLocal(date) : "—";
+  return date ? `${formatLocal(date)} (${formatRelative(date, new Date())})` : "—";
+}
+
+function At({ iso }: { iso: string | null | undefined }) {
+  const date = parseIso(iso);
+  return date ? <When date={date} /> : <>—</>;
 }
 
 function RunSummary({ schedule }: { schedule: Schedule }) {
@@ -74,15 +81,34 @@ function RunSummary({ schedule }: { schedule: Schedule }) {
   return (
     <dl>
       <dt>Next run</dt>
-      <dd>{schedule.enabled ? when(schedule.next_run_at) : "off (scheduled backups are disabled)"}</dd>
+      <dd>{schedule.enabled ? <At iso={schedule.next_run_at} /> : "off (scheduled backups are disabled)"}</dd>
       <dt>Last run</dt>
       <dd>
-        {last
-          ? `${last.outcome} at ${when(last.at)}${last.filename ? ` — ${last.filename}` : ""}${last.error ? ` — ${last.error}` : ""}`
-          : "none yet"}
+        {last ? (
+          <>
+            {last.outcome} at <At iso={last.at} />
+            {last.filename ? ` — ${last.filename}` : ""}
+            {last.error ? ` — ${last.error}` : ""}
+          </>
+        ) : (
+          "none yet"
+        )}
       </dd>
     </dl>
   );
+}
+
+/**
+ * The chosen time in the schedule's zone and in the browser's: "02:00 UTC — 03:00 your time (Europe/Berlin)".
+ * Read at the next time it happens, so a zone's summer time is counted as it will be then.
+ */
+function ZoneHint({ time, timezone }: { time: string; timezone: string }) {
+  const now = useNow(60_000);
+  const mine = browserZone();
+  const next = nextWallTime(time, timezone, now);
+  if (!next) return <small className="zone-hint">{timezone} is not a time zone this browser knows.</small>;
+  if (mine === timezone) return <small className="zone-hint">{`${time} ${timezone} — your time zone too`}</small>;
+  return <small className="zone-hint">{`${time} ${timezone} — ${formatClock(next)} your time (${mine})`}</small>;
 }
 
 interface FormProps {
@@ -95,6 +121,7 @@ interface FormProps {
 function ScheduleForm({ database, schedule, onSaved }: FormProps) {
   const client = useQueryClient();
   const zonesId = useId();
+  const zoneHintId = useId();
   const [enabled, setEnabled] = useState(schedule.enabled);
   const [preset, setPreset] = useState<Preset>(presetOf(schedule.cron));
   const [timezone, setTimezone] = useState(schedule.timezone);
@@ -164,9 +191,15 @@ function ScheduleForm({ database, schedule, onSaved }: FormProps) {
               type="time"
               required
               value={preset.time}
+              aria-describedby={zoneHintId}
               onChange={(e) => setPreset({ ...preset, time: e.currentTarget.value })}
             />
           </label>
+        )}
+        {(preset.kind === "daily" || preset.kind === "weekly") && (
+          <span id={zoneHintId} className="zone-hint-cell">
+            <ZoneHint time={preset.time} timezone={timezone} />
+          </span>
         )}
         {preset.kind === "custom" && (
           <label>

@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { api, type Backup, queryKeys } from "../api.js";
+import { api, type Backup, errorMessage, isNetworkError, queryKeys } from "../api.js";
 import { formatLocal, parseIso } from "../format.js";
 import { Spinner } from "../ui/Alert.js";
 
@@ -41,11 +41,29 @@ export function VerifiedCell({ backup }: { backup: Backup }) {
   );
 }
 
-/** Verify: re-reads the checksum and runs the full integrity check; the row shows the outcome. */
-export function VerifyButton({ database, backup }: { database: string; backup: Backup }) {
+interface VerifyProps {
+  database: string;
+  backup: Backup;
+  /** What happened, in a sentence: the row's mark changes quietly, so the panel says it too. */
+  onResult(text: string, ok: boolean): void;
+}
+
+/** Verify: re-reads the checksum and runs the full integrity check; the row and a message show the outcome. */
+export function VerifyButton({ database, backup, onResult }: VerifyProps) {
   const client = useQueryClient();
   const verify = useMutation({
     mutationFn: () => api.backup.verify.mutate({ database, filename: backup.filename }),
+    onSuccess: (result) => {
+      if (result.verification.state === "ok") {
+        onResult(`${backup.filename} verified: its checksum matches and the full integrity check passed.`, true);
+      } else {
+        const why = result.verification.error ?? "no reason given";
+        onResult(`${backup.filename} failed verification: ${why}. Do not restore it; restore another backup.`, false);
+      }
+    },
+    onError: (error) => {
+      if (!isNetworkError(error)) onResult(`${backup.filename} could not be verified: ${errorMessage(error)}`, false);
+    },
     onSettled: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
   });
   return (

@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useId, useState } from "react";
 import { api, type Backup, queryKeys } from "../api.js";
+import { formatLocal, parseBackupStamp } from "../format.js";
 import { useSession } from "../session.js";
 import { ConfirmDialog } from "../ui/Dialog.js";
 
@@ -12,17 +13,22 @@ interface DialogProps {
   onClose(): void;
 }
 
-/** Restore needs the word RESTORE typed: it replaces the live database (kept as a safety copy). */
+/**
+ * Restore needs the word RESTORE typed: it replaces the live database (kept as a safety copy). With `undo`, the
+ * backup is the pre-restore one the last restore kept: restoring it puts back the database that restore replaced.
+ */
 export function RestoreDialog({
   database,
   backup,
+  undo = false,
   onClose,
   onRestored,
-}: DialogProps & { onRestored(m: string): void }) {
+}: DialogProps & { undo?: boolean; onRestored(m: string): void }) {
   const client = useQueryClient();
   const session = useSession();
   const [typed, setTyped] = useState("");
   const hintId = useId();
+  const created = parseBackupStamp(backup.created_at);
   const restore = useMutation({
     mutationFn: () => api.backup.restore.mutate({ database, filename: backup.filename }),
     onError: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
@@ -42,7 +48,10 @@ export function RestoreDialog({
       }
       await client.invalidateQueries({ predicate: (query) => query.queryKey[0] !== queryKeys.status[0] });
       onRestored(
-        `Restored ${result.database} from ${result.restored_from}. The previous database was kept as ` +
+        (undo
+          ? `Undid the last restore: ${result.database} is back as it was before it (from ${result.restored_from}). `
+          : `Restored ${result.database} from ${result.restored_from}. `) +
+          "The database it replaced was kept as " +
           (result.safety_backup
             ? `the backup ${result.safety_backup} (and ${result.safety_copy}).`
             : `${result.safety_copy}.`),
@@ -52,8 +61,8 @@ export function RestoreDialog({
 
   return (
     <ConfirmDialog
-      title={`Restore ${database} from ${backup.filename}?`}
-      confirmLabel="Restore"
+      title={undo ? `Undo the last restore of ${database}?` : `Restore ${database} from ${backup.filename}?`}
+      confirmLabel={undo ? "Undo restore" : "Restore"}
       busyLabel="Restoring…"
       busy={restore.isPending}
       canConfirm={typed === CONFIRM_WORD}
@@ -63,6 +72,12 @@ export function RestoreDialog({
       onClose={onClose}
     >
       <ul className="explain">
+        {undo && (
+          <li>
+            The last restore kept the database it replaced as <strong>{backup.filename}</strong>
+            {created ? <> (replaced {formatLocal(created)})</> : null}. Undoing restores that backup.
+          </li>
+        )}
         <li>
           The live database <strong>{database}</strong> is replaced by this backup. Changes made after the backup was
           taken leave the live database.
@@ -98,11 +113,24 @@ export function RestoreDialog({
   );
 }
 
-export function DeleteDialog({ database, backup, onClose, onDeleted }: DialogProps & { onDeleted(): void }) {
+/** Whether the backup has a copy in the bucket that "also delete the off-site copy" could remove. */
+function hasRemoteCopy(backup: Backup): boolean {
+  const state = backup.offsite?.state;
+  return state === "done" || state === "failed" || state === "uploading" || state === "pending";
+}
+
+/** Delete removes the local file; with the box ticked, this install's off-site copy first (kept otherwise). */
+export function DeleteDialog({
+  database,
+  backup,
+  onClose,
+  onDeleted,
+}: DialogProps & { onDeleted(alsoOffsite: boolean): void }) {
   const client = useQueryClient();
+  const [offsite, setOffsite] = useState(false);
   const remove = useMutation({
-    mutationFn: () => api.backup.delete.mutate({ database, filename: backup.filename }),
-    onSuccess: onDeleted,
+    mutationFn: () => api.backup.delete.mutate({ database, filename: backup.filename, offsite }),
+    onSuccess: () => onDeleted(offsite),
     // Also after a failure: "does not exist" means the list on screen is out of date.
     onSettled: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
   });
@@ -121,6 +149,24 @@ export function DeleteDialog({ database, backup, onClose, onDeleted }: DialogPro
         The backup file is removed from the server's backup folder of <strong>{database}</strong>. This cannot be
         undone.
       </p>
+      {hasRemoteCopy(backup) && (
+        <>
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={offsite}
+              disabled={remove.isPending}
+              onChange={(event) => setOffsite(event.currentTarget.checked)}
+            />
+            Also delete the off-site copy
+          </label>
+          <small>
+            {offsite
+              ? "The copy in the bucket goes first; if the store cannot be reached, nothing is deleted."
+              : "The off-site copy stays in the bucket and is listed under Remote only, where it can be fetched back."}
+          </small>
+        </>
+      )}
     </ConfirmDialog>
   );
 }

@@ -7,6 +7,7 @@ import { KeysPanel } from "../keys/KeysPanel.js";
 import { followLink, navigate, parseRoute, pathOf, type Route, usePath } from "../router.js";
 import { useSession } from "../session.js";
 import { ErrorAlert } from "../ui/Alert.js";
+import { ConnectionBanner } from "../ui/connection.js";
 import { DatabaseSwitcher, useDatabases } from "./DatabaseSwitcher.js";
 
 export function Shell() {
@@ -19,50 +20,52 @@ export function Shell() {
   });
 
   return (
-    <div className="app">
-      <header className="topbar">
-        <span className="brand">Chaos Cypher</span>
-        <DatabaseSwitcher viewed={viewed} onSwitch={(database) => navigate({ page: "backups", database })} />
-        <span className="spacer" />
-        <span className="who">
-          Signed in as <strong>{session.username}</strong>
-        </span>
-        <button type="button" onClick={() => logout.mutate()} disabled={logout.isPending}>
-          Log out
-        </button>
-      </header>
-      <ErrorAlert error={logout.error} />
-      <div className="layout">
-        <nav aria-label="Settings" className="sidenav">
-          <h2>Settings</h2>
-          <ul>
-            <li>
-              <span className="group">Maintenance</span>
-              <ul>
-                <li>
-                  <NavLink to={{ page: "backups", database: viewed }} current={route}>
-                    Backups
-                  </NavLink>
-                </li>
-              </ul>
-            </li>
-            <li>
-              <NavLink to={{ page: "keys" }} current={route}>
-                API Keys
-              </NavLink>
-            </li>
-            <li>
-              <NavLink to={{ page: "account" }} current={route}>
-                Account
-              </NavLink>
-            </li>
-          </ul>
-        </nav>
-        <main className="content">
-          <Page route={route} viewed={viewed} />
-        </main>
+    <ConnectionBanner>
+      <div className="app">
+        <header className="topbar">
+          <span className="brand">Chaos Cypher</span>
+          <DatabaseSwitcher viewed={viewed} onSwitch={(database) => navigate({ page: "backups", database })} />
+          <span className="spacer" />
+          <span className="who">
+            Signed in as <strong>{session.username}</strong>
+          </span>
+          <button type="button" onClick={() => logout.mutate()} disabled={logout.isPending}>
+            Log out
+          </button>
+        </header>
+        <ErrorAlert error={logout.error} />
+        <div className="layout">
+          <nav aria-label="Settings" className="sidenav">
+            <h2>Settings</h2>
+            <ul>
+              <li>
+                <span className="group">Maintenance</span>
+                <ul>
+                  <li>
+                    <NavLink to={{ page: "backups", database: viewed }} current={route}>
+                      Backups
+                    </NavLink>
+                  </li>
+                </ul>
+              </li>
+              <li>
+                <NavLink to={{ page: "keys" }} current={route}>
+                  API Keys
+                </NavLink>
+              </li>
+              <li>
+                <NavLink to={{ page: "account" }} current={route}>
+                  Account
+                </NavLink>
+              </li>
+            </ul>
+          </nav>
+          <main className="content">
+            <Page route={route} viewed={viewed} />
+          </main>
+        </div>
       </div>
-    </div>
+    </ConnectionBanner>
   );
 }
 

@@ -1,9 +1,14 @@
 import type { ReactNode } from "react";
-import { errorMessage } from "../api.js";
+import { errorMessage, isNetworkError } from "../api.js";
+import { useBannerShown } from "./connection.js";
 
-/** A server or network error as a sentence; announced to screen readers when it appears. */
+/**
+ * A server or network error as a sentence; announced to screen readers when it appears. Under the connection
+ * banner an unreachable server is left to it, so the page shows one alert for it, not one per panel.
+ */
 export function ErrorAlert({ error }: { error: unknown }) {
-  if (!error) return null;
+  const banner = useBannerShown();
+  if (!error || (banner && isNetworkError(error))) return null;
   return (
     <p role="alert" className="alert alert-error">
       {errorMessage(error)}

@@ -1,5 +1,6 @@
 import { type FormEvent, type ReactNode, useEffect, useId, useRef } from "react";
 import { ErrorAlert, Spinner } from "./Alert.js";
+import { OwnAlerts } from "./connection.js";
 
 interface ConfirmDialogProps {
   title: string;
@@ -58,8 +59,10 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
     >
       <form onSubmit={submit}>
         <h2 id={titleId}>{title}</h2>
-        {children}
-        <ErrorAlert error={error} />
+        <OwnAlerts>
+          {children}
+          <ErrorAlert error={error} />
+        </OwnAlerts>
         <div className="dialog-actions">
           <button type="button" onClick={onClose} disabled={busy}>
             Cancel
