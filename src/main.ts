@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createApp } from "./http/app.js";
+import { listenControlSocket } from "./http/control-socket.js";
 import { createLogger } from "./logger.js";
 import { pendingSetupUrl, reconcileCredentials } from "./services/auth/index.js";
 import { startBackupLifecycle } from "./services/backup/index.js";
@@ -92,14 +93,20 @@ export async function startServer(config: Config) {
   });
   await announceSetup(services, config, server);
   await warnIfDiskFull(services, config);
+  let control: Server | null = null;
   // From the moment it listens: a signal during the rest of the start-up still stops it cleanly.
-  exitOnSignals(() => stopServer(server as Server, services), logger);
+  exitOnSignals(() => stopServer(server as Server, services, control ? [control] : []), logger);
   // Timers start once the server listens; shutdown stops them first (a run in flight finishes, bounded).
   const scheduler = new Scheduler(services);
   services.scheduler = scheduler;
   services.shutdown.add("schedules", scheduler);
   await services.shutdown.start();
-  return { server, services, scheduler };
+  // Last: a CLI that finds the socket finds a server whose schedules run.
+  control = await listenControlSocket(services).catch((error: unknown) => {
+    logger.warn({ err: error }, "no control socket: CLI commands will not go through this server");
+    return null;
+  });
+  return { server, services, scheduler, control };
 }
 
 const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));

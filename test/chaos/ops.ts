@@ -137,7 +137,7 @@ export const OPERATIONS: Operation[] = [
     weight: 2,
     cli: true,
     run: async (ctx) => {
-      // Refused while the server holds the database open (409): the CLI restore is for a stopped server.
+      // With the server up the server restores (over its control socket); with it down, the CLI restores itself.
       const f = await pickBackup(ctx, ok);
       if (f) await cli(ctx, ["backup", "restore", f, "--yes"]);
     },
@@ -254,9 +254,10 @@ async function scheduleRun(ctx: StepContext): Promise<void> {
   const before = await call(ctx, "GET", "/schedule");
   const lastAt = (before.body as { last_run?: { at: string } | null } | undefined)?.last_run?.at ?? null;
   const body = { enabled: true, cron: "* * * * * *", timezone: "UTC", retention };
+  // From the moment the PUT is sent the schedule may be on (a server killed before it answered has stored it).
+  ctx.retentionRan = true;
   const put = await call(ctx, "PUT", "/schedule", body);
   if (put.status !== 200) return;
-  ctx.retentionRan = true;
   const deadline = Date.now() + 15_000;
   type Run = { at: string; outcome: string; filename?: string };
   let run: Run | null = null as Run | null;
@@ -282,6 +283,19 @@ async function scheduleRun(ctx: StepContext): Promise<void> {
       ctx.violations.push(`I2 retention-keeps-own-run: the run's own ${last.filename} was removed by its retention`);
     }
   }
+}
+
+/** After a crash mid-run the switch-off never arrived: the schedule would keep firing every second in later steps. */
+export async function switchScheduleOff(world: World): Promise<void> {
+  const now = await world.http("GET", "/schedule");
+  const body = now.body as { cron?: string; timezone?: string; retention?: object } | undefined;
+  if (now.status !== 200 || !body?.cron) return;
+  await world.http("PUT", "/schedule", {
+    enabled: false,
+    cron: body.cron,
+    timezone: body.timezone,
+    retention: body.retention,
+  });
 }
 
 /** A second install on the same bucket (the CLI on its own data dir): a backup, a push, a list and a fetch. */
