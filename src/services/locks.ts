@@ -5,7 +5,7 @@ import { z } from "zod";
 import { LOCK_FILE, LOCK_INFO_FILE } from "../db/paths.js";
 import { OperationInProgressError } from "../errors.js";
 import { type Clock, systemClock } from "../lib/clock.js";
-import { diskFullError } from "../lib/disk-full.js";
+import { diskFullError, isDiskFull } from "../lib/disk-full.js";
 import { versionedJson } from "../lib/format.js";
 
 export { LOCK_FILE, LOCK_INFO_FILE } from "../db/paths.js";
@@ -27,19 +27,30 @@ function isBusy(error: unknown): boolean {
 }
 
 /**
+ * BEGIN EXCLUSIVE on an empty file writes its first page to a journal, which a full disk refuses: the lock file gets
+ * that page once, while there is room, and from then on taking the lock writes no byte, so a full disk cannot keep
+ * the server from starting (its recovery takes this lock). Busy or full here is left to BEGIN EXCLUSIVE to say.
+ */
+function ensureFirstPage(sqlite: Database.Database): void {
+  if (sqlite.pragma("user_version", { simple: true }) !== 0) return;
+  try {
+    sqlite.pragma("user_version = 1");
+  } catch (error) {
+    if (!isBusy(error) && !isDiskFull(error)) throw error;
+  }
+}
+
+/**
  * Takes the kernel lock: BEGIN EXCLUSIVE on the lock database with no busy wait. SQLite's unix VFS holds it
  * as an fcntl lock on the open descriptor, so the kernel drops it the moment the process dies, and it
  * tracks locks per inode, so a second connection in this process is refused too. Null when taken.
- * The transaction never commits, so its journal lives in memory: taking the lock writes no byte, and a full
- * disk cannot keep the server from starting (recovery takes this lock) or an operation from being refused
- * with the right reason.
  */
 export function lockDatabase(file: string): Database.Database | null {
   let sqlite: Database.Database | null = null;
   try {
     sqlite = new Database(file);
     sqlite.pragma("busy_timeout = 0");
-    sqlite.pragma("journal_mode = MEMORY");
+    ensureFirstPage(sqlite);
     sqlite.exec("BEGIN EXCLUSIVE");
     return sqlite;
   } catch (error) {
