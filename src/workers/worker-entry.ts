@@ -12,6 +12,7 @@ import {
   vacuumInto,
   validateBackup,
 } from "./sqlite-tasks.js";
+import type { CaptureArgs, RestoreArgs } from "./uploads-tasks.js";
 
 // The S3 SDK and the age cipher are loaded only by the workers that copy off-site, not by every backup's worker.
 const offsiteTasks = () => import("./offsite-tasks.js");
@@ -21,6 +22,9 @@ const blobTasks = () => import("./blob-tasks.js");
 const blobPut = async (args: BlobPutArgs) => (await blobTasks()).blobPut(args);
 const blobGet = async (args: BlobGetArgs) => (await blobTasks()).blobGet(args);
 const manifestPut = async (args: ManifestPutArgs) => (await blobTasks()).manifestPut(args);
+const uploadsTasks = () => import("./uploads-tasks.js");
+const captureUploads = async (args: CaptureArgs) => (await uploadsTasks()).captureUploads(args);
+const restoreUploads = async (args: RestoreArgs) => (await uploadsTasks()).restoreUploads(args);
 const blobGc = async (args: GcArgs) => (await blobTasks()).collectBlobGarbage(args);
 
 /**
@@ -53,6 +57,8 @@ const tasks = {
   blobGet: background(blobGet),
   blobGc: background(blobGc),
   manifestPut: background(manifestPut),
+  captureUploads: background(captureUploads),
+  restoreUploads: background(restoreUploads),
 };
 
 export type Tasks = typeof tasks;

@@ -6,7 +6,7 @@ import { blobId, blobRelativeKey } from "../../lib/offsite-format.js";
 import { type BlobRef, type BlobStoreArgs, blobPresent, type GcResult } from "../../workers/blob-tasks.js";
 import { serviceErrorOf } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
-import { installDatabasePrefix, type OffsiteSettings } from "./settings.js";
+import { installDatabasePrefix, installPrefix, type OffsiteSettings } from "./settings.js";
 
 /**
  * The blob store: content-addressed, age-encrypted objects of one install, and the rule that removes them.
@@ -137,6 +137,10 @@ export const registeredManifestKinds = () => [...manifestKinds];
 /** Local plaintext copies of this install's manifests (how a host without the identity reads them for the GC). */
 export const manifestCacheDir = (deps: ServiceDeps, install: string) =>
   path.join(deps.paths.root, "offsite-manifests", install);
+
+/** The local copy of one of this install's manifests: by its key relative to `v2/<install>/`, without `.age`. */
+export const manifestCachePath = (settings: OffsiteSettings, deps: ServiceDeps, key: string) =>
+  path.join(manifestCacheDir(deps, settings.install), key.slice(installPrefix(settings).length).replace(/\.age$/, ""));
 
 export interface BlobLock {
   release(): void;
