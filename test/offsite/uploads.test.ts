@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { createBackup } from "../../src/services/backup/index.js";
+import { createDatabase } from "../../src/services/databases/index.js";
 import {
   blobIdOf,
   blobKey,
@@ -13,9 +15,10 @@ import {
   putBlob,
   putManifest,
 } from "../../src/services/offsite/blobs.js";
+import { recoveryKit } from "../../src/services/offsite/kit.js";
 import type { TestApp } from "../helpers/app.js";
 import { makeTempDir, useTestApps } from "../helpers/app.js";
-import { useOffsiteApps } from "../helpers/offsite.js";
+import { copyKey, useOffsiteApps, waitForState } from "../helpers/offsite.js";
 import { ageDecrypt, useTestStore } from "../helpers/s3.js";
 
 const sha = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
@@ -136,4 +139,108 @@ describe("the blob store", () => {
     expect(await collectGarbage(ctx)).toMatchObject({ manifests: 1, blobs: 2, deleted: [loose.id] });
     expect(blobKeys()).toEqual([blobKey(ctx.settings, kept.id)]);
   });
+});
+
+describe("the uploads go off-site with each copy", () => {
+  const newApp = useTestApps();
+  const newOffsiteApp = useOffsiteApps(newApp);
+  const s3 = useTestStore();
+
+  const put = (t: TestApp, db: string, rel: string, bytes: Buffer, settled = true) => {
+    const file = path.join(t.dataDir, "databases", db, "uploads", ...rel.split("/"));
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, bytes);
+    // A file being written has just changed: its mtime is ahead of the settling window (CHAOSCYPHER_ADOPT_STABLE_MS).
+    const mtime = settled ? new Date("2026-11-30T10:02:11Z") : new Date(Date.now() + 3_600_000);
+    utimesSync(file, mtime, mtime);
+    return file;
+  };
+  const blobCount = (prefix: string) =>
+    s3.store.keys().filter((k) => k.startsWith(prefix) && k.includes("/blobs/")).length;
+
+  it("a new host recovers the database and its uploads byte for byte; renames and a second database cost nothing", async () => {
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "up/" });
+    createDatabase(t.services, "second");
+    const pdf = Buffer.alloc(300_000, 7);
+    const notes = Buffer.from("# notes\n".repeat(1000));
+    put(t, "default", "reports/q1.pdf", pdf);
+    put(t, "default", "notes.md", notes);
+    put(t, "default", "empty.txt", Buffer.alloc(0));
+    put(t, "default", "copy of q1.pdf", pdf);
+    put(t, "default", "in-progress.bin", Buffer.from("half"), false);
+    symlinkSync("/etc/passwd", path.join(t.dataDir, "databases", "default", "uploads", "escape"));
+    put(t, "second", "shared/q1-renamed.pdf", pdf);
+    // Settled means unchanged (ctime too) for the test apps' 200 ms window: a lower bound, longer is fine.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+
+    const { filename } = await createBackup(t.services, "default");
+    const done = await waitForState(t, filename, "done");
+    // Three distinct contents (the copy and the rename are one blob); the file being written and the symlink skipped.
+    expect(done).toMatchObject({ uploads: { files: 4, bytes: 2 * pdf.length + notes.length, skipped: 2 } });
+    expect(blobCount("up/")).toBe(3);
+    const second = await createBackup(t.services, "second");
+    await waitForState(t, second.filename, "done", "second");
+    expect(blobCount("up/")).toBe(3);
+
+    const manifestKey = copyKey(t, "up/", filename).replace(/\.age$/, ".uploads.age");
+    const lines = ageDecrypt(s3.store.readObject(manifestKey), s3.keys.identityFile).toString().trim().split("\n");
+    expect(JSON.parse(lines[0] as string)).toMatchObject({
+      format: "chaoscypher-manifest",
+      version: 1,
+      type: "uploads",
+      entries: 4,
+    });
+    expect(lines.slice(1).map((l) => JSON.parse(l).path)).toEqual([
+      "copy of q1.pdf",
+      "empty.txt",
+      "notes.md",
+      "reports/q1.pdf",
+    ]);
+    expect(JSON.parse(lines[4] as string)).toMatchObject({
+      size: pdf.length,
+      sha256: sha(pdf),
+      mtime: "2026-11-30T10:02:11.000Z",
+    });
+
+    // A new host with the kit: the database, then its uploads, each checked; a local file with other bytes is kept.
+    const kit = path.join(s3.keyDir, "kit-up.txt");
+    writeFileSync(kit, recoveryKit(t.services, s3.keys.identityFile), { mode: 0o600 });
+    const fresh = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "up/", ageIdentityFile: kit });
+    const mine = put(fresh, "default", "notes.md", Buffer.from("edited here"));
+    const res = await fresh.request(`/api/v1/offsite/${filename}/fetch?uploads=true`, { method: "POST" });
+    expect(res.status).toBe(201);
+    expect((await res.json()).uploads).toEqual({
+      files: 4,
+      bytes: 2 * pdf.length + notes.length,
+      restored: 3,
+      present: 0,
+      conflicts: ["notes.md"],
+      conflict_count: 1,
+    });
+    const restored = path.join(fresh.dataDir, "databases", "default", "uploads");
+    expect(readFileSync(path.join(restored, "reports", "q1.pdf")).equals(pdf)).toBe(true);
+    expect(readFileSync(path.join(restored, "copy of q1.pdf")).equals(pdf)).toBe(true);
+    expect(readFileSync(path.join(restored, "empty.txt"))).toHaveLength(0);
+    expect(readFileSync(mine).toString()).toBe("edited here");
+    expect(existsSync(path.join(fresh.dataDir, "backups", "default", filename))).toBe(true);
+
+    // A damaged blob is named (and the others still come back); the backup already here is not fetched again.
+    // (`install`: the new host is copying the fetched backup under its own install meanwhile.)
+    await fresh.services.offsite?.idle();
+    rmSync(restored, { recursive: true });
+    const notesKey = blobKey(ctxOf(t).settings, blobIdOf(ctxOf(t).settings, sha(notes)));
+    writeFileSync(s3.store.objectFile(notesKey), s3.store.readObject(notesKey).subarray(0, 100));
+    const old = t.services.instance.id;
+    const broken = await fresh.request(`/api/v1/offsite/${filename}/fetch?uploads=true&install=${old}`, {
+      method: "POST",
+    });
+    expect(broken.status).toBe(422);
+    const body = await broken.json();
+    expect(body.details).toMatchObject({
+      reason: "uploads_incomplete",
+      failures: [{ path: "notes.md", reason: "blob_damaged" }],
+    });
+    expect(readFileSync(path.join(restored, "reports", "q1.pdf")).equals(pdf)).toBe(true);
+    expect(existsSync(path.join(restored, "notes.md"))).toBe(false);
+  }, 180_000);
 });

@@ -6,7 +6,7 @@ import type { ServiceDeps } from "../deps.js";
 import { authenticate } from "./auth.js";
 import { type BlobContext, blobStoreArgs, holdBlobWrites, manifestCacheDir } from "./blobs.js";
 import { headObject } from "./remote.js";
-import { AGE_SUFFIX, type OffsiteSettings, STREAMING_WORKER_LIMITS } from "./settings.js";
+import { AGE_SUFFIX, type OffsiteSettings } from "./settings.js";
 
 /**
  * The uploads of a database (`<data_dir>/databases/<db>/uploads/`) go off-site with each copy of a backup: the
@@ -47,6 +47,7 @@ export async function captureUploadsFor(
 ): Promise<CaptureResult> {
   const lock = await holdBlobWrites(ctx.deps, signal);
   try {
+    if (signal.aborted) throw Object.assign(new Error("off-site copy stopped"), { name: "AbortError" });
     const result = await ctx.deps.tasks
       .run(
         "captureUploads",
@@ -60,7 +61,7 @@ export async function captureUploadsFor(
           manifestKey: uploadsManifestKey(copyKey),
           cacheDir: manifestCacheDir(ctx.deps, ctx.settings.install),
         },
-        { signal, resourceLimits: STREAMING_WORKER_LIMITS },
+        // A pooled, warm worker (a fresh one loads the SDK again: seconds per copy); shutdown ends the pool.
       )
       .catch((error: unknown) => {
         throw serviceErrorOf(error);
@@ -119,18 +120,14 @@ export async function restoreUploadsOf(
 ): Promise<RestoredUploads> {
   const settings: OffsiteSettings = ctx.settings;
   const result: RestoreResult = await ctx.deps.tasks
-    .run(
-      "restoreUploads",
-      {
-        ...blobStoreArgs(settings),
-        manifestKey: manifest.key,
-        manifestSha256: manifest.sha256,
-        from,
-        uploadsDir: uploadsDir(ctx.deps, database),
-        tempDir: path.join(manifestCacheDir(ctx.deps, settings.install), ".tmp"),
-      },
-      { resourceLimits: STREAMING_WORKER_LIMITS },
-    )
+    .run("restoreUploads", {
+      ...blobStoreArgs(settings),
+      manifestKey: manifest.key,
+      manifestSha256: manifest.sha256,
+      from,
+      uploadsDir: uploadsDir(ctx.deps, database),
+      tempDir: path.join(manifestCacheDir(ctx.deps, settings.install), ".tmp"),
+    })
     .catch((error: unknown) => {
       throw serviceErrorOf(error, { NOT_FOUND: "the uploads manifest disappeared while it was fetched" });
     });
