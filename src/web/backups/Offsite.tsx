@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useId } from "react";
 import { api, type Backup, errorCode, type Outputs, queryKeys } from "../api.js";
+import { formatBytes } from "../format.js";
 import { ErrorAlert, Spinner } from "../ui/Alert.js";
 import { BackupCells, BackupHeaderCells } from "./BackupCells.js";
 
@@ -26,7 +27,12 @@ export function OffsiteCell({ offsite }: { offsite: Backup["offsite"] }) {
   if (!offsite) return <span className="muted">—</span>;
   const label = LABELS[offsite.state];
   if (offsite.state !== "failed" || !("error" in offsite) || !offsite.error) {
-    return <span className={`offsite offsite-${offsite.state}`}>{label}</span>;
+    return (
+      <span className={`offsite offsite-${offsite.state}`}>
+        {label}
+        <UploadsNote offsite={offsite} />
+      </span>
+    );
   }
   return (
     // biome-ignore lint/a11y/noNoninteractiveTabindex: focus is how a keyboard user reads the error, as hover does
@@ -35,6 +41,19 @@ export function OffsiteCell({ offsite }: { offsite: Backup["offsite"] }) {
       <span role="tooltip" id={errorId} className="offsite-error">
         {offsite.error}
       </span>
+    </span>
+  );
+}
+
+/** Beside a done copy: the uploads its manifest captured (and how many wait for the next copy). */
+function UploadsNote({ offsite }: { offsite: OffsiteState }) {
+  const uploads = "uploads" in offsite ? offsite.uploads : undefined;
+  if (!uploads) return null;
+  const waiting = uploads.skipped > 0 ? `, ${uploads.skipped} left for the next copy` : "";
+  return (
+    <span className="muted">
+      {" "}
+      + {uploads.files} {uploads.files === 1 ? "upload" : "uploads"} ({formatBytes(uploads.bytes)}){waiting}
     </span>
   );
 }
