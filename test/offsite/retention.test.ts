@@ -60,5 +60,5 @@ describe("off-site retention never drains the bucket (I2)", () => {
     } finally {
       s3.store.refuseUploads(false);
     }
-  });
+  }, 90_000);
 });
