@@ -1,6 +1,7 @@
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { copyHashed, hashFile, tidySideFiles, validateAndHash, verifyFile } from "./backup-tasks.js";
+import type { BlobGetArgs, BlobPutArgs, GcArgs, ManifestPutArgs } from "./blob-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import {
   checkpointForSwap,
@@ -11,11 +12,20 @@ import {
   vacuumInto,
   validateBackup,
 } from "./sqlite-tasks.js";
+import type { CaptureArgs, RestoreArgs } from "./uploads-tasks.js";
 
 // The S3 SDK and the age cipher are loaded only by the workers that copy off-site, not by every backup's worker.
 const offsiteTasks = () => import("./offsite-tasks.js");
 const offsiteUpload = async (args: UploadArgs) => (await offsiteTasks()).offsiteUpload(args);
 const offsiteFetch = async (args: FetchArgs) => (await offsiteTasks()).offsiteFetch(args);
+const blobTasks = () => import("./blob-tasks.js");
+const blobPut = async (args: BlobPutArgs) => (await blobTasks()).blobPut(args);
+const blobGet = async (args: BlobGetArgs) => (await blobTasks()).blobGet(args);
+const manifestPut = async (args: ManifestPutArgs) => (await blobTasks()).manifestPut(args);
+const uploadsTasks = () => import("./uploads-tasks.js");
+const captureUploads = async (args: CaptureArgs) => (await uploadsTasks()).captureUploads(args);
+const restoreUploads = async (args: RestoreArgs) => (await uploadsTasks()).restoreUploads(args);
+const blobGc = async (args: GcArgs) => (await blobTasks()).collectBlobGarbage(args);
 
 /**
  * Every task, in one table: its function, whether it runs in the shared pool, and its nice value. Background
@@ -43,6 +53,12 @@ const tasks = {
   tidySideFiles: background(tidySideFiles),
   offsiteUpload: background(offsiteUpload),
   offsiteFetch: background(offsiteFetch),
+  blobPut: background(blobPut),
+  blobGet: background(blobGet),
+  blobGc: background(blobGc),
+  manifestPut: background(manifestPut),
+  captureUploads: background(captureUploads),
+  restoreUploads: background(restoreUploads),
 };
 
 export type Tasks = typeof tasks;

@@ -20,6 +20,7 @@ interface OffsiteOptions extends CommonOptions {
   database?: string;
   install?: string;
   acceptUnauthenticated?: boolean;
+  uploads?: boolean;
   out?: string;
   identity?: string;
 }
@@ -88,6 +89,7 @@ export function offsiteCommands(): Command {
       .argument("<file>", "backup filename, as `offsite list` shows it")
       .option("--install <id>", "the install whose copy to fetch (default: this one's, else the only one)")
       .option("--accept-unauthenticated", "keep a copy that cannot be authenticated (format 1, unknown origin)")
+      .option("--uploads", "also bring back the uploads of that copy's manifest into databases/<db>/uploads/")
       .action(
         action<OffsiteOptions>((options, file) =>
           withOperator(options, async (operator) => {
@@ -100,13 +102,21 @@ export function offsiteCommands(): Command {
                   file: file as string,
                   install: options.install,
                   acceptUnauthenticated: options.acceptUnauthenticated,
+                  uploads: options.uploads,
                 },
                 { onProgress: progress.update },
               );
+              const up = fetched.uploads;
+              const uploads = up
+                ? `; uploads: ${up.restored} restored, ${up.present} already here` +
+                  (up.conflict_count > 0
+                    ? `, ${up.conflict_count} kept as they are (other bytes here): ${up.conflicts.join(", ")}`
+                    : "")
+                : "";
               emit(
                 options,
                 fetched,
-                `fetched ${fetched.filename} (${formatBytes(fetched.size)}) into database ${fetched.database}; ` +
+                `fetched ${fetched.filename} (${formatBytes(fetched.size)}) into database ${fetched.database}${uploads}; ` +
                   `restore it with: chaoscypher backup restore ${fetched.filename}`,
               );
             } finally {

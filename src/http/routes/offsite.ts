@@ -38,7 +38,11 @@ const fetch = defineRoute({
     "409 without an identity file (CHAOSCYPHER_AGE_IDENTITY_FILE) or when the backup is already here; 422 when " +
     "the identity cannot decrypt it, it cannot be authenticated (`details.reason` `unauthenticated`, `unknown_key`, " +
     "`mac_mismatch`; `accept_unauthenticated=true` keeps it anyway), its SHA-256 does not match the recorded one, or it is not a usable app " +
-    "database; 503 when the store cannot be reached. Nothing is kept unless every check passed.",
+    "database; 503 when the store cannot be reached. Nothing is kept unless every check passed. With `uploads=true` " +
+    "the uploads of the copy's manifest come back into `databases/<db>/uploads/` too, each checked against its " +
+    "SHA-256 (404 when the copy has no manifest; for a backup already here, only the uploads); a local file with " +
+    "other bytes is kept and listed in `uploads.conflicts`; missing or damaged blobs give 422 " +
+    "`uploads_incomplete` naming each, after the others were restored.",
   request: { params: BackupFilenameParam, query: FetchQuery },
   responses: {
     201: jsonResponse(FetchedBackup, "Stored in `backups/<db>/` under its own name."),
@@ -61,6 +65,10 @@ export const offsiteRoutes = apiRouter()
     const deps = c.get("services");
     const query = c.req.valid("query");
     const database = resolveDatabase(deps, query.database);
-    const options = { install: query.install, acceptUnauthenticated: query.accept_unauthenticated === "true" };
+    const options = {
+      install: query.install,
+      acceptUnauthenticated: query.accept_unauthenticated === "true",
+      uploads: query.uploads === "true",
+    };
     return c.json(await fetchCopy(deps, database, c.req.valid("param").filename, options), 201);
   });

@@ -21,5 +21,13 @@ export const OffsiteState = z
       }),
     attempts: z.int().nonnegative().optional(),
     next_attempt_at: IsoTime.optional().meta({ description: "When a failed copy is retried automatically." }),
+    uploads: z
+      .object({
+        files: z.int().nonnegative(),
+        bytes: z.int().nonnegative(),
+        skipped: z.int().nonnegative().meta({ description: "Files left for the next copy (being written, symlinks)." }),
+      })
+      .optional()
+      .meta({ description: "The uploads captured with a `done` copy (its manifest)." }),
   })
   .meta({ id: "OffsiteState" });

@@ -54,6 +54,19 @@ export const FetchedBackup = z
     sha256: Sha256,
     install: z.string().nullable().meta({ description: "The install that wrote the copy; null for format 1." }),
     authentication: Authentication,
+    uploads: z
+      .object({
+        files: z.int().nonnegative().meta({ description: "Files the manifest lists." }),
+        bytes: z.int().nonnegative(),
+        restored: z.int().nonnegative().meta({ description: "Written into the uploads dir, each checked." }),
+        present: z.int().nonnegative().meta({ description: "Already here with the same bytes." }),
+        conflicts: z.array(z.string()).meta({
+          description: "Paths (the first 20) where a local file with other bytes was kept, not replaced.",
+        }),
+        conflict_count: z.int().nonnegative(),
+      })
+      .optional()
+      .meta({ description: "With `uploads=true`: the uploads brought back." }),
   })
   .meta({ id: "FetchedBackup" });
 
@@ -62,6 +75,9 @@ export const ListQuery = DatabaseQuery.extend({
 });
 
 export const FetchQuery = ListQuery.extend({
+  uploads: z.enum(["true", "false"]).optional().meta({
+    description: "`true`: also bring back the uploads of the copy's manifest into `databases/<db>/uploads/`.",
+  }),
   accept_unauthenticated: z.enum(["true", "false"]).optional().meta({
     description:
       "`true`: keep a copy whose MAC is missing or does not verify (a format-1 copy, or one of unknown origin).",

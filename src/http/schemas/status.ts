@@ -30,7 +30,20 @@ export const DatabaseStatusSchema = z
       .optional()
       .meta({ description: "Something to check that is not a failure, e.g. retention paused by a clock behind" }),
     offsite: z
-      .object({ pending: z.int().nonnegative(), failed: z.int().nonnegative() })
+      .object({
+        pending: z.int().nonnegative(),
+        failed: z.int().nonnegative(),
+        uploads: z
+          .object({
+            state: z.enum(["pending", "uploading", "done", "failed", "disabled", "none"]).meta({
+              description: "The newest backup's copy state (the uploads go with it); `none` without backups.",
+            }),
+            files: z.int().nonnegative(),
+            bytes: z.int().nonnegative(),
+            skipped: z.int().nonnegative().meta({ description: "Left for the next copy (being written, symlinks)." }),
+          })
+          .meta({ description: "The uploads captured off-site with the newest done copy." }),
+      })
       .nullable()
       .meta({ description: "null when off-site copies are not configured" }),
     state: z.string().meta({

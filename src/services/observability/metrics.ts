@@ -130,6 +130,24 @@ export class Metrics {
         }
       },
     });
+    for (const [field, help] of [
+      ["files", "Files in the uploads manifest of the newest done off-site copy"],
+      ["bytes", "Bytes of the uploads in the manifest of the newest done off-site copy"],
+    ] as const) {
+      new Gauge({
+        name: `chaoscypher_offsite_uploads_${field}`,
+        help: `${help} (absent when off-site copies are not configured)`,
+        labelNames: ["database"],
+        registers,
+        async collect() {
+          this.reset();
+          if (!deps.offsite) return;
+          for (const database of deps.registry.names()) {
+            this.set({ database }, (await offsiteCounts(deps, database)).uploads[field]);
+          }
+        },
+      });
+    }
     new Gauge({
       name: "chaoscypher_offsite_pending",
       help: "Backups waiting for their off-site copy (absent when off-site copies are not configured)",

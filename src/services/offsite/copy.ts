@@ -1,10 +1,12 @@
 import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { InsufficientStorageError, InvalidBackupError, ServiceError, StoreUnavailableError } from "../../errors.js";
 import { serviceErrorOf, WorkerTaskError } from "../../workers/run.js";
 import { parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
+import { manifestCachePath } from "./blobs.js";
 import type { Sha256Lookup } from "./checksum.js";
 import { claimCopy } from "./claim.js";
 import { abortIncompleteUploads, deleteObject } from "./remote.js";
@@ -27,6 +29,7 @@ import {
   removeTombstone,
   writeRecord,
 } from "./sidecar.js";
+import { captureUploadsFor, uploadsManifestKey } from "./uploads.js";
 
 export interface CopyContext {
   deps: ServiceDeps;
@@ -113,10 +116,27 @@ async function copyClaimed(
       throw copyError(error);
     });
   if (signal.aborted) throw Object.assign(new Error("off-site copy stopped"), { name: "AbortError" });
-  const record: OffsiteRecord = { state: "done", key, at: deps.now().toISOString(), attempts, sha256: result.sha256 };
+  // The uploads' manifest goes after its database copy and its blobs (I1); the copy is done only with both.
+  const uploads = await captureUploadsFor(ctx, database, filename, key, parsed?.createdAt ?? "", signal);
+  const record: OffsiteRecord = {
+    state: "done",
+    key,
+    at: deps.now().toISOString(),
+    attempts,
+    sha256: result.sha256,
+    uploads: {
+      key: uploads.manifest.key,
+      files: uploads.files,
+      bytes: uploads.bytes,
+      skipped: uploads.skipped,
+    },
+  };
   await writeRecord(dir, filename, record);
   const durationMs = Math.round(performance.now() - started);
-  log.info({ size: result.size, durationMs, outcome: "ok" }, "off-site copy finished");
+  log.info(
+    { size: result.size, durationMs, outcome: "ok", uploads: uploads.files, uploadsSent: uploads.uploadedBytes },
+    "off-site copy finished",
+  );
   deps.events.emit({ type: "operation.finished", database, operation: "offsite", outcome: "ok", filename });
   return record;
 }
@@ -192,7 +212,10 @@ export async function deleteRemoteCopy(ctx: CopyContext, database: string, filen
       ...legacyKeys(ctx.settings, database, filename),
     ].filter((key) => ownsKey(ctx.settings, key) || isLegacyKey(ctx.settings, key)),
   );
-  for (const key of keys) await deleteObject(ctx.client, ctx.settings.store.bucket, key);
+  // The uploads' manifest goes with its copy; the blobs it named go only by the collection rule (blobs.ts).
+  const manifests = [...keys].filter((key) => ownsKey(ctx.settings, key)).map(uploadsManifestKey);
+  for (const key of [...manifests, ...keys]) await deleteObject(ctx.client, ctx.settings.store.bucket, key);
+  for (const key of manifests) await rm(manifestCachePath(ctx.settings, ctx.deps, key), { force: true });
   await removeTombstone(dir, filename);
   if (!existsSync(path.join(dir, filename))) await removeRecord(dir, filename);
   ctx.deps.logger.info({ database, filename, operation: "offsite", objects: [...keys] }, "off-site copy deleted");

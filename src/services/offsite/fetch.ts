@@ -17,6 +17,7 @@ import { headObject, listInstalls, type RemoteMetadata } from "./remote.js";
 import type { OffsiteService } from "./service.js";
 import { AGE_SUFFIX, candidateKeys, legacyKeys, ownsKey, STREAMING_WORKER_LIMITS } from "./settings.js";
 import { writeRecord } from "./sidecar.js";
+import { findUploadsManifest, type RestoredUploads, restoreUploadsOf } from "./uploads.js";
 
 export interface FetchedBackup {
   database: string;
@@ -29,6 +30,8 @@ export interface FetchedBackup {
   install: string | null;
   /** `authenticated`, or what was accepted with `acceptUnauthenticated`. */
   authentication: MacVerdict;
+  /** With `uploads`: what came back into the database's uploads dir. */
+  uploads?: RestoredUploads;
 }
 
 export interface FetchOptions {
@@ -36,6 +39,8 @@ export interface FetchOptions {
   install?: string | undefined;
   /** Keep a copy whose MAC is missing or does not verify (a format-1 copy, a planted object): the operator's call. */
   acceptUnauthenticated?: boolean | undefined;
+  /** Also bring back the uploads of the copy's manifest into the database's uploads dir. */
+  uploads?: boolean | undefined;
   /** Bytes of plaintext written so far and the expected total, a few times a second (the CLI's progress). */
   onProgress?: (written: number, total: number) => void;
 }
@@ -56,7 +61,9 @@ export async function fetchCopy(
   const service = requireOffsite(deps);
   const dir = deps.paths.backupDir(database);
   const dest = resolveBackupPath(dir, filename);
-  if (existsSync(dest)) throw new ConflictError(`backup "${filename}" is already here`, { filename });
+  // With the uploads asked for, a backup already here has only its uploads brought back (a retry after a 422).
+  const here = existsSync(dest);
+  if (here && !options.uploads) throw new ConflictError(`backup "${filename}" is already here`, { filename });
   const { key, meta } = await findObject(service, database, filename, options.install);
   if (key.endsWith(AGE_SUFFIX) && !service.settings.identityFile) {
     throw new ConflictError(
@@ -64,6 +71,56 @@ export async function fetchCopy(
     );
   }
   const authentication = checkAuthentication(deps, service, key, meta, options.acceptUnauthenticated === true);
+  // The manifest is found and authenticated before anything is fetched: a 404 or 422 changes nothing here.
+  const manifest = options.uploads
+    ? await findUploadsManifest(service.context, key, options.acceptUnauthenticated === true)
+    : null;
+  const fetched = here
+    ? alreadyHere(service, database, filename, key, meta, authentication)
+    : await fetchDatabase(deps, service, { database, filename, dest, key, meta, authentication }, options);
+  if (!manifest) return fetched;
+  const from = keyInstall(service.settings, key) ?? service.settings.install;
+  return { ...fetched, uploads: await restoreUploadsOf(service.context, database, manifest, from) };
+}
+
+function alreadyHere(
+  service: OffsiteService,
+  database: string,
+  filename: string,
+  key: string,
+  meta: RemoteMetadata,
+  authentication: MacVerdict,
+): FetchedBackup {
+  const parsed = parseBackupName(filename);
+  return {
+    database,
+    filename,
+    size: meta.size ?? meta.storedSize,
+    created_at: parsed?.createdAt ?? "",
+    kind: parsed?.kind ?? "backup",
+    sha256: meta.sha256 ?? "",
+    install: keyInstall(service.settings, key),
+    authentication,
+  };
+}
+
+interface Located {
+  database: string;
+  filename: string;
+  dest: string;
+  key: string;
+  meta: RemoteMetadata;
+  authentication: MacVerdict;
+}
+
+/** The database copy into `backups/<db>/`: decrypted to a temp file, kept only when every check passed. */
+async function fetchDatabase(
+  deps: ServiceDeps,
+  service: OffsiteService,
+  { database, filename, dest, key, meta, authentication }: Located,
+  options: FetchOptions,
+): Promise<FetchedBackup> {
+  const dir = deps.paths.backupDir(database);
   await mkdir(dir, { recursive: true });
   const expectedSize = meta.size ?? meta.storedSize;
   await ensureFreeSpace(dir, expectedSize, deps.config.backupFreeMarginBytes);

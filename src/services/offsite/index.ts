@@ -48,5 +48,6 @@ export async function deleteBackupEverywhere(deps: ServiceDeps, database: string
     }
   }
   await deleteRemoteCopy(service.context, database, filename);
+  service.collectSoon();
   if (local && existsSync(path.join(dir, filename))) await deleteBackup(deps, database, filename);
 }

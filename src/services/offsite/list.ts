@@ -136,8 +136,21 @@ export async function offsiteOfBackups(
   return states;
 }
 
-/** Copies not done and copies failed, per database: what `/status` and the warning banner show. */
-export async function offsiteCounts(deps: ServiceDeps, database: string): Promise<{ pending: number; failed: number }> {
+/** The uploads captured with the newest backup's off-site copy: its state and the manifest's counts. */
+export interface UploadsOffsite {
+  /** The newest backup's copy state (its uploads go with it); `none` without backups. */
+  state: OffsiteStateName | "none";
+  /** Of the newest done copy's manifest; 0 when no copy captured uploads yet. */
+  files: number;
+  bytes: number;
+  skipped: number;
+}
+
+/** Copies not done and copies failed, per database, and the uploads' off-site state: what `/status` shows. */
+export async function offsiteCounts(
+  deps: ServiceDeps,
+  database: string,
+): Promise<{ pending: number; failed: number; uploads: UploadsOffsite }> {
   const backups = await listBackupFiles(deps.paths.backupDir(database));
   const states = await offsiteOfBackups(
     deps,
@@ -146,9 +159,17 @@ export async function offsiteCounts(deps: ServiceDeps, database: string): Promis
   );
   let pending = 0;
   let failed = 0;
-  for (const offsite of states.values()) {
+  let uploads: UploadsOffsite = { state: "none", files: 0, bytes: 0, skipped: 0 };
+  for (const { filename } of backups) {
+    const offsite = states.get(filename);
+    if (!offsite) continue;
     if (offsite.state === "failed") failed++;
     else if (offsite.state !== "done" && offsite.state !== "disabled") pending++;
+    if (uploads.state === "none") uploads = { ...uploads, state: offsite.state };
+    const captured = "uploads" in offsite ? offsite.uploads : undefined;
+    if (captured && uploads.files === 0 && uploads.skipped === 0 && uploads.bytes === 0) {
+      uploads = { state: uploads.state, ...captured };
+    }
   }
-  return { pending, failed };
+  return { pending, failed, uploads };
 }

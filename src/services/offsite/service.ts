@@ -6,6 +6,7 @@ import { listBackupFiles, parseBackupName } from "../backup/files.js";
 import { readRecord as readBackupRecord } from "../backup/records.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
+import { collectGarbage } from "./blobs.js";
 import { recordedSha256, type Sha256Lookup } from "./checksum.js";
 import { claimCopy, removeClaimFile, removeOrphanClaims } from "./claim.js";
 import {
@@ -210,6 +211,37 @@ export class OffsiteService {
   async rescan(): Promise<void> {
     await this.#scanAll(undefined, { now: false });
     this.#pump();
+    if (this.#collectDue) this.collectSoon();
+  }
+
+  #collectDue = false;
+  #collecting: Promise<void> | undefined;
+
+  /**
+   * Collects unreferenced blobs in the background after a manifest was deleted; one that could not run (a copy
+   * holds the blob lock, the store is down, a manifest is unreadable) is tried again at the next rescan.
+   */
+  collectSoon(): void {
+    this.#collectDue = true;
+    if (this.#collecting) return;
+    this.#collecting = this.#collect().finally(() => {
+      this.#collecting = undefined;
+    });
+    this.#track(this.#collecting);
+  }
+
+  async #collect(): Promise<void> {
+    this.#collectDue = false;
+    try {
+      const result = await collectGarbage(this.context);
+      if ("busy" in result) this.#collectDue = true;
+    } catch (error) {
+      this.#collectDue = true;
+      this.deps.logger.warn(
+        { operation: "offsite_gc", error: (error as Error).message },
+        "off-site blob collection deferred; nothing was deleted",
+      );
+    }
   }
 
   /** Resolves once no job is due or running (failed ones waiting for their retry do not count). */
@@ -294,6 +326,7 @@ export class OffsiteService {
       if (job.kind === "copy") await copyBackup(this.context, job.database, job.filename, signal);
       else await this.#deleteRemote(job);
       this.#queue.success(job, this.deps.clock.now());
+      if (job.kind === "delete") this.collectSoon();
     } catch (error) {
       await this.#failed(job, error as Error, signal);
     }

@@ -36,6 +36,15 @@ const recordFormat = versionedJson(
     attempts: z.number().int().min(0).default(0),
     next_attempt_at: z.string().optional(),
     sha256: z.string().optional(),
+    /** The uploads' manifest written with the copy (absent on copies made before uploads were captured). */
+    uploads: z
+      .object({
+        key: z.string(),
+        files: z.number().int().min(0),
+        bytes: z.number().int().min(0),
+        skipped: z.number().int().min(0),
+      })
+      .optional(),
   }),
 );
 
@@ -91,9 +100,12 @@ export function publicState(record: OffsiteRecord): {
   reason?: FailureReason;
   attempts?: number;
   next_attempt_at?: string;
+  uploads?: { files: number; bytes: number; skipped: number };
 } {
-  const { sha256: _sha, ...rest } = record;
-  return rest;
+  const { sha256: _sha, uploads, ...rest } = record;
+  return uploads
+    ? { ...rest, uploads: { files: uploads.files, bytes: uploads.bytes, skipped: uploads.skipped } }
+    : rest;
 }
 
 /**

@@ -70,13 +70,18 @@ export const operations = {
     return { database, results: await requireOffsite(deps).copyOnce(database) };
   }),
   "offsite.fetch": op(
-    onBackup.extend({ install: z.string().optional(), acceptUnauthenticated: z.boolean().optional() }),
+    onBackup.extend({
+      install: z.string().optional(),
+      acceptUnauthenticated: z.boolean().optional(),
+      uploads: z.boolean().optional(),
+    }),
     async (deps, a, hooks) => {
       const { fetchCopy } = await import("../offsite/index.js");
       return fetchCopy(deps, await databaseOf(deps, a.database), a.file, {
         onProgress: hooks.onProgress,
         install: a.install,
         acceptUnauthenticated: a.acceptUnauthenticated,
+        uploads: a.uploads,
       });
     },
   ),

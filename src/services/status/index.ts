@@ -17,7 +17,7 @@ export interface DatabaseStatus {
   last_failure?: { operation: string; at: string; error: string; filename?: string; recovered?: boolean };
   /** The last scheduled run's retention was paused (a backup dated ahead of the clock). */
   warning?: { operation: string; at: string; message: string; filename?: string };
-  offsite: { pending: number; failed: number } | null;
+  offsite: Awaited<ReturnType<typeof offsiteCounts>> | null;
   /**
    * `ok`; the migration state that keeps the database out of service (blocked, pending, ...); `failing` (a
    * failure not recovered from); `overdue` (a scheduled backup is missing). Anything but `ok` needs attention.

@@ -19,6 +19,7 @@ export const offsiteRouter = router({
         filename: backupFilenameSchema,
         install: InstallId.optional(),
         acceptUnauthenticated: z.boolean().optional(),
+        uploads: z.boolean().optional(),
       }),
     )
     .mutation(({ ctx, input }) => {

@@ -28,7 +28,12 @@ export function OffsiteCell({ offsite }: { offsite: Backup["offsite"] }) {
   if (!offsite) return <span className="muted">—</span>;
   const label = LABELS[offsite.state];
   if (offsite.state !== "failed" || !("error" in offsite) || !offsite.error) {
-    return <span className={`offsite offsite-${offsite.state}`}>{label}</span>;
+    return (
+      <span className={`offsite offsite-${offsite.state}`}>
+        {label}
+        <UploadsNote offsite={offsite} />
+      </span>
+    );
   }
   const { what, remedy } = explainFailure(offsite);
   return (
@@ -39,6 +44,19 @@ export function OffsiteCell({ offsite }: { offsite: Backup["offsite"] }) {
         {what[0]?.toUpperCase()}
         {what.slice(1)}: {offsite.error}. {remedy}
       </span>
+    </span>
+  );
+}
+
+/** Beside a done copy: the uploads its manifest captured (and how many wait for the next copy). */
+function UploadsNote({ offsite }: { offsite: OffsiteState }) {
+  const uploads = "uploads" in offsite ? offsite.uploads : undefined;
+  if (!uploads) return null;
+  const waiting = uploads.skipped > 0 ? `, ${uploads.skipped} left for the next copy` : "";
+  return (
+    <span className="muted">
+      {" "}
+      + {uploads.files} {uploads.files === 1 ? "upload" : "uploads"} ({formatBytes(uploads.bytes)}){waiting}
     </span>
   );
 }

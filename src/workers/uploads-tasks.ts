@@ -1,0 +1,400 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream, type Dirent, type WriteStream } from "node:fs";
+import { link, lstat, mkdir, readdir, realpath, rm, utimes } from "node:fs/promises";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { finished } from "node:stream/promises";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createS3Client } from "../lib/s3-client.js";
+import {
+  type BlobStoreArgs,
+  downloadTo,
+  getBlobFile,
+  type ManifestPutArgs,
+  manifestPut,
+  putBlobFile,
+  readIdentities,
+} from "./blob-tasks.js";
+import { hashFile, TaskFailure } from "./offsite-tasks.js";
+
+/**
+ * The uploads of a database (`<data_dir>/databases/<db>/uploads/`) captured with an off-site copy, and brought
+ * back on a new host. One worker task each way; files are streamed, the manifest is written line by line to a
+ * local file (never held whole), so 10,000 files or one of 2 GiB keep memory bounded.
+ */
+
+export const MANIFEST_FORMAT = "chaoscypher-manifest";
+export const MANIFEST_VERSION = 1;
+const LISTED = 20;
+
+export interface UploadEntry {
+  path: string;
+  size: number;
+  sha256: string;
+  mtime: string;
+  blob: string;
+}
+
+export interface CaptureArgs extends BlobStoreArgs {
+  uploadsDir: string;
+  database: string;
+  backup: string;
+  /** The backup's `YYYYMMDD_HHMMSS` (the blobs' created-at). */
+  createdAt: string;
+  /** A file changed less than this long ago is being written: left for the next copy. */
+  stableMs: number;
+  /** The manifest's object key; its local copy and temp files go under `cacheDir`. */
+  manifestKey: string;
+  cacheDir: string;
+}
+
+export interface CaptureResult {
+  files: number;
+  bytes: number;
+  /** Blobs sent by this capture (the others were stored already). */
+  uploaded: number;
+  uploadedBytes: number;
+  skipped: number;
+  /** The first skipped paths, with why (`being_written`, `symlink`, `not_a_file`, `changed`). */
+  skippedPaths: { path: string; reason: string }[];
+  manifest: { key: string; sha256: string; size: number };
+}
+
+interface Walked {
+  rel: string;
+  abs: string;
+  skip?: string;
+}
+
+/**
+ * The tree in path order (a directory's entries sorted as `name/`, so the walk's order is the sorted order of the
+ * full paths). Symlinks are never followed (no escape from the dir); names that are not valid paths are skipped.
+ */
+async function* walk(root: string, rel = ""): AsyncGenerator<Walked> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(path.join(root, rel), { withFileTypes: true });
+  } catch (error) {
+    if (rel === "" && (error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw error;
+  }
+  const sortKey = (e: Dirent) => (e.isDirectory() ? `${e.name}/` : e.name);
+  entries.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
+  for (const entry of entries) {
+    const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+    const abs = path.join(root, relPath);
+    if (entry.isSymbolicLink()) yield { rel: relPath, abs, skip: "symlink" };
+    else if (entry.isDirectory()) yield* walk(root, relPath);
+    else if (!entry.isFile()) yield { rel: relPath, abs, skip: "not_a_file" };
+    else if (!isContainedPath(relPath)) yield { rel: relPath, abs, skip: "invalid_name" };
+    else yield { rel: relPath, abs };
+  }
+}
+
+/** A manifest path: relative, `/`-separated, no empty, `.` or `..` segment, no NUL or backslash. */
+export function isContainedPath(rel: string): boolean {
+  if (rel === "" || rel.startsWith("/") || /[\0\\]/.test(rel) || rel.includes("\uFFFD")) return false;
+  return rel.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
+}
+
+function writeLine(out: WriteStream, value: unknown): Promise<void> | undefined {
+  if (out.write(`${JSON.stringify(value)}\n`)) return undefined;
+  return new Promise<void>((resolve) => out.once("drain", () => resolve()));
+}
+
+async function closeStream(out: WriteStream): Promise<void> {
+  out.end();
+  await finished(out);
+}
+
+/** Task: every settled file stored as a blob (once per install), then the manifest naming them (I1: blobs first). */
+export async function captureUploads(args: CaptureArgs): Promise<CaptureResult> {
+  const client = createS3Client(args.store);
+  const tmp = path.join(args.cacheDir, ".tmp");
+  await mkdir(tmp, { recursive: true });
+  const stem = path.join(tmp, `${args.backup}.uploads-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    const result = await captureEntries(client, args, `${stem}.entries`);
+    const header = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      type: "uploads",
+      install: args.install,
+      database: args.database,
+      backup: args.backup,
+      created_at: new Date().toISOString(),
+      entries: result.files,
+      skipped: result.skipped,
+    };
+    const out = createWriteStream(stem, { flags: "wx", mode: 0o600 });
+    await writeLine(out, header);
+    for await (const chunk of createReadStream(`${stem}.entries`)) {
+      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+    }
+    await closeStream(out);
+    const put: ManifestPutArgs = {
+      ...args,
+      file: stem,
+      objectKey: args.manifestKey,
+      kind: "uploads",
+      createdAt: args.createdAt,
+    };
+    const manifest = await manifestPut(put);
+    return { ...result, manifest: { key: args.manifestKey, ...manifest } };
+  } finally {
+    client.destroy();
+    await rm(`${stem}.entries`, { force: true });
+    await rm(stem, { force: true });
+  }
+}
+
+async function captureEntries(
+  client: S3Client,
+  args: CaptureArgs,
+  entriesFile: string,
+): Promise<Omit<CaptureResult, "manifest">> {
+  const result: Omit<CaptureResult, "manifest"> = {
+    files: 0,
+    bytes: 0,
+    uploaded: 0,
+    uploadedBytes: 0,
+    skipped: 0,
+    skippedPaths: [],
+  };
+  const skip = (rel: string, reason: string) => {
+    result.skipped++;
+    if (result.skippedPaths.length < LISTED) result.skippedPaths.push({ path: rel, reason });
+  };
+  const out = createWriteStream(entriesFile, { flags: "wx", mode: 0o600 });
+  try {
+    for await (const item of walk(args.uploadsDir)) {
+      if (item.skip) {
+        skip(item.rel, item.skip);
+        continue;
+      }
+      const entry = await captureFile(client, args, item);
+      if (typeof entry === "string") {
+        skip(item.rel, entry);
+        continue;
+      }
+      result.files++;
+      result.bytes += entry.entry.size;
+      if (entry.uploaded) {
+        result.uploaded++;
+        result.uploadedBytes += entry.entry.size;
+      }
+      await writeLine(out, entry.entry);
+    }
+  } finally {
+    await closeStream(out);
+  }
+  return result;
+}
+
+/** One file: settled (size and mtime unchanged for `stableMs`), hashed, stored; a reason when it is skipped. */
+async function captureFile(
+  client: S3Client,
+  args: CaptureArgs,
+  item: Walked,
+): Promise<{ entry: UploadEntry; uploaded: boolean } | string> {
+  const before = await lstat(item.abs).catch(() => null);
+  if (!before?.isFile()) return "not_a_file";
+  if (Date.now() - Math.max(before.mtimeMs, before.ctimeMs) < args.stableMs) return "being_written";
+  const sha256 = await hashFile(item.abs);
+  const after = await lstat(item.abs).catch(() => null);
+  if (!after || after.size !== before.size || after.mtimeMs !== before.mtimeMs) return "changed";
+  try {
+    const ref = await putBlobFile(client, args, item.abs, args.createdAt, { sha256, size: before.size });
+    return {
+      entry: { path: item.rel, size: before.size, sha256, mtime: before.mtime.toISOString(), blob: ref.id },
+      uploaded: ref.uploaded,
+    };
+  } catch (error) {
+    // Bytes that changed while they were sent: the upload was aborted; the next copy takes the file.
+    if (error instanceof TaskFailure && error.code === "CHECKSUM_MISMATCH") return "changed";
+    throw error;
+  }
+}
+
+export interface RestoreArgs extends BlobStoreArgs {
+  manifestKey: string;
+  /** The manifest's plaintext SHA-256, from metadata the caller authenticated. */
+  manifestSha256: string;
+  /** The install that wrote the manifest (its blobs are under its prefix). */
+  from: string;
+  uploadsDir: string;
+  /** Where the manifest is decrypted to (not the uploads dir the app reads). */
+  tempDir: string;
+}
+
+export interface RestoreResult {
+  files: number;
+  bytes: number;
+  restored: number;
+  /** Already here with the same bytes. */
+  present: number;
+  /** Here with other bytes: kept as they are, not replaced (the operator's to resolve). */
+  conflicts: number;
+  conflictPaths: string[];
+  failed: number;
+  failures: { path: string; blob: string; reason: string }[];
+}
+
+/**
+ * Task: the manifest, then each file it names into the uploads dir, each checked against its SHA-256. A missing or
+ * damaged blob is recorded and the others still come back; the caller reports them (422). A different local file
+ * is never replaced. An outage stops at once (503).
+ */
+export async function restoreUploads(args: RestoreArgs): Promise<RestoreResult> {
+  const client = createS3Client(args.store);
+  const identities = readIdentities(args);
+  await mkdir(args.uploadsDir, { recursive: true });
+  const root = await realpath(args.uploadsDir);
+  await mkdir(args.tempDir, { recursive: true });
+  const manifest = path.join(args.tempDir, `manifest.fetch-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const result: RestoreResult = {
+    files: 0,
+    bytes: 0,
+    restored: 0,
+    present: 0,
+    conflicts: 0,
+    conflictPaths: [],
+    failed: 0,
+    failures: [],
+  };
+  try {
+    const got = await downloadTo(
+      client,
+      args,
+      [args.manifestKey],
+      { sha256: args.manifestSha256 },
+      manifest,
+      identities,
+    );
+    if (got === "missing") throw new TaskFailure("the uploads manifest is missing", "NOT_FOUND");
+    let first = true;
+    const lines = createInterface({ input: createReadStream(manifest, "utf8"), crlfDelay: Number.POSITIVE_INFINITY });
+    for await (const line of lines) {
+      if (line === "") continue;
+      const value = parseLine(line);
+      if (first) {
+        checkHeader(value);
+        first = false;
+        continue;
+      }
+      await restoreEntry(client, args, root, toEntry(value), identities, result);
+    }
+    if (first) throw invalidManifest("it is empty");
+    return result;
+  } finally {
+    client.destroy();
+    await rm(manifest, { force: true });
+  }
+}
+
+const invalidManifest = (why: string) =>
+  new TaskFailure(`the uploads manifest is invalid: ${why}`, "INVALID_COPY", { reason: "invalid_manifest" });
+
+function parseLine(line: string): Record<string, unknown> {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    throw invalidManifest("a line is not JSON");
+  }
+}
+
+function checkHeader(h: Record<string, unknown>): void {
+  if (h.format !== MANIFEST_FORMAT || h.type !== "uploads") throw invalidManifest("not an uploads manifest");
+  if (typeof h.version !== "number" || h.version > MANIFEST_VERSION) {
+    throw new TaskFailure(
+      `the uploads manifest has version ${String(h.version)}, newer than this build reads`,
+      "INVALID_COPY",
+      {
+        reason: "newer_format",
+      },
+    );
+  }
+}
+
+function toEntry(v: Record<string, unknown>): UploadEntry {
+  const ok =
+    typeof v.path === "string" &&
+    isContainedPath(v.path) &&
+    Number.isSafeInteger(v.size) &&
+    typeof v.sha256 === "string" &&
+    /^[0-9a-f]{64}$/.test(v.sha256) &&
+    typeof v.blob === "string" &&
+    /^[0-9a-f]{64}$/.test(v.blob);
+  if (!ok) throw invalidManifest(`an entry is malformed or escapes the uploads dir (${String(v.path).slice(0, 80)})`);
+  return v as unknown as UploadEntry;
+}
+
+async function restoreEntry(
+  client: S3Client,
+  args: RestoreArgs,
+  root: string,
+  entry: UploadEntry,
+  identities: ReturnType<typeof readIdentities>,
+  result: RestoreResult,
+): Promise<void> {
+  result.files++;
+  result.bytes += entry.size;
+  const dest = path.join(root, ...entry.path.split("/"));
+  const dir = await containedDir(root, path.dirname(dest));
+  if (!dir) {
+    conflict(result, entry.path);
+    return;
+  }
+  const existing = await lstat(dest).catch(() => null);
+  if (existing) {
+    const same = existing.isFile() && existing.size === entry.size && (await hashFile(dest)) === entry.sha256;
+    if (same) result.present++;
+    else conflict(result, entry.path);
+    return;
+  }
+  const temp = path.join(dir, `.${path.basename(dest)}.fetch-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    await getBlobFile(
+      client,
+      args,
+      { id: entry.blob, sha256: entry.sha256, size: entry.size },
+      args.from,
+      temp,
+      identities,
+    );
+    await link(temp, dest);
+    const mtime = new Date(entry.mtime);
+    if (!Number.isNaN(mtime.getTime())) await utimes(dest, mtime, mtime);
+    result.restored++;
+  } catch (error) {
+    const reason = (error as TaskFailure).details?.reason;
+    if (reason === "blob_missing" || reason === "blob_damaged") {
+      result.failed++;
+      if (result.failures.length < LISTED) result.failures.push({ path: entry.path, blob: entry.blob, reason });
+      return;
+    }
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+      conflict(result, entry.path);
+      return;
+    }
+    throw error;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+function conflict(result: RestoreResult, rel: string): void {
+  result.conflicts++;
+  if (result.conflictPaths.length < LISTED) result.conflictPaths.push(rel);
+}
+
+/** The directory made (if needed) and resolved inside `root`; null when a component is a symlink out or a file. */
+async function containedDir(root: string, dir: string): Promise<string | null> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const real = await realpath(dir);
+    return real === root || real.startsWith(`${root}${path.sep}`) ? real : null;
+  } catch {
+    return null;
+  }
+}
