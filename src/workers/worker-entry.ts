@@ -2,11 +2,13 @@ import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { copyHashed, hashFile, tidySideFiles, validateAndHash, verifyFile } from "./backup-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
+import type { PagesGcArgs, PagesRebuildArgs, PagesUploadArgs } from "./page-tasks.js";
 import {
   checkpointForSwap,
   copyDurably,
   copyForImport,
   migrateFile,
+  pageCopy,
   prepareSwap,
   vacuumInto,
   validateBackup,
@@ -16,6 +18,10 @@ import {
 const offsiteTasks = () => import("./offsite-tasks.js");
 const offsiteUpload = async (args: UploadArgs) => (await offsiteTasks()).offsiteUpload(args);
 const offsiteFetch = async (args: FetchArgs) => (await offsiteTasks()).offsiteFetch(args);
+const pageTasks = () => import("./page-tasks.js");
+const offsitePagesUpload = async (args: PagesUploadArgs) => (await pageTasks()).offsitePagesUpload(args);
+const offsitePagesRebuild = async (args: PagesRebuildArgs) => (await pageTasks()).offsitePagesRebuild(args);
+const offsitePagesGc = async (args: PagesGcArgs) => (await pageTasks()).offsitePagesGc(args);
 
 /**
  * Every task, in one table: its function, whether it runs in the shared pool, and its nice value. Background
@@ -30,6 +36,7 @@ const ownWorker = <A, R>(run: (args: A) => R, nice = 0) => ({ run, pooled: false
 
 const tasks = {
   vacuumInto: background(vacuumInto),
+  pageCopy: background(pageCopy),
   copyDurably: background(copyDurably),
   copyForImport: background(copyForImport),
   validateBackup: background(validateBackup),
@@ -43,6 +50,9 @@ const tasks = {
   tidySideFiles: background(tidySideFiles),
   offsiteUpload: background(offsiteUpload),
   offsiteFetch: background(offsiteFetch),
+  offsitePagesUpload: background(offsitePagesUpload),
+  offsitePagesRebuild: background(offsitePagesRebuild),
+  offsitePagesGc: background(offsitePagesGc),
 };
 
 export type Tasks = typeof tasks;

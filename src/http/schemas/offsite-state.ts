@@ -12,5 +12,12 @@ export const OffsiteState = z
     error: z.string().optional().meta({ description: "Why the last attempt failed (`failed` only)." }),
     attempts: z.int().nonnegative().optional(),
     next_attempt_at: IsoTime.optional().meta({ description: "When a failed copy is retried automatically." }),
+    uploaded_bytes: z.int().nonnegative().optional().meta({
+      description: "Bytes the copy sent to the store (an incremental copy: its new pages' packs and its manifest).",
+    }),
+    pages: z
+      .object({ total: z.int().nonnegative(), new: z.int().nonnegative() })
+      .optional()
+      .meta({ description: "An incremental copy: the backup's pages and how many of them it uploaded." }),
   })
   .meta({ id: "OffsiteState" });

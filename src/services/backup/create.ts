@@ -35,6 +35,8 @@ export async function writeBackup(
   deps: ServiceDeps,
   database: string,
   chooseName: (dir: string, now: Date) => string,
+  /** `pages`: a page-preserving copy (scheduled backups, so off-site copies can be incremental). */
+  method: "vacuum" | "pages" = "vacuum",
 ): Promise<BackupCreated> {
   const { registry, paths, logger, config } = deps;
   const started = performance.now();
@@ -50,7 +52,7 @@ export async function writeBackup(
     await ensureFreeSpace(dir, registry.size(database), config.backupFreeMarginBytes);
     log.info({ filename: name }, "backup started");
     temp = path.join(dir, backupTempName(name));
-    const { size, sha256 } = await deps.tasks.run("vacuumInto", {
+    const { size, sha256 } = await deps.tasks.run(method === "pages" ? "pageCopy" : "vacuumInto", {
       src: paths.dbFile(database),
       temp,
       dest: path.join(dir, name),

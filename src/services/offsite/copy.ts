@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { ServiceError } from "../../errors.js";
@@ -7,6 +8,7 @@ import { parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import type { Sha256Lookup } from "./checksum.js";
 import { claimCopy } from "./claim.js";
+import { collectPacks, copyPages, isPageCopy, localManifest, manifestKey } from "./pages.js";
 import { abortIncompleteUploads, deleteObject } from "./remote.js";
 import {
   candidateKeys,
@@ -92,6 +94,7 @@ async function copyClaimed(
   const started = performance.now();
   log.info({ attempt: attempts }, "off-site copy started");
   const parsed = parseBackupName(filename);
+  if (isPageCopy(filename)) return copyIncremental(ctx, database, filename, signal, { attempts, started, log });
   const result = await deps.tasks
     .run(
       "offsiteUpload",
@@ -112,11 +115,66 @@ async function copyClaimed(
       throw copyError(error);
     });
   if (signal.aborted) throw Object.assign(new Error("off-site copy stopped"), { name: "AbortError" });
-  const record: OffsiteRecord = { state: "done", key, at: deps.now().toISOString(), attempts, sha256: result.sha256 };
+  const record: OffsiteRecord = {
+    state: "done",
+    key,
+    at: deps.now().toISOString(),
+    attempts,
+    sha256: result.sha256,
+    uploaded_bytes: result.uploadedBytes,
+  };
   await writeRecord(dir, filename, record);
   const durationMs = Math.round(performance.now() - started);
   log.info({ size: result.size, durationMs, outcome: "ok" }, "off-site copy finished");
   deps.events.emit({ type: "operation.finished", database, operation: "offsite", outcome: "ok", filename });
+  return record;
+}
+
+/**
+ * A scheduled backup's copy: only the pages that differ from the previous copy's, then its manifest (last). The
+ * page lock is taken inside; while another process holds it the copy is busy and retried like a claimed one.
+ */
+async function copyIncremental(
+  ctx: CopyContext,
+  database: string,
+  filename: string,
+  signal: AbortSignal,
+  run: { attempts: number; started: number; log: ServiceDeps["logger"] },
+): Promise<OffsiteRecord> {
+  const { deps, settings } = ctx;
+  const dir = deps.paths.backupDir(database);
+  const copied = await copyPages(
+    deps,
+    settings,
+    database,
+    filename,
+    await ctx.lookup(deps, database, filename),
+    signal,
+  ).catch((error: unknown) => {
+    throw copyError(error);
+  });
+  if (!copied) throw new CopyBusyError(`the pages of database ${database} are being copied by another process`);
+  if (signal.aborted) throw Object.assign(new Error("off-site copy stopped"), { name: "AbortError" });
+  const record: OffsiteRecord = {
+    state: "done",
+    key: copied.key,
+    at: deps.now().toISOString(),
+    attempts: run.attempts,
+    sha256: copied.sha256,
+    uploaded_bytes: copied.uploadedBytes,
+    pages: copied.pages,
+  };
+  await writeRecord(dir, filename, record);
+  const durationMs = Math.round(performance.now() - run.started);
+  run.log.info(
+    { size: copied.size, uploaded: copied.uploadedBytes, pages: copied.pages, durationMs, outcome: "ok" },
+    "off-site copy finished",
+  );
+  deps.events.emit({ type: "operation.finished", database, operation: "offsite", outcome: "ok", filename });
+  // A killed earlier attempt may have left packs no manifest names: collected now (skipped while busy).
+  await collectPacks(deps, settings, database).catch((error: unknown) =>
+    deps.logger.warn({ database, error: (error as Error).message }, "off-site pack collection failed; retried later"),
+  );
   return record;
 }
 
@@ -168,9 +226,12 @@ export async function deleteRemoteCopy(ctx: CopyContext, database: string, filen
   const dir = ctx.deps.paths.backupDir(database);
   const record = await readRecord(dir, filename);
   const named = [...(await readTombstone(dir, filename)), ...(record?.key ? [record.key] : [])];
+  // The local manifest goes before the remote one: no later copy may name packs only a deleted manifest kept.
+  await rm(localManifest(dir, filename), { force: true });
   const keys = new Set(
     [
       ...named,
+      ...(isPageCopy(filename) ? [manifestKey(ctx.settings, database, filename)] : []),
       ...candidateKeys(ctx.settings, database, filename),
       ...legacyKeys(ctx.settings, database, filename),
     ].filter((key) => ownsKey(ctx.settings, key) || isLegacyKey(ctx.settings, key)),
@@ -179,4 +240,10 @@ export async function deleteRemoteCopy(ctx: CopyContext, database: string, filen
   await removeTombstone(dir, filename);
   if (!existsSync(path.join(dir, filename))) await removeRecord(dir, filename);
   ctx.deps.logger.info({ database, filename, operation: "offsite", objects: [...keys] }, "off-site copy deleted");
+  // Packs only this manifest named go now; a GC that cannot read every manifest deletes nothing (I2).
+  if (isPageCopy(filename)) {
+    await collectPacks(ctx.deps, ctx.settings, database).catch((error: unknown) =>
+      ctx.deps.logger.warn({ database, error: (error as Error).message }, "off-site pack collection failed"),
+    );
+  }
 }

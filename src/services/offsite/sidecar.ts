@@ -19,6 +19,10 @@ const recordFormat = versionedJson(
     attempts: z.number().int().min(0).default(0),
     next_attempt_at: z.string().optional(),
     sha256: z.string().optional(),
+    /** What the copy sent to the store (an incremental copy sends only its new pages and its manifest). */
+    uploaded_bytes: z.number().int().min(0).optional(),
+    /** An incremental copy: its pages and how many of them it uploaded. */
+    pages: z.object({ total: z.number().int(), new: z.number().int() }).optional(),
   }),
 );
 
@@ -68,6 +72,8 @@ export function publicState(record: OffsiteRecord): {
   error?: string;
   attempts?: number;
   next_attempt_at?: string;
+  uploaded_bytes?: number;
+  pages?: { total: number; new: number };
 } {
   const { sha256: _sha, ...rest } = record;
   return rest;
