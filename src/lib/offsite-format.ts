@@ -86,3 +86,9 @@ export function objectMetadata(key: Buffer, claims: ObjectClaims): Record<string
     mac: computeMac(key, claims),
   };
 }
+
+export const BLOB_ID = /^[0-9a-f]{64}$/;
+
+/** A blob's key relative to the prefix: `v2/<install>/blobs/<id[0:2]>/<id>.age` (no `.age` in plaintext mode). */
+export const blobRelativeKey = (install: string, id: string, encrypted: boolean) =>
+  `v2/${install}/blobs/${id.slice(0, 2)}/${id}${encrypted ? ".age" : ""}`;

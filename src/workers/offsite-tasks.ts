@@ -16,7 +16,7 @@ import type { TaskFailureCode } from "./run.js";
 const READ_CHUNK = 1024 * 1024;
 
 /** An error the main thread maps to a service error by its code; its message is safe to show. */
-class TaskFailure extends Error {
+export class TaskFailure extends Error {
   constructor(
     message: string,
     readonly code: TaskFailureCode,
@@ -27,7 +27,7 @@ class TaskFailure extends Error {
 }
 
 /** Passes bytes through while hashing and counting them; a mismatch with `expected` fails the stream at its end. */
-class HashingStream extends Transform {
+export class HashingStream extends Transform {
   readonly #hash = createHash("sha256");
   bytes = 0;
   digest: string | null = null;
@@ -54,11 +54,11 @@ class HashingStream extends Transform {
   }
 }
 
-function checksumMismatch(expected: string, actual: string): TaskFailure {
+export function checksumMismatch(expected: string, actual: string): TaskFailure {
   return new TaskFailure("the file's SHA-256 does not match its record", "CHECKSUM_MISMATCH", { expected, actual });
 }
 
-async function fsyncFile(file: string): Promise<void> {
+export async function fsyncFile(file: string): Promise<void> {
   const handle = await open(file, "r+");
   try {
     await handle.sync();
@@ -67,13 +67,13 @@ async function fsyncFile(file: string): Promise<void> {
   }
 }
 
-async function hashFile(file: string): Promise<string> {
+export async function hashFile(file: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) hash.update(chunk as Buffer);
   return hash.digest("hex");
 }
 
-function storeFailure(error: unknown): TaskFailure {
+export function storeFailure(error: unknown): TaskFailure {
   const described = describeStoreError(error);
   return new TaskFailure(described.message, "STORE_UNAVAILABLE", {
     reason: described.failure,

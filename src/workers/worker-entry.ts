@@ -1,6 +1,7 @@
 import { setPriority } from "node:os";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { copyHashed, hashFile, tidySideFiles, validateAndHash, verifyFile } from "./backup-tasks.js";
+import type { BlobGetArgs, BlobPutArgs, GcArgs, ManifestPutArgs } from "./blob-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
 import type { PagesGcArgs, PagesRebuildArgs, PagesUploadArgs } from "./page-tasks.js";
 import {
@@ -22,6 +23,11 @@ const pageTasks = () => import("./page-tasks.js");
 const offsitePagesUpload = async (args: PagesUploadArgs) => (await pageTasks()).offsitePagesUpload(args);
 const offsitePagesRebuild = async (args: PagesRebuildArgs) => (await pageTasks()).offsitePagesRebuild(args);
 const offsitePagesGc = async (args: PagesGcArgs) => (await pageTasks()).offsitePagesGc(args);
+const blobTasks = () => import("./blob-tasks.js");
+const blobPut = async (args: BlobPutArgs) => (await blobTasks()).blobPut(args);
+const blobGet = async (args: BlobGetArgs) => (await blobTasks()).blobGet(args);
+const manifestPut = async (args: ManifestPutArgs) => (await blobTasks()).manifestPut(args);
+const blobGc = async (args: GcArgs) => (await blobTasks()).collectBlobGarbage(args);
 
 /**
  * Every task, in one table: its function, whether it runs in the shared pool, and its nice value. Background
@@ -53,6 +59,10 @@ const tasks = {
   offsitePagesUpload: background(offsitePagesUpload),
   offsitePagesRebuild: background(offsitePagesRebuild),
   offsitePagesGc: background(offsitePagesGc),
+  blobPut: background(blobPut),
+  blobGet: background(blobGet),
+  blobGc: background(blobGc),
+  manifestPut: background(manifestPut),
 };
 
 export type Tasks = typeof tasks;
