@@ -1,7 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { createS3Client } from "../../src/lib/s3-client.js";
 import { writeBackup } from "../../src/services/backup/create.js";
@@ -9,11 +10,12 @@ import { nextPrefixedName } from "../../src/services/backup/files.js";
 import { recoveryKit } from "../../src/services/offsite/kit.js";
 import { collectPacks, manifestKey, packPrefix } from "../../src/services/offsite/pages.js";
 import { offsiteSettings } from "../../src/services/offsite/settings.js";
-import { type TestApp, useTestApps } from "../helpers/app.js";
+import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, withDb } from "../helpers/data.js";
 import { listOffsite, useOffsiteApps, waitForState } from "../helpers/offsite.js";
 import { useTestStore } from "../helpers/s3.js";
 
+const SCRIPT = path.resolve(import.meta.dirname, "../../scripts/rebuild-offsite.py");
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 const scheduled = (t: TestApp) => writeBackup(t.services, "default", nextPrefixedName("auto"), "pages");
 
@@ -29,6 +31,10 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
   };
   const client = () =>
     createS3Client({ bucket: s3.store.bucket, endpoint: s3.store.endpoint, region: "us-east-1", forcePathStyle: true });
+  const download = async (key: string) => {
+    const object = await client().send(new GetObjectCommand({ Bucket: s3.store.bucket, Key: key }));
+    return Buffer.from(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+  };
   const local = (t: TestApp, filename: string) => readFileSync(path.join(t.dataDir, "backups", "default", filename));
   const packKeys = (t: TestApp, prefix: string) => {
     const settings = offsiteSettings(t.services.config, t.services.instance);
@@ -82,6 +88,24 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
     expect(b.uploaded_bytes).toBeLessThan(local(t, second.filename).length / 5);
     // Page-preserving: the live database and the backup have the same pages.
     expect(b.pages.total * 4096).toBe(local(t, second.filename).length);
+
+    // Without the service: the objects downloaded (here with the SDK, as `aws s3 cp` would), then the script.
+    const dir = makeTempDir("cc-rebuild-");
+    try {
+      const manifest = path.join(dir, "manifest.pages");
+      writeFileSync(manifest, await download(keyOf(t, second.filename)));
+      for (const key of packKeys(t, "inc/")) {
+        const id = path.basename(key);
+        mkdirSync(path.join(dir, "packs", id.slice(0, 2)), { recursive: true });
+        writeFileSync(path.join(dir, "packs", id.slice(0, 2), id), await download(key));
+      }
+      const out = path.join(dir, "app.db");
+      const keyHex = t.services.instance.key.toString("hex");
+      execFileSync("python3", [SCRIPT, manifest, path.join(dir, "packs"), s3.keys.identityFile, out, "--key", keyHex]);
+      expect(sha256(readFileSync(out))).toBe(second.sha256);
+    } finally {
+      removeDir(dir);
+    }
 
     const fresh = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "inc/", ageIdentityFile: kitOf(t) });
     for (const backup of [first, second]) {
