@@ -4,6 +4,7 @@ import path from "node:path";
 import { listBackupFiles, parseBackupName } from "../backup/files.js";
 import { sidecarPath as backupSidecarPath } from "../backup/records.js";
 import type { ServiceDeps } from "../deps.js";
+import { registerManifestKind } from "./blobs.js";
 import { claimCopy } from "./claim.js";
 import {
   AGE_SUFFIX,
@@ -19,6 +20,10 @@ import { readRecord } from "./sidecar.js";
  * off-site copy uploads only the pages that differ from the previous copy's, in content-addressed packs, and a
  * manifest naming every page's pack, written last.
  */
+
+// The blob collector reads every manifest under `db/` and refuses kinds it does not know: page manifests name no
+// blob (their packs live under `packs/`, collected by `collectPacks`), so it reads them and keeps nothing for them.
+registerManifestKind(".pages");
 
 /** The backups whose copies are incremental: scheduled ones (written page-preserving). */
 export const isPageCopy = (filename: string) => parseBackupName(filename)?.kind === "scheduled";

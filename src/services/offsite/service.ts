@@ -17,6 +17,7 @@ import {
   recordFailure,
 } from "./copy.js";
 import { removeFetchLeftovers } from "./fetch.js";
+import { removePageLeftovers } from "./pages.js";
 import {
   type FailureKind,
   type Job,
@@ -123,6 +124,7 @@ export class OffsiteService {
     try {
       for (const database of this.deps.registry.names()) {
         await removeFetchLeftovers(this.deps.paths.backupDir(database));
+        await removePageLeftovers(this.deps.paths.backupDir(database));
       }
       await this.rescan();
     } catch (error) {
