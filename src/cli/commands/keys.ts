@@ -1,16 +1,17 @@
 import { Command } from "commander";
-import { createKey, listKeys, revokeKey } from "../../services/auth/index.js";
+import { listKeys } from "../../services/auth/index.js";
 import { AUTH_DATABASE } from "../../services/auth/types.js";
 import {
   action,
   type CommonOptions,
   emit,
+  humanTime,
   table,
-  tableTime,
   withCommonOptions,
   withDatabaseLock,
   withServices,
 } from "../common.js";
+import { withOperator } from "../operator.js";
 import { confirm } from "../prompt.js";
 
 interface KeyOptions extends CommonOptions {
@@ -26,10 +27,8 @@ export function keysCommands(): Command {
       .requiredOption("--name <name>", "what the key is for, 1-64 characters")
       .action(
         action<KeyOptions>((options) =>
-          withServices(options, async (deps) => {
-            const minted = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () =>
-              createKey(deps, { name: options.name }),
-            );
+          withOperator(options, async (operator) => {
+            const minted = await operator.run("keys.create", { name: options.name });
             // The key alone on the first line, for copying; it is not stored and cannot be shown again.
             emit(options, minted, [
               minted.key,
@@ -50,13 +49,13 @@ export function keysCommands(): Command {
           const rows = listed.keys.map((k) => [
             k.id,
             k.name,
-            tableTime(k.created_at),
-            k.last_used_at ? tableTime(k.last_used_at) : "never",
+            humanTime(k.created_at),
+            k.last_used_at ? humanTime(k.last_used_at) : "never",
           ]);
           emit(
             options,
             listed,
-            rows.length === 0 ? "no API keys" : table([["ID", "NAME", "CREATED (UTC)", "LAST USED (UTC)"], ...rows]),
+            rows.length === 0 ? "no API keys" : table([["ID", "NAME", "CREATED", "LAST USED"], ...rows]),
           );
         }),
       ),
@@ -69,9 +68,9 @@ export function keysCommands(): Command {
       .option("-y, --yes", "do not ask for confirmation")
       .action(
         action<KeyOptions>((options, id) =>
-          withServices(options, async (deps) => {
+          withOperator(options, async (operator) => {
             await confirm(`Revoke API key ${id}? Scripts using it stop working.`, options.yes, "refusing to revoke");
-            const revoked = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () => revokeKey(deps, id));
+            const revoked = await operator.run("keys.revoke", { id: id as string });
             emit(options, revoked, `revoked API key ${revoked.revoked}`);
           }),
         ),
