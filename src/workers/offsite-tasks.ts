@@ -99,6 +99,8 @@ export interface UploadArgs {
 export interface UploadResult {
   sha256: string;
   size: number;
+  /** Stored bytes sent (ciphertext). */
+  uploadedBytes: number;
 }
 
 /**
@@ -114,8 +116,11 @@ export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
   plain.on("error", (error) => hasher.destroy(error));
   plain.pipe(hasher);
   // age on node:crypto; a checksum mismatch in the hasher destroys the encrypter, which fails the upload.
+  const counter = new Counter();
   const body: Readable =
-    args.recipients.length > 0 ? pipe(hasher, new AgeEncryptStream(args.recipients), () => {}) : hasher;
+    args.recipients.length > 0
+      ? pipe(hasher, new AgeEncryptStream(args.recipients), counter, () => {})
+      : pipe(hasher, counter, () => {});
   const client = createS3Client(args.store);
   const upload = new Upload({
     client,
@@ -142,7 +147,16 @@ export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
     hasher.destroy();
     client.destroy();
   }
-  return { sha256: expected, size: hasher.bytes };
+  return { sha256: expected, size: hasher.bytes, uploadedBytes: counter.bytes };
+}
+
+/** Counts the bytes sent to the store. */
+class Counter extends Transform {
+  bytes = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
 }
 
 /** Format 2 metadata with its MAC (docs/offsite.md); format 1's four fields without. */

@@ -45,6 +45,32 @@ export async function vacuumInto({ src, temp }: VacuumArgs): Promise<HashResult>
 }
 
 /**
+ * A page-preserving copy of a live database (scheduled backups): SQLite's online backup API in one step, so it
+ * holds one read transaction (WAL writers go on) and page N of the copy is page N of the database. Two such copies
+ * differ only in the pages that changed, which is what an incremental off-site copy uploads. Same temp, fsync
+ * and hash as VACUUM INTO (the caller renames it into place); the copy is a plain SQLite file a person can cp back.
+ */
+export async function pageCopy({ src, temp }: VacuumArgs): Promise<HashResult> {
+  const sqlite = openSqlite(src, { readonly: true });
+  try {
+    sqlite.pragma("cache_size = -2048");
+    // The first step (0 pages) only sizes the copy; the second copies every page under one read transaction.
+    await sqlite.backup(temp, { progress: () => 0x7fffffff });
+  } catch (error) {
+    removeWithJournal(temp);
+    throw error;
+  } finally {
+    sqlite.close();
+  }
+  try {
+    return await hashWhileFlushing(temp);
+  } catch (error) {
+    removeWithJournal(temp);
+    throw error;
+  }
+}
+
+/**
  * Hashes a file while the thread pool fsyncs it. The freshly written file is in the page cache, so the
  * hash reads the very bytes the fsync writes back, and its pass overlaps the disk's write instead of following it.
  */

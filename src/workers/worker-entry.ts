@@ -3,11 +3,13 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { copyHashed, hashFile, tidySideFiles, validateAndHash, verifyFile } from "./backup-tasks.js";
 import type { BlobGetArgs, BlobPutArgs, GcArgs, ManifestPutArgs } from "./blob-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
+import type { PagesGcArgs, PagesRebuildArgs, PagesUploadArgs } from "./page-tasks.js";
 import {
   checkpointForSwap,
   copyDurably,
   copyForImport,
   migrateFile,
+  pageCopy,
   prepareSwap,
   vacuumInto,
   validateBackup,
@@ -18,6 +20,10 @@ import type { CaptureArgs, RestoreArgs } from "./uploads-tasks.js";
 const offsiteTasks = () => import("./offsite-tasks.js");
 const offsiteUpload = async (args: UploadArgs) => (await offsiteTasks()).offsiteUpload(args);
 const offsiteFetch = async (args: FetchArgs) => (await offsiteTasks()).offsiteFetch(args);
+const pageTasks = () => import("./page-tasks.js");
+const offsitePagesUpload = async (args: PagesUploadArgs) => (await pageTasks()).offsitePagesUpload(args);
+const offsitePagesRebuild = async (args: PagesRebuildArgs) => (await pageTasks()).offsitePagesRebuild(args);
+const offsitePagesGc = async (args: PagesGcArgs) => (await pageTasks()).offsitePagesGc(args);
 const blobTasks = () => import("./blob-tasks.js");
 const blobPut = async (args: BlobPutArgs) => (await blobTasks()).blobPut(args);
 const blobGet = async (args: BlobGetArgs) => (await blobTasks()).blobGet(args);
@@ -40,6 +46,7 @@ const ownWorker = <A, R>(run: (args: A) => R, nice = 0) => ({ run, pooled: false
 
 const tasks = {
   vacuumInto: background(vacuumInto),
+  pageCopy: background(pageCopy),
   copyDurably: background(copyDurably),
   copyForImport: background(copyForImport),
   validateBackup: background(validateBackup),
@@ -53,6 +60,9 @@ const tasks = {
   tidySideFiles: background(tidySideFiles),
   offsiteUpload: background(offsiteUpload),
   offsiteFetch: background(offsiteFetch),
+  offsitePagesUpload: background(offsitePagesUpload),
+  offsitePagesRebuild: background(offsitePagesRebuild),
+  offsitePagesGc: background(offsitePagesGc),
   blobPut: background(blobPut),
   blobGet: background(blobGet),
   blobGc: background(blobGc),

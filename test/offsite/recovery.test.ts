@@ -190,9 +190,9 @@ describe("disaster recovery from off-site copies", () => {
     clock = new Date("2026-03-02T02:00:00Z");
     const second = await runScheduledBackup(t.services, "default", settings, () => "ok");
     await waitForState(t, second.filename as string, "done");
-    const pruned = copyKey(t, "sched/", first.filename as string);
+    const pruned = copyKey(t, "sched/", first.filename as string, "default", ".pages");
     while (s3.store.keys().includes(pruned)) await sleep(50);
-    expect(s3.store.keys()).toContain(copyKey(t, "sched/", second.filename as string));
+    expect(s3.store.keys()).toContain(copyKey(t, "sched/", second.filename as string, "default", ".pages"));
   });
 
   it("keeps the remote copy on a plain delete and removes both with ?offsite=true", async () => {

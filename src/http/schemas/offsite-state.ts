@@ -29,5 +29,12 @@ export const OffsiteState = z
       })
       .optional()
       .meta({ description: "The uploads captured with a `done` copy (its manifest)." }),
+    uploaded_bytes: z.int().nonnegative().optional().meta({
+      description: "Bytes the copy sent to the store (an incremental copy: its new pages' packs and its manifest).",
+    }),
+    pages: z
+      .object({ total: z.int().nonnegative(), new: z.int().nonnegative() })
+      .optional()
+      .meta({ description: "An incremental copy: the backup's pages and how many of them it uploaded." }),
   })
   .meta({ id: "OffsiteState" });

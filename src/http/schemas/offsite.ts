@@ -26,6 +26,12 @@ export const RemoteBackup = z
     sha256: Sha256.nullable().meta({ description: "The plaintext's SHA-256 from the object's metadata." }),
     local: z.boolean().meta({ description: "Whether this host has the backup in `backups/<db>/`." }),
     encrypted: z.boolean().meta({ description: "An age-encrypted `.age` object (else a plaintext copy)." }),
+    incremental: z.boolean().optional().meta({
+      description: "An incremental copy: a page manifest (`<filename>.pages`) naming packs shared with other copies.",
+    }),
+    stored_bytes: z.int().nonnegative().optional().meta({
+      description: "Bytes the object itself takes in the bucket (for an incremental copy, its manifest only).",
+    }),
   })
   .meta({ id: "RemoteBackup" });
 

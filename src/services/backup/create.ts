@@ -35,6 +35,8 @@ export async function writeBackup(
   deps: ServiceDeps,
   database: string,
   chooseName: (dir: string, now: Date) => string,
+  /** `pages`: a page-preserving copy (scheduled backups, so off-site copies can be incremental). */
+  method: "vacuum" | "pages" = "vacuum",
 ): Promise<BackupCreated> {
   const { registry, paths, logger, config } = deps;
   const started = performance.now();
@@ -50,7 +52,8 @@ export async function writeBackup(
     await ensureFreeSpace(dir, registry.size(database), config.backupFreeMarginBytes);
     log.info({ filename: name }, "backup started");
     temp = path.join(dir, backupTempName(name, deps.ids));
-    const { size, sha256 } = await deps.tasks.run("vacuumInto", { src: paths.dbFile(database), temp });
+    const task = method === "pages" ? "pageCopy" : "vacuumInto";
+    const { size, sha256 } = await deps.tasks.run(task, { src: paths.dbFile(database), temp });
     // The copy is fsynced: renamed into place, then the directory fsynced, so the name never shows a partial file.
     await deps.fileOps.rename(temp, path.join(dir, name));
     await deps.fileOps.fsyncDir(dir);

@@ -4,11 +4,13 @@ import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { InsufficientStorageError, InvalidBackupError, ServiceError, StoreUnavailableError } from "../../errors.js";
 import { serviceErrorOf, WorkerTaskError } from "../../workers/run.js";
+import type { CaptureResult } from "../../workers/uploads-tasks.js";
 import { parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import { manifestCachePath } from "./blobs.js";
 import type { Sha256Lookup } from "./checksum.js";
 import { claimCopy } from "./claim.js";
+import { collectPacks, copyPages, isPageCopy, localManifest, manifestKey } from "./pages.js";
 import { abortIncompleteUploads, deleteObject } from "./remote.js";
 import {
   candidateKeys,
@@ -96,6 +98,7 @@ async function copyClaimed(
   const started = performance.now();
   log.info({ attempt: attempts }, "off-site copy started");
   const parsed = parseBackupName(filename);
+  if (isPageCopy(filename)) return copyIncremental(ctx, database, filename, signal, { attempts, started, log });
   const result = await deps.tasks
     .run(
       "offsiteUpload",
@@ -124,12 +127,8 @@ async function copyClaimed(
     at: deps.now().toISOString(),
     attempts,
     sha256: result.sha256,
-    uploads: {
-      key: uploads.manifest.key,
-      files: uploads.files,
-      bytes: uploads.bytes,
-      skipped: uploads.skipped,
-    },
+    uploads: uploadsRecord(uploads),
+    uploaded_bytes: result.uploadedBytes,
   };
   await writeRecord(dir, filename, record);
   const durationMs = Math.round(performance.now() - started);
@@ -139,6 +138,63 @@ async function copyClaimed(
   );
   deps.events.emit({ type: "operation.finished", database, operation: "offsite", outcome: "ok", filename });
   return record;
+}
+
+/**
+ * A scheduled backup's copy: only the pages that differ from the previous copy's, then its manifest (last). The
+ * page lock is taken inside; while another process holds it the copy is busy and retried like a claimed one.
+ */
+async function copyIncremental(
+  ctx: CopyContext,
+  database: string,
+  filename: string,
+  signal: AbortSignal,
+  run: { attempts: number; started: number; log: ServiceDeps["logger"] },
+): Promise<OffsiteRecord> {
+  const { deps, settings } = ctx;
+  const dir = deps.paths.backupDir(database);
+  const copied = await copyPages(
+    deps,
+    settings,
+    database,
+    filename,
+    await ctx.lookup(deps, database, filename),
+    signal,
+  ).catch((error: unknown) => {
+    throw copyError(error);
+  });
+  if (!copied) throw new CopyBusyError(`the pages of database ${database} are being copied by another process`);
+  if (signal.aborted) throw Object.assign(new Error("off-site copy stopped"), { name: "AbortError" });
+  // The uploads' manifest goes after the page manifest and its blobs (I1), as for a whole-file copy.
+  const createdAt = parseBackupName(filename)?.createdAt ?? "";
+  const uploads = await captureUploadsFor(ctx, database, filename, copied.key, createdAt, signal);
+  const record: OffsiteRecord = {
+    state: "done",
+    key: copied.key,
+    at: deps.now().toISOString(),
+    attempts: run.attempts,
+    sha256: copied.sha256,
+    uploads: uploadsRecord(uploads),
+    uploaded_bytes: copied.uploadedBytes,
+    pages: copied.pages,
+  };
+  await writeRecord(dir, filename, record);
+  const durationMs = Math.round(performance.now() - run.started);
+  run.log.info(
+    { size: copied.size, uploaded: copied.uploadedBytes, pages: copied.pages, durationMs, outcome: "ok" },
+    "off-site copy finished",
+  );
+  deps.events.emit({ type: "operation.finished", database, operation: "offsite", outcome: "ok", filename });
+  // A killed earlier attempt may have left packs no manifest names: collected now (skipped while busy).
+  await collectPacks(deps, settings, database).catch((error: unknown) =>
+    deps.logger.warn({ database, error: (error as Error).message }, "off-site pack collection failed; retried later"),
+  );
+  return record;
+}
+
+/** What the copy's record keeps of its uploads' manifest. */
+function uploadsRecord(uploads: CaptureResult): NonNullable<OffsiteRecord["uploads"]> {
+  return { key: uploads.manifest.key, files: uploads.files, bytes: uploads.bytes, skipped: uploads.skipped };
 }
 
 /** Worker failures as service errors: their messages were made safe to show in the worker. */
@@ -205,18 +261,29 @@ export async function deleteRemoteCopy(ctx: CopyContext, database: string, filen
   const dir = ctx.deps.paths.backupDir(database);
   const record = await readRecord(dir, filename);
   const named = [...(await readTombstone(dir, filename)), ...(record?.key ? [record.key] : [])];
+  // The local manifest goes before the remote one: no later copy may name packs only a deleted manifest kept.
+  await rm(localManifest(dir, filename), { force: true });
   const keys = new Set(
     [
       ...named,
+      ...(isPageCopy(filename) ? [manifestKey(ctx.settings, database, filename)] : []),
       ...candidateKeys(ctx.settings, database, filename),
       ...legacyKeys(ctx.settings, database, filename),
     ].filter((key) => ownsKey(ctx.settings, key) || isLegacyKey(ctx.settings, key)),
   );
   // The uploads' manifest goes with its copy; the blobs it named go only by the collection rule (blobs.ts).
-  const manifests = [...keys].filter((key) => ownsKey(ctx.settings, key)).map(uploadsManifestKey);
+  const manifests = [...keys]
+    .filter((key) => ownsKey(ctx.settings, key))
+    .map((key) => uploadsManifestKey(key, ctx.settings));
   for (const key of [...manifests, ...keys]) await deleteObject(ctx.client, ctx.settings.store.bucket, key);
   for (const key of manifests) await rm(manifestCachePath(ctx.settings, ctx.deps, key), { force: true });
   await removeTombstone(dir, filename);
   if (!existsSync(path.join(dir, filename))) await removeRecord(dir, filename);
   ctx.deps.logger.info({ database, filename, operation: "offsite", objects: [...keys] }, "off-site copy deleted");
+  // Packs only this manifest named go now; a GC that cannot read every manifest deletes nothing (I2).
+  if (isPageCopy(filename)) {
+    await collectPacks(ctx.deps, ctx.settings, database).catch((error: unknown) =>
+      ctx.deps.logger.warn({ database, error: (error as Error).message }, "off-site pack collection failed"),
+    );
+  }
 }

@@ -13,6 +13,7 @@ import type { ServiceDeps } from "../deps.js";
 import { requireOffsite } from "./access.js";
 import { authenticate, keyInstall } from "./auth.js";
 import { LEGACY_INSTALL } from "./list.js";
+import { manifestKey, packPrefix } from "./pages.js";
 import { headObject, listInstalls, type RemoteMetadata } from "./remote.js";
 import type { OffsiteService } from "./service.js";
 import { AGE_SUFFIX, candidateKeys, legacyKeys, ownsKey, STREAMING_WORKER_LIMITS } from "./settings.js";
@@ -65,12 +66,15 @@ export async function fetchCopy(
   const here = existsSync(dest);
   if (here && !options.uploads) throw new ConflictError(`backup "${filename}" is already here`, { filename });
   const { key, meta } = await findObject(service, database, filename, options.install);
-  if (key.endsWith(AGE_SUFFIX) && !service.settings.identityFile) {
+  const pages = key.endsWith(".pages");
+  if ((key.endsWith(AGE_SUFFIX) || pages) && !service.settings.identityFile) {
     throw new ConflictError(
       "this copy is age-encrypted and no identity is configured: set CHAOSCYPHER_AGE_IDENTITY_FILE",
     );
   }
-  const authentication = checkAuthentication(deps, service, key, meta, options.acceptUnauthenticated === true);
+  const authentication = pages
+    ? checkManifest(service, key, meta)
+    : checkAuthentication(deps, service, key, meta, options.acceptUnauthenticated === true);
   // The manifest is found and authenticated before anything is fetched: a 404 or 422 changes nothing here.
   const manifest = options.uploads
     ? await findUploadsManifest(service.context, key, options.acceptUnauthenticated === true)
@@ -121,8 +125,9 @@ async function fetchDatabase(
   options: FetchOptions,
 ): Promise<FetchedBackup> {
   const dir = deps.paths.backupDir(database);
+  const pages = key.endsWith(".pages");
   await mkdir(dir, { recursive: true });
-  const expectedSize = meta.size ?? meta.storedSize;
+  const expectedSize = pages ? Number(meta.dbSize ?? 0) : (meta.size ?? meta.storedSize);
   await ensureFreeSpace(dir, expectedSize, deps.config.backupFreeMarginBytes);
   const temp = newTemp(dir, filename, "fetch", deps.ids);
   const log = deps.logger.child({ database, filename, operation: "offsite_fetch", object: key });
@@ -130,21 +135,22 @@ async function fetchDatabase(
   log.info({ size: expectedSize }, "off-site fetch started");
   const progress = watchProgress(deps, temp, expectedSize, options.onProgress);
   try {
-    const fetched = await deps.tasks
-      .run(
-        "offsiteFetch",
-        {
-          store: service.settings.store,
-          key,
-          temp,
-          identityFile: service.settings.identityFile,
-          expectedSha256: meta.sha256,
-        },
-        { resourceLimits: STREAMING_WORKER_LIMITS },
-      )
-      .catch((error: unknown) => {
-        throw fetchError(error);
-      });
+    const fetched = await (pages
+      ? rebuild(deps, service, database, filename, key, meta, temp)
+      : deps.tasks.run(
+          "offsiteFetch",
+          {
+            store: service.settings.store,
+            key,
+            temp,
+            identityFile: service.settings.identityFile,
+            expectedSha256: meta.sha256,
+          },
+          { resourceLimits: STREAMING_WORKER_LIMITS },
+        )
+    ).catch((error: unknown) => {
+      throw fetchError(error);
+    });
     if (!fetched.recordedSha256) log.warn("the copy has no recorded SHA-256; kept after validation only");
     await validate(deps, temp);
     await placeWithoutOverwrite(deps.fileOps, temp, dest, filename);
@@ -203,15 +209,17 @@ async function findObject(
   const notFound = () =>
     new NotFoundError(`no off-site copy of "${filename}" in database ${database}`, { filename, install });
   if (install === LEGACY_INSTALL) return (await first(legacyKeys(settings, database, filename))) ?? throwIt(notFound());
-  if (install) return (await first(candidateKeys(settings, database, filename, install))) ?? throwIt(notFound());
-  const mine =
-    (await first(candidateKeys(settings, database, filename))) ??
-    (await first(legacyKeys(settings, database, filename)));
+  const withPages = (i = settings.install) => [
+    ...candidateKeys(settings, database, filename, i),
+    manifestKey(settings, database, filename, i),
+  ];
+  if (install) return (await first(withPages(install))) ?? throwIt(notFound());
+  const mine = (await first(withPages())) ?? (await first(legacyKeys(settings, database, filename)));
   if (mine) return mine;
   const others: { key: string; meta: RemoteMetadata; install: string }[] = [];
   for (const other of await listInstalls(service.client, settings)) {
     if (other === settings.install) continue;
-    const hit = await first(candidateKeys(settings, database, filename, other));
+    const hit = await first(withPages(other));
     if (hit) others.push({ ...hit, install: other });
   }
   if (others.length > 1) {
@@ -251,6 +259,52 @@ function checkAuthentication(
   }
   deps.logger.warn({ object: key, install, authentication: verdict }, "unauthenticated off-site copy accepted");
   return verdict;
+}
+
+/**
+ * A page manifest is always authenticated (no override): a planted manifest could name anything. Its MAC covers
+ * its key, its claims and its SHA-256; the rebuild checks the downloaded manifest against that hash.
+ */
+function checkManifest(service: OffsiteService, key: string, meta: RemoteMetadata): MacVerdict {
+  const verdict = authenticate(service.settings, key, meta, { type: "manifest" });
+  if (verdict !== "authenticated") {
+    throw new InvalidBackupError(`the off-site page manifest cannot be authenticated (${verdict})`, {
+      reason: verdict,
+      install: keyInstall(service.settings, key),
+    });
+  }
+  return verdict;
+}
+
+/** An incremental copy: its packs are fetched and its pages written in place, in a worker. */
+async function rebuild(
+  deps: ServiceDeps,
+  service: OffsiteService,
+  database: string,
+  filename: string,
+  key: string,
+  meta: RemoteMetadata,
+  temp: string,
+): Promise<{ sha256: string; size: number; recordedSha256: string }> {
+  const { settings } = service;
+  const install = keyInstall(settings, key) ?? settings.install;
+  const macKey = settings.trusted.get(meta.keyId ?? "") as Buffer;
+  const result = await deps.tasks.run(
+    "offsitePagesRebuild",
+    {
+      store: settings.store,
+      manifestKey: key,
+      manifestSha256: meta.sha256 ?? "",
+      key: macKey.toString("hex"),
+      packPrefix: packPrefix(settings, database, install),
+      identityFile: settings.identityFile,
+      temp,
+      backup: filename,
+      database,
+    },
+    { resourceLimits: STREAMING_WORKER_LIMITS },
+  );
+  return { sha256: result.sha256, size: result.size, recordedSha256: result.sha256 };
 }
 
 /** A hard link fails when the name is taken, so a fetch racing another never replaces a backup. */

@@ -28,6 +28,9 @@ export interface RemoteBackup {
   encrypted: boolean;
   /** Whether its MAC verifies with a key this host trusts, or why not. */
   authentication: MacVerdict;
+  /** An incremental copy (a page manifest naming shared packs). */
+  incremental?: boolean;
+  stored_bytes?: number;
 }
 
 const HEAD_CONCURRENCY = 4;
@@ -48,7 +51,8 @@ export async function listRemoteCopies(
   const service = requireOffsite(deps);
   const { settings, client } = service;
   if (!databaseNameSchema.safeParse(database).success) throw new ValidationError("invalid database name", { database });
-  const isBackup = (n: string) => parseBackupName(n) !== null;
+  // An incremental copy is its manifest, `<filename>.pages`.
+  const isBackup = (n: string) => parseBackupName(n.replace(/\.pages$/, "")) !== null;
   const found: Found[] = [];
   const installs = options.install ? [options.install] : await listInstalls(client, settings);
   for (const install of installs) {
@@ -63,7 +67,27 @@ export async function listRemoteCopies(
   const dir = deps.paths.backupDir(database);
   const backups = await mapLimit(found, HEAD_CONCURRENCY, async (object) => {
     const meta = await headObject(client, settings.store.bucket, object.key);
-    const parsed = parseBackupName(object.filename);
+    const pages = object.filename.endsWith(".pages");
+    const filename = pages ? object.filename.slice(0, -".pages".length) : object.filename;
+    const parsed = parseBackupName(filename);
+    if (pages) {
+      return {
+        filename,
+        install: object.install,
+        own: object.install === settings.install,
+        key: object.key,
+        format: 2,
+        size: meta?.dbSize ?? 0,
+        created_at: parsed?.createdAt ?? "",
+        kind: parsed?.kind ?? "scheduled",
+        sha256: meta?.dbSha256 ?? null,
+        local: existsSync(path.join(dir, filename)),
+        encrypted: settings.recipients.length > 0,
+        authentication: meta ? authenticate(settings, object.key, meta, { type: "manifest" }) : "unauthenticated",
+        incremental: true,
+        stored_bytes: object.storedSize,
+      } satisfies RemoteBackup;
+    }
     return {
       filename: object.filename,
       install: object.install,
@@ -77,6 +101,7 @@ export async function listRemoteCopies(
       local: existsSync(path.join(dir, object.filename)),
       encrypted: object.encrypted,
       authentication: meta ? authenticate(settings, object.key, meta, { type: "database" }) : "unauthenticated",
+      stored_bytes: object.storedSize,
     } satisfies RemoteBackup;
   });
   backups.sort(

@@ -38,6 +38,9 @@ export interface RemoteMetadata {
   install: string | null;
   keyId: string | null;
   mac: string | null;
+  /** A page manifest's database size, for listings (the manifest's authenticated header has it too). */
+  dbSize?: number | null;
+  dbSha256?: string | null;
 }
 
 /** Maps a store failure to the error a client sees: 404 for a missing object, else 503 saying why. */
@@ -170,6 +173,8 @@ export async function headObject(client: S3Client, bucket: string, key: string):
       install: meta.install ?? null,
       keyId: meta["key-id"] ?? null,
       mac: meta.mac ?? null,
+      dbSize: meta["db-size"] !== undefined ? Number(meta["db-size"]) : null,
+      dbSha256: meta["db-sha256"] ?? null,
     };
   } catch (error) {
     if (error instanceof FormatVersionError) throw error;

@@ -45,6 +45,10 @@ const recordFormat = versionedJson(
         skipped: z.number().int().min(0),
       })
       .optional(),
+    /** What the copy sent to the store (an incremental copy sends only its new pages and its manifest). */
+    uploaded_bytes: z.number().int().min(0).optional(),
+    /** An incremental copy: its pages and how many of them it uploaded. */
+    pages: z.object({ total: z.number().int(), new: z.number().int() }).optional(),
   }),
 );
 
@@ -101,6 +105,8 @@ export function publicState(record: OffsiteRecord): {
   attempts?: number;
   next_attempt_at?: string;
   uploads?: { files: number; bytes: number; skipped: number };
+  uploaded_bytes?: number;
+  pages?: { total: number; new: number };
 } {
   const { sha256: _sha, uploads, ...rest } = record;
   return uploads

@@ -15,11 +15,17 @@ import { AGE_SUFFIX, type OffsiteSettings } from "./settings.js";
  */
 
 export const UPLOADS_SUFFIX = ".uploads";
+const PAGES_SUFFIX = ".pages";
 
 export const uploadsDir = (deps: ServiceDeps, database: string) => path.join(deps.paths.dbDir(database), "uploads");
 
 /** The uploads manifest beside a database copy's key: `….db.age` → `….db.uploads.age`. */
-export function uploadsManifestKey(copyKey: string): string {
+export function uploadsManifestKey(copyKey: string, settings: Pick<OffsiteSettings, "recipients">): string {
+  // A page copy's manifest sits where a whole-file copy's would: `<backup>.uploads`, `.age` when encrypted.
+  if (copyKey.endsWith(PAGES_SUFFIX)) {
+    const stem = copyKey.slice(0, -PAGES_SUFFIX.length);
+    return `${stem}${UPLOADS_SUFFIX}${settings.recipients.length > 0 ? AGE_SUFFIX : ""}`;
+  }
   const encrypted = copyKey.endsWith(AGE_SUFFIX);
   const base = encrypted ? copyKey.slice(0, -AGE_SUFFIX.length) : copyKey;
   return `${base}${UPLOADS_SUFFIX}${encrypted ? AGE_SUFFIX : ""}`;
@@ -58,7 +64,7 @@ export async function captureUploadsFor(
           backup: filename,
           createdAt,
           stableMs: ctx.deps.config.adoptStableMs,
-          manifestKey: uploadsManifestKey(copyKey),
+          manifestKey: uploadsManifestKey(copyKey, ctx.settings),
           cacheDir: manifestCacheDir(ctx.deps, ctx.settings.install),
         },
         // A pooled, warm worker (a fresh one loads the SDK again: seconds per copy); shutdown ends the pool.
@@ -94,7 +100,7 @@ export async function findUploadsManifest(
   copyKey: string,
   acceptUnauthenticated: boolean,
 ): Promise<{ key: string; sha256: string }> {
-  const key = uploadsManifestKey(copyKey);
+  const key = uploadsManifestKey(copyKey, ctx.settings);
   const meta = await headObject(ctx.client, ctx.settings.store.bucket, key);
   if (!meta?.sha256) {
     throw new NotFoundError("this copy has no uploads manifest (it was made before uploads were captured)", {

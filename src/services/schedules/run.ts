@@ -51,7 +51,8 @@ export async function runScheduledBackup(
   try {
     let filename: string;
     try {
-      ({ filename } = await writeBackup(deps, database, nextScheduledName));
+      // Page-preserving: consecutive scheduled backups share their unchanged pages (incremental off-site copies).
+      ({ filename } = await writeBackup(deps, database, nextScheduledName, "pages"));
     } catch (error) {
       return finish({ at, outcome: "failed", error: (error as Error).message });
     }

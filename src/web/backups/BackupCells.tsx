@@ -36,9 +36,7 @@ export function BackupCells({ backup }: { backup: Described }) {
       <td className="num" data-label="Size">
         {formatBytes(backup.size)}
       </td>
-      <td data-label="Created">
-        {created ? <When date={created} /> : backup.created_at}
-      </td>
+      <td data-label="Created">{created ? <When date={created} /> : backup.created_at}</td>
       <td data-label="Kind">
         {kindLabel(backup.kind)}
         {backup.source && <SourceNote source={backup.source} />}

@@ -1,0 +1,189 @@
+import { existsSync } from "node:fs";
+import { readdir, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { listBackupFiles, parseBackupName } from "../backup/files.js";
+import { sidecarPath as backupSidecarPath } from "../backup/records.js";
+import type { ServiceDeps } from "../deps.js";
+import { registerManifestKind } from "./blobs.js";
+import { claimCopy } from "./claim.js";
+import {
+  AGE_SUFFIX,
+  installDatabasePrefix,
+  installPrefix,
+  type OffsiteSettings,
+  STREAMING_WORKER_LIMITS,
+} from "./settings.js";
+import { readRecord } from "./sidecar.js";
+
+/**
+ * Incremental copies (docs/offsite.md, "Page copies"): a scheduled backup is a page-preserving copy, so its
+ * off-site copy uploads only the pages that differ from the previous copy's, in content-addressed packs, and a
+ * manifest naming every page's pack, written last.
+ */
+
+// The blob collector reads every manifest under `db/` and refuses kinds it does not know: page manifests name no
+// blob (their packs live under `packs/`, collected by `collectPacks`), so it reads them and keeps nothing for them.
+registerManifestKind(".pages");
+
+/** The backups whose copies are incremental: scheduled ones (written page-preserving). */
+export const isPageCopy = (filename: string) => parseBackupName(filename)?.kind === "scheduled";
+
+/** `<prefix>v2/<install>/db/<db>/<filename>.pages`: the manifest, plaintext (ids and numbers), authenticated. */
+export const manifestKey = (
+  settings: OffsiteSettings,
+  database: string,
+  filename: string,
+  install = settings.install,
+) => `${installDatabasePrefix(settings, database, install)}${filename}.pages`;
+
+/** `<prefix>v2/<install>/packs/<db>/`: the database's packs, `<id[0:2]>/<id>.age`. */
+export const packPrefix = (settings: OffsiteSettings, database: string, install = settings.install) =>
+  `${installPrefix(settings, install)}packs/${database}/`;
+
+export const packSuffix = (settings: OffsiteSettings) => (settings.recipients.length > 0 ? AGE_SUFFIX : "");
+
+/** The manifest a copy keeps beside its backup (`.<filename>.pages.json`): the next copy diffs against it. */
+export const localManifest = (dir: string, filename: string) => backupSidecarPath(dir, filename, "pages");
+
+/**
+ * The database's page lock, `backups/<db>/.pages.offsite.lock`: a copy holds it from reading the previous manifest
+ * to writing its own, garbage collection for its whole run, so GC never sees packs a copy is about to name.
+ */
+export const claimPages = (dir: string) => claimCopy(dir, "pages");
+
+/** The newest other backup whose page copy is done and whose manifest is still on this disk. */
+async function previousManifest(dir: string, filename: string): Promise<string | null> {
+  const backups = (await listBackupFiles(dir)).filter((b) => b.filename !== filename && isPageCopy(b.filename));
+  backups.sort((a, b) => (a.filename < b.filename ? 1 : -1));
+  for (const b of backups) {
+    const manifest = localManifest(dir, b.filename);
+    if (!existsSync(manifest)) continue;
+    const record = await readRecord(dir, b.filename);
+    if (record?.state === "done" && record.key?.endsWith(".pages")) return manifest;
+  }
+  return null;
+}
+
+export interface PagesCopied {
+  key: string;
+  sha256: string;
+  size: number;
+  uploadedBytes: number;
+  pages: { total: number; new: number };
+}
+
+/** One incremental copy, under the page lock; null when another process holds it (retried like a busy claim). */
+export async function copyPages(
+  deps: ServiceDeps,
+  settings: OffsiteSettings,
+  database: string,
+  filename: string,
+  expectedSha256: string | null,
+  signal: AbortSignal,
+): Promise<PagesCopied | null> {
+  const dir = deps.paths.backupDir(database);
+  const lock = claimPages(dir);
+  if (!lock) return null;
+  const out = path.join(dir, `.${filename}.pages-${process.pid}.tmp`);
+  try {
+    const parsed = parseBackupName(filename);
+    const key = manifestKey(settings, database, filename);
+    const result = await deps.tasks.run(
+      "offsitePagesUpload",
+      {
+        file: path.join(dir, filename),
+        target: {
+          store: settings.store,
+          prefix: settings.prefix,
+          packPrefix: packPrefix(settings, database),
+          suffix: packSuffix(settings),
+          key: settings.key.toString("hex"),
+          install: settings.install,
+        },
+        recipients: settings.recipients,
+        expectedSha256,
+        manifestKey: key,
+        header: {
+          install: settings.install,
+          database,
+          backup: filename,
+          kind: parsed?.kind ?? "scheduled",
+          created_at: parsed?.createdAt ?? "",
+        },
+        previous: await previousManifest(dir, filename),
+        manifestOut: out,
+        partSize: settings.partSize,
+      },
+      { signal, resourceLimits: STREAMING_WORKER_LIMITS },
+    );
+    // Kept only once the manifest is in the store: the next copy names packs only a stored manifest names.
+    if (existsSync(path.join(dir, filename))) await rename(out, localManifest(dir, filename));
+    return {
+      key,
+      sha256: result.sha256,
+      size: result.size,
+      uploadedBytes: result.uploadedBytes,
+      pages: { total: result.pages, new: result.newPages },
+    };
+  } finally {
+    await rm(out, { force: true });
+    await rm(`${out}.body`, { force: true });
+    lock.release();
+  }
+}
+
+export interface GcOutcome {
+  manifests: number;
+  packs: number;
+  deleted: number;
+  deletedBytes: number;
+  keptBytes: number;
+}
+
+/**
+ * Removes the database's packs no stored manifest names (a pruned backup's, a killed copy's). Skipped (null) while
+ * a copy or another GC holds the page lock: the next deletion or copy runs it again.
+ */
+export async function collectPacks(
+  deps: ServiceDeps,
+  settings: OffsiteSettings,
+  database: string,
+): Promise<GcOutcome | null> {
+  const dir = deps.paths.backupDir(database);
+  const lock = claimPages(dir);
+  if (!lock) return null;
+  try {
+    const outcome = await deps.tasks.run(
+      "offsitePagesGc",
+      {
+        store: settings.store,
+        manifestPrefix: installDatabasePrefix(settings, database),
+        packPrefix: packPrefix(settings, database),
+      },
+      { resourceLimits: STREAMING_WORKER_LIMITS },
+    );
+    deps.logger.info({ database, operation: "offsite_gc", ...outcome }, "off-site packs collected");
+    return outcome;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Temp manifests of copies cut off by a crash (`.<f>.pages-<pid>.tmp`), removed at start when their pid is gone. */
+export async function removePageLeftovers(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const match = /^\..+\.pages-(\d+)\.tmp(\.body)?$/.exec(name);
+    if (!match || isAlive(Number(match[1]))) continue;
+    await rm(path.join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

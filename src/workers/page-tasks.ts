@@ -1,0 +1,667 @@
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream, readFileSync } from "node:fs";
+import { open, rm, stat } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { AgeDecryptStream, AgeEncryptStream, AgeError, parseIdentityFile } from "../lib/age/index.js";
+import { blobId, objectMetadata } from "../lib/offsite-format.js";
+import {
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  ManifestError,
+  type ManifestHeader,
+  PACK_TARGET_BYTES,
+  PAGE_HASH_BYTES,
+  packsOfLine,
+  parseHeader,
+  parseSegment,
+  type Run,
+  SEGMENT_PAGES,
+} from "../lib/page-manifest.js";
+import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
+import type { TaskFailureCode } from "./run.js";
+
+/** Incremental (page) copies, in a worker: hashing, packing, the cipher and the bytes never touch the event loop. */
+
+class TaskFailure extends Error {
+  constructor(
+    message: string,
+    readonly code: TaskFailureCode,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+const invalid = (message: string, reason: string, extra: Record<string, unknown> = {}) =>
+  new TaskFailure(message, "INVALID_COPY", { reason, ...extra });
+
+function storeFailure(error: unknown): TaskFailure {
+  const d = describeStoreError(error);
+  return new TaskFailure(d.message, "STORE_UNAVAILABLE", { reason: d.failure, status: d.status });
+}
+
+const pageHash = (page: Buffer) => createHash("sha256").update(page).digest().subarray(0, PAGE_HASH_BYTES);
+
+/** The page size in a SQLite header (bytes 16-17, big-endian; 1 means 65536). */
+export function sqlitePageSize(header: Buffer): number {
+  if (header.subarray(0, 16).toString("latin1") !== "SQLite format 3\0")
+    throw invalid("not a SQLite file", "not_sqlite");
+  const raw = header.readUInt16BE(16);
+  return raw === 1 ? 65536 : raw;
+}
+
+async function encrypt(plain: Buffer, recipients: string[]): Promise<Buffer> {
+  if (recipients.length === 0) return plain;
+  const chunks: Buffer[] = [];
+  const enc = new AgeEncryptStream(recipients);
+  enc.on("data", (c: Buffer) => chunks.push(c));
+  await pipeline(Readable.from([plain]), enc);
+  return Buffer.concat(chunks);
+}
+
+async function decrypt(cipher: Readable, identityFile: string | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  if (identityFile === undefined) {
+    for await (const c of cipher) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+  const dec = new AgeDecryptStream(parseIdentityFile(readFileSync(identityFile, "utf8")));
+  dec.on("data", (c: Buffer) => chunks.push(c));
+  await pipeline(cipher, dec);
+  return Buffer.concat(chunks);
+}
+
+/** Where this install's objects go, and the MAC key; keys are full store keys, `rel` strips the prefix. */
+export interface PagesTarget {
+  store: StoreSettings;
+  prefix: string;
+  /** `<prefix>v2/<install>/packs/<db>/`. */
+  packPrefix: string;
+  /** `.age` or `` (plaintext mode). */
+  suffix: string;
+  key: string;
+  install: string;
+}
+
+const packKey = (t: { packPrefix: string; suffix: string }, id: string) =>
+  `${t.packPrefix}${id.slice(0, 2)}/${id}${t.suffix}`;
+
+/** The pages of the previous copy, in page order, streamed from its manifest (kept locally beside its backup). */
+class PreviousPages {
+  private lines: AsyncIterator<string>;
+  private hashes = Buffer.alloc(0);
+  private refs: [string, number][] = [];
+  private at = 0;
+  private next = 0;
+  header: ManifestHeader | null = null;
+
+  constructor(file: string) {
+    this.lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity })[Symbol.asyncIterator]();
+  }
+
+  async open(): Promise<ManifestHeader | null> {
+    const first = await this.lines.next();
+    this.header = first.done ? null : parseHeader(first.value);
+    return this.header;
+  }
+
+  /** Page `index`'s hash and location, or null past the previous copy's end. */
+  async page(index: number): Promise<{ hash: Buffer; pack: string; offset: number } | null> {
+    if (!this.header || index >= this.header.pages) return null;
+    if (index >= this.next) {
+      const line = await this.lines.next();
+      if (line.done) return null;
+      const seg = parseSegment(line.value, this.next);
+      this.hashes = Buffer.from(seg.hashes, "base64");
+      this.refs = seg.runs.flatMap(([n, pack, offset]) =>
+        Array.from({ length: n }, (_, i): [string, number] => [pack, offset + i]),
+      );
+      this.at = seg.first;
+      this.next = seg.first + seg.count;
+    }
+    const i = index - this.at;
+    const [pack, offset] = this.refs[i] as [string, number];
+    return { hash: this.hashes.subarray(i * PAGE_HASH_BYTES, (i + 1) * PAGE_HASH_BYTES), pack, offset };
+  }
+}
+
+export interface PagesUploadArgs {
+  file: string;
+  target: PagesTarget;
+  recipients: string[];
+  expectedSha256: string | null;
+  manifestKey: string;
+  header: Omit<
+    ManifestHeader,
+    "format" | "version" | "type" | "page_size" | "pages" | "size" | "sha256" | "pack_suffix"
+  >;
+  /** The previous copy's manifest on this disk; null: every page is uploaded. */
+  previous: string | null;
+  /** Where this copy's manifest is written before it is uploaded (the caller keeps it for the next copy). */
+  manifestOut: string;
+  partSize: number;
+}
+
+export interface PagesUploadResult {
+  sha256: string;
+  size: number;
+  pages: number;
+  newPages: number;
+  packs: number;
+  /** Stored bytes sent: packs (ciphertext) and the manifest. */
+  uploadedBytes: number;
+  manifestBytes: number;
+}
+
+/** A pack being filled; its pages are referred to by sequence number until it is sealed and has its id. */
+class PackWriter {
+  private pages: Buffer[] = [];
+  private bytes = 0;
+  seq = 0;
+  sealed = new Map<number, string>();
+  uploaded = 0;
+  count = 0;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly args: PagesUploadArgs,
+  ) {}
+
+  add(page: Buffer): [number, number] {
+    this.pages.push(Buffer.from(page));
+    this.bytes += page.length;
+    return [this.seq, this.pages.length - 1];
+  }
+
+  get full(): boolean {
+    return this.bytes >= PACK_TARGET_BYTES;
+  }
+
+  get empty(): boolean {
+    return this.pages.length === 0;
+  }
+
+  /** Encrypts and uploads the pack under its content address; a blob is written before any manifest names it. */
+  async seal(): Promise<void> {
+    if (this.pages.length === 0) return;
+    const { target, recipients } = this.args;
+    const plain = Buffer.concat(this.pages);
+    const sha256 = createHash("sha256").update(plain).digest("hex");
+    const id = blobId(Buffer.from(target.key, "hex"), sha256);
+    const body = await encrypt(plain, recipients);
+    const key = packKey(target, id);
+    const Metadata = objectMetadata(Buffer.from(target.key, "hex"), {
+      key: key.slice(target.prefix.length),
+      type: "blob",
+      install: target.install,
+      kind: "pages",
+      createdAt: this.args.header.created_at,
+      size: plain.length,
+      sha256,
+    });
+    await this.client
+      .send(new PutObjectCommand({ Bucket: target.store.bucket, Key: key, Body: body, Metadata }))
+      .catch((error: unknown) => {
+        throw storeFailure(error);
+      });
+    this.sealed.set(this.seq, id);
+    this.uploaded += body.length;
+    this.count++;
+    this.seq++;
+    this.pages = [];
+    this.bytes = 0;
+  }
+}
+
+type PendingRun = [number, string | number, number];
+
+/**
+ * backup file → per-page hash → pages that differ from the previous copy's at the same number go into packs →
+ * manifest, written and uploaded last (a copy cut off before it leaves no manifest: nothing mistakes it for done).
+ */
+export async function offsitePagesUpload(args: PagesUploadArgs): Promise<PagesUploadResult> {
+  const client = createS3Client(args.target.store);
+  const fd = await open(args.file, "r");
+  const out = createWriteStream(args.manifestOut, { flags: "w", mode: 0o600 });
+  try {
+    const { size } = await fd.stat();
+    const head = Buffer.alloc(100);
+    await fd.read(head, 0, 100, 0);
+    const pageSize = sqlitePageSize(head);
+    if (size % pageSize !== 0) throw invalid("the backup is not a whole number of pages", "corrupt");
+    const pages = size / pageSize;
+    const previous = args.previous ? new PreviousPages(args.previous) : null;
+    const prevHeader = await previous?.open().catch(() => null);
+    const usable = previous && prevHeader && prevHeader.page_size === pageSize ? previous : null;
+    const fileHash = createHash("sha256");
+    const packs = new PackWriter(client, args);
+    const pending: { first: number; count: number; hashes: Buffer; runs: PendingRun[] }[] = [];
+    const segmentLines: string[] = [];
+    const flush = () => {
+      for (const seg of pending.splice(0)) {
+        const runs: Run[] = seg.runs.map(([n, p, o]) => [
+          n,
+          typeof p === "number" ? (packs.sealed.get(p) as string) : p,
+          o,
+        ]);
+        segmentLines.push(
+          JSON.stringify({ first: seg.first, count: seg.count, hashes: seg.hashes.toString("base64"), runs }),
+        );
+      }
+    };
+    // The header needs the file's SHA-256, known only at the end: segments go to a body file first.
+    let sha256 = "";
+    let newPages = 0;
+    const buffer = Buffer.alloc(Math.max(pageSize, Math.floor((1024 * 1024) / pageSize) * pageSize));
+    let index = 0;
+    let seg = { first: 0, count: 0, hashes: Buffer.alloc(SEGMENT_PAGES * PAGE_HASH_BYTES), runs: [] as PendingRun[] };
+    const bodyFile = `${args.manifestOut}.body`;
+    const bodyOut = createWriteStream(bodyFile, { flags: "w", mode: 0o600 });
+    try {
+      for (let pos = 0; pos < size; ) {
+        const { bytesRead } = await fd.read(buffer, 0, Math.min(buffer.length, size - pos), pos);
+        if (bytesRead === 0) throw invalid("the backup changed while it was copied", "corrupt");
+        fileHash.update(buffer.subarray(0, bytesRead));
+        for (let o = 0; o + pageSize <= bytesRead; o += pageSize, index++) {
+          const page = buffer.subarray(o, o + pageSize);
+          const hash = pageHash(page);
+          const prev = usable ? await usable.page(index) : null;
+          let ref: [string | number, number];
+          if (prev?.hash.equals(hash)) ref = [prev.pack, prev.offset];
+          else {
+            ref = packs.add(page);
+            newPages++;
+          }
+          hash.copy(seg.hashes, seg.count * PAGE_HASH_BYTES);
+          const last = seg.runs.at(-1);
+          if (last && last[1] === ref[0] && last[2] + last[0] === ref[1]) last[0]++;
+          else seg.runs.push([1, ref[0], ref[1]]);
+          seg.count++;
+          if (seg.count === SEGMENT_PAGES) {
+            pending.push({ ...seg, hashes: seg.hashes.subarray(0, seg.count * PAGE_HASH_BYTES) });
+            seg = { first: index + 1, count: 0, hashes: Buffer.alloc(SEGMENT_PAGES * PAGE_HASH_BYTES), runs: [] };
+          }
+          // Pending segments wait for the open pack's id; sealing every 64 segments bounds them.
+          if (packs.full || pending.length >= 64) {
+            await packs.seal();
+            flush();
+            for (const line of segmentLines.splice(0)) if (!bodyOut.write(`${line}\n`)) await once(bodyOut, "drain");
+          }
+        }
+        pos += bytesRead;
+      }
+      if (seg.count > 0) pending.push({ ...seg, hashes: seg.hashes.subarray(0, seg.count * PAGE_HASH_BYTES) });
+      await packs.seal();
+      flush();
+      for (const line of segmentLines.splice(0)) bodyOut.write(`${line}\n`);
+      await new Promise<void>((resolve, reject) => bodyOut.end((e?: Error | null) => (e ? reject(e) : resolve())));
+      sha256 = fileHash.digest("hex");
+      if (args.expectedSha256 !== null && sha256 !== args.expectedSha256) {
+        throw new TaskFailure("the file's SHA-256 does not match its record", "CHECKSUM_MISMATCH", {
+          expected: args.expectedSha256,
+          actual: sha256,
+        });
+      }
+      const header: ManifestHeader = {
+        format: MANIFEST_FORMAT,
+        version: MANIFEST_VERSION,
+        type: "pages",
+        ...args.header,
+        page_size: pageSize,
+        pages,
+        size,
+        sha256,
+        pack_suffix: args.target.suffix,
+      };
+      out.write(`${JSON.stringify(header)}\n`);
+      await pipeline(createReadStream(bodyFile), out);
+    } finally {
+      bodyOut.destroy();
+      await rm(bodyFile, { force: true });
+    }
+    const manifestBytes = await uploadManifest(client, args);
+    return {
+      sha256,
+      size,
+      pages,
+      newPages,
+      packs: packs.count,
+      uploadedBytes: packs.uploaded + manifestBytes,
+      manifestBytes,
+    };
+  } catch (error) {
+    if (error instanceof TaskFailure || error instanceof ManifestError) throw error;
+    if (isStoreError(error)) throw storeFailure(error);
+    throw error;
+  } finally {
+    out.destroy();
+    await fd.close();
+    client.destroy();
+  }
+}
+
+const once = (stream: NodeJS.EventEmitter, event: string) =>
+  new Promise<void>((resolve) => stream.once(event, () => resolve()));
+
+async function hashOf(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** The manifest: plaintext JSON lines (ids and numbers only), authenticated by its MAC; uploaded last. */
+async function uploadManifest(client: S3Client, args: PagesUploadArgs): Promise<number> {
+  const { target } = args;
+  const { size } = await stat(args.manifestOut);
+  const sha256 = await hashOf(args.manifestOut);
+  const header = parseHeader(
+    (await new Promise<string>((resolve) => {
+      const rl = createInterface({ input: createReadStream(args.manifestOut) });
+      rl.once("line", (line) => {
+        rl.close();
+        resolve(line);
+      });
+    })) as string,
+  );
+  const Metadata = {
+    ...objectMetadata(Buffer.from(target.key, "hex"), {
+      key: args.manifestKey.slice(target.prefix.length),
+      type: "manifest",
+      install: target.install,
+      kind: args.header.kind,
+      createdAt: args.header.created_at,
+      size,
+      sha256,
+    }),
+    // For listings only (not authenticated here; the manifest's own header, which is, carries them).
+    "db-size": String(header.size),
+    "db-sha256": header.sha256,
+  };
+  const upload = new Upload({
+    client,
+    params: {
+      Bucket: target.store.bucket,
+      Key: args.manifestKey,
+      Body: createReadStream(args.manifestOut),
+      ContentType: "application/x-ndjson",
+      Metadata,
+    },
+    partSize: Math.max(args.partSize, Math.ceil(size / 9000)),
+    queueSize: 1,
+    leavePartsOnError: false,
+  });
+  await upload.done();
+  return size;
+}
+
+export interface PagesRebuildArgs {
+  store: StoreSettings;
+  manifestKey: string;
+  /** The manifest's SHA-256 from its authenticated metadata. */
+  manifestSha256: string;
+  /** The MAC key of the install that wrote it (hex): pack ids are keyed hashes, checked with it. */
+  key: string;
+  packPrefix: string;
+  identityFile?: string | undefined;
+  /** New file the database is written to; the caller keeps it only when this resolves. */
+  temp: string;
+  backup: string;
+  database: string;
+}
+
+export interface PagesRebuildResult {
+  sha256: string;
+  size: number;
+  packs: number;
+  downloadedBytes: number;
+}
+
+/**
+ * manifest (checked against its authenticated SHA-256) → each pack once: decrypted, its id checked as the keyed
+ * hash of its plaintext, its pages written in place → the whole file re-read: every page's hash and the file's
+ * SHA-256 must be the manifest's. A missing, damaged, foreign or planted piece is named; nothing is kept then.
+ */
+export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<PagesRebuildResult> {
+  const client = createS3Client(args.store);
+  const manifestFile = `${args.temp}.manifest`;
+  try {
+    let downloaded = await download(client, args.store.bucket, args.manifestKey, manifestFile, "manifest");
+    if ((await hashOf(manifestFile)) !== args.manifestSha256) {
+      throw invalid("the page manifest does not match its authenticated SHA-256", "mac_mismatch");
+    }
+    const { header, byPack } = await readManifest(manifestFile);
+    if (header.backup !== args.backup || header.database !== args.database) {
+      throw invalid("the page manifest is another backup's", "mac_mismatch");
+    }
+    const fd = await open(args.temp, "wx", 0o600);
+    try {
+      await fd.truncate(header.size);
+      for (const [pack, runs] of byPack) {
+        const plain = await fetchPack(client, args, header.pack_suffix, pack);
+        downloaded += plain.stored;
+        for (const [first, count, offset] of runs) {
+          const start = offset * header.page_size;
+          const end = start + count * header.page_size;
+          if (end > plain.bytes.length)
+            throw invalid(`pack ${pack} is shorter than its manifest says`, "corrupt_pack", { pack });
+          await fd.write(plain.bytes, start, end - start, first * header.page_size);
+        }
+      }
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+    const sha256 = await checkPages(args.temp, manifestFile, header);
+    if (sha256 !== header.sha256) {
+      throw new TaskFailure("the rebuilt copy's SHA-256 does not match its manifest", "CHECKSUM_MISMATCH", {
+        expected: header.sha256,
+        actual: sha256,
+      });
+    }
+    return { sha256, size: header.size, packs: byPack.size, downloadedBytes: downloaded };
+  } catch (error) {
+    if (error instanceof TaskFailure) throw error;
+    if (error instanceof ManifestError || error instanceof SyntaxError) {
+      throw invalid(`the page manifest is invalid (${error.message})`, "manifest_invalid");
+    }
+    if (isStoreError(error)) throw storeFailure(error);
+    throw error;
+  } finally {
+    await rm(manifestFile, { force: true });
+    client.destroy();
+  }
+}
+
+async function download(client: S3Client, bucket: string, key: string, file: string, what: string): Promise<number> {
+  try {
+    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    await pipeline(object.Body as Readable, createWriteStream(file, { flags: "w", mode: 0o600 }));
+    return (await stat(file)).size;
+  } catch (error) {
+    if (isStoreError(error) && describeStoreError(error).failure === "not_found") {
+      throw new TaskFailure(`the ${what} disappeared`, "NOT_FOUND");
+    }
+    throw error;
+  }
+}
+
+/** The header and, per pack, the runs it fills: `[first page, count, index in pack]` (memory: one entry per run). */
+async function readManifest(file: string) {
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  let header: ManifestHeader | null = null;
+  let next = 0;
+  const byPack = new Map<string, [number, number, number][]>();
+  for await (const line of rl) {
+    if (!header) {
+      header = parseHeader(line);
+      continue;
+    }
+    if (line === "") continue;
+    const seg = parseSegment(line, next);
+    let page = seg.first;
+    for (const [n, pack, offset] of seg.runs) {
+      const list = byPack.get(pack) ?? [];
+      list.push([page, n, offset]);
+      byPack.set(pack, list);
+      page += n;
+    }
+    next = seg.first + seg.count;
+  }
+  if (!header) throw new ManifestError("empty page manifest");
+  if (next !== header.pages) throw new ManifestError(`the segments cover ${next} of ${header.pages} pages`);
+  return { header, byPack };
+}
+
+async function fetchPack(client: S3Client, args: PagesRebuildArgs, suffix: string, pack: string) {
+  const key = packKey({ packPrefix: args.packPrefix, suffix }, pack);
+  let object: GetObjectCommandOutput;
+  try {
+    object = await client.send(new GetObjectCommand({ Bucket: args.store.bucket, Key: key }));
+  } catch (error) {
+    if (isStoreError(error) && describeStoreError(error).failure === "not_found") {
+      throw invalid(`pack ${pack} is missing from the store`, "missing_pack", { pack });
+    }
+    throw error;
+  }
+  let bytes: Buffer;
+  try {
+    if (suffix && !args.identityFile) throw new TaskFailure("no age identity file is configured", "NO_IDENTITY");
+    bytes = await decrypt(object.Body as Readable, suffix ? args.identityFile : undefined);
+  } catch (error) {
+    if (error instanceof AgeError && error.failure === "no_match") {
+      throw invalid("none of the configured age identities can decrypt this copy", "wrong_identity", { pack });
+    }
+    if (isStoreError(error) || error instanceof TaskFailure) throw error;
+    throw invalid(`pack ${pack} could not be decrypted (damaged)`, "decryption_failed", { pack });
+  }
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  if (blobId(Buffer.from(args.key, "hex"), sha256) !== pack) {
+    throw invalid(`pack ${pack} is not what its name says (damaged, foreign or planted)`, "pack_mismatch", { pack });
+  }
+  return { bytes, stored: object.ContentLength ?? bytes.length };
+}
+
+/** Re-reads the written file in order: each page against the manifest's hash, and the whole file's SHA-256. */
+async function checkPages(file: string, manifestFile: string, header: ManifestHeader): Promise<string> {
+  const rl = createInterface({ input: createReadStream(manifestFile), crlfDelay: Infinity })[Symbol.asyncIterator]();
+  await rl.next();
+  const fileHash = createHash("sha256");
+  const fd = await open(file, "r");
+  const buffer = Buffer.alloc(header.page_size * 256);
+  try {
+    let index = 0;
+    let seg: { first: number; count: number; hashes: Buffer } | null = null;
+    while (index < header.pages) {
+      const n = Math.min(256, header.pages - index);
+      const { bytesRead } = await fd.read(buffer, 0, n * header.page_size, index * header.page_size);
+      if (bytesRead !== n * header.page_size) throw invalid("the rebuilt file is short", "corrupt");
+      fileHash.update(buffer.subarray(0, bytesRead));
+      for (let i = 0; i < n; i++, index++) {
+        if (!seg || index >= seg.first + seg.count) {
+          const line = await rl.next();
+          const parsed = parseSegment(line.value as string, index);
+          seg = { first: parsed.first, count: parsed.count, hashes: Buffer.from(parsed.hashes, "base64") };
+        }
+        const want = seg.hashes.subarray(
+          (index - seg.first) * PAGE_HASH_BYTES,
+          (index - seg.first + 1) * PAGE_HASH_BYTES,
+        );
+        const page = buffer.subarray(i * header.page_size, (i + 1) * header.page_size);
+        if (!pageHash(page).equals(want)) {
+          throw invalid(`page ${index + 1} does not match its manifest`, "page_mismatch", { page: index + 1 });
+        }
+      }
+    }
+    return fileHash.digest("hex");
+  } finally {
+    await fd.close();
+  }
+}
+
+export interface PagesGcArgs {
+  store: StoreSettings;
+  /** The database's folder of this install (`…/db/<db>/`): every page manifest under it keeps its packs. */
+  manifestPrefix: string;
+  packPrefix: string;
+}
+
+export interface PagesGcResult {
+  manifests: number;
+  packs: number;
+  deleted: number;
+  deletedBytes: number;
+  keptBytes: number;
+}
+
+/**
+ * Deletes the packs no manifest of the database names. Every manifest is listed and read first: one that cannot
+ * be read (store down, torn listing) ends the run before anything is deleted, so an outage never removes what a
+ * kept backup needs. The caller holds the database's page lock, so no copy is between its packs and its manifest.
+ */
+export async function offsitePagesGc(args: PagesGcArgs): Promise<PagesGcResult> {
+  const client = createS3Client(args.store);
+  try {
+    const manifests = (await listAll(client, args.store.bucket, args.manifestPrefix)).filter((o) =>
+      isManifestKey(o.key),
+    );
+    const keep = new Set<string>();
+    for (const m of manifests) {
+      const object = await client.send(new GetObjectCommand({ Bucket: args.store.bucket, Key: m.key }));
+      const rl = createInterface({ input: object.Body as Readable, crlfDelay: Infinity });
+      let first = true;
+      for await (const line of rl) {
+        if (first) {
+          first = false;
+          continue;
+        }
+        if (line) packsOfLine(line, keep);
+      }
+    }
+    const packs = await listAll(client, args.store.bucket, args.packPrefix);
+    let deleted = 0;
+    let deletedBytes = 0;
+    let keptBytes = 0;
+    for (const p of packs) {
+      const id = (p.key.split("/").at(-1) ?? "").replace(/\.age$/, "");
+      if (keep.has(id)) {
+        keptBytes += p.size;
+        continue;
+      }
+      await client.send(new DeleteObjectCommand({ Bucket: args.store.bucket, Key: p.key }));
+      deleted++;
+      deletedBytes += p.size;
+    }
+    return { manifests: manifests.length, packs: packs.length - deleted, deleted, deletedBytes, keptBytes };
+  } catch (error) {
+    if (isStoreError(error)) throw storeFailure(error);
+    throw error;
+  } finally {
+    client.destroy();
+  }
+}
+
+export const isManifestKey = (key: string) => /\.db\.pages$/.test(key);
+
+async function listAll(client: S3Client, bucket: string, prefix: string) {
+  const out: { key: string; size: number }[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const item of page.Contents ?? []) out.push({ key: item.Key ?? "", size: item.Size ?? 0 });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
