@@ -10,7 +10,8 @@ export {
   setupToken,
 } from "./account.js";
 export { type Authenticated, authenticate, type Credential } from "./authenticate.js";
-export { createKey, type KeyInfo, listKeys, type MintedKey, revokeKey } from "./keys.js";
+export { createKey, type ExpiredKey, type KeyInfo, listKeys, type MintedKey, revokeKey } from "./keys.js";
+export { allows, DEFAULT_SCOPE, outOfScope, requireScope, type Scope, SCOPES, scopeSchema } from "./scopes.js";
 export { changePassword, changePasswordInput, type PasswordChanged, resetPassword } from "./password-change.js";
 export { authRestoreHook, reconcileCredentials } from "./restore-hook.js";
 export { type AuthRuntime, type AuthRuntimeOptions, createAuthRuntime } from "./runtime.js";
