@@ -767,7 +767,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Active keys. */
+                /** @description Keys not revoked. */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -787,6 +787,18 @@ export interface paths {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
                             error: "AUTH_REQUIRED";
+                        };
+                    };
+                };
+                /** @description A cross-site request made with the session cookie (`FORBIDDEN`). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "FORBIDDEN";
                         };
                     };
                 };

@@ -112,7 +112,7 @@ const keys = defineRoute({
   path: "/keys",
   tags: keyTags,
   summary: "List the keys not revoked, with scope, expiry and prefix (never a key or its hash)",
-  responses: { 200: jsonResponse(KeyList, "Active keys."), ...errorResponses(401, 409, 503) },
+  responses: { 200: jsonResponse(KeyList, "Keys not revoked."), ...errorResponses(401, 403, 409, 503) },
 });
 
 const password = defineRoute({
