@@ -1753,12 +1753,14 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restore a database from a backup (the current file is kept as a safety copy) */
+        /** Restore a database from a backup (the current file is kept as a safety copy); a backup whose last verification failed only with `force=true` */
         post: {
             parameters: {
                 query?: {
                     /** @description The database to act on; defaults to the server's current database. */
                     database?: string;
+                    /** @description `true`: restore even though the backup's last verification failed (else 422, `details.reason: verification_failed`). */
+                    force?: "true" | "false";
                 };
                 header?: never;
                 path: {

@@ -28,6 +28,7 @@ import { confirm } from "../prompt.js";
 interface BackupOptions extends CommonOptions {
   database?: string;
   yes?: boolean;
+  force?: boolean;
 }
 
 /** The database a destructive command acts on, once its backup file is known to exist (checked before asking). */
@@ -78,6 +79,7 @@ export function backupCommands(): Command {
     databaseCommand("restore", "replace the live database with one of its backups (the server must be stopped)")
       .argument("<file>", "backup filename, as `backup list` shows it")
       .option("-y, --yes", "do not ask for confirmation")
+      .option("--force", "restore even a backup whose last verification failed")
       .action(
         action<BackupOptions>((options, file) =>
           withServices(options, async (deps) => {
@@ -88,7 +90,7 @@ export function backupCommands(): Command {
               "refusing to restore",
             );
             const restored = await withProgress(`restoring ${database} from ${file}`, options.json, () =>
-              restoreBackup(deps, database, file as string),
+              restoreBackup(deps, database, file as string, { force: options.force }),
             );
             emit(
               options,

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { createKey, listKeys, revokeKey } from "../../services/auth/index.js";
+import { createKey, DEFAULT_SCOPE, listKeys, revokeKey } from "../../services/auth/index.js";
 import { AUTH_DATABASE } from "../../services/auth/types.js";
 import {
   action,
@@ -15,6 +15,8 @@ import { confirm } from "../prompt.js";
 
 interface KeyOptions extends CommonOptions {
   name?: string;
+  scope?: string;
+  expiresAt?: string;
   yes?: boolean;
 }
 
@@ -24,16 +26,22 @@ export function keysCommands(): Command {
   keys.addCommand(
     withCommonOptions(new Command("create").description("mint an API key; it is printed this once only"))
       .requiredOption("--name <name>", "what the key is for, 1-64 characters")
+      .option(
+        "--scope <scope>",
+        "read (lists, status, metrics, downloads), operate (+ backup, restore, delete, verify, upload, off-site), admin (+ keys, schedules, databases, upgrades)",
+        DEFAULT_SCOPE,
+      )
+      .option("--expires-at <time>", "when the key stops working, ISO 8601 (e.g. 2027-01-31T00:00:00Z); default never")
       .action(
         action<KeyOptions>((options) =>
           withServices(options, async (deps) => {
-            const minted = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () =>
-              createKey(deps, { name: options.name }),
-            );
+            const input = { name: options.name, scope: options.scope, expires_at: options.expiresAt };
+            const minted = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () => createKey(deps, input));
+            const expiry = minted.expires_at ? `, expires ${tableTime(minted.expires_at)} UTC` : "";
             // The key alone on the first line, for copying; it is not stored and cannot be shown again.
             emit(options, minted, [
               minted.key,
-              `API key "${minted.name}" (id ${minted.id}): store it now, it is not shown again`,
+              `API key "${minted.name}" (id ${minted.id}, scope ${minted.scope}${expiry}): store it now, it is not shown again`,
             ]);
           }),
         ),
@@ -47,17 +55,18 @@ export function keysCommands(): Command {
       action<KeyOptions>((options) =>
         withServices(options, async (deps) => {
           const listed = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () => listKeys(deps));
+          const now = deps.now().getTime();
           const rows = listed.keys.map((k) => [
             k.id,
+            k.prefix,
             k.name,
+            k.scope,
             tableTime(k.created_at),
+            expiryCell(k.expires_at, now),
             k.last_used_at ? tableTime(k.last_used_at) : "never",
           ]);
-          emit(
-            options,
-            listed,
-            rows.length === 0 ? "no API keys" : table([["ID", "NAME", "CREATED (UTC)", "LAST USED (UTC)"], ...rows]),
-          );
+          const head = ["ID", "PREFIX", "NAME", "SCOPE", "CREATED (UTC)", "EXPIRES (UTC)", "LAST USED (UTC)"];
+          emit(options, listed, rows.length === 0 ? "no API keys" : table([head, ...rows]));
         }),
       ),
     ),
@@ -78,4 +87,9 @@ export function keysCommands(): Command {
       ),
   );
   return keys;
+}
+
+function expiryCell(expiresAt: string | null, now: number): string {
+  if (!expiresAt) return "never";
+  return Date.parse(expiresAt) <= now ? `${tableTime(expiresAt)} (expired)` : tableTime(expiresAt);
 }
