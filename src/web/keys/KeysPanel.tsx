@@ -49,6 +49,11 @@ export function KeysPanel() {
         Scripts and the REST API authenticate with <code>Authorization: Bearer cc_live_…</code>. Keys belong to the
         server (they live in the <code>default</code> database), whichever database is selected.
       </p>
+      <p className="intro">
+        A key's scope limits it: <strong>read</strong> sees lists, status, metrics and downloads (give this one to
+        Prometheus); <strong>operate</strong> also creates, verifies, uploads, restores and deletes backups;{" "}
+        <strong>admin</strong> also manages keys, schedules, databases and upgrades.
+      </p>
       <form className="toolbar" onSubmit={submit}>
         <label>
           Key name
@@ -57,9 +62,9 @@ export function KeysPanel() {
         <label>
           Scope
           <select value={scope} onChange={(e) => setScope(e.target.value as Scope)}>
-            <option value="read">read: lists, status, metrics, downloads</option>
-            <option value="operate">operate: + backup, restore, delete, verify, upload</option>
-            <option value="admin">admin: + keys, schedules, databases, upgrades</option>
+            <option value="read">read (view only)</option>
+            <option value="operate">operate (+ backups)</option>
+            <option value="admin">admin (everything)</option>
           </select>
         </label>
         <label>
