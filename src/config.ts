@@ -62,7 +62,7 @@ export const configSchema = z
     adoptStableMs: z.coerce.number().int().min(0).default(5_000),
     /** Pre-restore backups (databases a restore replaced): at least this many of the newest are kept... */
     preRestoreKeepLast: z.coerce.number().int().min(1).default(3),
-    /** ...and every one younger than this many days. */
+    /** ...and every one younger than this many days, and those of this many newest days (UTC) with a restore. */
     preRestoreKeepDays: z.coerce.number().min(0).default(7),
     /** Backups are verified again once their last check is this many days old (0: never again); weekly by default. */
     reverifyDays: z.coerce.number().min(0).default(7),

@@ -1,7 +1,9 @@
+import { statfs } from "node:fs/promises";
 import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createApp } from "./http/app.js";
+import { listenControlSocket } from "./http/control-socket.js";
 import { createLogger } from "./logger.js";
 import { pendingSetupUrl, reconcileCredentials } from "./services/auth/index.js";
 import { startBackupLifecycle } from "./services/backup/index.js";
@@ -43,6 +45,21 @@ async function announceSetup(services: ServiceDeps, config: Config, server: Retu
   process.stderr.write(`Chaos Cypher: no operator account yet. Create it at ${url}\n`);
 }
 
+/**
+ * A full disk does not keep the server from starting: it serves what it has (lists, downloads, the UI) and
+ * answers 507 to writes until space is freed, then goes on by itself. Said once, at start, in one line.
+ */
+async function warnIfDiskFull(services: ServiceDeps, config: Config): Promise<void> {
+  const fs = await statfs(config.dataDir).catch(() => null);
+  if (!fs) return;
+  const free = fs.bavail * fs.bsize;
+  if (free >= config.backupFreeMarginBytes) return;
+  services.logger.warn(
+    { dataDir: config.dataDir, free_bytes: free, margin_bytes: config.backupFreeMarginBytes },
+    "the data dir's disk is full: serving read-only, writes answer 507 until space is freed",
+  );
+}
+
 /** Starts the HTTP server on the parsed config; resolves once it listens. */
 export async function startServer(config: Config) {
   const logger = createLogger(config.logLevel);
@@ -75,14 +92,21 @@ export async function startServer(config: Config) {
     });
   });
   await announceSetup(services, config, server);
+  await warnIfDiskFull(services, config);
+  let control: Server | null = null;
   // From the moment it listens: a signal during the rest of the start-up still stops it cleanly.
-  exitOnSignals(() => stopServer(server as Server, services), logger);
+  exitOnSignals(() => stopServer(server as Server, services, control ? [control] : []), logger);
   // Timers start once the server listens; shutdown stops them first (a run in flight finishes, bounded).
   const scheduler = new Scheduler(services);
   services.scheduler = scheduler;
   services.shutdown.add("schedules", scheduler);
   await services.shutdown.start();
-  return { server, services, scheduler };
+  // Last: a CLI that finds the socket finds a server whose schedules run.
+  control = await listenControlSocket(services).catch((error: unknown) => {
+    logger.warn({ err: error }, "no control socket: CLI commands will not go through this server");
+    return null;
+  });
+  return { server, services, scheduler, control };
 }
 
 const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));

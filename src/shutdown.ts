@@ -18,11 +18,13 @@ function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> 
  * the timeout, else cut running tasks short (a backup's temp file is removed by its own error path, and
  * the request answers 503); close every database (the last connection checkpoints and removes the WAL).
  */
-export async function stopServer(server: Server, services: ServiceDeps): Promise<void> {
+export async function stopServer(server: Server, services: ServiceDeps, others: Server[] = []): Promise<void> {
   const { logger, config } = services;
   const started = performance.now();
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
+  // The control socket stops with the port (closing it removes its file); its running operations finish alike.
+  const servers = [server, ...others];
+  const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  for (const s of servers) s.closeIdleConnections();
   await services.shutdown.stopAll(logger, config.shutdownTimeoutMs);
   const left = Math.max(0, config.shutdownTimeoutMs - (performance.now() - started));
   if (!(await settledWithin(closed, left))) {
@@ -31,7 +33,7 @@ export async function stopServer(server: Server, services: ServiceDeps): Promise
       "requests still running at the shutdown timeout: cutting them off",
     );
     await services.tasks.stop();
-    if (!(await settledWithin(closed, ANSWER_GRACE_MS))) server.closeAllConnections();
+    if (!(await settledWithin(closed, ANSWER_GRACE_MS))) for (const s of servers) s.closeAllConnections();
   }
   await services.tasks.stop();
   services.registry.closeAll();

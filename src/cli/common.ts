@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { Command } from "commander";
 import pino from "pino";
 import { ConfigError, loadConfig } from "../config.js";
@@ -15,7 +16,24 @@ export interface CommonOptions {
 }
 
 /** A refusal the CLI itself decides (no --yes without a terminal, an aborted prompt): a one-line reason, exit 1. */
-export class CliError extends Error {}
+export class CliError extends Error {
+  readonly exitCode: number = 1;
+}
+
+/** The data dir named does not exist: a mistyped path is bad usage (exit 2), and nothing is created for it. */
+export class MissingDataDir extends CliError {
+  override readonly exitCode = 2;
+  constructor(readonly dataDir: string) {
+    super(
+      `data directory ${dataDir} does not exist: check --data-dir or CHAOSCYPHER_DATA_DIR (only \`chaoscypher serve\` creates one)`,
+    );
+  }
+}
+
+/** Every command but `serve` acts on an existing data dir only: a typo must not become a new, empty install. */
+export function requireDataDir(dataDir: string): void {
+  if (!statSync(dataDir, { throwIfNoEntry: false })?.isDirectory()) throw new MissingDataDir(dataDir);
+}
 
 /** Some of the work failed and the report (human or JSON) is already printed: only the one-line reason is left. */
 export class PartialFailure extends CliError {}
@@ -57,6 +75,7 @@ export function action<O extends CommonOptions>(run: (options: O, ...args: strin
 /** Runs `work` against the same service layer the server uses, on the data dir the options name. */
 export async function withServices<T>(options: CommonOptions, work: (deps: ServiceDeps) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env, { dataDir: options.dataDir });
+  requireDataDir(config.dataDir);
   const logger = options.verbose
     ? createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }))
     : createLogger("silent");
@@ -99,12 +118,16 @@ export async function withDatabaseLock<T>(
 
 /** Prints `data` as JSON with --json, else the human lines. */
 export function emit(options: CommonOptions, data: unknown, human: string | string[]): void {
-  const text = options.json ? JSON.stringify(data, null, 2) : Array.isArray(human) ? human.join("\n") : human;
+  const text = options.json
+    ? JSON.stringify(withIsoTimes(data), null, 2)
+    : Array.isArray(human)
+      ? human.join("\n")
+      : human;
   if (text.length > 0) process.stdout.write(`${text}\n`);
 }
 
 export function fail(thrown: unknown, options: CommonOptions): void {
-  process.exitCode = 1;
+  process.exitCode = thrown instanceof CliError ? thrown.exitCode : 1;
   const error = diskFullError(thrown, "the operation ran out of disk space and was undone") ?? thrown;
   // System errors (a port in use, a permission denied) explain themselves; anything else is a bug.
   const systemError = typeof (error as NodeJS.ErrnoException)?.code === "string";
@@ -115,7 +138,11 @@ export function fail(thrown: unknown, options: CommonOptions): void {
   if (options.verbose && !known) process.stderr.write(`${(error as Error).stack}\n`);
   if (options.json && !(error instanceof PartialFailure)) {
     const body =
-      error instanceof ServiceError ? error.toBody() : { error: known ? "FAILED" : "INTERNAL_ERROR", message };
+      error instanceof ServiceError
+        ? error.toBody()
+        : error instanceof MissingDataDir
+          ? { error: "NOT_FOUND", message, details: { data_dir: error.dataDir } }
+          : { error: known ? "FAILED" : "INTERNAL_ERROR", message };
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   }
 }
@@ -132,12 +159,33 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-/** A backup stamp (`20261130_025448`) or an ISO time as `2026-11-30 02:54:48`, for UTC table columns. */
-export function tableTime(value: string): string {
-  const stamp = /^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})$/.exec(value);
-  if (stamp) return `${stamp[1]}-${stamp[2]}-${stamp[3]} ${stamp[4]}:${stamp[5]}:${stamp[6]}`;
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? value : date.toISOString().slice(0, 19).replace("T", " ");
+/** A backup stamp, `20261130_025448` (or `20261130T025448Z`), as the ISO time it names; null for anything else. */
+export function stampIso(value: string): string | null {
+  const stamp = /^(\d{4})(\d{2})(\d{2})[_T](\d{2})(\d{2})(\d{2})Z?$/.exec(value);
+  return stamp ? `${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}Z` : null;
+}
+
+/** The one time format of the CLI's human output, tables and sentences alike: `2026-11-30 02:54:48 UTC`. */
+export function humanTime(value: string | null | undefined): string {
+  if (!value) return "-";
+  const date = new Date(stampIso(value) ?? value);
+  return Number.isNaN(date.getTime()) ? value : `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/**
+ * Every time in the CLI's JSON is ISO 8601: a backup's `created_at` keeps the name stamp the API has always
+ * returned, and gets `created_at_iso` beside it.
+ */
+export function withIsoTimes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withIsoTimes);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key] = withIsoTimes(inner);
+    const iso = key === "created_at" && typeof inner === "string" ? stampIso(inner) : null;
+    if (iso) out.created_at_iso = iso;
+  }
+  return out;
 }
 
 /** Left-aligned columns, two spaces apart. */

@@ -78,6 +78,8 @@ export interface DataPaths {
   restoreIntentFile(name: string): string;
   upgradeStateFile(name: string): string;
   backupDir(name: string): string;
+  /** The running server's control socket. */
+  controlSocket: string;
 }
 
 export function dataPaths(root: string): DataPaths {
@@ -96,9 +98,13 @@ export function dataPaths(root: string): DataPaths {
     restoreIntentFile: (name) => path.join(dbDir(name), RESTORE_INTENT),
     upgradeStateFile: (name) => path.join(dbDir(name), UPGRADE_STATE_FILE),
     backupDir: (name) => path.join(backupsDir, name),
+    controlSocket: path.join(root, CONTROL_SOCKET),
   };
 }
 
 /** `schedules/<db>.json` (the operator's settings) and `schedules/<db>.state.json` (the scheduler's record). */
 export const scheduleSettingsName = (database: string) => `${database}.json`;
 export const scheduleStateName = (database: string) => `${database}.state.json`;
+
+/** In the data dir: the running server's control socket (0600); the CLI's write commands go through it. */
+export const CONTROL_SOCKET = "chaoscypher.sock";

@@ -1,6 +1,8 @@
 import { InsufficientStorageError, ServiceError } from "../errors.js";
 
-const DISK_FULL_CODES = new Set(["ENOSPC", "EDQUOT", "SQLITE_FULL"]);
+// SQLITE_IOERR_SHMSIZE: a WAL database's shared-memory file could not grow, which is how a full disk stops even a
+// read of a database that was closed cleanly (its -shm went with the close).
+const DISK_FULL_CODES = new Set(["ENOSPC", "EDQUOT", "SQLITE_FULL", "SQLITE_IOERR_SHMSIZE"]);
 
 /** True for the ways a full disk surfaces: errno from node:fs, SQLite's result codes, and both relayed by a worker. */
 export function isDiskFull(error: unknown): boolean {

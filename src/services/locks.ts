@@ -30,12 +30,16 @@ function isBusy(error: unknown): boolean {
  * Takes the kernel lock: BEGIN EXCLUSIVE on the lock database with no busy wait. SQLite's unix VFS holds it
  * as an fcntl lock on the open descriptor, so the kernel drops it the moment the process dies, and it
  * tracks locks per inode, so a second connection in this process is refused too. Null when taken.
+ * The transaction never commits, so its journal lives in memory: taking the lock writes no byte, and a full
+ * disk cannot keep the server from starting (recovery takes this lock) or an operation from being refused
+ * with the right reason.
  */
 export function lockDatabase(file: string): Database.Database | null {
   let sqlite: Database.Database | null = null;
   try {
     sqlite = new Database(file);
     sqlite.pragma("busy_timeout = 0");
+    sqlite.pragma("journal_mode = MEMORY");
     sqlite.exec("BEGIN EXCLUSIVE");
     return sqlite;
   } catch (error) {

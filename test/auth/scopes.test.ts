@@ -14,7 +14,9 @@ const json = { "content-type": "application/json" };
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 describe("every route has a scope", () => {
-  const document = apiDocument() as unknown as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+  const document = apiDocument() as unknown as {
+    paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+  };
   const protectedOps = Object.entries(document.paths).flatMap(([path, item]) =>
     Object.entries(item)
       .filter(() => !PUBLIC_API_PATHS.has(`${API_BASE}${path}`))

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { placedFiles } from "./faults.js";
-import { bucketSnapshot, type Listed, listBackups, type StepContext } from "./ops.js";
+import { bucketSnapshot, type Listed, listBackups, type StepContext, switchScheduleOff } from "./ops.js";
 import type { Outcome, World } from "./world.js";
 
 /** What the checks remember between steps. */
@@ -15,6 +15,9 @@ export class CheckState {
   prevKinds = new Map<string, string>();
   /** Leftovers already reported: each is said once, not after every later restart. */
   reportedLeftovers = new Set<string>();
+  /** The listed backup `app.db.pre_restore.json` named at the end of the previous step (its twin), and backups deleted on purpose. */
+  prevTwin: string | null = null;
+  deletedOnPurpose = new Set<string>();
   #cache = new Map<string, { sig: string; rows: Set<number>; sane: boolean }>();
 
   /** The rows of the ledger table in `file`, and whether SQLite's quick_check passes; cached by size and mtime. */
@@ -125,8 +128,9 @@ export async function runChecks(
   const found = [...ctx.violations, ...checkResponses(ctx.outcomes)];
   if (!world.server || world.server.exitCode !== null || world.server.signalCode !== null) {
     found.push(`I3 server-alive: the server exited by itself\n${world.serverLog.slice(-2000)}`);
-    await world.startServer();
+    await world.startServerOrHeal(found, "after it exited by itself");
   }
+  if (crashed && ctx.retentionRan) await switchScheduleOff(world);
   let listing = await listBackups(world);
   if (crashed) {
     // Background verification of what the restart found settles first; nothing may stay pending for good.
@@ -177,7 +181,15 @@ export async function runChecks(
 
   // I2: the newest verified backup before the step is still listed, and its remote copy still there.
   const newest = before.newestVerified;
-  if (newest && !byName.has(newest.filename) && !ctx.deleted.has(newest.filename)) {
+  // Removed while a newer one is verified (a schedule left on by a server killed mid-step prunes in the background):
+  // it was no longer the newest verified.
+  const after = newestVerified(listing);
+  const superseded =
+    newest &&
+    after &&
+    (after.created_at > newest.created_at ||
+      (after.created_at === newest.created_at && after.filename > newest.filename));
+  if (newest && !byName.has(newest.filename) && !ctx.deleted.has(newest.filename) && !superseded) {
     found.push(`I2 newest-verified-kept: ${newest.filename}, the newest verified backup, was removed`);
   }
   if (newest?.offsite?.state === "done" && newest.offsite.key && before.bucket.has(newest.offsite.key)) {
@@ -205,10 +217,15 @@ export async function runChecks(
   const present = (n: number) => [...sources.values()].some((rows) => rows.has(n));
   // A replaced database's own rule keeps at least the last 3 of its kind: one beyond them may go.
   const preRestoreKept = listing.filter((b) => b.kind === "pre-restore").length;
-  const removedOnPurpose = (name: string) =>
+  for (const name of ctx.deleted) state.deletedOnPurpose.add(name);
+  const removedOnPurpose = (name: string): boolean =>
     ctx.deleted.has(name) ||
     (ctx.retentionRan && name.startsWith("auto_")) ||
-    (state.prevKinds.get(name) === "pre-restore" && preRestoreKept >= 3);
+    (state.prevKinds.get(name) === "pre-restore" && preRestoreKept >= 3) ||
+    // app.db.pre_restore holds the bytes of its listed twin: once the twin went on purpose, a restore may drop it.
+    (name === "app.db.pre_restore" && twinGone(state.prevTwin));
+  const twinGone = (twin: string | null) =>
+    twin !== null && !byName.has(twin) && (state.deletedOnPurpose.has(twin) || removedOnPurpose(twin));
   const lost: number[] = [];
   for (const n of acked) {
     if (state.excused.has(n) || present(n)) continue;
@@ -227,7 +244,16 @@ export async function runChecks(
     );
     for (const n of lost) state.excused.add(n); // reported once
   }
+  state.prevTwin = readTwin(path.join(world.dbDir, "app.db.pre_restore.json"));
   state.prevSources = sources;
   state.prevKinds = new Map(listing.map((b) => [b.filename, b.kind]));
   return found;
+}
+
+function readTwin(marker: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(marker, "utf8")) as { backup?: string }).backup ?? null;
+  } catch {
+    return null;
+  }
 }

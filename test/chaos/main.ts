@@ -1,7 +1,7 @@
-// `npm run chaos -- --seed N --steps K [--keep-going] [--sources] [--no-tmpfs] [--keep]`: the seeded chaos run.
+// `npm run chaos -- --seed N --steps K [--keep-going] [--sources] [--no-tmpfs] [--keep] [--minutes M]`: the seeded chaos run.
 // The same seed replays the same operations, parameters and fault points (see docs/chaos.md).
 import { parseArgs } from "node:util";
-import { formatSummary, runChaos } from "./run.js";
+import { formatSummary, replayCommand, runChaos } from "./run.js";
 
 const { values } = parseArgs({
   options: {
@@ -11,6 +11,7 @@ const { values } = parseArgs({
     sources: { type: "boolean", default: false },
     "no-tmpfs": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    minutes: { type: "string" },
   },
 });
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
@@ -21,9 +22,13 @@ const summary = await runChaos({
   sources: values.sources,
   tmpfs: !values["no-tmpfs"],
   keep: values.keep,
+  minutes: values.minutes === undefined ? undefined : Number(values.minutes),
 });
 process.stdout.write(`\n${formatSummary(summary)}\n`);
 if (summary.violations.length > 0) {
-  process.stdout.write(`\nFAILED: seed ${seed}. Steps:\n${summary.stepLog.join("\n")}\n`);
+  const first = summary.violations[0]?.step ?? summary.steps;
+  process.stdout.write(
+    `\nFAILED: seed ${seed}. Steps:\n${summary.stepLog.join("\n")}\nReplay: ${replayCommand(summary, first)}\n`,
+  );
   process.exitCode = 1;
 }

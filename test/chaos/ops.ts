@@ -79,7 +79,9 @@ function walFile(ctx: StepContext, source: string, rows: number): { file: string
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("wal_autocheckpoint = 0");
-  db.exec("CREATE TABLE IF NOT EXISTS chaos_import (n INTEGER PRIMARY KEY)");
+  // The source may carry an earlier import's table (a restored import, then backed up): start it afresh, so the
+  // rows counted after the import are exactly the ones this step committed.
+  db.exec("DROP TABLE IF EXISTS chaos_import; CREATE TABLE chaos_import (n INTEGER PRIMARY KEY)");
   const insert = db.prepare("INSERT INTO chaos_import (n) VALUES (?)");
   db.transaction(() => {
     for (let n = 1; n <= rows; n++) insert.run(n);
@@ -135,7 +137,7 @@ export const OPERATIONS: Operation[] = [
     weight: 2,
     cli: true,
     run: async (ctx) => {
-      // Refused while the server holds the database open (409): the CLI restore is for a stopped server.
+      // With the server up the server restores (over its control socket); with it down, the CLI restores itself.
       const f = await pickBackup(ctx, ok);
       if (f) await cli(ctx, ["backup", "restore", f, "--yes"]);
     },
@@ -160,7 +162,14 @@ export const OPERATIONS: Operation[] = [
       if (!f) return;
       const rows = ctx.rng.between(50, 400);
       ctx.detail.push(`${rows} rows in -wal`);
-      const wal = walFile(ctx, path.join(ctx.world.backupDir, f), rows);
+      let wal: ReturnType<typeof walFile>;
+      try {
+        wal = walFile(ctx, path.join(ctx.world.backupDir, f), rows);
+      } catch (error) {
+        // The listed backup went between the list and the copy (a fault beside): nothing to import this step.
+        ctx.detail.push(`source gone (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+        return;
+      }
       let imported: Outcome;
       try {
         imported = await cli(ctx, ["backup", "import", wal.file]);
@@ -245,9 +254,10 @@ async function scheduleRun(ctx: StepContext): Promise<void> {
   const before = await call(ctx, "GET", "/schedule");
   const lastAt = (before.body as { last_run?: { at: string } | null } | undefined)?.last_run?.at ?? null;
   const body = { enabled: true, cron: "* * * * * *", timezone: "UTC", retention };
+  // From the moment the PUT is sent the schedule may be on (a server killed before it answered has stored it).
+  ctx.retentionRan = true;
   const put = await call(ctx, "PUT", "/schedule", body);
   if (put.status !== 200) return;
-  ctx.retentionRan = true;
   const deadline = Date.now() + 15_000;
   type Run = { at: string; outcome: string; filename?: string };
   let run: Run | null = null as Run | null;
@@ -275,19 +285,56 @@ async function scheduleRun(ctx: StepContext): Promise<void> {
   }
 }
 
+/** After a crash mid-run the switch-off never arrived: the schedule would keep firing every second in later steps. */
+export async function switchScheduleOff(world: World): Promise<void> {
+  const now = await world.http("GET", "/schedule");
+  const body = now.body as { cron?: string; timezone?: string; retention?: object } | undefined;
+  if (now.status !== 200 || !body?.cron) return;
+  await world.http("PUT", "/schedule", {
+    enabled: false,
+    cron: body.cron,
+    timezone: body.timezone,
+    retention: body.retention,
+  });
+}
+
 /** A second install on the same bucket (the CLI on its own data dir): a backup, a push, a list and a fetch. */
 async function secondInstall(ctx: StepContext): Promise<void> {
   const dir = ctx.world.install2;
-  const objects = bucketSnapshot(ctx.world);
-  await cli(ctx, ["backup", "create"], dir);
-  await cli(ctx, ["offsite", "push"], dir);
-  const listed = await cli(ctx, ["offsite", "list"], dir);
-  const f = await pickRemote(ctx, listed);
-  if (f) await cli(ctx, ["offsite", "fetch", f], dir);
-  const now = bucketSnapshot(ctx.world);
+  // The first install's server is frozen meanwhile: its own retention and retries change its own objects, and
+  // only the second install may act on the bucket while the before and after are compared.
+  const resume = ctx.world.pauseServer();
+  let objects: Map<string, string>;
+  let now: Map<string, string>;
+  try {
+    // A request the server sent just before it froze still lands: let it, then look.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    objects = bucketSnapshot(ctx.world);
+    await cli(ctx, ["backup", "create"], dir);
+    await cli(ctx, ["offsite", "push"], dir);
+    const listed = await cli(ctx, ["offsite", "list"], dir);
+    const f = await pickRemote(ctx, listed);
+    if (f) await cli(ctx, ["offsite", "fetch", f], dir);
+    now = bucketSnapshot(ctx.world);
+  } finally {
+    resume();
+  }
+  // Whose object it was, for the triage: the first install's, the second's own (from an earlier step), or neither.
+  const ids = [ctx.world.dataDir, dir].map((d) => installId(d));
+  const owner = (key: string) =>
+    key.includes(`/v2/${ids[0]}/`) ? "the first install's" : key.includes(`/v2/${ids[1]}/`) ? "its own" : "an";
   for (const [key, digest] of objects) {
-    if (!now.has(key)) ctx.violations.push(`I4 other-install: the second install removed ${key}`);
-    else if (now.get(key) !== digest) ctx.violations.push(`I4 other-install: the second install overwrote ${key}`);
+    if (!now.has(key)) ctx.violations.push(`I4 other-install: the second install removed ${owner(key)} ${key}`);
+    else if (now.get(key) !== digest)
+      ctx.violations.push(`I4 other-install: the second install overwrote ${owner(key)} ${key}`);
+  }
+}
+
+function installId(dataDir: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(path.join(dataDir, "instance.json"), "utf8")) as { id: string }).id;
+  } catch {
+    return null;
   }
 }
 

@@ -15,6 +15,8 @@ export interface ChaosOptions {
   sources?: boolean;
   tmpfs?: boolean;
   keep?: boolean;
+  /** Stop (with the summary) after the step that ends past this many minutes. */
+  minutes?: number;
   log?: (line: string) => void;
 }
 
@@ -27,6 +29,14 @@ export interface ChaosSummary {
   stepLog: string[];
   notes: string[];
   built: boolean;
+  /** The flags that shape the run (sources or dist/, tmpfs): a replay must repeat them. */
+  replayFlags: string;
+  elapsedMs: number;
+}
+
+/** The command that replays the run up to `step` under the same conditions. */
+export function replayCommand(s: ChaosSummary, step: number): string {
+  return `npm run chaos -- --seed ${s.seed} --steps ${step}${s.replayFlags}`;
 }
 
 /** Steps a fault that lasts (the store down, the disk full) stays before the run heals it. */
@@ -47,7 +57,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     stepLog: [],
     notes: world.notes,
     built: world.entries.built,
+    replayFlags: `${world.entries.built ? "" : " --sources"}${world.mounted ? "" : " --no-tmpfs"}`,
+    elapsedMs: 0,
   };
+  const started = Date.now();
   const checks = new CheckState();
   const importDir = path.join(world.root, "imports");
   mkdirSync(importDir, { recursive: true });
@@ -59,7 +72,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       `chaos: seed ${options.seed}, ${options.steps} steps, ${world.entries.built ? "built dist/" : "sources (tsx)"}, data ${world.dataDir}${world.mounted ? " (64 MiB tmpfs)" : ""}`,
     );
     for (const note of world.notes) log(`chaos: note: ${note}`);
-    for (let step = 1; step <= options.steps; step++) {
+    const stopAt = options.minutes === undefined ? Number.POSITIVE_INFINITY : started + options.minutes * 60_000;
+    for (let step = 1; step <= options.steps && Date.now() < stopAt; step++) {
       const rng = root.derive(`step-${step}`);
       const healed: string[] = [];
       if (!world.storeUp && step - storeDownAt >= HEAL_AFTER) {
@@ -95,12 +109,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       await Promise.all([op.run(ctx), fault?.beside?.(world)]);
       await writing;
       const startFailures: string[] = [];
-      await fault?.after?.(world).catch(async (error: Error) => {
-        // A server that cannot start again is a finding; the run frees the disk and goes on.
-        startFailures.push(`I3 restart: the server did not start again: ${error.message.slice(0, 1500)}`);
-        world.fillDisk(null);
-        await world.startServer();
-      });
+      // A server that cannot start again is a finding; the run heals the world, starts it and goes on.
+      await fault
+        ?.after?.(world)
+        .catch((error: unknown) => world.healAndStart(startFailures, `after ${fault.name}`, error));
       const violations = [...startFailures, ...(await runChecks(world, checks, ctx, before, fault?.crashed ?? false))];
       summary.steps = step;
       summary.ops[op.name] = (summary.ops[op.name] ?? 0) + 1;
@@ -120,6 +132,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       if (violations.length > 0 && !options.keepGoing) break;
     }
   } finally {
+    summary.elapsedMs = Date.now() - started;
     await world.stop(options.keep ?? false);
   }
   return summary;
@@ -132,12 +145,15 @@ export function formatSummary(s: ChaosSummary): string {
       .map(([k, v]) => `    ${k.padEnd(20)} ${v}`)
       .join("\n");
   return [
-    `chaos summary: seed ${s.seed}, ${s.steps} steps, ${s.violations.length} violations`,
+    `chaos summary: seed ${s.seed}, ${s.steps} steps, ${s.violations.length} violations, ` +
+      `${(s.elapsedMs / 1000).toFixed(0)} s (${((s.elapsedMs / Math.max(1, s.steps)) * 0.1).toFixed(0)} s per 100 steps)`,
     "  operations:",
     table(s.ops),
     "  faults:",
     table(s.faults) || "    (none)",
     ...(s.violations.length ? ["  violations:", ...s.violations.map((v) => `    step ${v.step}: ${v.message}`)] : []),
-    ...(s.violations.length ? [`  replay: npm run chaos -- --seed ${s.seed} --steps ${s.steps}`] : []),
+    ...(s.violations.length
+      ? [`  replay (to the first violation): ${replayCommand(s, s.violations[0]?.step ?? s.steps)}`]
+      : []),
   ].join("\n");
 }

@@ -8,6 +8,7 @@ import { ageKeyPair, startTestStore, TEST_CREDENTIALS, type TestStore } from "..
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const DAY = 86_400_000;
+const START_TIMEOUT_MS = 90_000;
 
 /** What one HTTP call or CLI command answered, kept for the I5 check and the step log. */
 export interface Outcome {
@@ -138,6 +139,35 @@ export class World {
     this.#startWriter();
   }
 
+  /**
+   * After a start failed with `error`: the failure is a finding (pushed to `found`), then the run heals what it
+   * broke (frees the disk, brings the store back) and starts again, so one finding does not end the run. Throws
+   * only when the server cannot start on a healed world either.
+   */
+  async healAndStart(found: string[], what: string, error: unknown): Promise<void> {
+    let last = error;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const full = this.ballastBytes > 0 ? " on a full disk" : attempt > 1 ? " with the disk freed" : "";
+      found.push(
+        `I3 restart: ${what}: the server did not start${full}: ${String((last as Error)?.message).slice(-1500)}`,
+      );
+      this.fillDisk(null);
+      if (!this.storeUp) await this.setStore(true);
+      try {
+        await this.startServer();
+        return;
+      } catch (next) {
+        last = next;
+      }
+    }
+    throw last;
+  }
+
+  /** Starts the server; a failure is recorded and healed as `healAndStart` says. */
+  async startServerOrHeal(found: string[], what: string): Promise<void> {
+    await this.startServer().catch((error: unknown) => this.healAndStart(found, what, error));
+  }
+
   async startServer(): Promise<void> {
     const child = spawn(process.execPath, this.entries.server, { env: this.env(), stdio: ["ignore", "pipe", "pipe"] });
     this.server = child;
@@ -156,7 +186,13 @@ export class World {
         reject(new Error(`server exited (${code}) before listening:\n${this.serverLog.slice(-3000)}`)),
       );
     });
-    this.url = await listening;
+    // A start that hangs is a failed start too (killed, so the next attempt owns the data dir alone).
+    const hung = setTimeout(() => child.kill("SIGKILL"), START_TIMEOUT_MS);
+    try {
+      this.url = await listening;
+    } finally {
+      clearTimeout(hung);
+    }
   }
 
   async killServer(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
@@ -166,6 +202,19 @@ export class World {
     child.kill(signal);
     await exited;
     this.server = null;
+  }
+
+  /**
+   * Freezes the server (SIGSTOP) until the returned function resumes it (SIGCONT): while frozen, nothing the first
+   * install does changes the bucket, so a change seen there is the other process's.
+   */
+  pauseServer(): () => void {
+    const child = this.server;
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return () => {};
+    child.kill("SIGSTOP");
+    return () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGCONT");
+    };
   }
 
   async restartServer(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {

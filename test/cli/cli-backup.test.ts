@@ -90,6 +90,8 @@ describe("chaoscypher CLI: help, databases and backups", () => {
       filename: expect.stringMatching(/^app_\d{8}_\d{6}\.db$/),
       size: expect.any(Number),
       created_at: expect.stringMatching(/^\d{8}_\d{6}$/),
+      // Every JSON time is ISO 8601: the name stamp the API returns stays, the ISO time stands beside it.
+      created_at_iso: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
 
@@ -101,6 +103,7 @@ describe("chaoscypher CLI: help, databases and backups", () => {
           filename: backup.filename,
           size: expect.any(Number),
           created_at: expect.any(String),
+          created_at_iso: expect.any(String),
           kind: "backup",
           sha256: backup.sha256,
           // The CLI leaves background verification to the server.
@@ -111,8 +114,8 @@ describe("chaoscypher CLI: help, databases and backups", () => {
       ],
     });
     const human = await runCli(["backup", "list", "--data-dir", dir]);
-    // The table shows an ISO-like UTC time; JSON keeps the API's stamp.
-    expect(human.stdout).toMatch(/^app_\S+ +\S+ \S+ +\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} +backup /m);
+    // The table shows the CLI's one time format; JSON keeps the API's stamp (and the ISO time beside it).
+    expect(human.stdout).toMatch(/^app_\S+ +\S+ \S+ +\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC +backup /m);
     const row = `^${backup.filename.replace(".", "\\.")} .* backup +pending +${backup.sha256.slice(0, 12)}$`;
     expect(human.stdout).toMatch(new RegExp(row, "m"));
 

@@ -72,6 +72,7 @@ describe("chaoscypher CLI: upgrade and db migrate", () => {
       path: path.join(dir, "backups", "default", report?.backup as string),
       revision: FIRST,
       created_at: expect.stringMatching(/^\d{8}_\d{6}$/),
+      created_at_iso: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });
 
     const refused = await cli("db", "migrate", "rollback");

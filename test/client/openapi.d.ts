@@ -4047,6 +4047,8 @@ export interface components {
                 at: string;
                 error: string;
                 filename?: string;
+                /** @description true once a good backup was written after it (an off-site failure: once copied) */
+                recovered?: boolean;
             };
             /** @description Something to check that is not a failure, e.g. retention paused by a clock behind */
             warning?: {
@@ -4064,7 +4066,7 @@ export interface components {
                 pending: number;
                 failed: number;
             } | null;
-            /** @description `ok`, or the migration state keeping the database out of service */
+            /** @description `ok` when nothing needs attention; else the migration state keeping the database out of service, `failing` (a failure not recovered from) or `overdue` (a scheduled backup is missing) */
             state: string;
         };
         OpenAPIDocument: {

@@ -1,8 +1,11 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeTempDir, removeDir, useTestApps } from "../helpers/app.js";
 import { parseJson, runCli } from "../helpers/cli.js";
 import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
 import { ageKeyPair, startTestStore } from "../helpers/s3.js";
+import { seedDatabase } from "../helpers/seed.js";
 
 describe("GET /api/v1/status and chaoscypher status", () => {
   const newApp = useTestApps();
@@ -63,4 +66,51 @@ describe("GET /api/v1/status and chaoscypher status", () => {
       removeDir(keyDir);
     }
   });
+
+  it("status --check: a failure not recovered from is never ok and exits 1; a good backup after it recovers", async () => {
+    const dir = makeTempDir("cc-status-");
+    try {
+      seedDatabase(dir, "default", { titles: ["checked"] });
+      // The scheduler's record of a run that failed an hour ago (only the server writes it; a script checks it).
+      const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+      mkdirSync(path.join(dir, "schedules"), { recursive: true });
+      writeFileSync(
+        path.join(dir, "schedules", "default.state.json"),
+        JSON.stringify({ version: 1, last_run: { at: failedAt, outcome: "failed", error: "disk full" } }),
+      );
+      const failing = await runCli(["status", "--check", "--json", "--data-dir", dir]);
+      expect(failing.code).toBe(1);
+      expect(failing.stderr).toBe("chaoscypher: needs attention: default (failing)\n");
+      expect(parseJson(failing)).toMatchObject({
+        server: { running: false },
+        databases: [{ name: "default", state: "failing", last_failure: { operation: "scheduled_run", at: failedAt } }],
+      });
+      const human = await runCli(["status", "--data-dir", dir]);
+      expect(human.code).toBe(0);
+      expect(human.stdout).toContain("server: NOT running on this data dir: scheduled backups do not run");
+      expect(human.stdout).toMatch(
+        /enabled, no server +- +failing; last failure: scheduled_run at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/,
+      );
+
+      // A backup written and verified after the failure: the database is covered again.
+      const created = await runCli(["backup", "create", "--json", "--data-dir", dir]);
+      const { filename, created_at = "", created_at_iso } = parseJson<Record<string, string>>(created);
+      expect(created_at).toMatch(/^\d{8}_\d{6}$/);
+      expect(created_at_iso).toBe(
+        `${created_at.slice(0, 4)}-${created_at.slice(4, 6)}-${created_at.slice(6, 8)}T${created_at.slice(9, 11)}:${created_at.slice(11, 13)}:${created_at.slice(13)}Z`,
+      );
+      expect((await runCli(["backup", "verify", filename as string, "--data-dir", dir])).code).toBe(0);
+      const listed = parseJson<{ backups: Record<string, unknown>[] }>(
+        await runCli(["backup", "list", "--json", "--data-dir", dir]),
+      );
+      expect(listed.backups[0]).toMatchObject({ created_at, created_at_iso });
+      const recovered = await runCli(["status", "--check", "--json", "--data-dir", dir]);
+      expect(recovered.code).toBe(0);
+      expect(parseJson(recovered)).toMatchObject({
+        databases: [{ state: "ok", last_failure: { operation: "scheduled_run", recovered: true } }],
+      });
+    } finally {
+      removeDir(dir);
+    }
+  }, 120_000);
 });

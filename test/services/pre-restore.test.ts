@@ -139,11 +139,32 @@ describe("pre-restore backups: every database a restore replaces stays listed", 
     expect(titles(path.join(backupDir(), "prerestore_20300101_000000.db"))).toEqual(["one", "two"]);
   });
 
-  it("its own rule keeps the newest 3 and every one younger than 7 days; env vars change both", async () => {
+  it("a clock jumped 40 days ahead removes none of the minutes-old copies (chaos seed 8202, step 67)", async () => {
+    t = newApp();
+    at("2026-12-03T10:00:00Z");
+    await write("in the backup");
+    const a = await backup();
+    // Four restores minutes apart, each replacing a database with one write no backup holds.
+    for (const minute of [1, 2, 3, 4]) {
+      at(`2026-12-03T10:0${minute}:00Z`);
+      await write(`only before restore ${minute}`);
+      await restore(a);
+    }
+    // The clock jumps ahead (a bad NTP step); one more restore lists one more copy and prunes by the rule.
+    at("2027-01-12T10:05:00Z");
+    await write("only before restore 5");
+    await restore(a);
+    const kept = (await listed()).filter((x) => x.kind === "pre-restore");
+    const held = kept.flatMap((x) => titles(path.join(backupDir(), x.filename)));
+    for (const n of [1, 2, 3, 4, 5]) expect(held).toContain(`only before restore ${n}`);
+  });
+
+  it("its own rule keeps the newest 3, every one younger than 7 days and those of the 7 newest restore days", async () => {
     t = newApp();
     await write("one");
     const a = await backup();
-    const ages = [1, 2, 3, 5, 10, 20, 40];
+    // Two copies on one day, 8 restore days in all: the copies of the 7 newest days stay, the oldest day's goes.
+    const ages = [1, 2, 3, 5, 9.75, 10, 20, 40, 50];
     const names = ages.map((days) => {
       const stamp = new Date(Date.parse("2026-12-31T00:00:00Z") - days * DAY)
         .toISOString()
@@ -155,9 +176,9 @@ describe("pre-restore backups: every database a restore replaces stays listed", 
       return name;
     });
     at("2026-12-31T00:00:00Z");
-    // All of the last 7 days stay (4 of them, more than 3); of the older, none is among the newest 3.
-    expect(await prunePreRestores(t.services, "default", "none")).toEqual(names.slice(4));
-    for (const name of names.slice(0, 4)) expect(existsSync(path.join(backupDir(), name))).toBe(true);
+    // The clock says 4 are younger than 7 days; the newest 7 restore days hold all but the 50-day-old one.
+    expect(await prunePreRestores(t.services, "default", "none")).toEqual(names.slice(8));
+    for (const name of names.slice(0, 8)) expect(existsSync(path.join(backupDir(), name))).toBe(true);
 
     const config = loadConfig(
       { CHAOSCYPHER_PRE_RESTORE_KEEP_LAST: "1", CHAOSCYPHER_PRE_RESTORE_KEEP_DAYS: "0" },
@@ -165,8 +186,9 @@ describe("pre-restore backups: every database a restore replaces stays listed", 
     );
     expect(config).toMatchObject({ preRestoreKeepLast: 1, preRestoreKeepDays: 0 });
     t.services.config = { ...t.services.config, preRestoreKeepLast: 1, preRestoreKeepDays: 0 };
-    // The newest stays by the count, the one just listed (`keep`) whatever its age.
-    expect(await prunePreRestores(t.services, "default", names[3] ?? "")).toEqual([names[1], names[2]]);
+    // The newest stays by the count, the one just listed (`keep`) whatever its age; no day rule with 0 days.
+    const pruned = names.slice(1, 8).filter((name) => name !== names[3]);
+    expect(await prunePreRestores(t.services, "default", names[3] ?? "")).toEqual(pruned);
     expect(() => loadConfig({ CHAOSCYPHER_PRE_RESTORE_KEEP_LAST: "0" }, { dataDir: t.dataDir })).toThrow(
       /CHAOSCYPHER_PRE_RESTORE_KEEP_LAST/,
     );

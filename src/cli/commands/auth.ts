@@ -1,17 +1,6 @@
 import { Command } from "commander";
-import { resetPassword, setupOperator } from "../../services/auth/index.js";
-import { deleteSession } from "../../services/auth/sessions.js";
-import { parseSessionToken } from "../../services/auth/tokens.js";
-import { AUTH_DATABASE } from "../../services/auth/types.js";
-import {
-  action,
-  CliError,
-  type CommonOptions,
-  emit,
-  withCommonOptions,
-  withDatabaseLock,
-  withServices,
-} from "../common.js";
+import { action, CliError, type CommonOptions, emit, withCommonOptions } from "../common.js";
+import { withOperator } from "../operator.js";
 import { ask } from "../prompt.js";
 
 interface SetupOptions extends CommonOptions {
@@ -42,15 +31,9 @@ export function authCommands(): Command {
       )
       .action(
         action<SetupOptions>((options) =>
-          withServices(options, async (deps) => {
+          withOperator(options, async (operator) => {
             const given = await credentials(options);
-            const signed = await withDatabaseLock(deps, AUTH_DATABASE, "auth", async () => {
-              const signed = await setupOperator(deps, given, { clientIp: null, local: true });
-              // The setup verb signs the operator in; the CLI has no browser to hold that session, so it ends now.
-              const session = parseSessionToken(signed.session.token);
-              if (session) await deleteSession(deps, session.id);
-              return signed;
-            });
+            const signed = await operator.run("auth.setup", given);
             emit(options, { username: signed.username }, `operator account "${signed.username}" created`);
           }),
         ),
@@ -68,9 +51,9 @@ export function authCommands(): Command {
       )
       .action(
         action<SetupOptions>((options) =>
-          withServices(options, async (deps) => {
+          withOperator(options, async (operator) => {
             const { password } = await credentials({ ...options, username: "" });
-            const reset = await withDatabaseLock(deps, AUTH_DATABASE, "auth", () => resetPassword(deps, password));
+            const reset = await operator.run("auth.reset-password", { password });
             emit(
               options,
               reset,

@@ -1,27 +1,19 @@
+import path from "node:path";
 import { Command } from "commander";
-import { requireBackupFile } from "../../services/backup/files.js";
-import {
-  createBackup,
-  deleteBackup,
-  importBackup,
-  type ListedBackup,
-  listBackups,
-  restoreBackup,
-  verifyBackup,
-} from "../../services/backup/index.js";
+import { type ListedBackup, listBackups } from "../../services/backup/index.js";
 import { resolveDatabase } from "../../services/databases/index.js";
-import type { ServiceDeps } from "../../services/deps.js";
 import {
   action,
   type CommonOptions,
   databaseCommand,
   emit,
   formatBytes,
+  humanTime,
   PartialFailure,
   table,
-  tableTime,
   withServices,
 } from "../common.js";
+import { withOperator } from "../operator.js";
 import { withProgress } from "../progress.js";
 import { confirm } from "../prompt.js";
 
@@ -29,13 +21,6 @@ interface BackupOptions extends CommonOptions {
   database?: string;
   yes?: boolean;
   force?: boolean;
-}
-
-/** The database a destructive command acts on, once its backup file is known to exist (checked before asking). */
-function existingBackupOf(deps: ServiceDeps, options: BackupOptions, file: string): string {
-  const database = resolveDatabase(deps, options.database);
-  requireBackupFile(deps.paths.backupDir(database), file);
-  return database;
 }
 
 export function backupCommands(): Command {
@@ -46,12 +31,16 @@ export function backupCommands(): Command {
   backup.addCommand(
     databaseCommand("create", "write a compacted copy of the live database into backups/<db>/").action(
       action<BackupOptions>((options) =>
-        withServices(options, async (deps) => {
-          const database = resolveDatabase(deps, options.database);
+        withOperator(options, async (operator) => {
+          const { database } = await operator.run("databases.resolve", { database: options.database });
           const created = await withProgress(`backing up ${database}`, options.json, () =>
-            createBackup(deps, database),
+            operator.run("backup.create", { database }),
           );
-          emit(options, created, `created ${created.filename} (${formatBytes(created.size)}) of database ${database}`);
+          emit(
+            options,
+            created,
+            `created ${created.filename} (${formatBytes(created.size)}) of database ${created.database}`,
+          );
         }),
       ),
     ),
@@ -68,7 +57,7 @@ export function backupCommands(): Command {
             listed,
             rows.length === 0
               ? `no backups of database ${listed.database}`
-              : table([["FILENAME", "SIZE", "CREATED (UTC)", "KIND", "VERIFIED", "SHA-256"], ...rows]),
+              : table([["FILENAME", "SIZE", "CREATED", "KIND", "VERIFIED", "SHA-256"], ...rows]),
           );
         }),
       ),
@@ -76,21 +65,25 @@ export function backupCommands(): Command {
   );
 
   backup.addCommand(
-    databaseCommand("restore", "replace the live database with one of its backups (the server must be stopped)")
+    databaseCommand(
+      "restore",
+      "replace the live database with one of its backups (through the server when one runs on the data dir)",
+    )
       .argument("<file>", "backup filename, as `backup list` shows it")
       .option("-y, --yes", "do not ask for confirmation")
       .option("--force", "restore even a backup whose last verification failed")
       .action(
         action<BackupOptions>((options, file) =>
-          withServices(options, async (deps) => {
-            const database = existingBackupOf(deps, options, file as string);
+          withOperator(options, async (operator) => {
+            const args = { database: options.database, file: file as string };
+            const { database } = await operator.run("backup.locate", args);
             await confirm(
               `Replace database ${database} with ${file}? The current one is kept as a pre-restore backup and as app.db.pre_restore.`,
               options.yes,
               "refusing to restore",
             );
             const restored = await withProgress(`restoring ${database} from ${file}`, options.json, () =>
-              restoreBackup(deps, database, file as string, { force: options.force }),
+              operator.run("backup.restore", { database, file: args.file, force: options.force }),
             );
             emit(
               options,
@@ -107,10 +100,11 @@ export function backupCommands(): Command {
       .argument("<file>", "backup filename, as `backup list` shows it")
       .action(
         action<BackupOptions>((options, file) =>
-          withServices(options, async (deps) => {
-            const database = existingBackupOf(deps, options, file as string);
+          withOperator(options, async (operator) => {
+            const args = { database: options.database, file: file as string };
+            const { database } = await operator.run("backup.locate", args);
             const result = await withProgress(`verifying ${file}`, options.json, () =>
-              verifyBackup(deps, database, file as string),
+              operator.run("backup.verify", { database, file: args.file }),
             );
             const { state, error } = result.verification;
             emit(options, result, `${file}: ${state}${error ? ` (${error})` : ""}, sha256 ${result.sha256}`);
@@ -122,18 +116,17 @@ export function backupCommands(): Command {
 
   backup.addCommand(
     databaseCommand("import", "validate a backup file from elsewhere and add it as upload_YYYYMMDD_HHMMSS.db")
-      .argument("<path>", "a backup file (an app.db copy) on this machine")
+      .argument("<path>", "a backup file (an app.db copy) on this machine (read by the server when one runs)")
       .action(
         action<BackupOptions>((options, source) =>
-          withServices(options, async (deps) => {
-            const database = resolveDatabase(deps, options.database);
+          withOperator(options, async (operator) => {
             const imported = await withProgress(`importing ${source}`, options.json, () =>
-              importBackup(deps, database, source as string),
+              operator.run("backup.import", { database: options.database, path: path.resolve(source as string) }),
             );
             emit(
               options,
               imported,
-              `imported ${source} as ${imported.filename} (${formatBytes(imported.size)}) of database ${database}`,
+              `imported ${source} as ${imported.filename} (${formatBytes(imported.size)}) of database ${imported.database}`,
             );
           }),
         ),
@@ -146,11 +139,12 @@ export function backupCommands(): Command {
       .option("-y, --yes", "do not ask for confirmation")
       .action(
         action<BackupOptions>((options, file) =>
-          withServices(options, async (deps) => {
-            const database = existingBackupOf(deps, options, file as string);
+          withOperator(options, async (operator) => {
+            const args = { database: options.database, file: file as string };
+            const { database } = await operator.run("backup.locate", args);
             await confirm(`Delete backup ${file} of database ${database}?`, options.yes, "refusing to delete");
-            await deleteBackup(deps, database, file as string);
-            emit(options, { database, deleted: file }, `deleted ${file} of database ${database}`);
+            const deleted = await operator.run("backup.delete", { database, file: args.file });
+            emit(options, deleted, `deleted ${file} of database ${database}`);
           }),
         ),
       ),
@@ -162,5 +156,5 @@ const MARKS = { ok: "ok", failed: "FAILED", pending: "pending" } as const;
 
 function listRow(b: ListedBackup): string[] {
   const verified = MARKS[b.verification.state];
-  return [b.filename, formatBytes(b.size), tableTime(b.created_at), b.kind, verified, b.sha256?.slice(0, 12) ?? "-"];
+  return [b.filename, formatBytes(b.size), humanTime(b.created_at), b.kind, verified, b.sha256?.slice(0, 12) ?? "-"];
 }

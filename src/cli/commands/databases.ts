@@ -1,6 +1,7 @@
 import { Command } from "commander";
-import { createDatabase, listDatabases } from "../../services/databases/index.js";
+import { listDatabases } from "../../services/databases/index.js";
 import { action, type CommonOptions, emit, formatBytes, table, withCommonOptions, withServices } from "../common.js";
+import { withOperator } from "../operator.js";
 
 export function databasesCommands(): Command {
   const databases = new Command("databases").description("list and create knowledge-base databases");
@@ -26,8 +27,8 @@ export function databasesCommands(): Command {
       .argument("<name>", "1-64 letters, digits, '_' or '-'")
       .action(
         action<CommonOptions>((options, name) =>
-          withServices(options, async (deps) => {
-            const created = createDatabase(deps, name as string);
+          withOperator(options, async (operator) => {
+            const created = await operator.run("databases.create", { name: name as string });
             emit(options, created, `created database ${created.name}`);
           }),
         ),

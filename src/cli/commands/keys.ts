@@ -1,16 +1,17 @@
 import { Command } from "commander";
-import { createKey, DEFAULT_SCOPE, listKeys, revokeKey } from "../../services/auth/index.js";
+import { DEFAULT_SCOPE, listKeys } from "../../services/auth/index.js";
 import { AUTH_DATABASE } from "../../services/auth/types.js";
 import {
   action,
   type CommonOptions,
   emit,
+  humanTime,
   table,
-  tableTime,
   withCommonOptions,
   withDatabaseLock,
   withServices,
 } from "../common.js";
+import { withOperator } from "../operator.js";
 import { confirm } from "../prompt.js";
 
 interface KeyOptions extends CommonOptions {
@@ -34,10 +35,10 @@ export function keysCommands(): Command {
       .option("--expires-at <time>", "when the key stops working, ISO 8601 (e.g. 2027-01-31T00:00:00Z); default never")
       .action(
         action<KeyOptions>((options) =>
-          withServices(options, async (deps) => {
+          withOperator(options, async (operator) => {
             const input = { name: options.name, scope: options.scope, expires_at: options.expiresAt };
-            const minted = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () => createKey(deps, input));
-            const expiry = minted.expires_at ? `, expires ${tableTime(minted.expires_at)} UTC` : "";
+            const minted = await operator.run("keys.create", input);
+            const expiry = minted.expires_at ? `, expires ${humanTime(minted.expires_at)}` : "";
             // The key alone on the first line, for copying; it is not stored and cannot be shown again.
             emit(options, minted, [
               minted.key,
@@ -61,11 +62,11 @@ export function keysCommands(): Command {
             k.prefix,
             k.name,
             k.scope,
-            tableTime(k.created_at),
+            humanTime(k.created_at),
             expiryCell(k.expires_at, now),
-            k.last_used_at ? tableTime(k.last_used_at) : "never",
+            k.last_used_at ? humanTime(k.last_used_at) : "never",
           ]);
-          const head = ["ID", "PREFIX", "NAME", "SCOPE", "CREATED (UTC)", "EXPIRES (UTC)", "LAST USED (UTC)"];
+          const head = ["ID", "PREFIX", "NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED"];
           emit(options, listed, rows.length === 0 ? "no API keys" : table([head, ...rows]));
         }),
       ),
@@ -78,9 +79,9 @@ export function keysCommands(): Command {
       .option("-y, --yes", "do not ask for confirmation")
       .action(
         action<KeyOptions>((options, id) =>
-          withServices(options, async (deps) => {
+          withOperator(options, async (operator) => {
             await confirm(`Revoke API key ${id}? Scripts using it stop working.`, options.yes, "refusing to revoke");
-            const revoked = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () => revokeKey(deps, id));
+            const revoked = await operator.run("keys.revoke", { id: id as string });
             emit(options, revoked, `revoked API key ${revoked.revoked}`);
           }),
         ),
@@ -91,5 +92,5 @@ export function keysCommands(): Command {
 
 function expiryCell(expiresAt: string | null, now: number): string {
   if (!expiresAt) return "never";
-  return Date.parse(expiresAt) <= now ? `${tableTime(expiresAt)} (expired)` : tableTime(expiresAt);
+  return Date.parse(expiresAt) <= now ? `${humanTime(expiresAt)} (expired)` : humanTime(expiresAt);
 }

@@ -1,14 +1,9 @@
 import { Command } from "commander";
 import { resolveDatabase } from "../../services/databases/index.js";
 import type { ServiceDeps } from "../../services/deps.js";
-import {
-  listUpgradeStatus,
-  rollbackUpgrade,
-  type UpgradeOptions,
-  type UpgradeReport,
-  upgradeAll,
-} from "../../services/migrations/index.js";
+import { listUpgradeStatus, type UpgradeOptions, type UpgradeReport } from "../../services/migrations/index.js";
 import { action, type CommonOptions, databaseCommand, emit, PartialFailure, table, withServices } from "../common.js";
+import { withOperator } from "../operator.js";
 import { withProgress } from "../progress.js";
 import { confirm } from "../prompt.js";
 
@@ -41,10 +36,15 @@ function describeReport(report: UpgradeReport): string {
 /** Shared by `upgrade` (what the server does on start) and `db migrate apply` (which also re-upgrades a rollback). */
 function applyAction(upgrade: UpgradeOptions) {
   return action<MigrateOptions>((options) =>
-    withServices(options, async (deps) => {
-      const database = only(deps, options);
-      const reports = await withProgress(`upgrading ${database ?? "databases"}`, options.json, () =>
-        upgradeAll(deps, upgrade, database),
+    withOperator(options, async (operator) => {
+      const { databases: reports } = await withProgress(
+        `upgrading ${options.database ?? "databases"}`,
+        options.json,
+        () =>
+          operator.run("migrations.apply", {
+            database: options.database,
+            includeRolledBack: upgrade.includeRolledBack === true,
+          }),
       );
       emit(options, { databases: reports }, reports.map(describeReport));
       const failed = reports.filter((r) => r.outcome === "failed");
@@ -102,15 +102,16 @@ export function dbCommands(): Command {
   migrate.addCommand(
     databaseCommand(
       "rollback",
-      "restore the pre-upgrade backup the last upgrade recorded (the server must be stopped, or use the API)",
+      "restore the pre-upgrade backup the last upgrade recorded (through the server when one runs on the data dir)",
       "the current database",
     )
       .option("-y, --yes", "do not ask for confirmation")
       .action(
         action<MigrateOptions>((options) =>
-          withServices(options, async (deps) => {
-            const database = resolveDatabase(deps, options.database, { allowBlocked: true });
-            const backup = deps.upgradeStates.read(database).last_backup;
+          withOperator(options, async (operator) => {
+            const { database, backup } = await operator.run("migrations.rollback-target", {
+              database: options.database,
+            });
             if (backup) {
               await confirm(
                 `Roll database ${database} back to revision ${backup.revision} by restoring ${backup.filename}? ` +
@@ -120,7 +121,7 @@ export function dbCommands(): Command {
               );
             }
             const rolled = await withProgress(`rolling back ${database}`, options.json, () =>
-              rollbackUpgrade(deps, database),
+              operator.run("migrations.rollback", { database }),
             );
             emit(options, rolled, [
               `rolled back database ${database} to revision ${rolled.revision} from ${rolled.restored_from}; ` +

@@ -1,8 +1,6 @@
 import { Command } from "commander";
-import { resolveDatabase } from "../../services/databases/index.js";
 import type { ServiceDeps } from "../../services/deps.js";
-import { requireOffsite } from "../../services/offsite/access.js";
-import { fetchCopy, listRemoteCopies } from "../../services/offsite/index.js";
+import { listRemoteCopies } from "../../services/offsite/index.js";
 import { recoveryKit, writeRecoveryKit } from "../../services/offsite/kit.js";
 import {
   action,
@@ -10,11 +8,13 @@ import {
   databaseCommand,
   emit,
   formatBytes,
+  humanTime,
   PartialFailure,
   table,
   withCommonOptions,
   withServices,
 } from "../common.js";
+import { withOperator } from "../operator.js";
 
 interface OffsiteOptions extends CommonOptions {
   database?: string;
@@ -47,7 +47,7 @@ export function offsiteCommands(): Command {
               b.filename,
               `${b.install ?? "legacy"}${b.own ? " (this)" : ""}`,
               formatBytes(b.size),
-              b.created_at,
+              humanTime(b.created_at),
               b.kind,
               b.local ? "yes" : "no",
               AUTH_LABEL[b.authentication],
@@ -57,7 +57,7 @@ export function offsiteCommands(): Command {
               listed,
               rows.length === 0
                 ? `no off-site copies of database ${listed.database}`
-                : table([["FILENAME", "INSTALL", "SIZE", "CREATED (UTC)", "KIND", "LOCAL", "AUTHENTICATED"], ...rows]),
+                : table([["FILENAME", "INSTALL", "SIZE", "CREATED", "KIND", "LOCAL", "AUTHENTICATED"], ...rows]),
             );
           }),
         ),
@@ -67,9 +67,8 @@ export function offsiteCommands(): Command {
   offsite.addCommand(
     databaseCommand("push", "copy every backup whose off-site copy is not done, now, and wait for them").action(
       action<OffsiteOptions>((options) =>
-        withOffsite(options, async (deps) => {
-          const database = resolveDatabase(deps, options.database);
-          const results = await requireOffsite(deps).copyOnce(database);
+        withOperator(options, async (operator) => {
+          const { database, results } = await operator.run("offsite.push", { database: options.database });
           const label = { done: "copied", failed: "FAILED", busy: "skipped" } as const;
           const lines = results.map((r) => `${label[r.state]} ${r.filename}${r.error ? `: ${r.error}` : ""}`);
           emit(
@@ -91,19 +90,23 @@ export function offsiteCommands(): Command {
       .option("--accept-unauthenticated", "keep a copy that cannot be authenticated (format 1, unknown origin)")
       .action(
         action<OffsiteOptions>((options, file) =>
-          withOffsite(options, async (deps) => {
-            const database = resolveDatabase(deps, options.database);
+          withOperator(options, async (operator) => {
             const progress = byteProgress(`fetching ${file}`, options.json);
             try {
-              const fetched = await fetchCopy(deps, database, file as string, {
-                onProgress: progress.update,
-                install: options.install,
-                acceptUnauthenticated: options.acceptUnauthenticated,
-              });
+              const fetched = await operator.run(
+                "offsite.fetch",
+                {
+                  database: options.database,
+                  file: file as string,
+                  install: options.install,
+                  acceptUnauthenticated: options.acceptUnauthenticated,
+                },
+                { onProgress: progress.update },
+              );
               emit(
                 options,
                 fetched,
-                `fetched ${fetched.filename} (${formatBytes(fetched.size)}) into database ${database}; ` +
+                `fetched ${fetched.filename} (${formatBytes(fetched.size)}) into database ${fetched.database}; ` +
                   `restore it with: chaoscypher backup restore ${fetched.filename}`,
               );
             } finally {

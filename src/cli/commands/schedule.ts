@@ -1,15 +1,8 @@
 import { Command, InvalidArgumentError } from "commander";
 import { resolveDatabase } from "../../services/databases/index.js";
-import {
-  disableSchedule,
-  getSchedule,
-  RETENTION_RULES,
-  type Retention,
-  ScheduleStore,
-  type ScheduleView,
-  setSchedule,
-} from "../../services/schedules/index.js";
-import { action, type CommonOptions, databaseCommand, emit, table, withServices } from "../common.js";
+import { getSchedule, RETENTION_RULES, type Retention, type ScheduleView } from "../../services/schedules/index.js";
+import { action, type CommonOptions, databaseCommand, emit, humanTime, table, withServices } from "../common.js";
+import { withOperator } from "../operator.js";
 
 interface ScheduleOptions extends CommonOptions {
   database?: string;
@@ -47,14 +40,14 @@ export function describeRetention(retention: Retention): string {
 function humanLines(view: ScheduleView): string[] {
   const last = view.last_run;
   const lastLine = last
-    ? `${last.outcome} at ${last.at}${last.filename ? ` (${last.filename})` : ""}${last.error ? `: ${last.error}` : ""}`
+    ? `${last.outcome} at ${humanTime(last.at)}${last.filename ? ` (${last.filename})` : ""}${last.error ? `: ${last.error}` : ""}`
     : "never";
   return table([
     ["database", view.database],
     ["enabled", view.enabled ? "yes" : "no"],
     ["cron", `${view.cron} (${view.timezone})`],
     ["retention", describeRetention(view.retention)],
-    ["next run", view.next_run_at ?? "-"],
+    ["next run", humanTime(view.next_run_at)],
     ["last run", lastLine],
   ]);
 }
@@ -87,18 +80,16 @@ export function scheduleCommands(): Command {
   schedule.addCommand(
     set.action(
       action<ScheduleOptions>((options) =>
-        withServices(options, async (deps) => {
-          const database = resolveDatabase(deps, options.database);
-          const current = await new ScheduleStore(deps.paths).readSettings(database);
+        withOperator(options, async (operator) => {
           const given = RETENTION_RULES.filter((rule) => options[FLAG_OF_RULE[rule]] !== undefined);
-          const retention = given.length
-            ? Object.fromEntries(given.map((rule) => [rule, options[FLAG_OF_RULE[rule]]]))
-            : current.retention;
-          const view = await setSchedule(deps, database, {
-            enabled: true,
-            cron: options.cron ?? current.cron,
-            timezone: options.timezone ?? current.timezone,
-            retention,
+          const view = await operator.run("schedule.set", {
+            database: options.database,
+            cron: options.cron,
+            timezone: options.timezone,
+            // Any --keep-* flag replaces the whole retention; none keeps it.
+            retention: given.length
+              ? Object.fromEntries(given.map((rule) => [rule, options[FLAG_OF_RULE[rule]] as number]))
+              : undefined,
           });
           emit(options, view, [...humanLines(view), `(${PICKED_UP})`]);
         }),
@@ -109,8 +100,8 @@ export function scheduleCommands(): Command {
   schedule.addCommand(
     databaseCommand("disable", "stop scheduled backups of a database (its settings are kept)").action(
       action<ScheduleOptions>((options) =>
-        withServices(options, async (deps) => {
-          const view = await disableSchedule(deps, resolveDatabase(deps, options.database));
+        withOperator(options, async (operator) => {
+          const view = await operator.run("schedule.disable", { database: options.database });
           emit(options, view, `scheduled backups of database ${view.database} are off (${PICKED_UP})`);
         }),
       ),

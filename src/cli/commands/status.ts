@@ -5,11 +5,17 @@ import {
   type CommonOptions,
   emit,
   formatBytes,
+  humanTime,
+  PartialFailure,
   table,
-  tableTime,
   withCommonOptions,
   withServices,
 } from "../common.js";
+import { serverOn } from "../operator.js";
+
+interface StatusOptions extends CommonOptions {
+  check?: boolean;
+}
 
 /** Seconds as the largest whole unit that fits: 90 → "1 min", 7200 → "2 h". */
 function age(seconds: number | null): string {
@@ -20,28 +26,57 @@ function age(seconds: number | null): string {
   return `${Math.floor(seconds / 86_400)} d`;
 }
 
+/** Schedules run in the server only: without one, a next run is a promise nobody keeps, so it is not printed. */
+function scheduleCell(schedule: { enabled: boolean; next_run_at: string | null } | null, running: boolean): string {
+  if (!schedule) return "-";
+  if (!schedule.enabled) return "disabled";
+  return running ? `next ${humanTime(schedule.next_run_at)}` : "enabled, no server";
+}
+
+const SERVER_LINE = {
+  true: "server: running on this data dir (scheduled backups run)",
+  false: "server: NOT running on this data dir: scheduled backups do not run until `chaoscypher serve` starts",
+};
+
 export function statusCommand(): Command {
   return withCommonOptions(
     new Command("status").description("per database: size, newest backup and its age, schedule, off-site, problems"),
-  ).action(
-    action<CommonOptions>((options) =>
-      withServices(options, async (deps) => {
-        const status = await serviceStatus(deps);
-        const rows = status.databases.map((d) => [
-          d.name,
-          formatBytes(d.size),
-          d.last_backup ? `${d.last_backup.filename} (${tableTime(d.last_backup.at)})` : "none",
-          age(d.last_good_backup_age_seconds),
-          d.schedule ? (d.schedule.enabled ? `next ${tableTime(d.schedule.next_run_at ?? "")}` : "disabled") : "-",
-          d.offsite ? `${d.offsite.pending} pending, ${d.offsite.failed} failed` : "-",
-          [d.state, d.last_failure && `last failure: ${d.last_failure.operation}`, d.warning && "retention paused"]
-            .filter(Boolean)
-            .join("; "),
-        ]);
-        const warnings = status.databases.flatMap((d) => (d.warning ? [`${d.name}: ${d.warning.message}`] : []));
-        const header = ["DATABASE", "SIZE", "NEWEST BACKUP (UTC)", "AGE", "SCHEDULE", "OFF-SITE", "STATE"];
-        emit(options, status, [`install ${status.instance}`, ...table([header, ...rows]), ...warnings]);
-      }),
-    ),
-  );
+  )
+    .option("--check", "exit 1 when any database needs attention (its state is not ok)")
+    .action(
+      action<StatusOptions>((options) =>
+        withServices(options, async (deps) => {
+          const running = (await serverOn(deps.paths.controlSocket)) === "running";
+          const status = await serviceStatus(deps);
+          const rows = status.databases.map((d) => [
+            d.name,
+            formatBytes(d.size),
+            d.last_backup ? `${d.last_backup.filename} (${humanTime(d.last_backup.at)})` : "none",
+            age(d.last_good_backup_age_seconds),
+            scheduleCell(d.schedule, running),
+            d.offsite ? `${d.offsite.pending} pending, ${d.offsite.failed} failed` : "-",
+            [
+              d.state,
+              d.last_failure &&
+                `${d.last_failure.recovered ? "recovered from" : "last failure"}: ${d.last_failure.operation} at ${humanTime(d.last_failure.at)}`,
+              d.warning && "retention paused",
+            ]
+              .filter(Boolean)
+              .join("; "),
+          ]);
+          const warnings = status.databases.flatMap((d) => (d.warning ? [`${d.name}: ${d.warning.message}`] : []));
+          const header = ["DATABASE", "SIZE", "NEWEST BACKUP", "AGE", "SCHEDULE", "OFF-SITE", "STATE"];
+          emit(options, { ...status, server: { running } }, [
+            `install ${status.instance}`,
+            SERVER_LINE[`${running}`],
+            ...table([header, ...rows]),
+            ...warnings,
+          ]);
+          const attention = status.databases.filter((d) => d.state !== "ok").map((d) => `${d.name} (${d.state})`);
+          if (options.check && attention.length > 0) {
+            throw new PartialFailure(`needs attention: ${attention.join(", ")}`);
+          }
+        }),
+      ),
+    );
 }

@@ -14,7 +14,16 @@ export const DatabaseStatusSchema = z
     last_backup: z.object({ filename: z.string(), at: IsoTime, kind: BackupKindSchema }).nullable(),
     last_good_backup_age_seconds: z.int().nonnegative().nullable(),
     last_failure: z
-      .object({ operation: z.string(), at: IsoTime, error: z.string(), filename: z.string().optional() })
+      .object({
+        operation: z.string(),
+        at: IsoTime,
+        error: z.string(),
+        filename: z.string().optional(),
+        recovered: z
+          .boolean()
+          .optional()
+          .meta({ description: "true once a good backup was written after it (an off-site failure: once copied)" }),
+      })
       .optional(),
     warning: z
       .object({ operation: z.string(), at: IsoTime, message: z.string(), filename: z.string().optional() })
@@ -24,7 +33,11 @@ export const DatabaseStatusSchema = z
       .object({ pending: z.int().nonnegative(), failed: z.int().nonnegative() })
       .nullable()
       .meta({ description: "null when off-site copies are not configured" }),
-    state: z.string().meta({ description: "`ok`, or the migration state keeping the database out of service" }),
+    state: z.string().meta({
+      description:
+        "`ok` when nothing needs attention; else the migration state keeping the database out of service, " +
+        "`failing` (a failure not recovered from) or `overdue` (a scheduled backup is missing)",
+    }),
   })
   .meta({ id: "DatabaseStatus" });
 

@@ -95,17 +95,24 @@ async function readMarker(file: string): Promise<Marker | null> {
 }
 
 /**
- * The pre-restore rule, the only one that removes these backups (a schedule's retention never does): the
- * newest `CHAOSCYPHER_PRE_RESTORE_KEEP_LAST` (3) stay, every one younger than `..._KEEP_DAYS` (7) days
- * stays (one dated in the future counts as young), and `keep`, the one just listed, always stays.
+ * The pre-restore rule, the only one that removes these backups (a schedule's retention never does). It keeps
+ * I1 for the databases restores replaced: the newest `CHAOSCYPHER_PRE_RESTORE_KEEP_LAST` (3) stay, every one
+ * younger than `..._KEEP_DAYS` (7) days by the clock stays (one dated in the future counts as young), every one
+ * made on one of the newest `..._KEEP_DAYS` days (UTC) that had a restore stays, and `keep`, the one just listed,
+ * always stays. The day rule needs no clock: a clock jumped ahead (40 days) makes every copy look old by age,
+ * never by day, so it cannot prune the minutes-old copy that is the only one of the writes before a restore.
  */
 export async function prunePreRestores(deps: ServiceDeps, database: string, keep: string): Promise<string[]> {
   const dir = deps.paths.backupDir(database);
   const preRestores = (await listBackupFiles(dir)).filter((b) => b.kind === "pre-restore");
   const youngFrom = deps.now().getTime() - deps.config.preRestoreKeepDays * DAY_MS;
+  const recentDays = new Set(
+    [...new Set(preRestores.map((b) => b.created_at.slice(0, 8)))].slice(0, Math.ceil(deps.config.preRestoreKeepDays)),
+  );
   const removed: string[] = [];
   for (const [index, backup] of preRestores.entries()) {
     if (index < deps.config.preRestoreKeepLast || backup.filename === keep) continue;
+    if (recentDays.has(backup.created_at.slice(0, 8))) continue;
     if (!(stampToDate(backup.created_at).getTime() < youngFrom)) continue;
     await rm(path.join(dir, backup.filename), { force: true });
     await removeRecords(dir, backup.filename);

@@ -138,6 +138,8 @@ export async function recordFailure(
   const dir = deps.paths.backupDir(database);
   const previous = await readRecord(dir, filename);
   const message = error instanceof ServiceError ? error.message : `off-site copy failed: ${error.message}`;
+  // A record that cannot be written (a full disk) does not end the process or hide the failure: it is still
+  // logged and notified below, and the queue retries as planned.
   await writeRecord(dir, filename, {
     state: "failed",
     key: previous?.key ?? objectKey(ctx.settings, database, filename),
@@ -145,7 +147,9 @@ export async function recordFailure(
     error: message,
     attempts: previous?.attempts ?? 1,
     ...(nextAttemptAt ? { next_attempt_at: nextAttemptAt.toISOString() } : {}),
-  });
+  }).catch((writeError: unknown) =>
+    deps.logger.warn({ err: writeError, database, filename, operation: "offsite" }, "off-site record not written"),
+  );
   deps.logger.error(
     { database, filename, operation: "offsite", outcome: "failed", error: message, retryAt: nextAttemptAt },
     "off-site copy failed",

@@ -9,7 +9,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { NotFoundError, StoreUnavailableError } from "../../errors.js";
+import { ConflictError, NotFoundError, StoreUnavailableError } from "../../errors.js";
 import { FormatVersionError } from "../../lib/format.js";
 import { keyId, objectMetadata } from "../../lib/offsite-format.js";
 import { describeStoreError } from "../../lib/s3-client.js";
@@ -107,9 +107,21 @@ export async function listInstalls(client: S3Client, settings: OffsiteSettings):
 /**
  * `<prefix>v2/<install>/install.json`: who this install is (never a secret), authenticated like every object. It
  * also makes the install's folder show up in a delimited listing on stores that only see one level deep (s3rver).
+ * Written once: a marker already there with this install's key is kept as it is; one with another key is another
+ * install using the same id, refused (I4: an install never overwrites what another owns). The check and the write
+ * are two requests, so two installs racing on their first copy could still both write.
  */
 export async function putInstallMarker(client: S3Client, settings: OffsiteSettings, createdAt: string): Promise<void> {
   const key = `${installPrefix(settings)}install.json`;
+  const existing = await headObject(client, settings.store.bucket, key);
+  if (existing && existing.keyId === keyId(settings.key)) return;
+  if (existing) {
+    throw new ConflictError(
+      `install id "${settings.install}" is already used in this bucket by another install (key ${existing.keyId}): ` +
+        "give this install its own id (remove its instance.json or set CHAOSCYPHER_INSTANCE), or use that install's off-site key",
+      { reason: "install_id_clash", install: settings.install },
+    );
+  }
   const body = Buffer.from(
     `${JSON.stringify({ format: 2, install: settings.install, key_id: keyId(settings.key), created_at: createdAt })}\n`,
   );

@@ -279,10 +279,13 @@ export class OffsiteService {
   #startJob(job: Job): void {
     const key = jobKey(job.database, job.filename);
     const controller = new AbortController();
-    const done = this.#runJob(job, controller.signal).finally(() => {
-      this.#running.delete(key);
-      if (this.#active) this.#pump();
-    });
+    // A job's failure is the job's, never the process's: whatever escapes is logged, the queue goes on.
+    const done = this.#runJob(job, controller.signal)
+      .catch((error: unknown) => this.deps.logger.error({ err: error, operation: "offsite" }, "off-site job failed"))
+      .finally(() => {
+        this.#running.delete(key);
+        if (this.#active) this.#pump();
+      });
     this.#running.set(key, { controller, done });
   }
 

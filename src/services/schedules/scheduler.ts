@@ -149,7 +149,7 @@ export class Scheduler implements SchedulerHandle {
     const state = this.#state.get(database) ?? (await this.store.readState(database));
     this.#state.set(database, state);
     if (!settings.enabled) {
-      await this.#record(database, { next_run_at: null });
+      await this.#recordOrWarn(database, { next_run_at: null });
       return;
     }
     armed.job = new ScheduleTimer(
@@ -168,7 +168,7 @@ export class Scheduler implements SchedulerHandle {
       timer.unref();
       armed.catchUp = { timer, at: new Date(this.deps.clock.now() + this.#catchUpMs) };
     }
-    await this.#record(database, { next_run_at: this.nextRunAt(database) });
+    await this.#recordOrWarn(database, { next_run_at: this.nextRunAt(database) });
     this.deps.logger.info(
       { database, cron: settings.cron, timezone: settings.timezone, next_run_at: this.nextRunAt(database) },
       "schedule armed",
@@ -195,6 +195,16 @@ export class Scheduler implements SchedulerHandle {
       this.deps.logger.error({ err: error, database }, "could not record the scheduled run");
     });
     return run;
+  }
+
+  /**
+   * The state file only reports the timer (which is armed either way): a full disk must not keep a schedule off
+   * or a server from starting. The state in memory is current; the file catches up at the next write.
+   */
+  async #recordOrWarn(database: string, patch: Partial<ScheduleState>): Promise<void> {
+    await this.#record(database, patch).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error, database }, "schedule state not written; the schedule runs anyway");
+    });
   }
 
   /** Merges `patch` into the recorded state and writes it; writes happen one at a time, in order. */

@@ -13,11 +13,15 @@ export interface DatabaseStatus {
   schedule: { enabled: boolean; next_run_at: string | null } | null;
   last_backup: { filename: string; at: string; kind: BackupKind } | null;
   last_good_backup_age_seconds: number | null;
-  last_failure?: { operation: string; at: string; error: string; filename?: string };
+  /** `recovered`: a good backup was written after it (an off-site failure stays until its copy is made). */
+  last_failure?: { operation: string; at: string; error: string; filename?: string; recovered?: boolean };
   /** The last scheduled run's retention was paused (a backup dated ahead of the clock). */
   warning?: { operation: string; at: string; message: string; filename?: string };
   offsite: { pending: number; failed: number } | null;
-  /** `ok`, or the migration state that keeps the database out of service (blocked, pending, ...). */
+  /**
+   * `ok`; the migration state that keeps the database out of service (blocked, pending, ...); `failing` (a
+   * failure not recovered from); `overdue` (a scheduled backup is missing). Anything but `ok` needs attention.
+   */
   state: string;
 }
 
@@ -66,13 +70,31 @@ async function lastFailure(deps: ServiceDeps, name: string): Promise<Failure | u
   return failures.sort((a, b) => b.at.localeCompare(a.at))[0];
 }
 
+/**
+ * A failed run or verification is recovered from once a good backup was written after it; an off-site copy
+ * that failed is not, while it stays failed (the copy the operator relies on is still missing).
+ */
+function withRecovery(failure: Failure | undefined, goodSeconds: number): Failure | undefined {
+  if (!failure) return undefined;
+  const recovered = failure.operation !== "offsite" && goodSeconds * 1000 > Date.parse(failure.at);
+  return recovered ? { ...failure, recovered: true } : failure;
+}
+
+/** Scripts act on `state` alone (`chaoscypher status --check`): it is `ok` only when nothing needs attention. */
+function stateOf(upgradeState: string, failure: Failure | undefined, overdue: boolean): string {
+  if (upgradeState !== "up_to_date") return upgradeState;
+  if (failure && !failure.recovered) return "failing";
+  return overdue ? "overdue" : "ok";
+}
+
 async function databaseStatus(deps: ServiceDeps, name: string, now: Date): Promise<DatabaseStatus> {
   const [newest] = await listBackupFiles(deps.paths.backupDir(name));
   const upgrade = upgradeStatus(deps, name);
   const schedule = await getSchedule(deps, name);
-  const good = (await scheduleHealth(deps, name)).newest_good_backup;
+  const health = await scheduleHealth(deps, name);
+  const good = health.newest_good_backup;
   const goodSeconds = good ? backupStampSeconds(good.created_at) : Number.NaN;
-  const failure = await lastFailure(deps, name);
+  const failure = withRecovery(await lastFailure(deps, name), goodSeconds);
   return {
     name,
     size: deps.registry.size(name),
@@ -86,7 +108,7 @@ async function databaseStatus(deps: ServiceDeps, name: string, now: Date): Promi
       ? { warning: { operation: "retention", at: schedule.last_run.at, message: schedule.last_run.warning } }
       : {}),
     offsite: deps.offsite ? await offsiteCounts(deps, name) : null,
-    state: upgrade.state === "up_to_date" ? "ok" : upgrade.state,
+    state: stateOf(upgrade.state, failure, health.overdue),
   };
 }
 
