@@ -88,7 +88,7 @@ describe("chaoscypher CLI: auth setup and API keys", () => {
     const left = parseJson<{ keys: { scope: string }[] }>(await cli("keys", "list", "--json"));
     expect(left.keys.map((k) => k.scope)).toEqual(["operate"]);
     // A dozen CLI starts: on a loaded machine each can take seconds.
-  }, 240_000);
+  }, 120_000);
 
   it("asks for the username and, without echo, the password twice on a terminal", () => {
     dir = makeTempDir("cc-cli-");
