@@ -64,6 +64,8 @@ export const configSchema = z
     preRestoreKeepLast: z.coerce.number().int().min(1).default(3),
     /** ...and every one younger than this many days, and those of this many newest days (UTC) with a restore. */
     preRestoreKeepDays: z.coerce.number().min(0).default(7),
+    /** Backups are verified again once their last check is this many days old (0: never again); weekly by default. */
+    reverifyDays: z.coerce.number().min(0).default(7),
     /** The first-run setup token (else a random one is made at start and printed in the setup URL). */
     setupToken: z.string().min(16, "must be at least 16 characters").max(256).optional(),
     /** Built maintenance UI (`npm run build:web`), served at `/`. */
@@ -97,6 +99,7 @@ const envNames: Record<keyof Config, string> = {
   notifyOnSuccess: "CHAOSCYPHER_NOTIFY_ON_SUCCESS",
   webDir: "CHAOSCYPHER_WEB_DIR",
   setupToken: "CHAOSCYPHER_SETUP_TOKEN",
+  reverifyDays: "CHAOSCYPHER_REVERIFY_DAYS",
   trustedProxies: "CHAOSCYPHER_TRUSTED_PROXIES",
   uploadMaxBytes: "CHAOSCYPHER_UPLOAD_MAX_BYTES",
   adoptStableMs: "CHAOSCYPHER_ADOPT_STABLE_MS",

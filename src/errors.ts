@@ -54,8 +54,8 @@ export class AuthRequiredError extends ServiceError {
 }
 
 export class ForbiddenError extends ServiceError {
-  constructor(message: string) {
-    super("FORBIDDEN", message);
+  constructor(message: string, details?: ErrorDetails) {
+    super("FORBIDDEN", message, details);
   }
 }
 

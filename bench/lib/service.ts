@@ -42,7 +42,7 @@ export class ServiceClient {
     const res = await fetch(`${this.url}/api/v1/auth/keys`, {
       method: "POST",
       headers: { ...cookie, "content-type": "application/json", origin: this.url },
-      body: JSON.stringify({ name: "bench" }),
+      body: JSON.stringify({ name: "bench", scope: "admin" }),
     });
     const { key } = (await (await expectOk(res, "key create")).json()) as { key: string };
     return { key: { authorization: `Bearer ${key}` }, cookie };

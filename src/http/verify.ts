@@ -20,7 +20,7 @@ export function verifyRequest(services: ServiceDeps): (request: Request) => Prom
     try {
       const presented = readCredentials(request.headers);
       const result = isCredential(presented) ? await authenticate(services, presented, { touch: false }) : null;
-      response = result ? allowed(result.identity.username, result.identity.via) : refused();
+      response = result && "identity" in result ? allowed(result.identity.username, result.identity.via) : refused();
     } catch (error) {
       logger.warn({ err: error }, "verify could not check a credential; answering 401");
       response = refused();

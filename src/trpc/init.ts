@@ -3,8 +3,10 @@ import { z } from "zod";
 import { AuthRequiredError, RateLimitedError, ServiceError } from "../errors.js";
 import { diskFullError } from "../lib/disk-full.js";
 import { databaseNameSchema } from "../lib/names.js";
+import { requireScope } from "../services/auth/index.js";
 import type { TrpcContext } from "./context.js";
 import { toTRPCError } from "./errors.js";
+import { procedureScope } from "./scopes.js";
 
 const t = initTRPC.context<TrpcContext>().create({
   errorFormatter({ shape, error }) {
@@ -34,9 +36,13 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(mapErrors);
 
-/** Every procedure but auth.status/setup/login: the HTTP gate checked first, this is the second line. */
-export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+/**
+ * Every procedure but auth.status/setup/login: the HTTP gate checked the credential first, this is the second
+ * line, and the one place a procedure's scope is checked.
+ */
+export const protectedProcedure = publicProcedure.use(({ ctx, next, path }) => {
   if (!ctx.identity) throw new AuthRequiredError();
+  requireScope(ctx.identity.scope, procedureScope(path), path);
   return next({ ctx: { identity: ctx.identity } });
 });
 

@@ -100,7 +100,7 @@ describe("operator account: setup, login, logout, status, me", () => {
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ username: "operator" });
     const me = await t.app.request("/api/v1/auth/me", { headers: { cookie: cookieOf(ok) } });
-    expect(await me.json()).toEqual({ username: "operator", via: "session" });
+    expect(await me.json()).toEqual({ username: "operator", via: "session", scope: "admin" });
   });
 
   it("logs out: 204, the cookie cleared, and the session refused afterwards", async () => {

@@ -112,7 +112,7 @@ describe("the auth gate covers every route", () => {
     const withKey = await t.app.request("/api/v1/auth/me", {
       headers: { authorization: `Bearer ${op.key}`, "x-auth-user": "someone-else" },
     });
-    expect(await withKey.json()).toEqual({ username: "operator", via: "api_key" });
+    expect(await withKey.json()).toEqual({ username: "operator", via: "api_key", scope: "admin" });
   });
 
   it("keeps the UI's pages open", async () => {

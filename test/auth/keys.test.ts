@@ -29,7 +29,7 @@ describe("API keys", () => {
     expect(body.name).toBe("deploy script");
     expect(new Date(body.created_at).toISOString()).toBe(body.created_at);
     const me = await t.app.request("/api/v1/auth/me", { headers: bearer(body.key) });
-    expect(await me.json()).toEqual({ username: "operator", via: "api_key" });
+    expect(await me.json()).toEqual({ username: "operator", via: "api_key", scope: "read" });
   });
 
   it("lists keys without the key or its hash, and records the last use", async () => {
@@ -38,12 +38,20 @@ describe("API keys", () => {
       keys: Record<string, unknown>[];
     };
     const listed = before.keys.find((k) => k.id === minted.id);
-    expect(listed).toEqual({ id: minted.id, name: "ci", created_at: expect.any(String), last_used_at: null });
+    expect(listed).toEqual({
+      id: minted.id,
+      name: "ci",
+      scope: "read",
+      prefix: `cc_live_${minted.id.slice(0, 8)}`,
+      created_at: expect.any(String),
+      expires_at: null,
+      last_used_at: null,
+    });
     expect(JSON.stringify(before)).not.toContain(minted.key.slice(-32));
     expect(JSON.stringify(before)).not.toMatch(/[0-9a-f]{64}/);
 
     await t.app.request("/api/v1/backup", { headers: bearer(minted.key) });
-    const after = (await (await t.app.request("/api/v1/auth/keys", { headers: bearer(minted.key) })).json()) as {
+    const after = (await (await t.app.request("/api/v1/auth/keys", { headers: { cookie: op.cookie } })).json()) as {
       keys: { id: string; last_used_at: string | null }[];
     };
     expect(after.keys.find((k) => k.id === minted.id)?.last_used_at).toEqual(expect.any(String));

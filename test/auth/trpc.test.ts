@@ -36,7 +36,11 @@ describe("auth and keys over tRPC (the UI's path)", () => {
       authenticated: true,
       username: "operator",
     });
-    expect(await data(await query("auth.me", { cookie }))).toEqual({ username: "operator", via: "session" });
+    expect(await data(await query("auth.me", { cookie }))).toEqual({
+      username: "operator",
+      via: "session",
+      scope: "admin",
+    });
 
     const out = await call("auth.logout", undefined, { cookie });
     expect(await data(out)).toEqual({ ok: true });

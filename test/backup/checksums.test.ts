@@ -53,7 +53,10 @@ describe("checksums and background verification", () => {
 
     const restore = await t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
     expect(restore.status).toBe(422);
-    expect(await restore.json()).toMatchObject({ error: "INVALID_BACKUP", details: { reason: "checksum_mismatch" } });
+    expect(await restore.json()).toMatchObject({ error: "INVALID_BACKUP", details: { reason: "verification_failed" } });
+    const forced = await t.request(`/api/v1/backup/${filename}/restore?force=true`, { method: "POST" });
+    expect(forced.status).toBe(422);
+    expect(await forced.json()).toMatchObject({ error: "INVALID_BACKUP", details: { reason: "checksum_mismatch" } });
     expect(await withDb(t.services, "default", nodeTitles)).toEqual(["before", "after"]);
     const dbDir = path.join(t.dataDir, "databases", "default");
     expect(readdirSync(dbDir).filter((f) => f.includes("restore"))).toEqual([]);

@@ -41,20 +41,41 @@ describe("chaoscypher CLI: auth setup and API keys", () => {
     expect(key).toEqual({
       id: expect.stringMatching(/^[a-z2-7]{16}$/),
       name: "ci",
+      scope: "read",
+      prefix: `cc_live_${key.id.slice(0, 8)}`,
       key: expect.stringMatching(/^cc_live_/),
       created_at: expect.any(String),
+      expires_at: null,
     });
-    const human = await cli("keys", "create", "--name", "backup job");
+    const human = await cli(
+      "keys",
+      "create",
+      "--name",
+      "ci",
+      "--scope",
+      "operate",
+      "--expires-at",
+      "2099-01-31T00:00:00Z",
+    );
     expect(human.stdout.split("\n")[0]).toMatch(/^cc_live_\S+$/);
+    expect(human.stdout).toContain("scope operate, expires 2099-01-31 00:00:00 UTC");
 
     const listed = await cli("keys", "list", "--json");
+    const second = { id: expect.any(String), name: "ci", scope: "operate", prefix: expect.stringMatching(/^cc_live_/) };
+    const { key: _secret, ...first } = key as unknown as Record<string, unknown>;
     expect(parseJson(listed)).toEqual({
       keys: [
-        { id: key.id, name: "ci", created_at: expect.any(String), last_used_at: null },
-        { id: expect.any(String), name: "backup job", created_at: expect.any(String), last_used_at: null },
+        { ...first, last_used_at: null },
+        { ...second, created_at: expect.any(String), expires_at: "2099-01-31T00:00:00.000Z", last_used_at: null },
       ],
     });
-    expect(listed.stdout).not.toContain("cc_live_");
+    expect(listed.stdout).not.toContain(key.key);
+    // Two keys named "ci": the table tells them apart by prefix, scope and expiry.
+    const table = (await cli("keys", "list")).stdout.split("\n");
+    expect(table[0]).toMatch(/^ID +PREFIX +NAME +SCOPE +CREATED +EXPIRES +LAST USED$/);
+    expect(table[1]).toMatch(new RegExp(`^${key.id} +cc_live_${key.id.slice(0, 8)} +ci +read .* never +never$`));
+    expect(table[2]).toMatch(/ cc_live_[a-z2-7]{8} +ci +operate .* 2099-01-31 00:00:00 UTC +never$/);
+    expect(table.join("\n")).not.toContain(key.key);
 
     const refused = await cli("keys", "revoke", key.id);
     expect(refused.code).toBe(1);
@@ -64,9 +85,10 @@ describe("chaoscypher CLI: auth setup and API keys", () => {
     const gone = await cli("keys", "revoke", key.id, "--yes", "--json");
     expect(gone.code).toBe(1);
     expect(parseJson(gone)).toMatchObject({ error: "NOT_FOUND" });
-    const left = parseJson<{ keys: { name: string }[] }>(await cli("keys", "list", "--json"));
-    expect(left.keys.map((k) => k.name)).toEqual(["backup job"]);
-  });
+    const left = parseJson<{ keys: { scope: string }[] }>(await cli("keys", "list", "--json"));
+    expect(left.keys.map((k) => k.scope)).toEqual(["operate"]);
+    // A dozen CLI starts: on a loaded machine each can take seconds.
+  }, 120_000);
 
   it("asks for the username and, without echo, the password twice on a terminal", () => {
     dir = makeTempDir("cc-cli-");

@@ -757,7 +757,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the keys that still work (never a key or its hash) */
+        /** List the keys not revoked, with scope, expiry and prefix (never a key or its hash) */
         get: {
             parameters: {
                 query?: never;
@@ -767,7 +767,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Active keys. */
+                /** @description Keys not revoked. */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -787,6 +787,18 @@ export interface paths {
                         "application/json": components["schemas"]["Error"] & {
                             /** @enum {string} */
                             error: "AUTH_REQUIRED";
+                        };
+                    };
+                };
+                /** @description A cross-site request made with the session cookie (`FORBIDDEN`). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"] & {
+                            /** @enum {string} */
+                            error: "FORBIDDEN";
                         };
                     };
                 };
@@ -829,7 +841,7 @@ export interface paths {
             };
         };
         put?: never;
-        /** Mint an API key (shown this once only) */
+        /** Mint an API key (shown this once only) with a scope (default read) and an optional expiry */
         post: {
             parameters: {
                 query?: never;
@@ -1741,12 +1753,14 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Restore a database from a backup (the current file is kept as a safety copy) */
+        /** Restore a database from a backup (the current file is kept as a safety copy); a backup whose last verification failed only with `force=true` */
         post: {
             parameters: {
                 query?: {
                     /** @description The database to act on; defaults to the server's current database. */
                     database?: string;
+                    /** @description `true`: restore even though the backup's last verification failed (else 422, `details.reason: verification_failed`). */
+                    force?: "true" | "false";
                 };
                 header?: never;
                 path: {
@@ -3629,30 +3643,72 @@ export interface components {
             username: string;
             /** @enum {string} */
             via: "session" | "api_key";
+            /**
+             * @description What this credential may do; a session is admin.
+             * @enum {string}
+             */
+            scope: "read" | "operate" | "admin";
         };
         MintedKey: {
             id: string;
             name: string;
-            /** @description The whole key, shown this once only. */
-            key: string;
+            /**
+             * @description read: lists, status, metrics, downloads; operate: + backup changes; admin: + everything.
+             * @enum {string}
+             */
+            scope: "read" | "operate" | "admin";
+            /** @description The key's first characters (never its secret), to tell keys of one name apart. */
+            prefix: string;
             /**
              * Format: date-time
              * @example 2026-01-01T02:00:00.000Z
              */
             created_at: string;
+            /**
+             * Format: date-time
+             * @description When the key stops working; null: never.
+             * @example 2026-01-01T02:00:00.000Z
+             */
+            expires_at: string | null;
+            /** @description The whole key, shown this once only. */
+            key: string;
         };
         KeyCreateRequest: {
             name: string;
+            /**
+             * @description read: lists, status, metrics, downloads; operate: + backup changes; admin: + everything.
+             * @default read
+             * @enum {string}
+             */
+            scope: "read" | "operate" | "admin";
+            /**
+             * Format: date-time
+             * @description When the key stops working (ISO 8601); omitted or null: never.
+             */
+            expires_at?: string | null;
         };
         KeyList: {
             keys: {
                 id: string;
                 name: string;
                 /**
+                 * @description read: lists, status, metrics, downloads; operate: + backup changes; admin: + everything.
+                 * @enum {string}
+                 */
+                scope: "read" | "operate" | "admin";
+                /** @description The key's first characters (never its secret), to tell keys of one name apart. */
+                prefix: string;
+                /**
                  * Format: date-time
                  * @example 2026-01-01T02:00:00.000Z
                  */
                 created_at: string;
+                /**
+                 * Format: date-time
+                 * @description When the key stops working; null: never.
+                 * @example 2026-01-01T02:00:00.000Z
+                 */
+                expires_at: string | null;
                 /**
                  * Format: date-time
                  * @example 2026-01-01T02:00:00.000Z

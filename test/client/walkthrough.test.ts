@@ -38,13 +38,13 @@ describe("a client generated from the document (openapi-typescript + openapi-fet
     });
     expect(setup.data).toEqual({ username: "admin" });
     const cookie = (setup.response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-    const minted = await client.POST("/auth/keys", { body: { name: "laptop" }, headers: { cookie } });
+    const minted = await client.POST("/auth/keys", { body: { name: "laptop", scope: "admin" }, headers: { cookie } });
     expect(minted.response.status).toBe(201);
     const key = minted.data?.key ?? "";
     expect(key).toMatch(/^cc_live_/);
 
     const api = createClient<paths>({ baseUrl: `${edge.url}/api/v1`, headers: { authorization: `Bearer ${key}` } });
-    expect((await api.GET("/auth/me")).data).toEqual({ username: "admin", via: "api_key" });
+    expect((await api.GET("/auth/me")).data).toEqual({ username: "admin", via: "api_key", scope: "admin" });
 
     const created = await api.POST("/backup", {});
     expect(created.response.status).toBe(200);

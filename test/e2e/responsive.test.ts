@@ -107,16 +107,33 @@ describe("the UI on a phone and on a wide screen", { timeout: 120_000 }, () => {
     }
   });
 
-  it("API Keys: the form, a new key and the list fit", async () => {
-    await createKey(server.t.services, { name: "laptop" });
+  it("API Keys: the form, a new key and the list fit; two keys named laptop differ by prefix, scope and expiry", async () => {
+    const reader = await createKey(server.t.services, { name: "laptop" });
+    const operator = await createKey(server.t.services, {
+      name: "laptop",
+      scope: "operate",
+      expires_at: "2099-01-31T12:00:00Z",
+    });
     await page.getByRole("link", { name: "API Keys" }).click();
-    await atBothWidths(() => shown(page.getByRole("row", { name: /laptop/ })));
+    const row = (prefix: string) => page.getByRole("row", { name: new RegExp(`laptop.*${prefix}`) });
+    await atBothWidths(async () => {
+      await shown(row(reader.prefix));
+      await shown(row(operator.prefix));
+    });
+    expect(await row(reader.prefix).getByRole("cell").allInnerTexts()).toEqual(
+      expect.arrayContaining([`${reader.prefix}…`, "read", "never"]),
+    );
+    const operatorCells = await row(operator.prefix).getByRole("cell").allInnerTexts();
+    expect(operatorCells).toEqual(expect.arrayContaining([`${operator.prefix}…`, "operate"]));
+    expect(operatorCells.join(" ")).toContain("2099");
     await page.setViewportSize(PHONE);
     await page.getByLabel("Key name").fill("phone");
+    await page.getByLabel("Scope").selectOption("operate");
     await page.getByRole("button", { name: "Create key" }).click();
     await shown(page.getByRole("button", { name: "Copy key" }));
+    await shown(page.getByText("Scope operate, does not expire."));
     expect(await offScreen(page)).toEqual([]);
-    await page.getByRole("button", { name: "Revoke laptop" }).click();
+    await page.getByRole("button", { name: "Revoke laptop" }).first().click();
     await shown(page.getByRole("dialog", { name: "Revoke key laptop?" }));
     expect(await offScreen(page)).toEqual([]);
     await page.keyboard.press("Escape");

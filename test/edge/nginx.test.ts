@@ -40,7 +40,7 @@ describe("the nginx edge in front of the real server", () => {
     const minted = await fetch(`${edge.url}/api/v1/auth/keys`, {
       method: "POST",
       headers: { ...json, cookie },
-      body: JSON.stringify({ name: "edge" }),
+      body: JSON.stringify({ name: "edge", scope: "admin" }),
     });
     expect(minted.status).toBe(201);
     ({ key, id: keyId } = (await minted.json()) as { key: string; id: string });
@@ -184,7 +184,7 @@ describe("the nginx edge in front of the real server", () => {
     const other = await fetch(`${edge.url}/api/v1/auth/keys`, {
       method: "POST",
       headers: { ...json, authorization: `Bearer ${key}` },
-      body: JSON.stringify({ name: "to revoke" }),
+      body: JSON.stringify({ name: "to revoke", scope: "admin" }),
     });
     const victim = (await other.json()) as { key: string; id: string };
     const auth = { authorization: `Bearer ${victim.key}` };

@@ -22,7 +22,7 @@ export const TEST_KDF: ScryptParams = { ln: 12, r: 8, p: 1 };
 /** The first-run setup token of every test app (CHAOSCYPHER_SETUP_TOKEN), for tests that set up over HTTP. */
 export const TEST_SETUP_TOKEN = "test-setup-token-0123456789";
 
-export const TEST_IDENTITY: Identity = { userId: 0, username: "test-operator", via: "session" };
+export const TEST_IDENTITY: Identity = { userId: 0, username: "test-operator", via: "session", scope: "admin" };
 
 export interface Operator {
   username: string;
@@ -90,8 +90,8 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   services.verifications.start(services).catch(() => undefined);
   const setup = async (username = "operator", password = "correct horse battery"): Promise<Operator> => {
     const signed = await setupOperator(services, { username, password }, { clientIp: null, local: true });
-    const minted = await createKey(services, { name: "test key" });
-    const identity = { userId: 1, username, via: "session" as const };
+    const minted = await createKey(services, { name: "test key", scope: "admin" });
+    const identity = { userId: 1, username, via: "session" as const, scope: "admin" as const };
     return {
       username,
       password,
@@ -108,7 +108,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
       (operator) => operator.key,
       async (error: unknown) => {
         if (!(error instanceof ServiceError && error.status === 409)) throw error;
-        return (await createKey(services, { name: "test key" })).key;
+        return (await createKey(services, { name: "test key", scope: "admin" })).key;
       },
     );
   return {

@@ -20,6 +20,7 @@ import { confirm } from "../prompt.js";
 interface BackupOptions extends CommonOptions {
   database?: string;
   yes?: boolean;
+  force?: boolean;
 }
 
 export function backupCommands(): Command {
@@ -70,6 +71,7 @@ export function backupCommands(): Command {
     )
       .argument("<file>", "backup filename, as `backup list` shows it")
       .option("-y, --yes", "do not ask for confirmation")
+      .option("--force", "restore even a backup whose last verification failed")
       .action(
         action<BackupOptions>((options, file) =>
           withOperator(options, async (operator) => {
@@ -81,7 +83,7 @@ export function backupCommands(): Command {
               "refusing to restore",
             );
             const restored = await withProgress(`restoring ${database} from ${file}`, options.json, () =>
-              operator.run("backup.restore", { database, file: args.file }),
+              operator.run("backup.restore", { database, file: args.file, force: options.force }),
             );
             emit(
               options,

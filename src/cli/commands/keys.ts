@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { listKeys } from "../../services/auth/index.js";
+import { DEFAULT_SCOPE, listKeys } from "../../services/auth/index.js";
 import { AUTH_DATABASE } from "../../services/auth/types.js";
 import {
   action,
@@ -16,6 +16,8 @@ import { confirm } from "../prompt.js";
 
 interface KeyOptions extends CommonOptions {
   name?: string;
+  scope?: string;
+  expiresAt?: string;
   yes?: boolean;
 }
 
@@ -25,14 +27,22 @@ export function keysCommands(): Command {
   keys.addCommand(
     withCommonOptions(new Command("create").description("mint an API key; it is printed this once only"))
       .requiredOption("--name <name>", "what the key is for, 1-64 characters")
+      .option(
+        "--scope <scope>",
+        "read (lists, status, metrics, downloads), operate (+ backup, restore, delete, verify, upload, off-site), admin (+ keys, schedules, databases, upgrades)",
+        DEFAULT_SCOPE,
+      )
+      .option("--expires-at <time>", "when the key stops working, ISO 8601 (e.g. 2027-01-31T00:00:00Z); default never")
       .action(
         action<KeyOptions>((options) =>
           withOperator(options, async (operator) => {
-            const minted = await operator.run("keys.create", { name: options.name });
+            const input = { name: options.name, scope: options.scope, expires_at: options.expiresAt };
+            const minted = await operator.run("keys.create", input);
+            const expiry = minted.expires_at ? `, expires ${humanTime(minted.expires_at)}` : "";
             // The key alone on the first line, for copying; it is not stored and cannot be shown again.
             emit(options, minted, [
               minted.key,
-              `API key "${minted.name}" (id ${minted.id}): store it now, it is not shown again`,
+              `API key "${minted.name}" (id ${minted.id}, scope ${minted.scope}${expiry}): store it now, it is not shown again`,
             ]);
           }),
         ),
@@ -46,17 +56,18 @@ export function keysCommands(): Command {
       action<KeyOptions>((options) =>
         withServices(options, async (deps) => {
           const listed = await withDatabaseLock(deps, AUTH_DATABASE, "keys", () => listKeys(deps));
+          const now = deps.now().getTime();
           const rows = listed.keys.map((k) => [
             k.id,
+            k.prefix,
             k.name,
+            k.scope,
             humanTime(k.created_at),
+            expiryCell(k.expires_at, now),
             k.last_used_at ? humanTime(k.last_used_at) : "never",
           ]);
-          emit(
-            options,
-            listed,
-            rows.length === 0 ? "no API keys" : table([["ID", "NAME", "CREATED", "LAST USED"], ...rows]),
-          );
+          const head = ["ID", "PREFIX", "NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED"];
+          emit(options, listed, rows.length === 0 ? "no API keys" : table([head, ...rows]));
         }),
       ),
     ),
@@ -77,4 +88,9 @@ export function keysCommands(): Command {
       ),
   );
   return keys;
+}
+
+function expiryCell(expiresAt: string | null, now: number): string {
+  if (!expiresAt) return "never";
+  return Date.parse(expiresAt) <= now ? `${humanTime(expiresAt)} (expired)` : humanTime(expiresAt);
 }

@@ -34,4 +34,10 @@ export const apiKeys = sqliteTable("api_keys", {
   createdAt: integer("created_at").notNull(),
   lastUsedAt: integer("last_used_at"),
   revokedAt: integer("revoked_at"),
+  /** read < operate < admin; keys minted before scopes existed became admin (they could do everything). */
+  scope: text("scope", { enum: ["read", "operate", "admin"] })
+    .notNull()
+    .default("admin"),
+  /** Epoch ms after which the key is refused; null: never. */
+  expiresAt: integer("expires_at"),
 });

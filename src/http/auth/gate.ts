@@ -1,13 +1,14 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { AuthRequiredError, ForbiddenError } from "../../errors.js";
 import { SESSION_COOKIE, sessionCookie } from "../../lib/session-cookie.js";
-import { authenticate, type Identity } from "../../services/auth/index.js";
+import { allows, authenticate, type Identity, outOfScope } from "../../services/auth/index.js";
 import type { AppEnv } from "../env.js";
 import { clientInfo } from "./client-info.js";
 import { isCredential, readCredentials } from "./credentials.js";
 import { crossSiteReason } from "./cross-site.js";
 import { deny } from "./deny.js";
-import { isPublicRequest } from "./public-routes.js";
+import { isPublicRequest, surfaceOf } from "./public-routes.js";
+import { restScopeFor } from "./route-scopes.js";
 
 /**
  * The one place requests are authenticated, REST and tRPC alike: resolves the cookie or API key,
@@ -20,14 +21,26 @@ export function authGate(): MiddlewareHandler<AppEnv> {
     const client = clientInfo(c, deps.config.trustedProxies);
     c.set("client", client);
     const presented = readCredentials(c.req.raw.headers);
-    const result = isCredential(presented) ? await authenticate(deps, presented, { touch: true }) : null;
+    const checked = isCredential(presented) ? await authenticate(deps, presented, { touch: true }) : null;
+    const result = checked && "identity" in checked ? checked : null;
     c.set("identity", result?.identity ?? null);
-    if (!result && !isPublicRequest(c.req.path, c.req.url)) return deny(c, authRequired(c.req.raw.headers));
+    const isPublic = isPublicRequest(c.req.path, c.req.url);
+    if (!result && !isPublic) {
+      const expired = checked && "expiredAt" in checked ? checked.expiredAt : null;
+      return deny(c, expired ? expiredKey(expired) : authRequired(c.req.raw.headers));
+    }
     if (presented.kind !== "api_key") {
       const reason = crossSiteReason(c.req.method, c.req.url, c.req.raw.headers);
       if (reason) {
         c.get("log").warn({ reason, path: c.req.path }, "cross-site request refused");
         return deny(c, new ForbiddenError("cross-site requests are refused"));
+      }
+    }
+    // tRPC checks each procedure's scope itself (src/trpc/init.ts); REST routes are checked here.
+    if (result && !isPublic && surfaceOf(c.req.path) === "api") {
+      const needed = restScopeFor(c.req.method, c.req.path);
+      if (!allows(result.identity.scope, needed)) {
+        return deny(c, outOfScope(result.identity.scope, needed, `${c.req.method} ${c.req.path}`));
       }
     }
     await next();
@@ -48,6 +61,10 @@ function authRequired(headers: Headers): AuthRequiredError {
   return new AuthRequiredError(
     "HTTP Basic auth is not accepted: send Authorization: Bearer cc_live_… (an API key) or the session cookie",
   );
+}
+
+function expiredKey(at: string): AuthRequiredError {
+  return new AuthRequiredError(`this API key expired at ${at}; mint a new one (chaoscypher keys create)`);
 }
 
 /** The identity a protected handler runs for; the gate already refused anonymous requests. */

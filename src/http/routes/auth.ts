@@ -99,7 +99,7 @@ const mintKey = defineRoute({
   method: "post",
   path: "/keys",
   tags: keyTags,
-  summary: "Mint an API key (shown this once only)",
+  summary: "Mint an API key (shown this once only) with a scope (default read) and an optional expiry",
   request: { body: jsonBody(KeyCreateRequest) },
   responses: {
     201: jsonResponse(MintedKey, "The key; only a hash of it is kept."),
@@ -111,8 +111,8 @@ const keys = defineRoute({
   method: "get",
   path: "/keys",
   tags: keyTags,
-  summary: "List the keys that still work (never a key or its hash)",
-  responses: { 200: jsonResponse(KeyList, "Active keys."), ...errorResponses(401, 409, 503) },
+  summary: "List the keys not revoked, with scope, expiry and prefix (never a key or its hash)",
+  responses: { 200: jsonResponse(KeyList, "Keys not revoked."), ...errorResponses(401, 403, 409, 503) },
 });
 
 const password = defineRoute({
@@ -159,8 +159,8 @@ export const authRoutes = apiRouter()
     return c.json(await changePassword(services, requireIdentity(c), c.req.valid("json"), caller), 200);
   })
   .openapi(me, (c) => {
-    const { username, via } = requireIdentity(c);
-    return c.json({ username, via }, 200);
+    const { username, via, scope } = requireIdentity(c);
+    return c.json({ username, via, scope }, 200);
   })
   .openapi(mintKey, async (c) => {
     requireIdentity(c);

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { z } from "zod";
 import {
   createBackup,
   deleteBackup,
@@ -23,6 +24,15 @@ import {
 } from "../schemas/backup.js";
 import { BackupFilenameParam, DatabaseQuery } from "../schemas/common.js";
 import { DeleteQuery } from "../schemas/offsite.js";
+
+/** `force=true` restores a backup whose last verification failed (refused with 422 otherwise). */
+const RestoreQuery = DatabaseQuery.extend({
+  force: z.enum(["true", "false"]).optional().meta({
+    description:
+      "`true`: restore even though the backup's last verification failed (else 422, `details.reason: verification_failed`).",
+  }),
+});
+
 import { declaredLength, digestHeaders, matchesEtag, requestBodyStream } from "./backup-headers.js";
 
 const tags = ["Backups"];
@@ -118,8 +128,9 @@ const restore = defineRoute({
   method: "post",
   path: "/{filename}/restore",
   tags,
-  summary: "Restore a database from a backup (the current file is kept as a safety copy)",
-  request: { params: BackupFilenameParam, query: DatabaseQuery },
+  summary:
+    "Restore a database from a backup (the current file is kept as a safety copy); a backup whose last verification failed only with `force=true`",
+  request: { params: BackupFilenameParam, query: RestoreQuery },
   responses: {
     200: jsonResponse(RestoreResult, "Restored; the database now serves the backup's data."),
     ...errorResponses(400, 401, 403, 404, 409, 422, 503, 507),
@@ -180,8 +191,10 @@ export const backupRoutes = apiRouter()
   })
   .openapi(restore, async (c) => {
     const deps = c.get("services");
-    const database = resolveDatabase(deps, c.req.valid("query").database);
-    return c.json(await restoreBackup(deps, database, c.req.valid("param").filename), 200);
+    const query = c.req.valid("query");
+    const database = resolveDatabase(deps, query.database);
+    const force = query.force === "true";
+    return c.json(await restoreBackup(deps, database, c.req.valid("param").filename, { force }), 200);
   })
   .openapi(remove, async (c) => {
     const deps = c.get("services");

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { changePasswordInput } from "../../services/auth/password-change.js";
-import { keyIdSchema, keyNameSchema, loginInput, setupInput } from "../../services/auth/schemas.js";
+import { keyCreateInput, keyIdSchema, keyNameSchema, loginInput, setupInput } from "../../services/auth/schemas.js";
+import { scopeSchema } from "../../services/auth/scopes.js";
 import { IsoTime } from "./common.js";
 
 // Request bodies are the verbs' own schemas, so REST refuses exactly what tRPC and the CLI refuse.
@@ -14,8 +15,8 @@ export const PasswordChanged = z
   })
   .meta({ id: "PasswordChanged" });
 // The library mistranslates the `u` flag of keyNameSchema's regex; the pattern is stated for it.
-export const KeyCreateRequest = z
-  .object({ name: keyNameSchema.meta({ pattern: "^[^\\p{Cc}]*$" }) })
+export const KeyCreateRequest = keyCreateInput
+  .extend({ name: keyNameSchema.meta({ pattern: "^[^\\p{Cc}]*$" }) })
   .meta({ id: "KeyCreateRequest" });
 export const KeyIdParam = z.object({
   id: keyIdSchema.meta({ example: "abcdefghijklmnop" }),
@@ -31,24 +32,38 @@ export const AuthStatus = z
 
 export const SignedIn = z.object({ username: z.string() }).meta({ id: "SignedIn" });
 
-export const Me = z.object({ username: z.string(), via: z.enum(["session", "api_key"]) }).meta({ id: "Me" });
+export const Me = z
+  .object({
+    username: z.string(),
+    via: z.enum(["session", "api_key"]),
+    scope: scopeSchema.meta({ description: "What this credential may do; a session is admin." }),
+  })
+  .meta({ id: "Me" });
+
+const keyFields = {
+  id: z.string(),
+  name: z.string(),
+  scope: scopeSchema,
+  prefix: z
+    .string()
+    .regex(/^cc_live_/)
+    .meta({ description: "The key's first characters (never its secret), to tell keys of one name apart." }),
+  created_at: IsoTime,
+  expires_at: IsoTime.nullable().meta({ description: "When the key stops working; null: never." }),
+};
 
 export const MintedKey = z
   .object({
-    id: z.string(),
-    name: z.string(),
+    ...keyFields,
     key: z
       .string()
       .regex(/^cc_live_/)
       .meta({ description: "The whole key, shown this once only." }),
-    created_at: IsoTime,
   })
   .meta({ id: "MintedKey" });
 
 export const KeyList = z
   .object({
-    keys: z.array(
-      z.object({ id: z.string(), name: z.string(), created_at: IsoTime, last_used_at: IsoTime.nullable() }),
-    ),
+    keys: z.array(z.object({ ...keyFields, last_used_at: IsoTime.nullable() })),
   })
   .meta({ id: "KeyList" });

@@ -1,5 +1,5 @@
 import type { ServiceDeps } from "../deps.js";
-import { verifyApiKey } from "./keys.js";
+import { type ExpiredKey, verifyApiKey } from "./keys.js";
 import { verifySession } from "./sessions.js";
 import type { Identity } from "./types.js";
 
@@ -20,10 +20,10 @@ export async function authenticate(
   deps: ServiceDeps,
   credential: Credential,
   options: { touch: boolean },
-): Promise<Authenticated | null> {
+): Promise<Authenticated | ExpiredKey | null> {
   if (credential.kind === "api_key") {
     const identity = await verifyApiKey(deps, credential.key, options);
-    return identity ? { identity } : null;
+    return identity === null || "expiredAt" in identity ? identity : { identity };
   }
   const check = await verifySession(deps, credential.token, options);
   if (!check) return null;

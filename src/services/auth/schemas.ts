@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ValidationError } from "../../errors.js";
+import { DEFAULT_SCOPE, scopeSchema } from "./scopes.js";
 
 /** Usernames travel in the X-Auth-User header, so they stay within a header-safe alphabet. */
 export const usernameSchema = z
@@ -33,6 +34,16 @@ export const keyNameSchema = z
   .min(1, "key name must not be empty")
   .max(64, "key name must be at most 64 characters")
   .regex(/^[^\p{Cc}]*$/u, "key name must not contain control characters");
+
+/** `POST /auth/keys`: the scope defaults to read; no expiry means the key works until revoked. */
+export const keyCreateInput = z.object({
+  name: keyNameSchema,
+  scope: scopeSchema.default(DEFAULT_SCOPE),
+  expires_at: z.iso
+    .datetime({ offset: true, error: "expires_at must be an ISO 8601 time, e.g. 2027-01-31T00:00:00Z" })
+    .nullish()
+    .meta({ description: "When the key stops working (ISO 8601); omitted or null: never." }),
+});
 
 export const keyIdSchema = z.string().regex(/^[a-z2-7]{16}$/, "not an API key id");
 

@@ -58,7 +58,13 @@ export async function verifySession(
   return deps.registry.holder(AUTH_DATABASE).lease((db) => {
     const row = options.touch ? statements(db).session.get({ id: parsed.id }) : cachedSessionRow(db, parsed.id, now);
     if (!row || !secretMatches(parsed.secret, row.secretHash) || row.expiresAt <= now) return null;
-    const identity: Identity = { userId: row.userId, username: row.username, via: "session", sessionId: parsed.id };
+    const identity: Identity = {
+      userId: row.userId,
+      username: row.username,
+      via: "session",
+      scope: "admin",
+      sessionId: parsed.id,
+    };
     if (!options.touch || now - row.lastVerifiedAt < TOUCH_INTERVAL_MS) {
       return { identity, expiresAt: row.expiresAt, renewed: false };
     }

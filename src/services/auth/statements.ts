@@ -22,6 +22,8 @@ function prepare(db: AppDb) {
         secretHash: apiKeys.secretHash,
         revokedAt: apiKeys.revokedAt,
         lastUsedAt: apiKeys.lastUsedAt,
+        scope: apiKeys.scope,
+        expiresAt: apiKeys.expiresAt,
         userId: users.id,
         username: users.username,
       })

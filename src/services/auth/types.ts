@@ -1,8 +1,12 @@
+import type { Scope } from "./scopes.js";
+
 /** Who a request acts for, once its cookie or API key checked out. */
 export interface Identity {
   userId: number;
   username: string;
   via: "session" | "api_key";
+  /** What it may do: a session is admin, a key has the scope it was minted with. */
+  scope: Scope;
   /** The session's id (never its secret), when `via` is "session". */
   sessionId?: string;
   /** The key's id, when `via` is "api_key". */

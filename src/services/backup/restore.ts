@@ -10,6 +10,7 @@ import type { FileOps, ServiceDeps } from "../deps.js";
 import { copyVerified } from "./checksums.js";
 import { requireBackupFile } from "./files.js";
 import { listPreRestore } from "./pre-restore.js";
+import { refuseFailedVerification } from "./restore-guard.js";
 import { ensureFreeSpace } from "./storage.js";
 
 export interface RestoreResult {
@@ -37,9 +38,15 @@ export interface ReplaceOptions {
  * Replaces a live database with one of its backups, in the order docs/format.md ("restore.intent") requires;
  * any failure puts the old one back.
  */
-export async function restoreBackup(deps: ServiceDeps, database: string, filename: string): Promise<RestoreResult> {
+export async function restoreBackup(
+  deps: ServiceDeps,
+  database: string,
+  filename: string,
+  options: { force?: boolean } = {},
+): Promise<RestoreResult> {
   deps.registry.holder(database);
   const source = requireBackupFile(deps.paths.backupDir(database), filename);
+  await refuseFailedVerification(deps, database, filename, options.force === true);
   const lock = deps.locks.acquire(database, "restore");
   try {
     return await replaceDatabase(deps, database, source, { migrate: true });

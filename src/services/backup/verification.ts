@@ -8,7 +8,10 @@ import { msUntilSettled } from "./adoption.js";
 import { listBackupFiles, parseBackupName, requireBackupFile } from "./files.js";
 import { readRecord, updateRecord, type Verification } from "./records.js";
 
-/** Another process (the CLI) may be verifying a large file; waiting longer than this leaves it pending. */
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Another process (the CLI) be verifying a large file; waiting longer than this leaves it pending. */
 const LOCK_TIMEOUT_MS = 15 * 60 * 1000;
 
 export interface VerifyOutcome {
@@ -105,10 +108,12 @@ export class VerificationQueue {
   #deps: ServiceDeps | null = null;
   #active: Promise<void> | null = null;
   #starting: Promise<void> | null = null;
+  #reverify: NodeJS.Timeout | null = null;
 
-  /** Begins verifying, first of all whatever an earlier run left pending or never saw. */
+  /** Begins verifying, first of all whatever an earlier run left pending or never saw; then re-verifies on schedule. */
   start(deps: ServiceDeps): Promise<void> {
     this.#deps = deps;
+    this.#scheduleReverification(deps);
     this.#starting = (async () => {
       for (const database of deps.registry.names()) await enqueueUnverified(deps, database);
       this.#pump();
@@ -116,6 +121,36 @@ export class VerificationQueue {
       this.#starting = null;
     });
     return this.#starting;
+  }
+
+  /**
+   * A verified backup can still rot on disk: each one is checked again once its last check is older than
+   * CHAOSCYPHER_REVERIFY_DAYS. Cheap by construction: the same queue, one file at a time in a niced worker,
+   * files checked recently skipped. A sweep looks at most hourly (sooner when the interval is shorter).
+   */
+  #scheduleReverification(deps: ServiceDeps): void {
+    const maxAgeMs = deps.config.reverifyDays * DAY_MS;
+    if (maxAgeMs <= 0 || this.#reverify) return;
+    this.#reverify = setInterval(
+      () => {
+        if (this.#jobs.length > 0 || this.#active) return; // still busy: the next sweep looks again
+        void this.#sweep(deps, maxAgeMs);
+      },
+      Math.max(50, Math.min(maxAgeMs, HOUR_MS)),
+    );
+    this.#reverify.unref();
+  }
+
+  async #sweep(deps: ServiceDeps, maxAgeMs: number): Promise<void> {
+    try {
+      for (const database of deps.registry.names()) {
+        for (const filename of await staleBackups(deps, database, maxAgeMs)) {
+          if (this.#deps) this.enqueue(database, filename);
+        }
+      }
+    } catch (err) {
+      deps.logger.warn({ err, operation: "verification" }, "could not look for backups to verify again");
+    }
   }
 
   enqueue(database: string, filename: string): void {
@@ -145,6 +180,8 @@ export class VerificationQueue {
   /** Drops what is queued (it stays pending on disk) and waits for the running one. */
   async stop(): Promise<void> {
     this.#deps = null;
+    if (this.#reverify) clearInterval(this.#reverify);
+    this.#reverify = null;
     this.#jobs.length = 0;
     for (const timer of this.#deferred.values()) clearTimeout(timer);
     this.#deferred.clear();
@@ -211,4 +248,19 @@ export async function enqueueUnverified(deps: ServiceDeps, database: string): Pr
     const record = await readRecord(dir, entry.filename);
     if (!record || record.verification.state === "pending") deps.verifications.enqueue(database, entry.filename);
   }
+}
+
+/** Backups whose last finished verification is older than `maxAgeMs`, the longest unchecked first. */
+export async function staleBackups(deps: ServiceDeps, database: string, maxAgeMs: number): Promise<string[]> {
+  const dir = deps.paths.backupDir(database);
+  const now = deps.now().getTime();
+  const stale: { filename: string; at: number }[] = [];
+  for (const entry of await listBackupFiles(dir)) {
+    const verification = (await readRecord(dir, entry.filename))?.verification;
+    const at = verification?.at ? Date.parse(verification.at) : Number.NaN;
+    // Pending or unknown files are the start-up sweep's and the list's to queue.
+    if (!verification || verification.state === "pending" || Number.isNaN(at)) continue;
+    if (now - at >= maxAgeMs) stale.push({ filename: entry.filename, at });
+  }
+  return stale.sort((a, b) => a.at - b.at).map((s) => s.filename);
 }

@@ -44,9 +44,9 @@ export const operations = {
     const { createBackup } = await import("../backup/index.js");
     return createBackup(deps, await databaseOf(deps, a.database));
   }),
-  "backup.restore": op(onBackup, async (deps, a) => {
+  "backup.restore": op(onBackup.extend({ force: z.boolean().optional() }), async (deps, a) => {
     const { restoreBackup } = await import("../backup/index.js");
-    return restoreBackup(deps, await databaseOf(deps, a.database), a.file);
+    return restoreBackup(deps, await databaseOf(deps, a.database), a.file, { force: a.force });
   }),
   "backup.verify": op(onBackup, async (deps, a) => {
     const { verifyBackup } = await import("../backup/index.js");
@@ -112,10 +112,13 @@ export const operations = {
     const { createDatabase } = await import("../databases/index.js");
     return createDatabase(deps, a.name);
   }),
-  "keys.create": op(z.object({ name: z.string().optional() }), async (deps, a) => {
-    const { createKey } = await import("../auth/index.js");
-    return createKey(deps, { name: a.name });
-  }),
+  "keys.create": op(
+    z.object({ name: z.string().optional(), scope: z.string().optional(), expires_at: z.string().optional() }),
+    async (deps, a) => {
+      const { createKey } = await import("../auth/index.js");
+      return createKey(deps, { ...a, name: a.name });
+    },
+  ),
   "keys.revoke": op(z.object({ id: z.string() }), async (deps, a) => {
     const { revokeKey } = await import("../auth/index.js");
     return revokeKey(deps, a.id);

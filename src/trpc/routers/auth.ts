@@ -34,5 +34,9 @@ export const authRouter = router({
   changePassword: protectedProcedure.input(changePasswordInput).mutation(({ ctx, input }) => {
     return changePassword(ctx.services, ctx.identity, input, { clientIp: ctx.client.ip });
   }),
-  me: protectedProcedure.query(({ ctx }) => ({ username: ctx.identity.username, via: ctx.identity.via })),
+  me: protectedProcedure.query(({ ctx }) => ({
+    username: ctx.identity.username,
+    via: ctx.identity.via,
+    scope: ctx.identity.scope,
+  })),
 });

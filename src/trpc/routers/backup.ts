@@ -14,8 +14,9 @@ export const backupRouter = router({
   create: protectedProcedure.input(databaseInput.optional()).mutation(({ ctx, input }) => {
     return createBackup(ctx.services, resolveDatabase(ctx.services, input?.database));
   }),
-  restore: protectedProcedure.input(fileInput).mutation(({ ctx, input }) => {
-    return restoreBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);
+  restore: protectedProcedure.input(fileInput.extend({ force: z.boolean().optional() })).mutation(({ ctx, input }) => {
+    const database = resolveDatabase(ctx.services, input.database);
+    return restoreBackup(ctx.services, database, input.filename, { force: input.force });
   }),
   verify: protectedProcedure.input(fileInput).mutation(({ ctx, input }) => {
     return verifyBackup(ctx.services, resolveDatabase(ctx.services, input.database), input.filename);

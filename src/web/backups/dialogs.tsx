@@ -27,10 +27,13 @@ export function RestoreDialog({
   const client = useQueryClient();
   const session = useSession();
   const [typed, setTyped] = useState("");
+  const failed = backup.verification.state === "failed";
+  // A backup whose last verification failed is refused by the server unless the operator insists.
+  const [force, setForce] = useState(false);
   const hintId = useId();
   const created = parseBackupStamp(backup.created_at);
   const restore = useMutation({
-    mutationFn: () => api.backup.restore.mutate({ database, filename: backup.filename }),
+    mutationFn: () => api.backup.restore.mutate({ database, filename: backup.filename, force: failed && force }),
     onError: () => client.invalidateQueries({ queryKey: queryKeys.backups(database) }),
     onSuccess: async (result) => {
       // Restoring `default` brings back the backup's credentials and ends every session: ask before reloading.
@@ -65,12 +68,25 @@ export function RestoreDialog({
       confirmLabel={undo ? "Undo restore" : "Restore"}
       busyLabel="Restoring…"
       busy={restore.isPending}
-      canConfirm={typed === CONFIRM_WORD}
+      canConfirm={typed === CONFIRM_WORD && (!failed || force)}
       danger
       error={restore.error}
       onConfirm={() => restore.mutate()}
       onClose={onClose}
     >
+      {failed && (
+        <div className="warning" role="alert">
+          <p>
+            <strong>This backup failed its last verification</strong>
+            {backup.verification.error ? ` (${backup.verification.error})` : ""}: it may be damaged. Restore a backup
+            marked verified instead, unless you know this one is what you need.
+          </p>
+          <label>
+            <input type="checkbox" checked={force} onChange={(e) => setForce(e.currentTarget.checked)} /> Restore it
+            anyway
+          </label>
+        </div>
+      )}
       <ul className="explain">
         {undo && (
           <li>

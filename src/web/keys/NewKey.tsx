@@ -23,6 +23,10 @@ export function NewKey({ minted, onDone }: { minted: Minted; onDone(): void }) {
   return (
     <section className="newkey" aria-label="Newly created key">
       <h2>Key “{minted.name}” created</h2>
+      <p>
+        Scope <strong>{minted.scope}</strong>
+        {minted.expires_at ? `, expires ${new Date(minted.expires_at).toLocaleString()}` : ", does not expire"}.
+      </p>
       <p id={warningId} className="warning">
         Copy this key now. It is shown only this once: the server keeps just a hash of it.
       </p>
