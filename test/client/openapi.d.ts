@@ -1490,6 +1490,10 @@ export interface paths {
                 query?: {
                     /** @description The database to act on; defaults to the server's current database. */
                     database?: string;
+                    /** @description The file's original name, kept with the backup and shown in the list. */
+                    name?: string;
+                    /** @description The file's last-modified time, kept with the backup. */
+                    modified_at?: string;
                 };
                 header?: never;
                 path?: never;
@@ -2624,7 +2628,7 @@ export interface paths {
         put?: never;
         /**
          * Download, decrypt, check and store one copy in the backups (then restore it as usual)
-         * @description 409 without an identity file (CHAOSCYPHER_AGE_IDENTITY_FILE) or when the backup is already here; 422 when the identity cannot decrypt it, it cannot be authenticated (`details.reason` `unauthenticated`, `unknown_key`, `mac_mismatch`; `accept_unauthenticated=true` keeps it anyway), its SHA-256 does not match the recorded one, or it is not a usable app database; 503 when the store cannot be reached. Nothing is kept unless every check passed.
+         * @description 409 without an identity file (CHAOSCYPHER_AGE_IDENTITY_FILE) or when the backup is already here; 422 when the identity cannot decrypt it, it cannot be authenticated (`details.reason` `unauthenticated`, `unknown_key`, `mac_mismatch`; `accept_unauthenticated=true` keeps it anyway), its SHA-256 does not match the recorded one, or it is not a usable app database; 503 when the store cannot be reached. Nothing is kept unless every check passed. With `uploads=true` the uploads of the copy's manifest come back into `databases/<db>/uploads/` too, each checked against its SHA-256 (404 when the copy has no manifest; for a backup already here, only the uploads); a local file with other bytes is kept and listed in `uploads.conflicts`; missing or damaged blobs give 422 `uploads_incomplete` naming each, after the others were restored.
          */
         post: {
             parameters: {
@@ -2633,6 +2637,8 @@ export interface paths {
                     database?: string;
                     /** @description Only this install's copies (`legacy`: format 1). */
                     install?: string;
+                    /** @description `true`: also bring back the uploads of the copy's manifest into `databases/<db>/uploads/`. */
+                    uploads?: "true" | "false";
                     /** @description `true`: keep a copy whose MAC is missing or does not verify (a format-1 copy, or one of unknown origin). */
                     accept_unauthenticated?: "true" | "false";
                 };
@@ -3762,6 +3768,11 @@ export interface components {
                 at?: string;
                 /** @description Why the last attempt failed (`failed` only). */
                 error?: string;
+                /**
+                 * @description The failure's cause (`failed` only): each has its own remedy. `checksum_mismatch` (the local file changed since it was written) is not retried automatically.
+                 * @enum {string}
+                 */
+                reason?: "unreachable" | "denied" | "store_error" | "checksum_mismatch" | "disk_full" | "other";
                 attempts?: number;
                 /**
                  * Format: date-time
@@ -3769,7 +3780,38 @@ export interface components {
                  * @example 2026-01-01T02:00:00.000Z
                  */
                 next_attempt_at?: string;
+                /** @description The uploads captured with a `done` copy (its manifest). */
+                uploads?: {
+                    files: number;
+                    bytes: number;
+                    /** @description Files left for the next copy (being written, symlinks). */
+                    skipped: number;
+                };
+                /** @description Bytes the copy sent to the store (an incremental copy: its new pages' packs and its manifest). */
+                uploaded_bytes?: number;
+                /** @description An incremental copy: the backup's pages and how many of them it uploaded. */
+                pages?: {
+                    total: number;
+                    new: number;
+                };
             } | null;
+            /** @description Uploads and imports only: where the file came from. */
+            source?: {
+                /** @description The file's name on the uploader's side (or the imported path's). */
+                original_name: string;
+                /**
+                 * Format: date-time
+                 * @description When the upload or import was accepted.
+                 * @example 2026-01-01T02:00:00.000Z
+                 */
+                uploaded_at: string;
+                /**
+                 * Format: date-time
+                 * @description The file's last-modified time, when the client sent it.
+                 * @example 2026-01-01T02:00:00.000Z
+                 */
+                modified_at?: string;
+            };
         };
         /** @enum {string} */
         BackupKind: "backup" | "scheduled" | "uploaded" | "pre-upgrade" | "pre-restore";
@@ -3798,6 +3840,23 @@ export interface components {
             sha256: string;
             /** @enum {string} */
             kind: "uploaded";
+            source: components["schemas"]["BackupSource"];
+        };
+        BackupSource: {
+            /** @description The file's name on the uploader's side (or the imported path's). */
+            original_name: string;
+            /**
+             * Format: date-time
+             * @description When the upload or import was accepted.
+             * @example 2026-01-01T02:00:00.000Z
+             */
+            uploaded_at: string;
+            /**
+             * Format: date-time
+             * @description The file's last-modified time, when the client sent it.
+             * @example 2026-01-01T02:00:00.000Z
+             */
+            modified_at?: string;
         };
         VerifyResult: {
             filename: string;
@@ -3864,6 +3923,10 @@ export interface components {
             local: boolean;
             /** @description An age-encrypted `.age` object (else a plaintext copy). */
             encrypted: boolean;
+            /** @description An incremental copy: a page manifest (`<filename>.pages`) naming packs shared with other copies. */
+            incremental?: boolean;
+            /** @description Bytes the object itself takes in the bucket (for an incremental copy, its manifest only). */
+            stored_bytes?: number;
         };
         PushResult: {
             database: string;
@@ -3888,6 +3951,19 @@ export interface components {
              * @enum {string}
              */
             authentication: "authenticated" | "unauthenticated" | "unknown_key" | "mac_mismatch";
+            /** @description With `uploads=true`: the uploads brought back. */
+            uploads?: {
+                /** @description Files the manifest lists. */
+                files: number;
+                bytes: number;
+                /** @description Written into the uploads dir, each checked. */
+                restored: number;
+                /** @description Already here with the same bytes. */
+                present: number;
+                /** @description Paths (the first 20) where a local file with other bytes was kept, not replaced. */
+                conflicts: string[];
+                conflict_count: number;
+            };
         };
         Schedule: {
             database: string;
@@ -4065,6 +4141,18 @@ export interface components {
             offsite: {
                 pending: number;
                 failed: number;
+                /** @description The uploads captured off-site with the newest done copy. */
+                uploads: {
+                    /**
+                     * @description The newest backup's copy state (the uploads go with it); `none` without backups.
+                     * @enum {string}
+                     */
+                    state: "pending" | "uploading" | "done" | "failed" | "disabled" | "none";
+                    files: number;
+                    bytes: number;
+                    /** @description Left for the next copy (being written, symlinks). */
+                    skipped: number;
+                };
             } | null;
             /** @description `ok` when nothing needs attention; else the migration state keeping the database out of service, `failing` (a failure not recovered from) or `overdue` (a scheduled backup is missing) */
             state: string;

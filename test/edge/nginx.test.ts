@@ -77,7 +77,7 @@ describe("the nginx edge in front of the real server", () => {
 
   it("lets a session cookie and an API key through and passes the verified user upstream", async () => {
     const viaCookie = await fetch(`${edge.url}/api/v1/auth/me`, { headers: { cookie } });
-    expect(await viaCookie.json()).toEqual({ username: "edge-operator", via: "session" });
+    expect(await viaCookie.json()).toEqual({ username: "edge-operator", via: "session", scope: "admin" });
     expect(lastSeen("/api/v1/auth/me")?.user).toBe("edge-operator");
     const viaKey = await fetch(`${edge.url}/trpc/auth.me`, { headers: { authorization: `Bearer ${key}` } });
     expect(await viaKey.json()).toMatchObject({ result: { data: { username: "edge-operator", via: "api_key" } } });
