@@ -7,10 +7,10 @@ import { makeTempDir, removeDir, startTestApp } from "../helpers/app.js";
 import { oneLine, parseJson, runCli, spawnCli, waitForOutput } from "../helpers/cli.js";
 import {
   appliedCount,
-  FIRST,
-  hasTable,
   LATEST,
+  migrations,
   migrationsWithFailingOne,
+  PREVIOUS,
   seedDatabase,
   titles,
 } from "../helpers/seed.js";
@@ -50,11 +50,11 @@ describe("chaoscypher CLI: upgrade and db migrate", () => {
     timeout: 90_000,
   }, async () => {
     dir = makeTempDir("cc-cli-");
-    seedDatabase(dir, "default", { upTo: FIRST, titles: ["old"] });
+    seedDatabase(dir, "default", { upTo: PREVIOUS, titles: ["old"] });
     const dbFile = path.join(dir, "databases", "default", "app.db");
 
     expect(await status()).toEqual([
-      expect.objectContaining({ database: "default", state: "pending", revision: FIRST, pending: [LATEST] }),
+      expect.objectContaining({ database: "default", state: "pending", revision: PREVIOUS, pending: [LATEST] }),
     ]);
 
     const upgraded = await cli("upgrade", "--json");
@@ -70,7 +70,7 @@ describe("chaoscypher CLI: upgrade and db migrate", () => {
     expect(after?.last_backup).toEqual({
       filename: report?.backup,
       path: path.join(dir, "backups", "default", report?.backup as string),
-      revision: FIRST,
+      revision: PREVIOUS,
       created_at: expect.stringMatching(/^\d{8}_\d{6}$/),
       created_at_iso: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });
@@ -78,7 +78,7 @@ describe("chaoscypher CLI: upgrade and db migrate", () => {
     const refused = await cli("db", "migrate", "rollback");
     expect(refused.code).toBe(1);
     expect(oneLine(refused)).toBe("chaoscypher: refusing to roll back without --yes (there is no terminal to ask)");
-    expect(hasTable(dbFile, "chunk_embeddings")).toBe(true);
+    expect(appliedCount(dbFile)).toBe(migrations.length);
 
     const rolled = await cli("db", "migrate", "rollback", "--yes", "--json");
     expect(rolled.code).toBe(0);
@@ -87,11 +87,11 @@ describe("chaoscypher CLI: upgrade and db migrate", () => {
       restored_from: report?.backup,
       safety_copy: "app.db.pre_restore",
       safety_backup: expect.stringMatching(/^prerestore_\d{8}_\d{6}(_\d+)?\.db$/),
-      revision: FIRST,
+      revision: PREVIOUS,
     });
-    expect(hasTable(dbFile, "chunk_embeddings")).toBe(false);
+    expect(appliedCount(dbFile)).toBe(migrations.length - 1);
     const [held] = await status();
-    expect(held).toMatchObject({ state: "rolled_back", revision: FIRST, pending: [LATEST] });
+    expect(held).toMatchObject({ state: "rolled_back", revision: PREVIOUS, pending: [LATEST] });
     expect(held?.message).toContain('"chaoscypher db migrate apply --database default"');
 
     // `upgrade` (what the server does on start) leaves a rolled-back database alone; its commands refuse it.
@@ -147,7 +147,7 @@ describe("chaoscypher CLI: upgrade and db migrate", () => {
 
   it("two concurrent upgrade processes apply the migrations once", async () => {
     dir = makeTempDir("cc-cli-");
-    seedDatabase(dir, "default", { upTo: FIRST, titles: ["old"] });
+    seedDatabase(dir, "default", { upTo: PREVIOUS, titles: ["old"] });
     // Hold the database's lock so both processes are surely waiting for it at the same time.
     const lock = new OperationLocks(dataPaths(dir).dbDir).acquire("default", "backup");
     const runs = [0, 1].map(() => spawnCli(["upgrade", "--json", "--verbose", "--data-dir", dir]));
@@ -161,6 +161,6 @@ describe("chaoscypher CLI: upgrade and db migrate", () => {
     const outcomes = results.map((r) => parseJson<{ databases: Report[] }>(r).databases[0]?.outcome).sort();
     expect(outcomes).toEqual(["applied", "up_to_date"]);
     expect(preBackups("default")).toHaveLength(1);
-    expect(appliedCount(path.join(dir, "databases", "default", "app.db"))).toBe(2);
+    expect(appliedCount(path.join(dir, "databases", "default", "app.db"))).toBe(migrations.length);
   });
 });

@@ -6,6 +6,8 @@ import { applyMigrations, loadMigrations, type Migration } from "../../src/db/mi
 export const migrations = loadMigrations();
 export const FIRST = migrations[0]?.tag as string;
 export const LATEST = migrations.at(-1)?.tag as string;
+/** The revision before the latest: a database one upgrade behind. */
+export const PREVIOUS = migrations.at(-2)?.tag as string;
 
 /**
  * Writes an app.db built by applying only the migrations up to `upTo` (all by default), with nodes titled
