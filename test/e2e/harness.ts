@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { type ServerType, serve } from "@hono/node-server";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { build } from "vite";
 import { createTestApp, makeTempDir, removeDir, type TestApp } from "../helpers/app.js";
 
@@ -84,4 +86,22 @@ export async function launchBrowser(
       removeDir(userDataDir);
     },
   };
+}
+
+let axeSource: string | undefined;
+
+/** axe-core's violations on what the page shows now, one line each: rule, impact and the offending elements. */
+export async function axeViolations(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol, not a <script> tag: the app's Content-Security-Policy rightly blocks that.
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await (window as unknown as { axe: typeof import("axe-core") }).axe.run();
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      targets: v.nodes.map((n) => n.target.join(" ")),
+    }));
+  });
+  return violations.map((v) => `${v.id} (${v.impact}): ${v.targets.join(", ")}`);
 }

@@ -10,7 +10,7 @@ import { corrupt } from "../backup/lifecycle-helpers.js";
 import { createTestApp, makeTempDir, removeDir, type TestApp } from "../helpers/app.js";
 import { waitForState } from "../helpers/offsite.js";
 import { ageKeyPair, offsiteConfig, startTestStore, type TestStore } from "../helpers/s3.js";
-import { type Browser, buildUi, launchBrowser } from "./harness.js";
+import { axeViolations, type Browser, buildUi, launchBrowser } from "./harness.js";
 
 const shown = (locator: Locator) => locator.waitFor({ state: "visible", timeout: 20_000 });
 const PHONE = { width: 390, height: 844 };
@@ -115,6 +115,7 @@ describe("off-site copies in the maintenance UI", { timeout: 120_000 }, () => {
           ),
         ),
       );
+      expect(await axeViolations(page), `axe-core at ${size.width} px`).toEqual([]);
     }
     await page.setViewportSize(PHONE);
     await row(damaged).locator(".offsite-failed").focus();
@@ -138,6 +139,10 @@ describe("off-site copies in the maintenance UI", { timeout: 120_000 }, () => {
     const section = page.getByRole("region", { name: "Remote only" });
     await shown(section.getByRole("row", { name: new RegExp(remote.filename.replace(".", "\\.")) }));
     await shown(section.getByText(oldHost.services.instance.id));
+    for (const size of [PHONE, WIDE]) {
+      await page.setViewportSize(size);
+      expect(await axeViolations(page), `axe-core at ${size.width} px`).toEqual([]);
+    }
     await section.getByRole("button", { name: `Fetch ${remote.filename}` }).click();
     await shown(page.getByRole("status").filter({ hasText: `Fetched ${remote.filename}` }));
     await shown(section.getByText("Every off-site copy is also on this host."));

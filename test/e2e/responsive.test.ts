@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKey } from "../../src/services/auth/index.js";
 import { createBackup } from "../../src/services/backup/index.js";
 import { removeDir } from "../helpers/app.js";
-import { type Browser, buildUi, launchBrowser, type RunningServer, startServer } from "./harness.js";
+import { axeViolations, type Browser, buildUi, launchBrowser, type RunningServer, startServer } from "./harness.js";
 
 const shown = (locator: Locator) => locator.waitFor({ state: "visible", timeout: 20_000 });
 const PHONE = { width: 390, height: 844 };
@@ -51,20 +51,22 @@ describe("the UI on a phone and on a wide screen", { timeout: 120_000 }, () => {
   });
 
   const heading = (name: string) => page.getByRole("heading", { name, exact: true });
-  const atBothWidths = async (check: (size: typeof PHONE) => Promise<void>) => {
+  /** Runs `check` at each width, then asserts nothing is off screen and, with `axe`, no accessibility violations. */
+  const atBothWidths = async (check: (size: typeof PHONE) => Promise<void>, { axe = false } = {}) => {
     for (const size of [PHONE, WIDE]) {
       await page.setViewportSize(size);
       await check(size);
       expect(await offScreen(page), `at ${size.width} px`).toEqual([]);
+      if (axe) expect(await axeViolations(page), `axe-core at ${size.width} px`).toEqual([]);
     }
   };
 
   it("first-run setup and login screens fit", async () => {
     await page.goto(server.url);
-    await atBothWidths(() => shown(heading("Set up Chaos Cypher")));
+    await atBothWidths(() => shown(heading("Set up Chaos Cypher")), { axe: true });
     const operator = await server.t.setupOperator();
     await page.reload();
-    await atBothWidths(() => shown(heading("Log in")));
+    await atBothWidths(() => shown(heading("Log in")), { axe: true });
     const [name, value] = operator.cookie.split("=") as [string, string];
     await browser.context.addCookies([{ name, value, url: server.url }]);
   });
@@ -73,18 +75,21 @@ describe("the UI on a phone and on a wide screen", { timeout: 120_000 }, () => {
     for (let i = 0; i < 2; i++) backupFile = (await createBackup(server.t.services, "default")).filename;
     await page.goto(server.url);
     const row = page.getByRole("row", { name: new RegExp(backupFile.replace(".", "\\.")) });
-    await atBothWidths(async (size) => {
-      await shown(row);
-      await shown(heading("Schedule"));
-      const restore = row.getByRole("button", { name: `Restore ${backupFile}` });
-      const name = await row.getByRole("rowheader").boundingBox();
-      const box = await restore.boundingBox();
-      expect(box && name).toBeTruthy();
-      if (!box || !name) return;
-      // A card: the actions sit below the name. A table row: beside it.
-      if (size === PHONE) expect(box.y).toBeGreaterThan(name.y + name.height);
-      else expect(Math.abs(box.y + box.height / 2 - (name.y + name.height / 2))).toBeLessThan(box.height);
-    });
+    await atBothWidths(
+      async (size) => {
+        await shown(row);
+        await shown(heading("Schedule"));
+        const restore = row.getByRole("button", { name: `Restore ${backupFile}` });
+        const name = await row.getByRole("rowheader").boundingBox();
+        const box = await restore.boundingBox();
+        expect(box && name).toBeTruthy();
+        if (!box || !name) return;
+        // A card: the actions sit below the name. A table row: beside it.
+        if (size === PHONE) expect(box.y).toBeGreaterThan(name.y + name.height);
+        else expect(Math.abs(box.y + box.height / 2 - (name.y + name.height / 2))).toBeLessThan(box.height);
+      },
+      { axe: true },
+    );
   });
 
   it("the restore, delete and new-database dialogs fit the screen with their buttons", async () => {
@@ -94,13 +99,14 @@ describe("the UI on a phone and on a wide screen", { timeout: 120_000 }, () => {
       ["New database", "New database", "Create database"],
     ];
     for (const [opener, title, confirm] of dialogs) {
-      await atBothWidths(async () => {
+      await atBothWidths(async (size) => {
         await page.getByRole("button", { name: opener }).click();
         const dialog = page.getByRole("dialog", { name: title });
         await shown(dialog);
         await dialog.getByRole("button", { name: confirm }).scrollIntoViewIfNeeded();
         expect(await dialog.getByRole("button", { name: confirm }).isVisible()).toBe(true);
         expect(await offScreen(page)).toEqual([]);
+        if (confirm === "Restore") expect(await axeViolations(page), `axe-core at ${size.width} px`).toEqual([]);
         await page.keyboard.press("Escape");
         await dialog.waitFor({ state: "hidden" });
       });
@@ -116,10 +122,13 @@ describe("the UI on a phone and on a wide screen", { timeout: 120_000 }, () => {
     });
     await page.getByRole("link", { name: "API Keys" }).click();
     const row = (prefix: string) => page.getByRole("row", { name: new RegExp(`laptop.*${prefix}`) });
-    await atBothWidths(async () => {
-      await shown(row(reader.prefix));
-      await shown(row(operator.prefix));
-    });
+    await atBothWidths(
+      async () => {
+        await shown(row(reader.prefix));
+        await shown(row(operator.prefix));
+      },
+      { axe: true },
+    );
     expect(await row(reader.prefix).getByRole("cell").allInnerTexts()).toEqual(
       expect.arrayContaining([`${reader.prefix}…`, "read", "never"]),
     );
@@ -142,7 +151,7 @@ describe("the UI on a phone and on a wide screen", { timeout: 120_000 }, () => {
   it("Account: the password is changed with the current one, at a phone's width", async () => {
     await page.setViewportSize(PHONE);
     await page.getByRole("link", { name: "Account" }).click();
-    await atBothWidths(() => shown(heading("Change password")));
+    await atBothWidths(() => shown(heading("Change password")), { axe: true });
     await page.setViewportSize(PHONE);
     await page.getByLabel("Current password").fill("not the password");
     await page.getByLabel("New password", { exact: true }).fill("a brand new password");

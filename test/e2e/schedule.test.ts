@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir } from "../helpers/app.js";
-import { type Browser, buildUi, launchBrowser, type RunningServer, startServer } from "./harness.js";
+import { axeViolations, type Browser, buildUi, launchBrowser, type RunningServer, startServer } from "./harness.js";
 
 const shown = (locator: Locator) => locator.waitFor({ state: "visible", timeout: 15_000 });
 const gone = (locator: Locator) => locator.waitFor({ state: "hidden", timeout: 15_000 });
@@ -86,6 +86,16 @@ describe("the schedule card and the warning banner in Chromium", { timeout: 90_0
     await form.getByRole("button", { name: "Save schedule" }).click();
     await shown(form.getByRole("alert").filter({ hasText: "cron:" }));
     expect(stored().cron).toBe("15 3 * * 1");
+    // The form with a custom cron field and a field error, at a phone's width and a wide screen's.
+    const viewport = page.viewportSize();
+    for (const size of [
+      { width: 390, height: 844 },
+      { width: 2200, height: 1100 },
+    ]) {
+      await page.setViewportSize(size);
+      expect(await axeViolations(page), `axe-core at ${size.width} px`).toEqual([]);
+    }
+    if (viewport) await page.setViewportSize(viewport);
 
     await form.getByLabel("Cron expression").fill("*/30 * * * *");
     await form.getByLabel("Keep daily").fill("");
