@@ -136,6 +136,8 @@ export class World {
   async start(): Promise<void> {
     this.store = await startTestStore();
     ({ identityFile: this.identityFile, recipient: this.recipient } = ageKeyPair(this.root));
+    // The CLI refuses a data dir that does not exist (only `serve` creates one): both installs get theirs here.
+    for (const dir of [this.dataDir, this.install2]) mkdirSync(dir, { recursive: true });
     const setup = await this.cli(["auth", "setup", "--username", "chaos", "--password", "correct horse battery"]);
     if (setup.status !== 0) throw new Error(`auth setup failed: ${setup.stderr}`);
     const key = await this.cli(["keys", "create", "--name", "chaos", "--json"]);
