@@ -265,7 +265,7 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
     await restore.getByLabel("Type RESTORE to confirm").fill("RESTORE");
     await restore.getByRole("button", { name: "Restore" }).click();
     const kept =
-      /The previous database was kept as the backup prerestore_\d{8}_\d{6}(_\d+)?\.db \(and app\.db\.pre_restore\)/;
+      /The database it replaced was kept as the backup prerestore_\d{8}_\d{6}(_\d+)?\.db \(and app\.db\.pre_restore\)/;
     await shown(page.getByRole("status").filter({ hasText: kept }));
     expect(existsSync(server.t.services.paths.preRestoreFile("notes"))).toBe(true);
     expect(await heading("Backups").isVisible()).toBe(true);
