@@ -33,9 +33,12 @@ export async function listOffsite(t: TestApp, database = "default"): Promise<Lis
 
 /** Waits (within the test's timeout) until `filename`'s copy reaches `state`. */
 export async function waitForState(t: TestApp, filename: string, state: OffsiteStateName, database = "default") {
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const entry = (await listOffsite(t, database)).find((b) => b.filename === filename);
     if (entry?.offsite?.state === state) return entry.offsite;
+    // A wait that ends says what the copy was doing instead, not only that the test ran out of time.
+    if (Date.now() > deadline) throw new Error(`${filename} never became ${state}: ${JSON.stringify(entry?.offsite)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -4,12 +4,14 @@ import { describe, expect, it } from "vitest";
 import { makeTempDir, removeDir, useTestApps } from "../helpers/app.js";
 import { parseJson, runCli } from "../helpers/cli.js";
 import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
-import { ageKeyPair, startTestStore } from "../helpers/s3.js";
+import { useTestStore } from "../helpers/s3.js";
 import { seedDatabase } from "../helpers/seed.js";
 
 describe("GET /api/v1/status and chaoscypher status", () => {
   const newApp = useTestApps();
   const newOffsiteApp = useOffsiteApps(newApp);
+  // Started before any test: the store's credentials are in the environment before the first worker starts.
+  const s3 = useTestStore();
 
   it("reports each database's newest backup and its age, null for what is not configured (off-site)", async () => {
     const t = newApp();
@@ -51,26 +53,19 @@ describe("GET /api/v1/status and chaoscypher status", () => {
   });
 
   it("counts off-site copies pending and failed when off-site copies are configured", async () => {
-    const store = await startTestStore();
-    const keyDir = makeTempDir("cc-age-");
-    try {
-      const t = await newOffsiteApp(store, ageKeyPair(keyDir).recipient);
-      const { filename } = (await (await t.request("/api/v1/backup", { method: "POST" })).json()) as {
-        filename: string;
-      };
-      await waitForState(t, filename, "done");
-      const status = (await (await t.request("/api/v1/status")).json()) as { databases: { offsite: unknown }[] };
-      // The uploads' off-site state beside the database's: the copy is done, with no uploads to capture.
-      expect(status.databases[0]?.offsite).toEqual({
-        pending: 0,
-        failed: 0,
-        uploads: { state: "done", files: 0, bytes: 0, skipped: 0 },
-      });
-    } finally {
-      await store.close();
-      removeDir(keyDir);
-    }
-  });
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient);
+    const { filename } = (await (await t.request("/api/v1/backup", { method: "POST" })).json()) as {
+      filename: string;
+    };
+    await waitForState(t, filename, "done");
+    const status = (await (await t.request("/api/v1/status")).json()) as { databases: { offsite: unknown }[] };
+    // The uploads' off-site state beside the database's: the copy is done, with no uploads to capture.
+    expect(status.databases[0]?.offsite).toEqual({
+      pending: 0,
+      failed: 0,
+      uploads: { state: "done", files: 0, bytes: 0, skipped: 0 },
+    });
+  }, 90_000);
 
   it("status --check: a failure not recovered from is never ok and exits 1; a good backup after it recovers", async () => {
     const dir = makeTempDir("cc-status-");
