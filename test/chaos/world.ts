@@ -140,7 +140,7 @@ export class World {
     for (const dir of [this.dataDir, this.install2]) mkdirSync(dir, { recursive: true });
     const setup = await this.cli(["auth", "setup", "--username", "chaos", "--password", "correct horse battery"]);
     if (setup.status !== 0) throw new Error(`auth setup failed: ${setup.stderr}`);
-    const key = await this.cli(["keys", "create", "--name", "chaos", "--json"]);
+    const key = await this.cli(["keys", "create", "--name", "chaos", "--scope", "admin", "--json"]);
     this.apiKey = (key.body as { key: string }).key;
     await this.startServer();
     this.#startWriter();

@@ -50,7 +50,7 @@ describe("SIGTERM on a real server process", () => {
     const auth = ["--username", "operator", "--password", "correct horse", "--data-dir", dir];
     expect((await runCli(["auth", "setup", ...auth])).code).toBe(0);
     const { key } = parseJson<{ key: string }>(
-      await runCli(["keys", "create", "--name", "t", "--data-dir", dir, "--json"]),
+      await runCli(["keys", "create", "--name", "t", "--scope", "operate", "--data-dir", dir, "--json"]),
     );
     server = await startCliServer(dir, env);
     const url = server.url;
