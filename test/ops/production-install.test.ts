@@ -77,7 +77,9 @@ describe("the production install: npm ci, build, prune --omit=dev (scripts/produ
     expect(existsSync(path.join(tree, "dist/web/index.html"))).toBe(true);
     expect(cli("--help")).toContain("Usage: chaoscypher");
     cli("auth", "setup", "--username", "operator", "--password", "correct horse");
-    const { key } = JSON.parse(cli("keys", "create", "--name", "prod", "--scope", "operate", "--json")) as { key: string };
+    const { key } = JSON.parse(cli("keys", "create", "--name", "prod", "--scope", "operate", "--json")) as {
+      key: string;
+    };
 
     const server = start(tree, process.execPath, [bin, "serve", "--port", "0", "--data-dir", data]);
     const { url } = await listening(server);
