@@ -60,6 +60,18 @@ export function lockDatabase(file: string): Database.Database | null {
   }
 }
 
+/** A held kernel lock as a handle whose release may be called more than once. */
+export function heldLock(sqlite: Database.Database): { release(): void } {
+  let released = false;
+  return {
+    release: () => {
+      if (released) return;
+      released = true;
+      sqlite.close();
+    },
+  };
+}
+
 /**
  * One backup, restore or migration per database at a time, across this process and others (the CLI).
  * No pid is read or guessed: the lock lives exactly as long as the descriptor of the process holding it.

@@ -2,7 +2,7 @@ import { closeSync, copyFileSync, openSync, readSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
 import { applyMigrations, hasMigrationsTable, lastAppliedMillis, type Migration } from "../db/migrations.js";
-import { checkReadable, openForCheck, openSqlite } from "../db/sqlite.js";
+import { checkReadable, openForCheck, openSqlite, type Sqlite } from "../db/sqlite.js";
 import { fsyncDir, fsyncFile, removeWithJournal } from "../lib/durable-fs-sync.js";
 import { type HashResult, hashFile } from "./hash.js";
 
@@ -21,27 +21,13 @@ export interface VacuumArgs {
  * place through its file port (deps.fileOps). The copy's SHA-256 is read back from disk in this same worker (the
  * record's sha256, docs/format.md) while the fsync runs.
  */
-export async function vacuumInto({ src, temp }: VacuumArgs): Promise<HashResult> {
-  const sqlite = openSqlite(src, { readonly: true });
-  try {
-    // VACUUM INTO streams pages once; the default cache (16 MB for the source and again for the copy) buys nothing.
-    sqlite.pragma("cache_size = -2048");
-    // VACUUM INTO syncs the copy as the source's connection would; our own fsync below does it instead,
-    // while the copy is hashed (otherwise SQLite's sync already flushed it and the hash ran on its own).
+export function vacuumInto({ src, temp }: VacuumArgs): Promise<HashResult> {
+  return copyToTemp(src, temp, (sqlite) => {
+    // VACUUM INTO syncs the copy as the source's connection would; our own fsync does it instead, while the
+    // copy is hashed (otherwise SQLite's sync already flushed it and the hash ran on its own).
     sqlite.pragma("synchronous = OFF");
     sqlite.prepare("VACUUM INTO ?").run(temp);
-  } catch (error) {
-    removeWithJournal(temp);
-    throw error;
-  } finally {
-    sqlite.close();
-  }
-  try {
-    return await hashWhileFlushing(temp);
-  } catch (error) {
-    removeWithJournal(temp);
-    throw error;
-  }
+  });
 }
 
 /**
@@ -50,12 +36,18 @@ export async function vacuumInto({ src, temp }: VacuumArgs): Promise<HashResult>
  * differ only in the pages that changed, which is what an incremental off-site copy uploads. Same temp, fsync
  * and hash as VACUUM INTO (the caller renames it into place); the copy is a plain SQLite file a person can cp back.
  */
-export async function pageCopy({ src, temp }: VacuumArgs): Promise<HashResult> {
+export function pageCopy({ src, temp }: VacuumArgs): Promise<HashResult> {
+  // The first step (0 pages) only sizes the copy; the second copies every page under one read transaction.
+  return copyToTemp(src, temp, (sqlite) => sqlite.backup(temp, { progress: () => 0x7fffffff }).then(() => undefined));
+}
+
+/** Writes `temp` from a read-only connection to `src`, then hashes it while it is fsynced; no temp is left on failure. */
+async function copyToTemp(src: string, temp: string, write: (sqlite: Sqlite) => unknown): Promise<HashResult> {
   const sqlite = openSqlite(src, { readonly: true });
   try {
+    // The copy streams pages once; the default cache (16 MB for the source and again for the copy) buys nothing.
     sqlite.pragma("cache_size = -2048");
-    // The first step (0 pages) only sizes the copy; the second copies every page under one read transaction.
-    await sqlite.backup(temp, { progress: () => 0x7fffffff });
+    await write(sqlite);
   } catch (error) {
     removeWithJournal(temp);
     throw error;

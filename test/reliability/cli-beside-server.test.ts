@@ -10,6 +10,8 @@ import { TEST_CREDENTIALS, useTestStore } from "../helpers/s3.js";
 import { seedDatabase, seedDatabaseFile } from "../helpers/seed.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// A push and a fetch through s3rver with a server starting beside them take ~12 s alone and over 30 s on a loaded machine.
+const LOADED_TIMEOUT = 90_000;
 const DURABLE_FS = new URL("../../src/lib/durable-fs.ts", import.meta.url).href;
 /** Writes its file atomically in a loop until SIGTERM; any failure (a rename whose temp was swept) exits 1. */
 const WRITER = `
@@ -125,20 +127,24 @@ describe("a CLI command beside a running server (I4: no process removes what ano
     expect(existsSync(path.join(backupDir(dir), imported))).toBe(true);
   });
 
-  it("starting the server leaves a CLI fetch's temp file alone, and the fetch succeeds", async () => {
-    const old = dataDir(12);
-    const filename = await createBackup(old);
-    expect((await runCli(["offsite", "push", "--data-dir", old], { env: env() })).code).toBe(0);
-    const fresh = dataDir();
-    const result = await startServerDuring(
-      fresh,
-      ["offsite", "fetch", filename, "--accept-unauthenticated"],
-      /\.fetch-/,
-    );
-    expect(result.stderr).toBe("");
-    expect(result.code).toBe(0);
-    expect(existsSync(path.join(backupDir(fresh), filename))).toBe(true);
-  });
+  it(
+    "starting the server leaves a CLI fetch's temp file alone, and the fetch succeeds",
+    async () => {
+      const old = dataDir(12);
+      const filename = await createBackup(old);
+      expect((await runCli(["offsite", "push", "--data-dir", old], { env: env() })).code).toBe(0);
+      const fresh = dataDir();
+      const result = await startServerDuring(
+        fresh,
+        ["offsite", "fetch", filename, "--accept-unauthenticated"],
+        /\.fetch-/,
+      );
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      expect(existsSync(path.join(backupDir(fresh), filename))).toBe(true);
+    },
+    LOADED_TIMEOUT,
+  );
 
   it("a CLI command leaves another process's atomic writes in flight alone and sweeps a dead process's", async () => {
     const dir = dataDir();
@@ -171,36 +177,40 @@ describe("a CLI command beside a running server (I4: no process removes what ano
     expect(existsSync(dead)).toBe(false);
   });
 
-  it("a CLI push never uploads a backup the server is uploading, nor aborts the server's upload", async () => {
-    const dir = dataDir(12);
-    const filename = await createBackup(dir);
-    const release = s3.store.holdParts();
-    try {
-      // The server's start-up scan queues the copy; its first part is held by the store: an upload in flight.
-      server = await startCliServer(dir, env());
-      while (s3.store.incompleteUploads().length === 0) await sleep(25);
-      const serverUpload = s3.store.incompleteUploads();
-      expect(offsiteRecord(dir, filename)?.state).toBe("uploading");
+  it(
+    "a CLI push never uploads a backup the server is uploading, nor aborts the server's upload",
+    async () => {
+      const dir = dataDir(12);
+      const filename = await createBackup(dir);
+      const release = s3.store.holdParts();
+      try {
+        // The server's start-up scan queues the copy; its first part is held by the store: an upload in flight.
+        server = await startCliServer(dir, env());
+        while (s3.store.incompleteUploads().length === 0) await sleep(25);
+        const serverUpload = s3.store.incompleteUploads();
+        expect(offsiteRecord(dir, filename)?.state).toBe("uploading");
 
-      const cli = spawnCli(["offsite", "push", "--json", "--data-dir", dir], { env: env() });
-      let exited = false;
-      void cli.done.then(() => {
-        exited = true;
-      });
-      // Either the CLI leaves it alone and ends, or it touches the multipart uploads (aborts, begins its own).
-      while (!exited && s3.store.incompleteUploads().join() === serverUpload.join()) await sleep(25);
-      release();
-      const result = await cli.done;
-      expect(result.code).toBe(0);
-      expect(parseJson<{ results: { filename: string; state: string }[] }>(result).results).toEqual([
-        expect.objectContaining({ filename, state: "busy" }),
-      ]);
-    } finally {
-      release();
-    }
-    while (offsiteRecord(dir, filename)?.state !== "done") await sleep(50);
-    expect(offsiteRecord(dir, filename)?.attempts).toBe(1);
-    expect(s3.store.incompleteUploads()).toEqual([]);
-    expect(execFileSync("ls", ["-a", backupDir(dir)], { encoding: "utf8" })).not.toMatch(/\.tmp-|\.fetch-/);
-  });
+        const cli = spawnCli(["offsite", "push", "--json", "--data-dir", dir], { env: env() });
+        let exited = false;
+        void cli.done.then(() => {
+          exited = true;
+        });
+        // Either the CLI leaves it alone and ends, or it touches the multipart uploads (aborts, begins its own).
+        while (!exited && s3.store.incompleteUploads().join() === serverUpload.join()) await sleep(25);
+        release();
+        const result = await cli.done;
+        expect(result.code).toBe(0);
+        expect(parseJson<{ results: { filename: string; state: string }[] }>(result).results).toEqual([
+          expect.objectContaining({ filename, state: "busy" }),
+        ]);
+      } finally {
+        release();
+      }
+      while (offsiteRecord(dir, filename)?.state !== "done") await sleep(50);
+      expect(offsiteRecord(dir, filename)?.attempts).toBe(1);
+      expect(s3.store.incompleteUploads()).toEqual([]);
+      expect(execFileSync("ls", ["-a", backupDir(dir)], { encoding: "utf8" })).not.toMatch(/\.tmp-|\.fetch-/);
+    },
+    LOADED_TIMEOUT,
+  );
 });

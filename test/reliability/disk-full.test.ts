@@ -1,5 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,34 +6,7 @@ import { createLogger } from "../../src/logger.js";
 import { LOCK_FILE } from "../../src/services/locks.js";
 import { createTestApp, makeTempDir } from "../helpers/app.js";
 import { FIRST, seedDatabase, titles } from "../helpers/seed.js";
-
-/** A real small filesystem (tmpfs) that can be filled; root only. */
-function mountTmpfs(dir: string): string | null {
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", dir], { stdio: "pipe" });
-    return null;
-  } catch (error) {
-    return `cannot mount a tmpfs (${(error as Error).message.split("\n")[0]})`;
-  }
-}
-
-/** Fills the filesystem to the last byte; returns the filler to remove. */
-function fillDisk(dir: string): string {
-  const filler = path.join(dir, "filler");
-  const fd = openSync(filler, "w");
-  try {
-    for (let chunk = 1 << 20; chunk >= 512; ) {
-      try {
-        writeSync(fd, Buffer.alloc(chunk));
-      } catch {
-        chunk >>= 1;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return filler;
-}
+import { fillDisk, mountTmpfs, unmount } from "../helpers/tmpfs.js";
 
 const mountPoint = makeTempDir("cc-full-");
 const unmountable = mountTmpfs(mountPoint);
@@ -59,7 +31,7 @@ describe.skipIf(unmountable !== null)(
     afterAll(async () => {
       await t?.close();
       log.destroy();
-      execFileSync("umount", ["--lazy", mountPoint]);
+      unmount(mountPoint);
       rmSync(mountPoint, { recursive: true, force: true });
     });
 

@@ -6,6 +6,7 @@ import { blobId, blobRelativeKey } from "../../lib/offsite-format.js";
 import { type BlobRef, type BlobStoreArgs, blobPresent, type GcResult } from "../../workers/blob-tasks.js";
 import { serviceErrorOf } from "../../workers/run.js";
 import type { ServiceDeps } from "../deps.js";
+import { heldLock } from "../locks.js";
 import { installDatabasePrefix, installPrefix, type OffsiteSettings } from "./settings.js";
 
 /**
@@ -167,14 +168,7 @@ export function lockBlobs(deps: ServiceDeps, mode: "shared" | "exclusive"): Blob
     if ((error as { code?: string }).code === "SQLITE_BUSY") return null;
     throw error;
   }
-  let released = false;
-  return {
-    release: () => {
-      if (released) return;
-      released = true;
-      sqlite.close();
-    },
-  };
+  return heldLock(sqlite);
 }
 
 /** The shared blob lock, waiting (polling) while a collection runs; rejects when `signal` aborts. */

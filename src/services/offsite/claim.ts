@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { lockDatabase } from "../locks.js";
+import { heldLock, lockDatabase } from "../locks.js";
 
 /**
  * One copy of a backup at a time across processes (the server, the CLI's push): whoever uploads a backup, or
@@ -20,15 +20,7 @@ export const claimPath = (dir: string, filename: string) => path.join(dir, `.${f
 /** The claim, or null while another process (or another job of this one) holds it. */
 export function claimCopy(dir: string, filename: string): CopyClaim | null {
   const sqlite = lockDatabase(claimPath(dir, filename));
-  if (!sqlite) return null;
-  let released = false;
-  return {
-    release: () => {
-      if (released) return;
-      released = true;
-      sqlite.close();
-    },
-  };
+  return sqlite ? heldLock(sqlite) : null;
 }
 
 /** Claim files whose backup is gone are removed, each while holding it, so none is pulled from under a holder. */
