@@ -143,6 +143,7 @@ async function main(): Promise<void> {
         header: { install: INSTALL, database: "default", backup: `auto_${day}.db`, kind: "scheduled", created_at: "" },
         previous,
         manifestOut,
+        manifestBodyOut: `${manifestOut}.body`,
         partSize: 5 * 1048576,
       });
       const ms = performance.now() - t0;

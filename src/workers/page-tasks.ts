@@ -150,6 +150,8 @@ export interface PagesUploadArgs {
   previous: string | null;
   /** Where this copy's manifest is written before it is uploaded (the caller keeps it for the next copy). */
   manifestOut: string;
+  /** Where the manifest's body is gathered first (its header needs the file's SHA-256, known only at the end). */
+  manifestBodyOut: string;
   partSize: number;
 }
 
@@ -266,7 +268,7 @@ export async function offsitePagesUpload(args: PagesUploadArgs): Promise<PagesUp
     const buffer = Buffer.alloc(Math.max(pageSize, Math.floor((1024 * 1024) / pageSize) * pageSize));
     let index = 0;
     let seg = { first: 0, count: 0, hashes: Buffer.alloc(SEGMENT_PAGES * PAGE_HASH_BYTES), runs: [] as PendingRun[] };
-    const bodyFile = `${args.manifestOut}.body`;
+    const bodyFile = args.manifestBodyOut;
     const bodyOut = createWriteStream(bodyFile, { flags: "w", mode: 0o600 });
     try {
       for (let pos = 0; pos < size; ) {

@@ -38,7 +38,24 @@ export function vacuumInto({ src, temp }: VacuumArgs): Promise<HashResult> {
  */
 export function pageCopy({ src, temp }: VacuumArgs): Promise<HashResult> {
   // The first step (0 pages) only sizes the copy; the second copies every page under one read transaction.
-  return copyToTemp(src, temp, (sqlite) => sqlite.backup(temp, { progress: () => 0x7fffffff }).then(() => undefined));
+  return copyToTemp(src, temp, async (sqlite) => {
+    await sqlite.backup(temp, { progress: () => 0x7fffffff });
+    await markRollbackJournal(temp);
+  });
+}
+
+/**
+ * The online backup copies page 1 as it is, WAL flag included, though the copy holds every page in the file itself.
+ * A backup stays in rollback-journal mode, as a `VACUUM INTO` copy is: reading it never creates a `-wal`/`-shm`
+ * beside it (one a killed reader would leave). Bytes 18-19 of the header are the journal mode: 1 rollback, 2 WAL.
+ */
+async function markRollbackJournal(file: string): Promise<void> {
+  const handle = await open(file, "r+");
+  try {
+    await handle.write(Buffer.from([1, 1]), 0, 2, 18);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Writes `temp` from a read-only connection to `src`, then hashes it while it is fsynced; no temp is left on failure. */

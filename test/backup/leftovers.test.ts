@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -69,11 +69,18 @@ describe("nothing left beside backups, nothing committed left behind", () => {
     expect(readdirSync(backupDir(t)).filter((f) => !f.startsWith(`.${filename}`))).toEqual([filename]);
   });
 
-  it("sweeps a crashed scheduled backup's temp at start, and -wal/-shm an older check left beside a backup", async () => {
+  it("sweeps a crashed scheduled backup's temps at start, and -wal/-shm an older check left beside a backup", async () => {
     const t = newApp();
     const dir = backupDir(t);
     mkdirSync(dir, { recursive: true });
-    for (const name of [".auto_20200101_000000.db.tmp-0a1b2c3d", ".auto_20200101_000000.db.tmp-0a1b2c3d-journal"]) {
+    // And an incremental copy's manifest temps, left by a process that is gone (off-site copies are not configured).
+    const deadPid = spawnSync(process.execPath, ["-e", ""]).pid as number;
+    for (const name of [
+      ".auto_20200101_000000.db.tmp-0a1b2c3d",
+      ".auto_20200101_000000.db.tmp-0a1b2c3d-journal",
+      `.auto_20200101_000000.db.pages.tmp-${deadPid}-0a1b2c3d`,
+      `.auto_20200101_000000.db.pages-body.tmp-${deadPid}-0a1b2c3d`,
+    ]) {
       writeFileSync(path.join(dir, name), "partial");
     }
     const backup = path.join(dir, "upload_20200101_000000.db");

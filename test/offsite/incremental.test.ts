@@ -88,6 +88,8 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
     expect(b.uploaded_bytes).toBeLessThan(local(t, second.filename).length / 5);
     // Page-preserving: the live database and the backup have the same pages.
     expect(b.pages.total * 4096).toBe(local(t, second.filename).length);
+    // In rollback-journal mode like a VACUUM INTO copy (the live database is WAL): no reader leaves -wal/-shm beside it.
+    expect([...local(t, second.filename).subarray(18, 20)]).toEqual([1, 1]);
 
     // Without the service: the objects downloaded (here with the SDK, as `aws s3 cp` would), then the script.
     const dir = makeTempDir("cc-rebuild-");

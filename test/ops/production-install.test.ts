@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +17,18 @@ const DEV_ONLY = [
   "react",
   "@scalar/api-reference",
 ];
+
+/**
+ * better-sqlite3's prebuilt binary, as its installer would download it (offline here, it would compile SQLite
+ * from source for minutes instead): the one this checkout's own `npm ci` produced, as a local prebuild.
+ */
+function localPrebuild(dir: string): NodeJS.ProcessEnv {
+  const pkg = path.join(REPO, "node_modules/better-sqlite3");
+  const { version } = JSON.parse(readFileSync(path.join(pkg, "package.json"), "utf8")) as { version: string };
+  const tarball = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  execFileSync("tar", ["czf", path.join(dir, tarball), "-C", pkg, "build/Release/better_sqlite3.node"]);
+  return { ...process.env, npm_config_better_sqlite3_local_prebuilds: dir };
+}
 
 /** The files a fresh clone of this working tree has (tracked or new, never ignored ones). */
 function copyCheckout(to: string): void {
@@ -60,16 +72,19 @@ async function listening(cli: RunningCli): Promise<{ url: string; pid: number }>
 describe("the production install: npm ci, build, prune --omit=dev (scripts/production-install.sh)", () => {
   const tree = makeTempDir("cc-prod-");
   const data = makeTempDir("cc-prod-data-");
+  const prebuilds = makeTempDir("cc-prod-prebuilds-");
   const bin = path.join(tree, "bin/chaoscypher.js");
   const cli = (...args: string[]) => execFileSync(process.execPath, [bin, ...args, "--data-dir", data]).toString();
 
   beforeAll(() => {
     copyCheckout(tree);
-    execFileSync("sh", ["scripts/production-install.sh", tree], { cwd: REPO, stdio: "ignore" });
+    const env = localPrebuild(prebuilds);
+    execFileSync("sh", ["scripts/production-install.sh", tree], { cwd: REPO, stdio: "ignore", env });
   }, 900_000);
   afterAll(() => {
     removeDir(tree);
     removeDir(data);
+    removeDir(prebuilds);
   });
 
   it("has no dev dependency and no TypeScript loader; serves, backs up and restores from dist/", async () => {

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
-import { readdir, rename, rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { newTemp, releaseTemp } from "../../lib/temp-names.js";
 import { listBackupFiles, parseBackupName } from "../backup/files.js";
 import { sidecarPath as backupSidecarPath } from "../backup/records.js";
 import type { ServiceDeps } from "../deps.js";
@@ -84,7 +85,10 @@ export async function copyPages(
   const dir = deps.paths.backupDir(database);
   const lock = claimPages(dir);
   if (!lock) return null;
-  const out = path.join(dir, `.${filename}.pages-${process.pid}.tmp`);
+  // Per-process temps (`.<f>.pages.tmp-<pid>-<hex>`): start-up recovery removes them once their process is gone (I3),
+  // whether or not off-site copies are still configured, and never while this process writes them (I4).
+  const out = newTemp(dir, `${filename}.pages`, "tmp", deps.ids);
+  const body = newTemp(dir, `${filename}.pages-body`, "tmp", deps.ids);
   try {
     const parsed = parseBackupName(filename);
     const key = manifestKey(settings, database, filename);
@@ -112,6 +116,7 @@ export async function copyPages(
         },
         previous: await previousManifest(dir, filename),
         manifestOut: out,
+        manifestBodyOut: body,
         partSize: settings.partSize,
       },
       { signal, resourceLimits: STREAMING_WORKER_LIMITS },
@@ -127,7 +132,9 @@ export async function copyPages(
     };
   } finally {
     await rm(out, { force: true });
-    await rm(`${out}.body`, { force: true });
+    await rm(body, { force: true });
+    releaseTemp(out);
+    releaseTemp(body);
     lock.release();
   }
 }
@@ -166,24 +173,5 @@ export async function collectPacks(
     return outcome;
   } finally {
     lock.release();
-  }
-}
-
-/** Temp manifests of copies cut off by a crash (`.<f>.pages-<pid>.tmp`), removed at start when their pid is gone. */
-export async function removePageLeftovers(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) {
-    const match = /^\..+\.pages-(\d+)\.tmp(\.body)?$/.exec(name);
-    if (!match || isAlive(Number(match[1]))) continue;
-    await rm(path.join(dir, name), { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }

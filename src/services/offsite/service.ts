@@ -18,7 +18,6 @@ import {
   recordFailure,
 } from "./copy.js";
 import { removeFetchLeftovers } from "./fetch.js";
-import { removePageLeftovers } from "./pages.js";
 import {
   type FailureKind,
   type Job,
@@ -125,7 +124,6 @@ export class OffsiteService {
     try {
       for (const database of this.deps.registry.names()) {
         await removeFetchLeftovers(this.deps.paths.backupDir(database), this.deps.fileOps);
-        await removePageLeftovers(this.deps.paths.backupDir(database));
       }
       await this.rescan();
     } catch (error) {
