@@ -11,7 +11,7 @@ WORKDIR /app
 COPY . .
 RUN sh scripts/production-install.sh
 
-# Runtime stage: the pruned tree only (no dev dependency, no TypeScript loader), as an unprivileged user.
+# Runtime stage: the built tree with its production dependencies only (no dev dependency, no TypeScript loader), as an unprivileged user.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
