@@ -21,8 +21,14 @@ export interface Outcome {
   stderr?: string;
 }
 
-/** How the server and the CLI are run: the built ones (dist/) when present, else from sources through tsx. */
+/**
+ * How the server and the CLI are run: in the test suite, its own build of the sources (test/setup/build-sources.ts);
+ * else the built ones (dist/) when present and preferred, else from sources through tsx.
+ */
 export function entryPoints(preferBuilt: boolean): { server: string[]; cli: string[]; built: boolean } {
+  const suite = process.env.CHAOSCYPHER_TEST_BUILD;
+  // The suite's build is the sources: a replay runs them with --sources.
+  if (suite) return { server: [path.join(suite, "main.js")], cli: [path.join(suite, "cli/entry.js")], built: false };
   const built =
     preferBuilt && existsSync(path.join(REPO, "dist/main.js")) && existsSync(path.join(REPO, "dist/cli/entry.js"));
   if (built) return { server: [path.join(REPO, "dist/main.js")], cli: [path.join(REPO, "bin/chaoscypher.js")], built };

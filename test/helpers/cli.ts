@@ -1,13 +1,21 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * The CLI from its sources, as `node --import tsx src/cli/entry.ts`: tests exercise the code under test, not
- * whatever dist/ was built last (test/ops/production-install.test.ts runs the built `bin`).
+ * The CLI from its sources: transpiled once for this run by the suite's setup (test/setup/build-sources.ts), or
+ * through tsx (`node --import tsx src/cli/entry.ts`) without it. Tests exercise the code under test, never whatever
+ * dist/ was built last (test/ops/production-install.test.ts runs the built `bin`).
  */
-const ENTRY = fileURLToPath(new URL("../../src/cli/entry.ts", import.meta.url));
-export const CLI_ARGV = ["--import", "tsx", ENTRY];
+const BUILT = process.env.CHAOSCYPHER_TEST_BUILD;
+export const CLI_ARGV = BUILT
+  ? [path.join(BUILT, "cli/entry.js")]
+  : ["--import", "tsx", fileURLToPath(new URL("../../src/cli/entry.ts", import.meta.url))];
+/** The server's entry, the same way. */
+export const SERVER_ARGV = BUILT
+  ? [path.join(BUILT, "main.js")]
+  : ["--import", "tsx", fileURLToPath(new URL("../../src/main.ts", import.meta.url))];
 /** For shell command lines (`script` runs the CLI under a pseudo-terminal). */
 export const BIN = CLI_ARGV.join(" ");
 

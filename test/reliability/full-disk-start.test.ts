@@ -4,10 +4,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBackup } from "../../src/services/backup/index.js";
 import { createTestApp, makeTempDir, removeDir } from "../helpers/app.js";
+import { SERVER_ARGV } from "../helpers/cli.js";
 import { ageKeyPair, offsiteConfig, startTestStore, TEST_CREDENTIALS, type TestStore } from "../helpers/s3.js";
 import { fillDisk, mountTmpfs, unmount } from "../helpers/tmpfs.js";
 
-const MAIN = path.resolve("src/main.ts");
 const mountPoint = makeTempDir("cc-full-start-");
 const unmountable = mountTmpfs(mountPoint);
 if (unmountable) console.log(`full-disk start test skipped: ${unmountable}`);
@@ -43,7 +43,7 @@ describe.skipIf(unmountable !== null)("the server on a full disk", () => {
     await t.close();
     filler = fillDisk(mountPoint);
     const { CHAOSCYPHER_DATA_DIR: _d, LOG_LEVEL: _l, HOST: _h, PORT: _p, ...env } = process.env;
-    server = spawn(process.execPath, ["--import", "tsx", MAIN], {
+    server = spawn(process.execPath, SERVER_ARGV, {
       env: {
         ...env,
         ...TEST_CREDENTIALS,
