@@ -1,6 +1,7 @@
 import { copyFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { openForCheck } from "../../src/db/sqlite.js";
 import type { Prng } from "./prng.js";
 import type { Outcome, World } from "./world.js";
 
@@ -91,7 +92,7 @@ function walFile(ctx: StepContext, source: string, rows: number): { file: string
 
 function countImported(file: string): number {
   try {
-    const db = new Database(file, { readonly: true, fileMustExist: true });
+    const db = openForCheck(file);
     try {
       return (db.prepare("SELECT count(*) AS c FROM chaos_import").get() as { c: number }).c;
     } finally {

@@ -338,13 +338,17 @@ export class World {
     writeFileSync(this.clockFile, String(ms));
   }
 
+  /** Bytes free on the data dir's disk now. */
+  freeBytes(): number {
+    return Number(execFileSync("df", ["-B1", "--output=avail", this.disk]).toString().split("\n")[1]);
+  }
+
   /** Fills the tmpfs until about `freeBytes` are left (0 ballast: the disk as it was). */
   fillDisk(freeBytes: number | null): void {
     rmSync(this.ballast, { force: true });
     this.ballastBytes = 0;
     if (freeBytes === null || !this.mounted) return;
-    const free = Number(execFileSync("df", ["-B1", "--output=avail", this.disk]).toString().split("\n")[1]);
-    const size = Math.max(0, free - freeBytes);
+    const size = Math.max(0, this.freeBytes() - freeBytes);
     try {
       execFileSync("fallocate", ["-l", String(size), this.ballast]);
     } catch {
