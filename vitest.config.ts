@@ -1,5 +1,4 @@
 import { defineConfig } from "vitest/config";
-import { SlowestFirst } from "./test/sequencer.js";
 
 export default defineConfig({
   test: {
@@ -8,6 +7,5 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     globalSetup: ["test/setup/build-sources.ts"],
-    sequence: { sequencer: SlowestFirst },
   },
 });
