@@ -78,6 +78,11 @@ export function heldLock(sqlite: Database.Database): { release(): void } {
  */
 export class OperationLocks {
   readonly #held = new Map<string, OperationKind>();
+  /**
+   * The connections holding the kernel locks, kept reachable until released: one the garbage collector took
+   * would close, and the lock would end with no release (I4), as a dropped handle did in a test under load.
+   */
+  readonly #connections = new Map<string, Database.Database>();
 
   constructor(
     private readonly lockDir: (database: string) => string,
@@ -92,6 +97,7 @@ export class OperationLocks {
     const sqlite = lockDatabase(path.join(dir, LOCK_FILE));
     if (!sqlite) throw this.#busy(database, this.#readInfo(dir) ?? "restore");
     this.#held.set(database, operation);
+    this.#connections.set(database, sqlite);
     this.#writeInfo(dir, operation);
     let released = false;
     return {
@@ -99,6 +105,7 @@ export class OperationLocks {
         if (released) return;
         released = true;
         this.#held.delete(database);
+        this.#connections.delete(database);
         rmSync(path.join(dir, LOCK_INFO_FILE), { force: true });
         sqlite.close();
       },

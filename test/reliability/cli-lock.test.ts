@@ -24,9 +24,10 @@ describe("the CLI consults the operation lock a restore holds", () => {
     expect(users()).toBe(0);
     lock.release();
     expect((await cli("auth", "setup", "--username", "operator", "--password", "correct horse")).code).toBe(0);
-    t.services.locks.acquire("default", "restore");
+    const restoring = t.services.locks.acquire("default", "restore");
     const key = await cli("keys", "create", "--name", "ci", "--json");
     expect(parseJson(key)).toMatchObject({ error: "OPERATION_IN_PROGRESS" });
+    restoring.release();
     await t.close();
   }, 60_000);
 });

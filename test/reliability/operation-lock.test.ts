@@ -11,7 +11,7 @@ import { makeTempDir } from "../helpers/app.js";
 const CONTENDER = fileURLToPath(new URL("./lock-contender.ts", import.meta.url));
 
 function contender(dir: string, mode: string, rounds = 0) {
-  const child = spawn(process.execPath, ["--import", "tsx", CONTENDER, dir, mode, String(rounds)], {
+  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", CONTENDER, dir, mode, String(rounds)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
@@ -49,6 +49,17 @@ describe("the operation lock is held by the kernel", () => {
     holder.child.kill("SIGKILL");
     await holder.done;
     expect(locks.runningElsewhere("default")).toBeNull();
+    locks.acquire("default", "restore").release();
+  }, 30_000);
+
+  it("a lock whose handle was let go and collected is still held until its process ends", async () => {
+    const dir = makeTempDir();
+    const locks = new OperationLocks(() => dir);
+    const holder = contender(dir, "drop");
+    await until(() => holder.out().includes("held"));
+    expect(() => locks.acquire("default", "restore")).toThrow(OperationInProgressError);
+    holder.child.kill("SIGKILL");
+    await holder.done;
     locks.acquire("default", "restore").release();
   }, 30_000);
 
