@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -170,6 +170,7 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
     expect(all.bucket.ratio).toBe(Math.round((all.bucket.bytes / all.size) * 100) / 100);
     const metrics = await (await t.request("/metrics")).text();
     expect(metrics).toContain(`chaoscypher_offsite_bucket_bytes{database="default"} ${all.bucket.bytes}`);
+    expect(spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" }).status).toBe(0);
     // A killed copy's pack: in the store, named by no manifest.
     const orphan = `${packKeys(t, "gc/")[0]?.split("/").slice(0, -2).join("/")}/00/${"0".repeat(64)}.age`;
     await client().send(new PutObjectCommand({ Bucket: s3.store.bucket, Key: orphan, Body: Buffer.from("stray") }));
