@@ -51,6 +51,8 @@ export const RECORD = /^\.(.+?\.db)(?:\.[a-z0-9_-]+)?\.json$/;
 /** A pruned backup's remote copy still to be deleted: `.<filename>.offsite-delete`. */
 export const TOMBSTONE_SUFFIX = ".offsite-delete";
 export const tombstoneName = (filename: string) => `.${filename}${TOMBSTONE_SUFFIX}`;
+/** What this install's objects of the database took in the bucket when last listed (off-site `bucket.ts`). */
+export const OFFSITE_BUCKET_FILE = ".offsite-bucket.json";
 
 /** Anywhere: an atomic write's temp as older versions named it, `.<name>.<8 hex>.tmp`; now `.<name>.tmp-<pid>-<hex>` (src/lib/temp-names.ts). */
 export { ATOMIC_WRITE_TEMP } from "../lib/durable-fs.js";

@@ -3,7 +3,7 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { copyHashed, hashFile, tidySideFiles, validateAndHash, verifyFile } from "./backup-tasks.js";
 import type { BlobGetArgs, BlobPutArgs, GcArgs, ManifestPutArgs } from "./blob-tasks.js";
 import type { FetchArgs, UploadArgs } from "./offsite-tasks.js";
-import type { PagesGcArgs, PagesRebuildArgs, PagesUploadArgs } from "./page-tasks.js";
+import type { BucketUsageArgs, PagesGcArgs, PagesRebuildArgs, PagesUploadArgs } from "./page-tasks.js";
 import {
   checkpointForSwap,
   copyDurably,
@@ -24,6 +24,7 @@ const pageTasks = () => import("./page-tasks.js");
 const offsitePagesUpload = async (args: PagesUploadArgs) => (await pageTasks()).offsitePagesUpload(args);
 const offsitePagesRebuild = async (args: PagesRebuildArgs) => (await pageTasks()).offsitePagesRebuild(args);
 const offsitePagesGc = async (args: PagesGcArgs) => (await pageTasks()).offsitePagesGc(args);
+const offsiteBucketUsage = async (args: BucketUsageArgs) => (await pageTasks()).offsiteBucketUsage(args);
 const blobTasks = () => import("./blob-tasks.js");
 const blobPut = async (args: BlobPutArgs) => (await blobTasks()).blobPut(args);
 const blobGet = async (args: BlobGetArgs) => (await blobTasks()).blobGet(args);
@@ -63,6 +64,7 @@ const tasks = {
   offsitePagesUpload: background(offsitePagesUpload),
   offsitePagesRebuild: background(offsitePagesRebuild),
   offsitePagesGc: background(offsitePagesGc),
+  offsiteBucketUsage: background(offsiteBucketUsage),
   blobPut: background(blobPut),
   blobGet: background(blobGet),
   blobGc: background(blobGc),

@@ -3894,6 +3894,7 @@ export interface components {
             install: string;
             /** @description Every install's copies, newest first. */
             backups: components["schemas"]["RemoteBackup"][];
+            bucket: components["schemas"]["BucketTotals"];
         };
         RemoteBackup: {
             filename: string;
@@ -3928,6 +3929,29 @@ export interface components {
             /** @description Bytes the object itself takes in the bucket (for an incremental copy, its manifest only). */
             stored_bytes?: number;
         };
+        /** @description This install's objects of the database in the bucket (uploads' blobs, shared by databases, not included); null until the first copy or deletion measured them. */
+        BucketTotals: {
+            /**
+             * Format: date-time
+             * @description When they were listed: after each off-site copy and each deletion of a remote copy.
+             * @example 2026-01-01T02:00:00.000Z
+             */
+            measured_at: string;
+            /** @description Stored bytes (ciphertext) of all of them. */
+            bytes: number;
+            objects: number;
+            /** @description Whole-file copies (`….db.age`). */
+            copies_bytes: number;
+            /** @description Page manifests (`….db.pages`) and uploads manifests (`….db.uploads.age`). */
+            manifests_bytes: number;
+            /** @description Page packs of incremental copies (`packs/<db>/…`). */
+            packs_bytes: number;
+            packs: number;
+            /** @description The live database's size now; null when this host has no such database. */
+            database_size: number | null;
+            /** @description `bytes / database_size`, two decimals: what the bucket costs per byte of database. */
+            ratio: number | null;
+        } | null;
         PushResult: {
             database: string;
             /** @description The backups whose copy was queued to run now. */
@@ -4153,6 +4177,7 @@ export interface components {
                     /** @description Left for the next copy (being written, symlinks). */
                     skipped: number;
                 };
+                bucket: components["schemas"]["BucketTotals"];
             } | null;
             /** @description `ok` when nothing needs attention; else the migration state keeping the database out of service, `failing` (a failure not recovered from) or `overdue` (a scheduled backup is missing) */
             state: string;

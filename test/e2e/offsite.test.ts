@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keyLine } from "../../src/lib/offsite-format.js";
 import { createBackup, listBackups } from "../../src/services/backup/index.js";
 import { listRemoteCopies, pushCopies } from "../../src/services/offsite/index.js";
+import { formatBytes } from "../../src/web/format.js";
 import { corrupt } from "../backup/lifecycle-helpers.js";
 import { createTestApp, makeTempDir, removeDir, type TestApp } from "../helpers/app.js";
 import { waitForState } from "../helpers/offsite.js";
@@ -176,5 +177,14 @@ describe("off-site copies in the maintenance UI", { timeout: 120_000 }, () => {
     const bucket = await listRemoteCopies(host.services, "default");
     expect(bucket.backups.map((b) => b.filename)).toContain(kept.filename);
     expect(bucket.backups.map((b) => b.filename)).not.toContain(gone.filename);
+    // What the bucket holds, measured by the deletion (no listing per page view): this host's copies left.
+    const totals = bucket.bucket;
+    if (!totals) throw new Error("the bucket was not measured");
+    const own = bucket.backups.filter((b) => b.own);
+    expect(totals.copies_bytes).toBe(own.reduce((n, b) => n + (b.stored_bytes ?? 0), 0));
+    const bytes = formatBytes(totals.bytes).replace(".", "\\.");
+    await shown(
+      section.getByText(new RegExp(`^In the bucket: ${bytes} for a .+ database \\(\\d+\\.\\d×\\), measured `)),
+    );
   });
 });

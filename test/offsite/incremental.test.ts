@@ -1,18 +1,18 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { createS3Client } from "../../src/lib/s3-client.js";
-import { writeBackup } from "../../src/services/backup/create.js";
+import { createBackup, writeBackup } from "../../src/services/backup/create.js";
 import { nextPrefixedName } from "../../src/services/backup/files.js";
 import { recoveryKit } from "../../src/services/offsite/kit.js";
 import { collectPacks, manifestKey, packPrefix } from "../../src/services/offsite/pages.js";
 import { offsiteSettings } from "../../src/services/offsite/settings.js";
 import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, withDb } from "../helpers/data.js";
-import { listOffsite, useOffsiteApps, waitForState } from "../helpers/offsite.js";
+import { copyKey, listOffsite, useOffsiteApps, waitForState } from "../helpers/offsite.js";
 import { useTestStore } from "../helpers/s3.js";
 
 const SCRIPT = path.resolve(import.meta.dirname, "../../scripts/rebuild-offsite.py");
@@ -54,6 +54,41 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
     for (;;) {
       const outcome = await collectPacks(t.services, settings, "default");
       if (outcome) return outcome;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** This install's objects of `default` in s3rver, counted from its own files: what /status must report. */
+  const stored = (t: TestApp, prefix: string) => {
+    const root = `${prefix}v2/${t.services.instance.id}/`;
+    const keys = s3.store
+      .keys()
+      .filter((k) => k.startsWith(`${root}db/default/`) || k.startsWith(`${root}packs/default/`));
+    const size = (k: string) => s3.store.readObject(k).length;
+    const packs = keys.filter((k) => k.startsWith(`${root}packs/`));
+    return {
+      bytes: keys.reduce((n, k) => n + size(k), 0),
+      objects: keys.length,
+      packs_bytes: packs.reduce((n, k) => n + size(k), 0),
+      packs: packs.length,
+    };
+  };
+  type Bucket = { bytes: number; objects: number; packs_bytes: number; packs: number; copies_bytes: number };
+  type Status = {
+    databases: { name: string; size: number; offsite: { bucket: (Bucket & Record<string, unknown>) | null } }[];
+  };
+  /** /status's bucket totals once they match the store (they are measured just after a copy's record says done). */
+  async function bucketOnceMeasured(t: TestApp, prefix: string) {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const res = await t.request("/api/v1/status");
+      expect(res.status).toBe(200);
+      const db = ((await res.json()) as Status).databases.find((d) => d.name === "default");
+      const bucket = db?.offsite.bucket ?? null;
+      const want = stored(t, prefix);
+      if (bucket?.bytes === want.bytes && bucket.objects === want.objects) return { bucket, want, size: db?.size ?? 0 };
+      if (Date.now() > deadline)
+        throw new Error(`bucket totals ${JSON.stringify(bucket)}, store ${JSON.stringify(want)}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
@@ -123,6 +158,19 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
     await withDb(t.services, "default", (db) => insertNode(db, "changed"));
     const second = await scheduled(t);
     await waitForState(t, second.filename, "done");
+    // What the bucket holds: two page copies' manifests and packs, then a whole-file copy (a manual backup).
+    const paged = await bucketOnceMeasured(t, "gc/");
+    expect(paged.bucket.packs_bytes).toBe(paged.want.packs_bytes);
+    expect(paged.bucket.packs).toBe(paged.want.packs);
+    expect(paged.bucket.copies_bytes).toBe(0);
+    const manual = await createBackup(t.services, "default");
+    await waitForState(t, manual.filename, "done");
+    const all = await bucketOnceMeasured(t, "gc/");
+    expect(all.bucket.copies_bytes).toBe(s3.store.readObject(copyKey(t, "gc/", manual.filename)).length);
+    expect(all.bucket.ratio).toBe(Math.round((all.bucket.bytes / all.size) * 100) / 100);
+    const metrics = await (await t.request("/metrics")).text();
+    expect(metrics).toContain(`chaoscypher_offsite_bucket_bytes{database="default"} ${all.bucket.bytes}`);
+    expect(spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" }).status).toBe(0);
     // A killed copy's pack: in the store, named by no manifest.
     const orphan = `${packKeys(t, "gc/")[0]?.split("/").slice(0, -2).join("/")}/00/${"0".repeat(64)}.age`;
     await client().send(new PutObjectCommand({ Bucket: s3.store.bucket, Key: orphan, Body: Buffer.from("stray") }));
@@ -131,6 +179,9 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
     await gc(t);
     expect(s3.store.keys()).not.toContain(keyOf(t, first.filename));
     expect(s3.store.keys()).not.toContain(orphan);
+    // Smaller once the pruned copy's manifest is gone (its packs hold pages the kept copy still names).
+    const after = await bucketOnceMeasured(t, "gc/");
+    expect(after.bucket.bytes).toBeLessThan(all.bucket.bytes);
 
     const fresh = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "gc/", ageIdentityFile: kitOf(t) });
     const res = await fresh.request(`/api/v1/offsite/${second.filename}/fetch`, { method: "POST" });
@@ -142,6 +193,9 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
     expect(last.status).toBe(204);
     await gc(t);
     expect(packKeys(t, "gc/")).toEqual([]);
+    const rest = await bucketOnceMeasured(t, "gc/");
+    expect(rest.bucket.packs_bytes).toBe(0);
+    expect(rest.bucket.copies_bytes).toBe(all.bucket.copies_bytes);
   });
 
   it("names a damaged or missing pack (422) and keeps nothing", async () => {

@@ -3,8 +3,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeTempDir, removeDir, useTestApps } from "../helpers/app.js";
 import { parseJson, runCli } from "../helpers/cli.js";
-import { useOffsiteApps, waitForState } from "../helpers/offsite.js";
-import { useTestStore } from "../helpers/s3.js";
+import { copyKey, useOffsiteApps, waitForState } from "../helpers/offsite.js";
+import { TEST_CREDENTIALS, useTestStore } from "../helpers/s3.js";
 import { seedDatabase } from "../helpers/seed.js";
 
 describe("GET /api/v1/status and chaoscypher status", () => {
@@ -58,13 +58,43 @@ describe("GET /api/v1/status and chaoscypher status", () => {
       filename: string;
     };
     await waitForState(t, filename, "done");
-    const status = (await (await t.request("/api/v1/status")).json()) as { databases: { offsite: unknown }[] };
-    // The uploads' off-site state beside the database's: the copy is done, with no uploads to capture.
-    expect(status.databases[0]?.offsite).toEqual({
+    // The bucket is measured just after the copy's record says done: read until it is.
+    type Offsite = { bucket: { copies_bytes: number } | null };
+    let offsite: Offsite | undefined;
+    for (const deadline = Date.now() + 60_000; !offsite?.bucket && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const status = (await (await t.request("/api/v1/status")).json()) as { databases: { offsite: Offsite }[] };
+      offsite = status.databases[0]?.offsite;
+    }
+    // The uploads' off-site state beside the database's: the copy is done, with no uploads to capture; the bucket
+    // holds that copy and its (empty) uploads manifest.
+    const copy = s3.store.readObject(copyKey(t, "chaoscypher/", filename)).length;
+    const manifest = s3.store.readObject(copyKey(t, "chaoscypher/", filename, "default", ".uploads.age")).length;
+    expect(offsite).toEqual({
       pending: 0,
       failed: 0,
       uploads: { state: "done", files: 0, bytes: 0, skipped: 0 },
+      bucket: {
+        measured_at: expect.any(String),
+        bytes: copy + manifest,
+        objects: 2,
+        copies_bytes: copy,
+        manifests_bytes: manifest,
+        packs_bytes: 0,
+        packs: 0,
+        database_size: expect.any(Number),
+        ratio: expect.any(Number),
+      },
     });
+    const env = {
+      ...TEST_CREDENTIALS,
+      CHAOSCYPHER_S3_BUCKET: s3.store.bucket,
+      CHAOSCYPHER_S3_ENDPOINT: s3.store.endpoint,
+      CHAOSCYPHER_S3_FORCE_PATH_STYLE: "true",
+      CHAOSCYPHER_AGE_RECIPIENTS: s3.keys.recipient,
+    };
+    const human = await runCli(["status", "--data-dir", t.dataDir], { env });
+    expect(human.stdout).toMatch(/0 pending, 0 failed; bucket \S+ \S+, \d+\.\d×/);
   }, 90_000);
 
   it("status --check: a failure not recovered from is never ok and exits 1; a good backup after it recovers", async () => {

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { serviceStatus } from "../../services/status/index.js";
+import { type DatabaseStatus, serviceStatus } from "../../services/status/index.js";
 import {
   action,
   type CommonOptions,
@@ -33,6 +33,15 @@ function scheduleCell(schedule: { enabled: boolean; next_run_at: string | null }
   return running ? `next ${humanTime(schedule.next_run_at)}` : "enabled, no server";
 }
 
+/** Copies not made yet, and what the bucket holds for the database as last measured ("bucket 1.2 GiB, 1.4×"). */
+function offsiteCell(offsite: NonNullable<DatabaseStatus["offsite"]>): string {
+  const copies = `${offsite.pending} pending, ${offsite.failed} failed`;
+  const bucket = offsite.bucket;
+  if (!bucket) return copies;
+  const ratio = bucket.ratio === null ? "" : `, ${bucket.ratio.toFixed(1)}×`;
+  return `${copies}; bucket ${formatBytes(bucket.bytes)}${ratio}`;
+}
+
 const SERVER_LINE = {
   true: "server: running on this data dir (scheduled backups run)",
   false: "server: NOT running on this data dir: scheduled backups do not run until `chaoscypher serve` starts",
@@ -54,7 +63,7 @@ export function statusCommand(): Command {
             d.last_backup ? `${d.last_backup.filename} (${humanTime(d.last_backup.at)})` : "none",
             age(d.last_good_backup_age_seconds),
             scheduleCell(d.schedule, running),
-            d.offsite ? `${d.offsite.pending} pending, ${d.offsite.failed} failed` : "-",
+            d.offsite ? offsiteCell(d.offsite) : "-",
             [
               d.state,
               d.last_failure &&

@@ -38,3 +38,36 @@ export const OffsiteState = z
       .meta({ description: "An incremental copy: the backup's pages and how many of them it uploaded." }),
   })
   .meta({ id: "OffsiteState" });
+
+/** What this install's objects of a database take in the bucket, as last measured (no listing per request). */
+export const BucketTotals = z
+  .object({
+    measured_at: IsoTime.meta({
+      description: "When they were listed: after each off-site copy and each deletion of a remote copy.",
+    }),
+    bytes: z.int().nonnegative().meta({ description: "Stored bytes (ciphertext) of all of them." }),
+    objects: z.int().nonnegative(),
+    copies_bytes: z.int().nonnegative().meta({ description: "Whole-file copies (`….db.age`)." }),
+    manifests_bytes: z
+      .int()
+      .nonnegative()
+      .meta({ description: "Page manifests (`….db.pages`) and uploads manifests (`….db.uploads.age`)." }),
+    packs_bytes: z.int().nonnegative().meta({ description: "Page packs of incremental copies (`packs/<db>/…`)." }),
+    packs: z.int().nonnegative(),
+    database_size: z
+      .int()
+      .nonnegative()
+      .nullable()
+      .meta({ description: "The live database's size now; null when this host has no such database." }),
+    ratio: z
+      .number()
+      .nonnegative()
+      .nullable()
+      .meta({ description: "`bytes / database_size`, two decimals: what the bucket costs per byte of database." }),
+  })
+  .meta({
+    id: "BucketTotals",
+    description:
+      "This install's objects of the database in the bucket (uploads' blobs, shared by databases, not included); " +
+      "null until the first copy or deletion measured them.",
+  });

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { installIdSchema } from "../../lib/names.js";
 import { BackupKind } from "./backup.js";
 import { BackupStamp, DatabaseQuery } from "./common.js";
+import { BucketTotals } from "./offsite-state.js";
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -40,6 +41,7 @@ export const RemoteList = z
     database: z.string(),
     install: z.string().meta({ description: "This install's id." }),
     backups: z.array(RemoteBackup).meta({ description: "Every install's copies, newest first." }),
+    bucket: BucketTotals.nullable(),
   })
   .meta({ id: "RemoteList" });
 

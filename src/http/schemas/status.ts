@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { IsoTime } from "./common.js";
+import { BucketTotals } from "./offsite-state.js";
 
 const BackupKindSchema = z.enum(["backup", "scheduled", "uploaded", "pre-upgrade", "pre-restore"]);
 
@@ -43,6 +44,7 @@ export const DatabaseStatusSchema = z
             skipped: z.int().nonnegative().meta({ description: "Left for the next copy (being written, symlinks)." }),
           })
           .meta({ description: "The uploads captured off-site with the newest done copy." }),
+        bucket: BucketTotals.nullable(),
       })
       .nullable()
       .meta({ description: "null when off-site copies are not configured" }),

@@ -2,7 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import { listBackupFiles } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
 import type { ServiceEvent } from "../events/index.js";
-import { offsiteCounts } from "../offsite/index.js";
+import { type BucketTotals, bucketTotals, offsiteCounts } from "../offsite/index.js";
 
 /** `YYYYMMDD_HHMMSS` or `YYYYMMDDTHHMMSSZ` (UTC) as Unix seconds; NaN for anything else. */
 export function backupStampSeconds(stamp: string): number {
@@ -144,6 +144,32 @@ export class Metrics {
           if (!deps.offsite) return;
           for (const database of deps.registry.names()) {
             this.set({ database }, (await offsiteCounts(deps, database)).uploads[field]);
+          }
+        },
+      });
+    }
+    // From the last measurement kept on disk: a scrape never lists the bucket.
+    for (const [suffix, help, value] of [
+      ["bytes", "Bytes this install's objects of the database take in the bucket", (b) => b.bytes],
+      ["objects", "Objects this install stores in the bucket for the database", (b) => b.objects],
+      [
+        "measured_timestamp_seconds",
+        "When the bucket totals were measured (Unix time)",
+        (b) => Date.parse(b.measured_at) / 1000,
+      ],
+    ] as const satisfies readonly [string, string, (b: BucketTotals) => number][]) {
+      new Gauge({
+        name: `chaoscypher_offsite_bucket_${suffix}`,
+        help: `${help} (as last measured; absent before the first measurement or when off-site copies are off)`,
+        labelNames: ["database"],
+        registers,
+        async collect() {
+          this.reset();
+          const service = deps.offsite;
+          if (!service) return;
+          for (const database of deps.registry.names()) {
+            const totals = await bucketTotals(deps, service.settings, database);
+            if (totals) this.set({ database }, value(totals));
           }
         },
       });

@@ -10,7 +10,7 @@ import type { ServiceDeps } from "../deps.js";
 import { manifestCachePath } from "./blobs.js";
 import type { Sha256Lookup } from "./checksum.js";
 import { claimCopy } from "./claim.js";
-import { collectPacks, copyPages, isPageCopy, localManifest, manifestKey } from "./pages.js";
+import { collectPacks, copyPages, isPageCopy, localManifest, manifestKey, measureBucket } from "./pages.js";
 import { abortIncompleteUploads, deleteObject } from "./remote.js";
 import {
   candidateKeys,
@@ -137,6 +137,7 @@ async function copyClaimed(
     "off-site copy finished",
   );
   deps.events.emit({ type: "operation.finished", database, operation: "offsite", outcome: "ok", filename });
+  await measureBucket(deps, settings, database);
   return record;
 }
 
@@ -285,5 +286,5 @@ export async function deleteRemoteCopy(ctx: CopyContext, database: string, filen
     await collectPacks(ctx.deps, ctx.settings, database).catch((error: unknown) =>
       ctx.deps.logger.warn({ database, error: (error as Error).message }, "off-site pack collection failed"),
     );
-  }
+  } else await measureBucket(ctx.deps, ctx.settings, database);
 }

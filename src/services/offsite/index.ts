@@ -9,6 +9,7 @@ import { deleteRemoteCopy } from "./copy.js";
 import { headObject } from "./remote.js";
 import { candidateKeys, legacyKeys } from "./settings.js";
 
+export { type BucketTotals, bucketTotals } from "./bucket.js";
 export { type FetchedBackup, type FetchOptions, fetchCopy } from "./fetch.js";
 export {
   type BackupOffsite,

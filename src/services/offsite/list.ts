@@ -7,6 +7,7 @@ import { type BackupKind, listBackupFiles, parseBackupName } from "../backup/fil
 import type { ServiceDeps } from "../deps.js";
 import { requireOffsite } from "./access.js";
 import { authenticate } from "./auth.js";
+import { type BucketTotals, bucketTotals } from "./bucket.js";
 import { headObject, listInstalls, listObjects, type RemoteObject } from "./remote.js";
 import { databasePrefix, installDatabasePrefix } from "./settings.js";
 import { type OffsiteStateName, publicState, readRecord } from "./sidecar.js";
@@ -47,7 +48,7 @@ export async function listRemoteCopies(
   deps: ServiceDeps,
   database: string,
   options: { install?: string | undefined } = {},
-): Promise<{ database: string; install: string; backups: RemoteBackup[] }> {
+): Promise<{ database: string; install: string; backups: RemoteBackup[]; bucket: BucketTotals | null }> {
   const service = requireOffsite(deps);
   const { settings, client } = service;
   if (!databaseNameSchema.safeParse(database).success) throw new ValidationError("invalid database name", { database });
@@ -111,7 +112,9 @@ export async function listRemoteCopies(
       Number(b.own) - Number(a.own) ||
       (a.install ?? "").localeCompare(b.install ?? ""),
   );
-  return { database, install: settings.install, backups };
+  // This install's figures from its last measurement (no extra listing); another install's are not measured here.
+  const bucket = await bucketTotals(deps, settings, database);
+  return { database, install: settings.install, backups, bucket };
 }
 
 /** The name a request uses for format-1 copies, which have no install. */
@@ -175,7 +178,7 @@ export interface UploadsOffsite {
 export async function offsiteCounts(
   deps: ServiceDeps,
   database: string,
-): Promise<{ pending: number; failed: number; uploads: UploadsOffsite }> {
+): Promise<{ pending: number; failed: number; uploads: UploadsOffsite; bucket: BucketTotals | null }> {
   const backups = await listBackupFiles(deps.paths.backupDir(database));
   const states = await offsiteOfBackups(
     deps,
@@ -196,5 +199,6 @@ export async function offsiteCounts(
       uploads = { state: uploads.state, ...captured };
     }
   }
-  return { pending, failed, uploads };
+  const bucket = deps.offsite ? await bucketTotals(deps, deps.offsite.settings, database) : null;
+  return { pending, failed, uploads, bucket };
 }

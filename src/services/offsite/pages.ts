@@ -2,10 +2,12 @@ import { existsSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { newTemp, releaseTemp } from "../../lib/temp-names.js";
+import type { BucketUsage } from "../../workers/page-tasks.js";
 import { listBackupFiles, parseBackupName } from "../backup/files.js";
 import { sidecarPath as backupSidecarPath } from "../backup/records.js";
 import type { ServiceDeps } from "../deps.js";
 import { registerManifestKind } from "./blobs.js";
+import { recordBucketUsage } from "./bucket.js";
 import { claimCopy } from "./claim.js";
 import {
   AGE_SUFFIX,
@@ -145,6 +147,7 @@ export interface GcOutcome {
   deleted: number;
   deletedBytes: number;
   keptBytes: number;
+  usage: BucketUsage;
 }
 
 /**
@@ -169,9 +172,36 @@ export async function collectPacks(
       },
       { resourceLimits: STREAMING_WORKER_LIMITS },
     );
-    deps.logger.info({ database, operation: "offsite_gc", ...outcome }, "off-site packs collected");
+    const { usage, ...counts } = outcome;
+    deps.logger.info({ database, operation: "offsite_gc", ...counts }, "off-site packs collected");
+    // The collection listed every object of the database: what the bucket holds is known without another listing.
+    await recordBucketUsage(deps, settings, database, usage);
     return outcome;
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * What the bucket holds for the database, after a whole-file copy or deletion (a pack collection measures on its
+ * own): two listings in a worker, kept for /status. A failure keeps the last measurement.
+ */
+export async function measureBucket(deps: ServiceDeps, settings: OffsiteSettings, database: string): Promise<void> {
+  try {
+    const usage = await deps.tasks.run(
+      "offsiteBucketUsage",
+      {
+        store: settings.store,
+        manifestPrefix: installDatabasePrefix(settings, database),
+        packPrefix: packPrefix(settings, database),
+      },
+      { resourceLimits: STREAMING_WORKER_LIMITS },
+    );
+    await recordBucketUsage(deps, settings, database, usage);
+  } catch (error) {
+    deps.logger.warn(
+      { database, operation: "offsite", error: (error as Error).message },
+      "bucket totals not measured; the last measurement stays",
+    );
   }
 }

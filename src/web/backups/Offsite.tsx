@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useId } from "react";
 import { api, type Backup, errorCode, isNetworkError, type Outputs, queryKeys } from "../api.js";
-import { formatBytes } from "../format.js";
+import { formatBytes, formatRelative, parseIso } from "../format.js";
 import { ErrorAlert, Spinner } from "../ui/Alert.js";
 import { BackupCells, BackupHeaderCells } from "./BackupCells.js";
 import { explainFailure, fetchFailure, isRetryable } from "./offsite-messages.js";
@@ -142,6 +142,7 @@ export function RemoteOnly({ database, onFetched }: { database: string; onFetche
           </button>
         </p>
       )}
+      {remote.data && <BucketLine bucket={remote.data.bucket} />}
       {remote.data && only.length === 0 && <p className="empty">Every off-site copy is also on this host.</p>}
       {only.length > 0 && (
         <RemoteTable
@@ -153,6 +154,22 @@ export function RemoteOnly({ database, onFetched }: { database: string; onFetche
       )}
     </section>
   );
+}
+
+type Bucket = Outputs["offsite"]["list"]["bucket"];
+
+/** What this install's copies of the database take in the bucket, as last measured (the server lists it then). */
+export function bucketText(bucket: Bucket, now: Date): string {
+  if (!bucket) return "In the bucket: not measured yet (after the next off-site copy).";
+  const base = bucket.database_size === null ? "" : ` for a ${formatBytes(bucket.database_size)} database`;
+  const ratio = bucket.ratio === null ? "" : ` (${bucket.ratio.toFixed(1)}×)`;
+  const at = parseIso(bucket.measured_at);
+  const when = at ? `, measured ${formatRelative(at, now)}` : "";
+  return `In the bucket: ${formatBytes(bucket.bytes)}${base}${ratio}${when}.`;
+}
+
+function BucketLine({ bucket }: { bucket: Bucket }) {
+  return <p className="bucket-totals">{bucketText(bucket, new Date())}</p>;
 }
 
 interface RemoteTableProps {
