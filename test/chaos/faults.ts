@@ -139,7 +139,10 @@ export const FAULTS: Fault[] = [
           try {
             const size = Math.ceil(bytes.length / chunks);
             for (let at = 0; at < bytes.length; at += size) {
-              writeSync(fd, bytes, at, Math.min(size, bytes.length - at), at);
+              const length = Math.min(size, bytes.length - at);
+              // A nearly full disk takes part of a write without an error: the file stays partial, as with ENOSPC.
+              if (writeSync(fd, bytes, at, length, at) < length)
+                throw Object.assign(new Error("short write"), { code: "ENOSPC" });
               // Someone lists while the file is still being copied in.
               if (at === 0) void world.http("GET", "/backup");
               await sleep(pause);
