@@ -348,13 +348,16 @@ export class World {
     rmSync(this.ballast, { force: true });
     this.ballastBytes = 0;
     if (freeBytes === null || !this.mounted) return;
-    const size = Math.max(0, this.freeBytes() - freeBytes);
-    try {
-      execFileSync("fallocate", ["-l", String(size), this.ballast]);
-    } catch {
-      writeFileSync(this.ballast, Buffer.alloc(size));
+    // The server writes meanwhile: a size that no longer fits is tried again a MiB smaller.
+    for (let size = this.freeBytes() - freeBytes; size > 0; size -= 1024 * 1024) {
+      try {
+        execFileSync("fallocate", ["-l", String(size), this.ballast], { stdio: "ignore" });
+        break;
+      } catch {
+        rmSync(this.ballast, { force: true });
+      }
     }
-    this.ballastBytes = statSync(this.ballast).size;
+    this.ballastBytes = existsSync(this.ballast) ? statSync(this.ballast).size : 0;
   }
 
   async setStore(up: boolean): Promise<void> {
