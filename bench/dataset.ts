@@ -14,7 +14,7 @@ const WORDS = (
 ).split(" ");
 
 /** Deterministic PRNG, so a given size always yields the same file. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
@@ -24,7 +24,7 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-class TextGen {
+export class TextGen {
   constructor(private readonly random: () => number) {}
 
   words(approxChars: number): string {
@@ -47,7 +47,7 @@ class TextGen {
 
 const CHUNKS_PER_SOURCE = 40;
 
-function statements(sqlite: Sqlite) {
+export function statements(sqlite: Sqlite) {
   return {
     source: sqlite.prepare(
       "INSERT INTO sources (kind, uri, title, mime_type, byte_size, stage, stage_progress) VALUES ('file', ?, ?, 'text/plain', ?, 'done', 1)",
@@ -65,7 +65,12 @@ function statements(sqlite: Sqlite) {
 }
 
 /** One ingested document: a source, its chunks with vectors, extracted nodes and edges, and a chat about it. */
-function insertDocument(s: ReturnType<typeof statements>, gen: TextGen, random: () => number, doc: number): void {
+export function insertDocument(
+  s: ReturnType<typeof statements>,
+  gen: TextGen,
+  random: () => number,
+  doc: number,
+): void {
   const sourceId = Number(s.source.run(`file:///kb/doc-${doc}.txt`, gen.words(40), 60_000).lastInsertRowid);
   const nodeIds: number[] = [];
   for (let n = 0; n < 6; n++) {
