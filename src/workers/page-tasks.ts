@@ -153,13 +153,31 @@ export interface PagesUploadArgs {
   /** Where the manifest's body is gathered first (its header needs the file's SHA-256, known only at the end). */
   manifestBodyOut: string;
   partSize: number;
+  /** Repacking of mostly-dead packs; the defaults (REPACK) when absent. */
+  repack?: RepackPolicy;
 }
+
+/**
+ * A pack stays in the store while any kept manifest names any of its pages, so packs whose pages are mostly
+ * replaced keep dead bytes alive. A copy rewrites the still-current pages of packs whose live share (pages the
+ * previous copy names / pages in the pack) is below `threshold` into its new packs, the lowest share first, at
+ * most `budget` × the database's pages a run (and at least one pack's worth); the old pack is then collected once
+ * no kept manifest names it.
+ */
+export interface RepackPolicy {
+  threshold: number;
+  budget: number;
+}
+
+export const REPACK: RepackPolicy = { threshold: 0.5, budget: 0.02 };
 
 export interface PagesUploadResult {
   sha256: string;
   size: number;
   pages: number;
   newPages: number;
+  /** Unchanged pages rewritten into new packs because their old pack was mostly dead (counted in newPages). */
+  repackedPages: number;
   packs: number;
   /** Stored bytes sent: packs (ciphertext) and the manifest. */
   uploadedBytes: number;
@@ -178,6 +196,8 @@ class PackWriter {
   constructor(
     private readonly client: S3Client,
     private readonly args: PagesUploadArgs,
+    /** Packs already in the store: one with the same id holds the same pages and is not written again. */
+    private readonly stored: Map<string, number>,
   ) {}
 
   add(page: Buffer): [number, number] {
@@ -201,6 +221,13 @@ class PackWriter {
     const plain = Buffer.concat(this.pages);
     const sha256 = createHash("sha256").update(plain).digest("hex");
     const id = blobId(Buffer.from(target.key, "hex"), sha256);
+    if (this.stored.has(id)) {
+      this.sealed.set(this.seq, id);
+      this.seq++;
+      this.pages = [];
+      this.bytes = 0;
+      return;
+    }
     const body = await encrypt(plain, recipients);
     const key = packKey(target, id);
     const Metadata = objectMetadata(Buffer.from(target.key, "hex"), {
@@ -229,6 +256,52 @@ class PackWriter {
 type PendingRun = [number, string | number, number];
 
 /**
+ * The database's packs in the store and how many pages each holds (its size over the page size: age adds less
+ * than a page to a pack of 4 KiB pages, so this is exact there and a close estimate for smaller pages).
+ */
+async function storedPacks(client: S3Client, target: PagesTarget, pageSize: number): Promise<Map<string, number>> {
+  const packs = new Map<string, number>();
+  for (const p of await listAll(client, target.store.bucket, target.packPrefix)) {
+    const id = (p.key.split("/").at(-1) ?? "").replace(/\.age$/, "");
+    packs.set(id, Math.max(1, Math.floor(p.size / pageSize)));
+  }
+  return packs;
+}
+
+/** The packs whose pages this copy rewrites (RepackPolicy), from the previous manifest's run counts. */
+async function packsToRepack(
+  previous: string,
+  stored: Map<string, number>,
+  policy: RepackPolicy,
+  pages: number,
+  pageSize: number,
+): Promise<Set<string>> {
+  const live = new Map<string, number>();
+  const rl = createInterface({ input: createReadStream(previous), crlfDelay: Infinity });
+  let first = true;
+  for await (const line of rl) {
+    if (first || !line) {
+      first = false;
+      continue;
+    }
+    for (const [n, pack] of (JSON.parse(line) as { runs: Run[] }).runs) live.set(pack, (live.get(pack) ?? 0) + n);
+  }
+  const candidates = [...live]
+    .map(([pack, n]) => ({ pack, n, share: n / Math.max(n, stored.get(pack) ?? n) }))
+    .filter((c) => c.share < policy.threshold)
+    .sort((a, b) => a.share - b.share);
+  const chosen = new Set<string>();
+  // At least one pack's worth a run, so that a small database compacts too.
+  let budget = Math.max(Math.floor(policy.budget * pages), Math.floor(PACK_TARGET_BYTES / pageSize));
+  for (const c of candidates) {
+    if (c.n > budget) break;
+    budget -= c.n;
+    chosen.add(c.pack);
+  }
+  return chosen;
+}
+
+/**
  * backup file → per-page hash → pages that differ from the previous copy's at the same number go into packs →
  * manifest, written and uploaded last (a copy cut off before it leaves no manifest: nothing mistakes it for done).
  */
@@ -246,8 +319,14 @@ export async function offsitePagesUpload(args: PagesUploadArgs): Promise<PagesUp
     const previous = args.previous ? new PreviousPages(args.previous) : null;
     const prevHeader = await previous?.open().catch(() => null);
     const usable = previous && prevHeader && prevHeader.page_size === pageSize ? previous : null;
+    const stored = await storedPacks(client, args.target, pageSize);
+    const repack =
+      usable && args.previous
+        ? await packsToRepack(args.previous, stored, args.repack ?? REPACK, pages, pageSize)
+        : new Set<string>();
+    let repackedPages = 0;
     const fileHash = createHash("sha256");
-    const packs = new PackWriter(client, args);
+    const packs = new PackWriter(client, args, stored);
     const pending: { first: number; count: number; hashes: Buffer; runs: PendingRun[] }[] = [];
     const segmentLines: string[] = [];
     const flush = () => {
@@ -280,10 +359,13 @@ export async function offsitePagesUpload(args: PagesUploadArgs): Promise<PagesUp
           const hash = pageHash(page);
           const prev = usable ? await usable.page(index) : null;
           let ref: [string | number, number];
-          if (prev?.hash.equals(hash)) ref = [prev.pack, prev.offset];
+          const same = prev?.hash.equals(hash) ?? false;
+          if (prev && same && !repack.has(prev.pack)) ref = [prev.pack, prev.offset];
           else {
+            // A repacked page goes into a new pack; its old pack is never rewritten, only collected later.
             ref = packs.add(page);
             newPages++;
+            if (same) repackedPages++;
           }
           hash.copy(seg.hashes, seg.count * PAGE_HASH_BYTES);
           const last = seg.runs.at(-1);
@@ -338,6 +420,7 @@ export async function offsitePagesUpload(args: PagesUploadArgs): Promise<PagesUp
       size,
       pages,
       newPages,
+      repackedPages,
       packs: packs.count,
       uploadedBytes: packs.uploaded + manifestBytes,
       manifestBytes,

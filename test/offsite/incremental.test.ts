@@ -198,6 +198,43 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
     expect(rest.bucket.copies_bytes).toBe(all.bucket.copies_bytes);
   });
 
+  it("repacks the live pages of a mostly-dead pack: every kept backup still rebuilds, the old pack is collected", async () => {
+    const { t, first } = await host("rp/");
+    const [old] = packKeys(t, "rp/");
+    if (!old) throw new Error("no pack");
+    // Most pages change: the first copy's pack is mostly dead for the second copy.
+    await withDb(t.services, "default", (db) => {
+      db.$client.prepare("UPDATE nodes SET title = 'changed ' || id || ' ' || title WHERE id % 10 < 7").run();
+    });
+    const second = await scheduled(t);
+    await waitForState(t, second.filename, "done");
+    await withDb(t.services, "default", (db) => insertNode(db, "a small change"));
+    const third = await scheduled(t);
+    await waitForState(t, third.filename, "done");
+    // The third copy rewrote the still-current pages of that pack into a new one (a new pack, never the old key).
+    const copied = (await listOffsite(t)).find((b) => b.filename === third.filename)?.offsite as unknown as {
+      pages: { total: number; new: number };
+    };
+    expect(copied.pages.new).toBeGreaterThan(20);
+    expect(s3.store.keys()).toContain(old);
+    const fresh = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "rp/", ageIdentityFile: kitOf(t) });
+    for (const backup of [first, second]) {
+      const res = await fresh.request(`/api/v1/offsite/${backup.filename}/fetch`, { method: "POST" });
+      expect(res.status).toBe(201);
+      expect(sha256(local(fresh, backup.filename))).toBe(backup.sha256);
+    }
+    // Once the backups that name the old pack are removed, nothing names it: collected; the kept one rebuilds.
+    for (const backup of [first, second]) {
+      const del = await t.request(`/api/v1/backup/${backup.filename}?offsite=true`, { method: "DELETE" });
+      expect(del.status).toBe(204);
+    }
+    await gc(t);
+    expect(s3.store.keys()).not.toContain(old);
+    const res = await fresh.request(`/api/v1/offsite/${third.filename}/fetch`, { method: "POST" });
+    expect(res.status).toBe(201);
+    expect(sha256(local(fresh, third.filename))).toBe(third.sha256);
+  });
+
   it("names a damaged or missing pack (422) and keeps nothing", async () => {
     const { t, first } = await host("bad/");
     const [pack] = packKeys(t, "bad/");
