@@ -9,17 +9,21 @@ Needs only python3, Debian's `age` and `sqlite3`. Download the manifest and the 
 then:  rebuild-offsite.py auto_20260101_020000.db.pages packs/ kit.txt app.db [--key HEX]
 
 Every page is checked against the manifest's hash, the whole file against its SHA-256, and, with --key (the 64 hex
-of the kit's CHAOSCYPHER-OFFSITE-KEY-1 line), every pack against its keyed id. Exits 1 naming the first bad piece.
+of the kit's CHAOSCYPHER-OFFSITE-KEY-1 line), every pack against its keyed id. Packs of a version-2 manifest
+with "pack_compression": "gzip" are inflated after decryption (by hand: age -d -i kit.txt PACK | gunzip).
+Exits 1 naming the first bad piece.
 """
 
 import argparse
 import base64
+import gzip
 import hashlib
 import hmac
 import json
 import os
 import subprocess
 import sys
+import zlib
 
 
 def fail(message):
@@ -32,13 +36,17 @@ def read_manifest(path):
         header = json.loads(f.readline())
         if header.get("format") != "chaoscypher-manifest" or header.get("type") != "pages":
             fail("not a page manifest")
-        if header.get("version") != 1:
+        if header.get("version") not in (1, 2):
             fail(f"page manifest version {header.get('version')} is not known")
+        if header.get("pack_compression", "") not in ("", "gzip") or (
+            header.get("version") == 1 and header.get("pack_compression", "")
+        ):
+            fail("unknown pack compression")
         segments = [json.loads(line) for line in f if line.strip()]
     return header, segments
 
 
-def read_pack(packs, pack_id, suffix, identity, key):
+def read_pack(packs, pack_id, suffix, compression, identity, key):
     path = os.path.join(packs, pack_id[:2], pack_id + suffix)
     if not os.path.exists(path):
         path = os.path.join(packs, pack_id + suffix)
@@ -52,6 +60,11 @@ def read_pack(packs, pack_id, suffix, identity, key):
     else:
         with open(path, "rb") as f:
             data = f.read()
+    if compression == "gzip":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            fail(f"pack {pack_id} could not be inflated (damaged)")
     if key is not None:
         digest = hashlib.sha256(data).hexdigest()
         expected = hmac.new(key, f"chaoscypher blob id\n{digest}".encode(), hashlib.sha256).hexdigest()
@@ -90,7 +103,7 @@ def main():
     with open(args.out, "wb") as out:
         out.truncate(header["size"])
         for pack, runs in by_pack.items():
-            data = read_pack(args.packs, pack, header["pack_suffix"], args.identity, key)
+            data = read_pack(args.packs, pack, header["pack_suffix"], header.get("pack_compression", ""), args.identity, key)
             for first, count, offset in runs:
                 chunk = data[offset * page_size:(offset + count) * page_size]
                 if len(chunk) != count * page_size:

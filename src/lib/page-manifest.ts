@@ -1,11 +1,12 @@
 /**
- * The page manifest of an incremental off-site copy (docs/offsite.md, "Page copies", manifest version 1): JSON
+ * The page manifest of an incremental off-site copy (docs/offsite.md, "Page copies", manifest version 2): JSON
  * lines, a header then segments. A segment covers up to SEGMENT_PAGES consecutive pages: their truncated SHA-256s
  * (16 bytes each, base64) and runs `[count, pack id, first page's index in the pack]` that cover them in order.
  */
 
 export const MANIFEST_FORMAT = "chaoscypher-manifest";
-export const MANIFEST_VERSION = 1;
+/** 2: packs may be gzip-compressed before encryption (`pack_compression`); 1 (never compressed) is still read. */
+export const MANIFEST_VERSION = 2;
 export const SEGMENT_PAGES = 4096;
 export const PAGE_HASH_BYTES = 16;
 /** A pack is sealed at this many bytes of pages (a few MiB: few requests, and GC frees packs of that size). */
@@ -13,7 +14,7 @@ export const PACK_TARGET_BYTES = 4 * 1024 * 1024;
 
 export interface ManifestHeader {
   format: typeof MANIFEST_FORMAT;
-  version: typeof MANIFEST_VERSION;
+  version: 1 | 2;
   type: "pages";
   install: string;
   database: string;
@@ -26,6 +27,8 @@ export interface ManifestHeader {
   sha256: string;
   /** `.age` when the packs are age-encrypted, `` in plaintext mode. */
   pack_suffix: string;
+  /** Version 2: `gzip` when each pack's pages were gzip-compressed before encryption; absent (none) in version 1. */
+  pack_compression?: "gzip" | "";
 }
 
 /** `[count, pack id, index of the first page in the pack]`. */
@@ -47,7 +50,12 @@ export function parseHeader(line: string): ManifestHeader {
   const h = JSON.parse(line) as ManifestHeader;
   if (h.format !== MANIFEST_FORMAT || h.type !== "pages") throw new ManifestError("not a page manifest");
   if (h.pack_suffix !== ".age" && h.pack_suffix !== "") throw new ManifestError("unknown pack encoding");
-  if (h.version !== MANIFEST_VERSION) throw new ManifestError(`page manifest version ${h.version} is not known`);
+  if (h.version !== 1 && h.version !== MANIFEST_VERSION)
+    throw new ManifestError(`page manifest version ${h.version} is not known`);
+  const compression = h.pack_compression ?? "";
+  if ((h.version === 1 && compression !== "") || (compression !== "gzip" && compression !== "")) {
+    throw new ManifestError("unknown pack compression");
+  }
   const ints = [h.page_size, h.pages, h.size];
   if (!ints.every((n) => Number.isSafeInteger(n) && n >= 0) || h.page_size * h.pages !== h.size) {
     throw new ManifestError("page manifest header does not add up");

@@ -4,6 +4,8 @@ import { open, rm, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { promisify } from "node:util";
+import { gunzip as gunzipCb, gzip as gzipCb } from "node:zlib";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -50,6 +52,13 @@ function storeFailure(error: unknown): TaskFailure {
   const d = describeStoreError(error);
   return new TaskFailure(d.message, "STORE_UNAVAILABLE", { reason: d.failure, status: d.status });
 }
+
+const gzip = promisify(gzipCb);
+const gunzip = promisify(gunzipCb);
+/** Level 1: text pages shrink by about 40 % at a fraction of level 6's time; vectors hardly shrink at any level. */
+const PACK_GZIP_LEVEL = 1;
+/** A pack inflates to at most its 4 MiB of pages plus one page: anything larger is refused (a planted bomb). */
+const PACK_MAX_PLAIN = PACK_TARGET_BYTES + 65536;
 
 const pageHash = (page: Buffer) => createHash("sha256").update(page).digest().subarray(0, PAGE_HASH_BYTES);
 
@@ -144,7 +153,7 @@ export interface PagesUploadArgs {
   manifestKey: string;
   header: Omit<
     ManifestHeader,
-    "format" | "version" | "type" | "page_size" | "pages" | "size" | "sha256" | "pack_suffix"
+    "format" | "version" | "type" | "page_size" | "pages" | "size" | "sha256" | "pack_suffix" | "pack_compression"
   >;
   /** The previous copy's manifest on this disk; null: every page is uploaded. */
   previous: string | null;
@@ -196,8 +205,6 @@ class PackWriter {
   constructor(
     private readonly client: S3Client,
     private readonly args: PagesUploadArgs,
-    /** Packs already in the store: one with the same id holds the same pages and is not written again. */
-    private readonly stored: Map<string, number>,
   ) {}
 
   add(page: Buffer): [number, number] {
@@ -221,14 +228,8 @@ class PackWriter {
     const plain = Buffer.concat(this.pages);
     const sha256 = createHash("sha256").update(plain).digest("hex");
     const id = blobId(Buffer.from(target.key, "hex"), sha256);
-    if (this.stored.has(id)) {
-      this.sealed.set(this.seq, id);
-      this.seq++;
-      this.pages = [];
-      this.bytes = 0;
-      return;
-    }
-    const body = await encrypt(plain, recipients);
+    // The id is the pages' (uncompressed): the rebuild checks it after inflating.
+    const body = await encrypt(await gzip(plain, { level: PACK_GZIP_LEVEL }), recipients);
     const key = packKey(target, id);
     const Metadata = objectMetadata(Buffer.from(target.key, "hex"), {
       key: key.slice(target.prefix.length),
@@ -256,27 +257,18 @@ class PackWriter {
 type PendingRun = [number, string | number, number];
 
 /**
- * The database's packs in the store and how many pages each holds (its size over the page size: age adds less
- * than a page to a pack of 4 KiB pages, so this is exact there and a close estimate for smaller pages).
+ * The packs whose pages this copy rewrites (RepackPolicy), from the previous manifest alone: a pack's live pages are
+ * the pages it names there, its size the end of its last page named (exact unless its last pages are dead; then the
+ * share is overestimated and the pack repacked later, never wrongly).
  */
-async function storedPacks(client: S3Client, target: PagesTarget, pageSize: number): Promise<Map<string, number>> {
-  const packs = new Map<string, number>();
-  for (const p of await listAll(client, target.store.bucket, target.packPrefix)) {
-    const id = (p.key.split("/").at(-1) ?? "").replace(/\.age$/, "");
-    packs.set(id, Math.max(1, Math.floor(p.size / pageSize)));
-  }
-  return packs;
-}
-
-/** The packs whose pages this copy rewrites (RepackPolicy), from the previous manifest's run counts. */
 async function packsToRepack(
   previous: string,
-  stored: Map<string, number>,
   policy: RepackPolicy,
   pages: number,
   pageSize: number,
 ): Promise<Set<string>> {
   const live = new Map<string, number>();
+  const extent = new Map<string, number>();
   const rl = createInterface({ input: createReadStream(previous), crlfDelay: Infinity });
   let first = true;
   for await (const line of rl) {
@@ -284,10 +276,13 @@ async function packsToRepack(
       first = false;
       continue;
     }
-    for (const [n, pack] of (JSON.parse(line) as { runs: Run[] }).runs) live.set(pack, (live.get(pack) ?? 0) + n);
+    for (const [n, pack, offset] of (JSON.parse(line) as { runs: Run[] }).runs) {
+      live.set(pack, (live.get(pack) ?? 0) + n);
+      extent.set(pack, Math.max(extent.get(pack) ?? 0, offset + n));
+    }
   }
   const candidates = [...live]
-    .map(([pack, n]) => ({ pack, n, share: n / Math.max(n, stored.get(pack) ?? n) }))
+    .map(([pack, n]) => ({ pack, n, share: n / Math.max(n, extent.get(pack) ?? n) }))
     .filter((c) => c.share < policy.threshold)
     .sort((a, b) => a.share - b.share);
   const chosen = new Set<string>();
@@ -319,14 +314,13 @@ export async function offsitePagesUpload(args: PagesUploadArgs): Promise<PagesUp
     const previous = args.previous ? new PreviousPages(args.previous) : null;
     const prevHeader = await previous?.open().catch(() => null);
     const usable = previous && prevHeader && prevHeader.page_size === pageSize ? previous : null;
-    const stored = await storedPacks(client, args.target, pageSize);
     const repack =
       usable && args.previous
-        ? await packsToRepack(args.previous, stored, args.repack ?? REPACK, pages, pageSize)
+        ? await packsToRepack(args.previous, args.repack ?? REPACK, pages, pageSize)
         : new Set<string>();
     let repackedPages = 0;
     const fileHash = createHash("sha256");
-    const packs = new PackWriter(client, args, stored);
+    const packs = new PackWriter(client, args);
     const pending: { first: number; count: number; hashes: Buffer; runs: PendingRun[] }[] = [];
     const segmentLines: string[] = [];
     const flush = () => {
@@ -407,6 +401,7 @@ export async function offsitePagesUpload(args: PagesUploadArgs): Promise<PagesUp
         size,
         sha256,
         pack_suffix: args.target.suffix,
+        pack_compression: "gzip",
       };
       out.write(`${JSON.stringify(header)}\n`);
       await pipeline(createReadStream(bodyFile), out);
@@ -552,7 +547,7 @@ export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<Pages
           const index = next++;
           const pack = runs.packs[index] as string;
           try {
-            const plain = await fetchPack(client, args, header.pack_suffix, pack);
+            const plain = await fetchPack(client, args, header, pack);
             downloaded += plain.stored;
             await write(pack, plain.bytes, runs.of(index));
           } catch (error) {
@@ -680,7 +675,8 @@ async function readManifest(file: string) {
   return { header, runs: { packs, of } };
 }
 
-async function fetchPack(client: S3Client, args: PagesRebuildArgs, suffix: string, pack: string) {
+async function fetchPack(client: S3Client, args: PagesRebuildArgs, header: ManifestHeader, pack: string) {
+  const suffix = header.pack_suffix;
   const key = packKey({ packPrefix: args.packPrefix, suffix }, pack);
   let object: GetObjectCommandOutput;
   try {
@@ -701,6 +697,13 @@ async function fetchPack(client: S3Client, args: PagesRebuildArgs, suffix: strin
     }
     if (isStoreError(error) || error instanceof TaskFailure) throw error;
     throw invalid(`pack ${pack} could not be decrypted (damaged)`, "decryption_failed", { pack });
+  }
+  if (header.pack_compression === "gzip") {
+    try {
+      bytes = await gunzip(bytes, { maxOutputLength: PACK_MAX_PLAIN });
+    } catch {
+      throw invalid(`pack ${pack} could not be inflated (damaged)`, "corrupt_pack", { pack });
+    }
   }
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   if (blobId(Buffer.from(args.key, "hex"), sha256) !== pack) {
