@@ -8,7 +8,9 @@ export interface BenchOptions {
   /** Steady /verify rate used for latency figures, requests per second. */
   rate: number;
   keep: boolean;
-  /** Run one group of rows only (`verify`, `upload`, `backup`, `restore-reader`, `offsite`); all of them by default. */
+  /** Simulated days of the incremental off-site phase (one scheduled backup a day). */
+  days: number;
+  /** Run one group of rows only (`verify`, `upload`, `backup`, `restore-reader`, `offsite`, `incremental`); all of them by default. */
   only?: string | undefined;
 }
 

@@ -7,6 +7,7 @@ import { type NodeProcess, startNode } from "./lib/proc.js";
 import { BENCH_SETUP_TOKEN, ServiceClient } from "./lib/service.js";
 import { describeMachine, loadAverage } from "./machine.js";
 import { backupTiming, verifyDuringBackup, writerDuringBackup } from "./phases/backup.js";
+import { incrementalFigures } from "./phases/incremental.js";
 import { offsiteFigures } from "./phases/offsite.js";
 import { cliHelp, smallBackup, workerStartup } from "./phases/ops.js";
 import { downloadRss, restoreFigures, rssRow, verifyDuringRefusedRestore } from "./phases/restore.js";
@@ -22,6 +23,7 @@ function parseOptions(): BenchOptions {
       seconds: { type: "string", default: "5" },
       rate: { type: "string", default: "1000" },
       keep: { type: "boolean", default: false },
+      days: { type: "string", default: "30" },
       only: { type: "string" },
     },
   });
@@ -35,6 +37,7 @@ function parseOptions(): BenchOptions {
     rounds: positive("rounds", values.rounds),
     seconds: positive("seconds", values.seconds),
     rate: positive("rate", values.rate),
+    days: positive("days", values.days),
     keep: values.keep,
     only: values.only,
   };
@@ -70,6 +73,7 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   if (ctx.options.only === "upload") return uploadRows(ctx);
   if (ctx.options.only === "verify") return verifyThroughput(ctx);
   if (ctx.options.only === "backup") return (await backupTiming(ctx)).rows;
+  if (ctx.options.only === "incremental") return incrementalFigures(ctx, ctx.options.days);
   log("/verify throughput");
   const rows = await verifyThroughput(ctx);
   const idleP99 = await verifyIdleP99(ctx);
@@ -91,6 +95,8 @@ async function measure(ctx: BenchContext): Promise<Row[]> {
   rows.push(...(await uploadRows(ctx)));
   log("built code: CLI start-up, worker start-up, a 16 MiB backup");
   rows.push(await cliHelp(ctx), await workerStartup(ctx), ...(await smallBackup(ctx)));
+  // Last: the longest phase (30 simulated days of the dataset; bench/README.md gives its time).
+  rows.push(...(await incrementalFigures(ctx, ctx.options.days)));
   return rows;
 }
 

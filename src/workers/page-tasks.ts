@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, readFileSync } from "node:fs";
+import { createReadStream, createWriteStream, readFileSync, writeSync } from "node:fs";
 import { open, rm, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
+import { type Duplex, Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import { gunzip as gunzipCb, gzip as gzipCb } from "node:zlib";
+import { createGunzip, gzip as gzipCb } from "node:zlib";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -15,7 +15,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { AgeDecryptStream, AgeEncryptStream, AgeError, parseIdentityFile } from "../lib/age/index.js";
+import { AgeDecryptStream, AgeEncryptStream, AgeError, type Identity, parseIdentityFile } from "../lib/age/index.js";
 import { blobId, objectMetadata } from "../lib/offsite-format.js";
 import {
   MANIFEST_FORMAT,
@@ -54,7 +54,6 @@ function storeFailure(error: unknown): TaskFailure {
 }
 
 const gzip = promisify(gzipCb);
-const gunzip = promisify(gunzipCb);
 /** Level 1: text pages shrink by about 40 % at a fraction of level 6's time; vectors hardly shrink at any level. */
 const PACK_GZIP_LEVEL = 1;
 /** A pack inflates to at most its 4 MiB of pages plus one page: anything larger is refused (a planted bomb). */
@@ -76,18 +75,6 @@ async function encrypt(plain: Buffer, recipients: string[]): Promise<Buffer> {
   const enc = new AgeEncryptStream(recipients);
   enc.on("data", (c: Buffer) => chunks.push(c));
   await pipeline(Readable.from([plain]), enc);
-  return Buffer.concat(chunks);
-}
-
-async function decrypt(cipher: Readable, identityFile: string | undefined): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  if (identityFile === undefined) {
-    for await (const c of cipher) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  }
-  const dec = new AgeDecryptStream(parseIdentityFile(readFileSync(identityFile, "utf8")));
-  dec.on("data", (c: Buffer) => chunks.push(c));
-  await pipeline(cipher, dec);
   return Buffer.concat(chunks);
 }
 
@@ -528,18 +515,20 @@ export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<Pages
     if (header.backup !== args.backup || header.database !== args.database) {
       throw invalid("the page manifest is another backup's", "mac_mismatch");
     }
+    const identities = header.pack_suffix ? readIdentities(args.identityFile) : null;
     const fd = await open(args.temp, "wx", 0o600);
     try {
       await fd.truncate(header.size);
-      const write = async (pack: string, plain: Buffer, list: Iterable<[number, number, number]>) => {
-        for (const [first, count, offset] of list) {
+      // Synchronous positional writes: this is a worker thread, and a pack's runs are often single pages, where an
+      // async write per run cost more in promises and garbage than the copy itself (profiled).
+      const write = (pack: string, plain: Buffer, index: number) =>
+        runs.each(index, (first, count, offset) => {
           const start = offset * header.page_size;
           const end = start + count * header.page_size;
           if (end > plain.length)
             throw invalid(`pack ${pack} is shorter than its manifest says`, "corrupt_pack", { pack });
-          await fd.write(plain, start, end - start, first * header.page_size);
-        }
-      };
+          writeSync(fd.fd, plain, start, end - start, first * header.page_size);
+        });
       let next = 0;
       let stopped = false;
       const worker = async () => {
@@ -547,9 +536,9 @@ export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<Pages
           const index = next++;
           const pack = runs.packs[index] as string;
           try {
-            const plain = await fetchPack(client, args, header, pack);
+            const plain = await fetchPack(client, args, header, pack, identities);
             downloaded += plain.stored;
-            await write(pack, plain.bytes, runs.of(index));
+            write(pack, plain.bytes, index);
           } catch (error) {
             stopped = true;
             throw error;
@@ -666,16 +655,36 @@ async function readManifest(file: string) {
     order[fill[p] as number] = i;
     fill[p] = (fill[p] as number) + 1;
   }
-  function* of(pack: number): Generator<[number, number, number]> {
+  const each = (pack: number, visit: (first: number, count: number, offset: number) => void) => {
     for (let k = starts[pack] as number; k < (starts[pack + 1] as number); k++) {
       const i = order[k] as number;
-      yield [first.data[i] as number, count.data[i] as number, offset.data[i] as number];
+      visit(first.data[i] as number, count.data[i] as number, offset.data[i] as number);
     }
-  }
-  return { header, runs: { packs, of } };
+  };
+  return { header, runs: { packs, each } };
 }
 
-async function fetchPack(client: S3Client, args: PagesRebuildArgs, header: ManifestHeader, pack: string) {
+/** The rebuild's age identities, parsed once; an unreadable identity file is refused as before (decryption_failed). */
+function readIdentities(file: string | undefined): Identity[] | null {
+  if (file === undefined) return null;
+  try {
+    return parseIdentityFile(readFileSync(file, "utf8"));
+  } catch {
+    throw invalid("the age identity file could not be read", "decryption_failed");
+  }
+}
+
+/**
+ * One pack, streamed through age and gunzip into one buffer (no intermediate copy of the whole pack), then checked
+ * against its keyed id. Identities are parsed once per rebuild.
+ */
+async function fetchPack(
+  client: S3Client,
+  args: PagesRebuildArgs,
+  header: ManifestHeader,
+  pack: string,
+  identities: Identity[] | null,
+) {
   const suffix = header.pack_suffix;
   const key = packKey({ packPrefix: args.packPrefix, suffix }, pack);
   let object: GetObjectCommandOutput;
@@ -687,29 +696,52 @@ async function fetchPack(client: S3Client, args: PagesRebuildArgs, header: Manif
     }
     throw error;
   }
-  let bytes: Buffer;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let failed: "decrypt" | "inflate" | null = null;
+  const stages: Duplex[] = [];
+  if (suffix) {
+    if (!identities) throw new TaskFailure("no age identity file is configured", "NO_IDENTITY");
+    const dec = new AgeDecryptStream(identities);
+    dec.once("error", () => {
+      failed ??= "decrypt";
+    });
+    stages.push(dec);
+  }
+  if (header.pack_compression === "gzip") {
+    const inflate = createGunzip({ chunkSize: 1024 * 1024 });
+    inflate.once("error", () => {
+      failed ??= "inflate";
+    });
+    stages.push(inflate);
+  }
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      size += chunk.length;
+      // A pack holds at most 4 MiB of pages and one more: anything larger is not one of ours (a planted bomb).
+      if (size > PACK_MAX_PLAIN) return done(invalid(`pack ${pack} is larger than a pack`, "corrupt_pack", { pack }));
+      chunks.push(chunk);
+      done();
+    },
+  });
   try {
-    if (suffix && !args.identityFile) throw new TaskFailure("no age identity file is configured", "NO_IDENTITY");
-    bytes = await decrypt(object.Body as Readable, suffix ? args.identityFile : undefined);
+    await pipeline([object.Body as Readable, ...stages, sink]);
   } catch (error) {
     if (error instanceof AgeError && error.failure === "no_match") {
       throw invalid("none of the configured age identities can decrypt this copy", "wrong_identity", { pack });
     }
-    if (isStoreError(error) || error instanceof TaskFailure) throw error;
-    throw invalid(`pack ${pack} could not be decrypted (damaged)`, "decryption_failed", { pack });
+    if (error instanceof TaskFailure) throw error;
+    if (failed === "inflate") throw invalid(`pack ${pack} could not be inflated (damaged)`, "corrupt_pack", { pack });
+    if (failed === "decrypt")
+      throw invalid(`pack ${pack} could not be decrypted (damaged)`, "decryption_failed", { pack });
+    throw error;
   }
-  if (header.pack_compression === "gzip") {
-    try {
-      bytes = await gunzip(bytes, { maxOutputLength: PACK_MAX_PLAIN });
-    } catch {
-      throw invalid(`pack ${pack} could not be inflated (damaged)`, "corrupt_pack", { pack });
-    }
-  }
+  const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   if (blobId(Buffer.from(args.key, "hex"), sha256) !== pack) {
     throw invalid(`pack ${pack} is not what its name says (damaged, foreign or planted)`, "pack_mismatch", { pack });
   }
-  return { bytes, stored: object.ContentLength ?? bytes.length };
+  return { bytes, stored: object.ContentLength ?? size };
 }
 
 /** Re-reads the written file in order, each page against the manifest's hash: names the first page that differs. */
