@@ -82,6 +82,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     const stopAt = options.minutes === undefined ? Number.POSITIVE_INFINITY : started + options.minutes * 60_000;
     for (let step = 1; step <= options.steps && Date.now() < stopAt; step++) {
       const rng = root.derive(`step-${step}`);
+      const stepStarted = Date.now();
       const healed: string[] = [];
       if (!world.storeUp && step - storeDownAt >= HEAL_AFTER) {
         await world.setStore(true);
@@ -135,7 +136,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
         `#${String(step).padStart(4)} ${op.name.padEnd(18)} ${ctx.detail.join(" ").padEnd(28)}` +
         ` writer+${String(rows).padEnd(3)} [${answers}]` +
         (fault ? `  FAULT ${fault.name}: ${fault.detail}` : "") +
-        (healed.length ? `  (${healed.join(", ")})` : "");
+        (healed.length ? `  (${healed.join(", ")})` : "") +
+        `  ${((Date.now() - stepStarted) / 1000).toFixed(1)} s`;
       summary.stepLog.push(line);
       log(line);
       for (const message of violations) {
