@@ -283,8 +283,9 @@ const isPageCopy = (b: Listed) => b.filename.startsWith("auto_");
 export const OFFSITE_CHECKS: OffsiteCheck[] = [
   { name: "copy-redone", onlyAfterIncrementalKill: true, run: copyRedone },
   { name: "done-is-stored", run: doneIsStored },
-  { name: "packs-of-kept-manifests", run: packsOfKeptManifests },
   { name: "manifest-rebuilds", onlyAfterIncrementalKill: true, run: manifestsRebuild },
+  // Last: the collection after a redone copy runs once its record says done, so this looks after it had time to.
+  { name: "packs-of-kept-manifests", run: packsOfKeptManifests },
 ];
 
 /** I3: after the restart, every scheduled backup's killed copy is redone (store up, disk not full) within 60 s. */

@@ -117,9 +117,10 @@ export async function killAtCopyPoint(
         : manifestStored(world, filename as string);
   while (!reached() && offsiteState(world, filename) === "uploading" && Date.now() < deadline) await sleep(2);
   if (extraMs > 0) await sleep(extraMs);
+  const killedAfter = Date.now() - began;
   await kill();
   const stored = manifestStored(world, filename) ? "manifest stored" : "no manifest";
-  return `${filename} killed ${Date.now() - began} ms into its copy (${stored}, record ${offsiteState(world, filename)})`;
+  return `${filename} killed ${killedAfter} ms into its copy (${stored}, record ${offsiteState(world, filename)})`;
 }
 
 /** What a stored page manifest says: its header, the pack keys it names, and a digest of its bytes. */
