@@ -49,6 +49,19 @@ function uploadingNow(world: World, since: number): string | null {
   return null;
 }
 
+/** The newest scheduled backup here and its copy's state, for the step log. */
+function newestScheduled(world: World): string {
+  try {
+    const newest = readdirSync(world.backupDir)
+      .filter((n) => /^auto_.+\.db$/.test(n))
+      .sort()
+      .at(-1);
+    return newest ? `${newest}, copy ${offsiteState(world, newest) ?? "not recorded"}` : "none";
+  } catch {
+    return "none";
+  }
+}
+
 /** The manifest temp of `filename`'s copy holds bytes: every pack is stored and the manifest is being written. */
 function manifestBeingWritten(world: World, filename: string): boolean {
   try {
@@ -105,8 +118,9 @@ export async function killAtCopyPoint(
     else world.cliChild?.kill("SIGKILL");
   };
   if (!filename) {
+    const state = newestScheduled(world);
     await kill();
-    return "no copy under way in 20 s; killed anyway";
+    return `no copy under way in 20 s (newest scheduled backup: ${state}); killed anyway`;
   }
   const began = Date.now();
   const reached = () =>
