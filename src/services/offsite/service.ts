@@ -287,7 +287,10 @@ export class OffsiteService {
       if (record?.state === "done") continue;
       // A file copied in by hand is picked up once it has settled (a later rescan), never half-copied.
       if (!(await isSettledBackup(this.deps, database, filename))) continue;
-      const retryAt = record?.next_attempt_at ? Date.parse(record.next_attempt_at) : now;
+      // A retry time written under a wall clock that has since stepped back would wait out the step (a day, say):
+      // no backoff is longer than the cap, so none waits longer than that from now.
+      const recorded = record?.next_attempt_at ? Date.parse(record.next_attempt_at) : now;
+      const retryAt = Math.min(recorded, now + this.settings.retryMaxMs);
       this.#enqueue("copy", database, filename, options.now ? now : retryAt, options.now);
       queued.push(filename);
     }
