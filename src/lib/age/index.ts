@@ -3,6 +3,6 @@
  * OpenSSL's ChaCha20-Poly1305 runs about 10× the pure-JS cipher, which bounded off-site copies and fetches.
  */
 export { AgeDecryptStream } from "./decrypt.js";
-export { AgeEncryptStream } from "./encrypt.js";
+export { AgeEncryptor, AgeEncryptStream } from "./encrypt.js";
 export { AgeError, type AgeFailure } from "./errors.js";
 export { type Identity, parseIdentity, parseIdentityFile, parseRecipient } from "./keys.js";

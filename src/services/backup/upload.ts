@@ -5,6 +5,7 @@ import { pipeline } from "node:stream/promises";
 import { UPLOAD_TEMP } from "../../db/paths.js";
 import { InsufficientStorageError, InvalidBackupError, PayloadTooLargeError, ValidationError } from "../../errors.js";
 import { removeDatabaseFile } from "../../lib/durable-fs.js";
+import { fileSink } from "../../lib/file-sink.js";
 import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
 import type { HashResult } from "../../workers/hash.js";
 import { WorkerTaskError } from "../../workers/run.js";
@@ -15,7 +16,6 @@ import { nextPrefixedName, parseBackupName } from "./files.js";
 import type { BackupSource } from "./records.js";
 import { ensureFreeSpace } from "./storage.js";
 import { holdUploadLock, trySweepLock } from "./upload-lock.js";
-import { fileSink } from "./upload-sink.js";
 
 export interface BackupUploaded extends BackupCreated {
   kind: "uploaded";
