@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, type Dirent, type WriteStream } from "node:fs";
+import { type BigIntStats, createReadStream, createWriteStream, type Dirent, type WriteStream } from "node:fs";
 import { link, lstat, mkdir, readdir, realpath, rm, utimes } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { blobId } from "../lib/offsite-format.js";
+import { OrderedWindow } from "../lib/ordered-window.js";
 import { createS3Client } from "../lib/s3-client.js";
 import {
   type BlobStoreArgs,
@@ -157,6 +158,12 @@ export async function captureUploads(args: CaptureArgs): Promise<CaptureResult> 
   }
 }
 
+/** Files stored side by side (latency-bound: a HEAD and a PUT each); a large file also waits for the large one before. */
+const WIDTH = 8;
+const LARGE = 1024 * 1024;
+
+type Outcome = Captured | { rel: string; skip: string };
+
 async function captureEntries(
   client: S3Client,
   args: CaptureArgs,
@@ -172,34 +179,30 @@ async function captureEntries(
     reused: 0,
     skippedPaths: [],
   };
-  const skip = (rel: string, reason: string) => {
-    result.skipped++;
-    if (result.skippedPaths.length < LISTED) result.skippedPaths.push({ path: rel, reason });
-  };
   const out = createWriteStream(entriesFile, { flags: "wx", mode: 0o600 });
+  // Manifest lines in walk order, whatever order the files finish in (the next copy reads them in that order).
+  const window = new OrderedWindow<Outcome>(WIDTH, (outcome) => account(result, outcome, out));
   const previousFile = await newestManifest(path.dirname(manifestCachePath(args, args.cacheDir, args.manifestKey)));
   const previous = await PreviousManifest.open(previousFile, args.database);
+  // Memory stays near WIDTH small files plus one upload part: large files are sent one at a time.
+  let large: Promise<unknown> = Promise.resolve();
   try {
     for await (const item of walk(args.uploadsDir)) {
-      if (item.skip) {
-        skip(item.rel, item.skip);
+      const settled = item.skip ? item.skip : await settledFile(args, item);
+      if (typeof settled === "string") {
+        await window.push(async () => ({ rel: item.rel, skip: settled }));
         continue;
       }
-      const entry = await captureFile(client, args, item, previous);
-      if (typeof entry === "string") {
-        skip(item.rel, entry);
-        continue;
-      }
-      result.files++;
-      result.bytes += entry.entry.size;
-      if (entry.reused) result.reused++;
-      else result.hashed++;
-      if (entry.uploaded) {
-        result.uploaded++;
-        result.uploadedBytes += entry.entry.size;
-      }
-      await writeLine(out, entry.entry);
+      const prev = await previous?.find(item.rel);
+      const isLarge = settled.size >= LARGE;
+      if (isLarge) await large.catch(() => undefined);
+      const { done } = await window.push(() => captureFile(client, args, item, settled, prev));
+      if (isLarge) large = done;
     }
+    await window.drain();
+  } catch (error) {
+    await window.settle();
+    throw error;
   } finally {
     await previous?.close();
     await closeStream(out);
@@ -207,34 +210,58 @@ async function captureEntries(
   return result;
 }
 
+function account(result: Omit<CaptureResult, "manifest">, outcome: Outcome, out: WriteStream) {
+  if ("skip" in outcome) {
+    result.skipped++;
+    if (result.skippedPaths.length < LISTED) result.skippedPaths.push({ path: outcome.rel, reason: outcome.skip });
+    return;
+  }
+  result.files++;
+  result.bytes += outcome.entry.size;
+  if (outcome.reused) result.reused++;
+  else result.hashed++;
+  if (outcome.uploaded) {
+    result.uploaded++;
+    result.uploadedBytes += outcome.entry.size;
+  }
+  return writeLine(out, outcome.entry);
+}
+
 type Captured = { entry: UploadEntry; uploaded: boolean; reused: boolean };
 
+/** A regular file whose size, mtime and ctime have not changed for `stableMs`; else why it waits. */
+async function settledFile(args: CaptureArgs, item: Walked): Promise<BigIntStats | string> {
+  const before = await lstat(item.abs, { bigint: true }).catch(() => null);
+  if (!before?.isFile()) return "not_a_file";
+  if (Date.now() - Math.max(Number(before.mtimeMs), Number(before.ctimeMs)) < args.stableMs) return "being_written";
+  return before;
+}
+
 /**
- * One file: settled (size, mtime and ctime unchanged for `stableMs`), then taken unread from the previous
- * manifest when it is unchanged, else hashed and stored; a reason when it is skipped.
+ * One settled file: taken unread from the previous manifest when it is unchanged, else hashed and stored; a
+ * reason when it changed meanwhile.
  */
 async function captureFile(
   client: S3Client,
   args: CaptureArgs,
   item: Walked,
-  previous: PreviousManifest | null,
-): Promise<Captured | string> {
-  const before = await lstat(item.abs, { bigint: true }).catch(() => null);
-  if (!before?.isFile()) return "not_a_file";
-  if (Date.now() - Math.max(Number(before.mtimeMs), Number(before.ctimeMs)) < args.stableMs) return "being_written";
+  before: BigIntStats,
+  prev: PreviousEntry | null | undefined,
+): Promise<Outcome> {
+  const changed = { rel: item.rel, skip: "changed" };
   const size = Number(before.size);
   const base = { path: item.rel, size, mtime: before.mtime.toISOString(), stat: statToken(before) };
-  const reused = await reuse(client, args, base, await previous?.find(item.rel));
+  const reused = await reuse(client, args, base, prev);
   if (reused) return reused;
   const sha256 = await hashFile(item.abs);
   const after = await lstat(item.abs, { bigint: true }).catch(() => null);
-  if (!after || statToken(after) !== base.stat || after.size !== before.size) return "changed";
+  if (!after || statToken(after) !== base.stat || after.size !== before.size) return changed;
   try {
     const ref = await putBlobFile(client, args, item.abs, args.createdAt, { sha256, size });
     return { entry: entryOf(base, sha256, ref.id), uploaded: ref.uploaded, reused: false };
   } catch (error) {
     // Bytes that changed while they were sent: the upload was aborted; the next copy takes the file.
-    if (error instanceof TaskFailure && error.code === "CHECKSUM_MISMATCH") return "changed";
+    if (error instanceof TaskFailure && error.code === "CHECKSUM_MISMATCH") return changed;
     throw error;
   }
 }
@@ -326,6 +353,8 @@ export async function restoreUploads(args: RestoreArgs): Promise<RestoreResult> 
     let first = true;
     // Line by line from a fixed buffer: a manifest of any number of files costs no more memory than one line.
     const lines = await LineReader.open(manifest);
+    // Files fetched side by side (each is a GET's latency); every download streams, so memory stays bounded.
+    const window = new OrderedWindow<void>(WIDTH, () => undefined);
     try {
       for (let line = await lines.next(); line !== null; line = await lines.next()) {
         if (line === "" || line === "\r") continue;
@@ -335,8 +364,13 @@ export async function restoreUploads(args: RestoreArgs): Promise<RestoreResult> 
           first = false;
           continue;
         }
-        await restoreEntry(client, args, root, toEntry(value), identities, result);
+        const entry = toEntry(value);
+        await window.push(() => restoreEntry(client, args, root, entry, identities, result));
       }
+      await window.drain();
+    } catch (error) {
+      await window.settle();
+      throw error;
     } finally {
       await lines.close();
     }
