@@ -1,19 +1,22 @@
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, readFileSync } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { pipeline as pipe, type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { AgeDecryptStream, AgeEncryptStream, AgeError, parseIdentityFile } from "../lib/age/index.js";
 import { isDiskFull } from "../lib/disk-full.js";
+import { fileSink } from "../lib/file-sink.js";
 import { objectMetadata } from "../lib/offsite-format.js";
 import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
+import { uploadStream } from "../lib/s3-upload.js";
 import type { TaskFailureCode } from "./run.js";
 
 /** Off-site copies, run in a worker thread: the bytes, the hashing and the cipher never touch the event loop. */
 
 const READ_CHUNK = 1024 * 1024;
+/** A fetch flushes its temp file as it goes, so the fsync at the end is short. */
+const FETCH_SYNC_BYTES = 64 * 1024 * 1024;
 
 /** An error the main thread maps to a service error by its code; its message is safe to show. */
 export class TaskFailure extends Error {
@@ -106,7 +109,7 @@ export interface UploadResult {
 /**
  * file → SHA-256 check → age → multipart upload, one part being read while one is sent, so memory stays near
  * two parts whatever the file's size. A mismatch found at the end fails the body stream before the upload is
- * completed, and lib-storage aborts the multipart upload.
+ * completed, and the multipart upload is aborted.
  */
 export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
   const { size } = await stat(args.file);
@@ -122,21 +125,14 @@ export async function offsiteUpload(args: UploadArgs): Promise<UploadResult> {
       ? pipe(hasher, new AgeEncryptStream(args.recipients), counter, () => {})
       : pipe(hasher, counter, () => {});
   const client = createS3Client(args.store);
-  const upload = new Upload({
-    client,
-    params: {
-      Bucket: args.store.bucket,
-      Key: args.key,
-      Body: body,
-      ContentType: args.recipients.length > 0 ? "application/octet-stream" : "application/vnd.sqlite3",
-      Metadata: uploadMetadata(args, expected, size),
-    },
-    partSize: Math.max(args.partSize, Math.ceil(size / 9000)),
-    queueSize: 1,
-    leavePartsOnError: false,
-  });
+  const params = {
+    Bucket: args.store.bucket,
+    Key: args.key,
+    ContentType: args.recipients.length > 0 ? "application/octet-stream" : "application/vnd.sqlite3",
+    Metadata: uploadMetadata(args, expected, size),
+  };
   try {
-    await upload.done();
+    await uploadStream(client, params, body, Math.max(args.partSize, Math.ceil(size / 9000)));
   } catch (error) {
     if (hasher.mismatch) throw checksumMismatch(expected, hasher.digest ?? "");
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw error;
@@ -204,10 +200,15 @@ export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
     const source = object.Body as Readable;
     const age = args.key.endsWith(".age") ? decrypter(args.identityFile) : null;
     const hasher = new HashingStream(recorded);
-    const out = createWriteStream(args.temp, { flags: "wx", mode: 0o600 });
-    if (age) await pipeline(source, age, hasher, out);
-    else await pipeline(source, hasher, out);
-    await fsyncFile(args.temp);
+    const handle = await open(args.temp, "wx", 0o600);
+    try {
+      const out = fileSink(handle, { syncEveryBytes: FETCH_SYNC_BYTES });
+      if (age) await pipeline(source, age, hasher, out);
+      else await pipeline(source, hasher, out);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     return { sha256: hasher.digest ?? "", size: hasher.bytes, recordedSha256: recorded };
   } catch (error) {
     throw classifyFetchError(error);

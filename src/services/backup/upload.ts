@@ -15,7 +15,7 @@ import { nextPrefixedName, parseBackupName } from "./files.js";
 import type { BackupSource } from "./records.js";
 import { ensureFreeSpace } from "./storage.js";
 import { holdUploadLock, trySweepLock } from "./upload-lock.js";
-import { fileSink } from "./upload-sink.js";
+import { fileSink } from "../../lib/file-sink.js";
 
 export interface BackupUploaded extends BackupCreated {
   kind: "uploaded";

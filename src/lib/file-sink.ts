@@ -8,11 +8,30 @@ import { Writable } from "node:stream";
  */
 const SINK_BUFFER_BYTES = 4 * 1024 * 1024;
 
+export interface FileSinkOptions {
+  /**
+   * Start an fdatasync after every this many bytes, while later bytes are written: the disk works during the
+   * write instead of after it, so the caller's final fsync finds little left (about 1 s per GiB saved here).
+   * One sync at a time; the stream ends only once the last one is over. 0: never.
+   */
+  syncEveryBytes?: number;
+}
+
 /** Appends a stream to an open file (from its start). */
-export function fileSink(handle: FileHandle): Writable {
+export function fileSink(handle: FileHandle, options: FileSinkOptions = {}): Writable {
+  const syncEvery = options.syncEveryBytes ?? 0;
   let position = 0;
+  let unsynced = 0;
+  let syncing: Promise<void> = Promise.resolve();
   const append = async (buffers: Uint8Array[]) => {
+    const before = position;
     position = await writeAll(handle, buffers, position);
+    unsynced += position - before;
+    if (syncEvery > 0 && unsynced >= syncEvery) {
+      unsynced = 0;
+      await syncing;
+      syncing = handle.datasync();
+    }
   };
   return new Writable({
     highWaterMark: SINK_BUFFER_BYTES,
@@ -21,6 +40,9 @@ export function fileSink(handle: FileHandle): Writable {
     },
     writev(chunks, callback) {
       append(chunks.map((c) => c.chunk as Uint8Array)).then(() => callback(), callback);
+    },
+    final(callback) {
+      syncing.then(() => callback(), callback);
     },
   });
 }
