@@ -1,21 +1,25 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, type Dirent, type WriteStream } from "node:fs";
+import { type BigIntStats, createReadStream, createWriteStream, type Dirent, type WriteStream } from "node:fs";
 import { link, lstat, mkdir, readdir, realpath, rm, utimes } from "node:fs/promises";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { finished } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { blobId } from "../lib/offsite-format.js";
+import { OrderedWindow } from "../lib/ordered-window.js";
 import { createS3Client } from "../lib/s3-client.js";
 import {
   type BlobStoreArgs,
+  blobPresent,
   downloadTo,
   getBlobFile,
   type ManifestPutArgs,
+  manifestCachePath,
   manifestPut,
   putBlobFile,
   readIdentities,
 } from "./blob-tasks.js";
 import { hashFile, TaskFailure } from "./offsite-tasks.js";
+import { LineReader, newestManifest, type PreviousEntry, PreviousManifest, statToken } from "./uploads-previous.js";
 
 /**
  * The uploads of a database (`<data_dir>/databases/<db>/uploads/`) captured with an off-site copy, and brought
@@ -33,6 +37,8 @@ export interface UploadEntry {
   sha256: string;
   mtime: string;
   blob: string;
+  /** The file's local identity when captured (`statToken`): lets the next copy skip reading it. */
+  stat?: string;
 }
 
 export interface CaptureArgs extends BlobStoreArgs {
@@ -55,6 +61,10 @@ export interface CaptureResult {
   uploaded: number;
   uploadedBytes: number;
   skipped: number;
+  /** Files read and hashed by this capture. */
+  hashed: number;
+  /** Files taken from the previous manifest unread (same path, size, mtime, inode, ctime; blob verified stored). */
+  reused: number;
   /** The first skipped paths, with why (`being_written`, `symlink`, `not_a_file`, `changed`). */
   skippedPaths: { path: string; reason: string }[];
   manifest: { key: string; sha256: string; size: number };
@@ -148,6 +158,12 @@ export async function captureUploads(args: CaptureArgs): Promise<CaptureResult> 
   }
 }
 
+/** Files stored side by side (latency-bound: a HEAD and a PUT each); a large file also waits for the large one before. */
+const WIDTH = 8;
+const LARGE = 1024 * 1024;
+
+type Outcome = Captured | { rel: string; skip: string };
+
 async function captureEntries(
   client: S3Client,
   args: CaptureArgs,
@@ -159,62 +175,124 @@ async function captureEntries(
     uploaded: 0,
     uploadedBytes: 0,
     skipped: 0,
+    hashed: 0,
+    reused: 0,
     skippedPaths: [],
   };
-  const skip = (rel: string, reason: string) => {
-    result.skipped++;
-    if (result.skippedPaths.length < LISTED) result.skippedPaths.push({ path: rel, reason });
-  };
   const out = createWriteStream(entriesFile, { flags: "wx", mode: 0o600 });
+  // Manifest lines in walk order, whatever order the files finish in (the next copy reads them in that order).
+  const window = new OrderedWindow<Outcome>(WIDTH, (outcome) => account(result, outcome, out));
+  const previousFile = await newestManifest(path.dirname(manifestCachePath(args, args.cacheDir, args.manifestKey)));
+  const previous = await PreviousManifest.open(previousFile, args.database);
+  // Memory stays near WIDTH small files plus one upload part: large files are sent one at a time.
+  let large: Promise<unknown> = Promise.resolve();
   try {
     for await (const item of walk(args.uploadsDir)) {
-      if (item.skip) {
-        skip(item.rel, item.skip);
+      const settled = item.skip ? item.skip : await settledFile(args, item);
+      if (typeof settled === "string") {
+        await window.push(async () => ({ rel: item.rel, skip: settled }));
         continue;
       }
-      const entry = await captureFile(client, args, item);
-      if (typeof entry === "string") {
-        skip(item.rel, entry);
-        continue;
-      }
-      result.files++;
-      result.bytes += entry.entry.size;
-      if (entry.uploaded) {
-        result.uploaded++;
-        result.uploadedBytes += entry.entry.size;
-      }
-      await writeLine(out, entry.entry);
+      const prev = await previous?.find(item.rel);
+      const isLarge = settled.size >= LARGE;
+      if (isLarge) await large.catch(() => undefined);
+      const { done } = await window.push(() => captureFile(client, args, item, settled, prev));
+      if (isLarge) large = done;
     }
+    await window.drain();
+  } catch (error) {
+    await window.settle();
+    throw error;
   } finally {
+    await previous?.close();
     await closeStream(out);
   }
   return result;
 }
 
-/** One file: settled (size and mtime unchanged for `stableMs`), hashed, stored; a reason when it is skipped. */
+function account(result: Omit<CaptureResult, "manifest">, outcome: Outcome, out: WriteStream) {
+  if ("skip" in outcome) {
+    result.skipped++;
+    if (result.skippedPaths.length < LISTED) result.skippedPaths.push({ path: outcome.rel, reason: outcome.skip });
+    return;
+  }
+  result.files++;
+  result.bytes += outcome.entry.size;
+  if (outcome.reused) result.reused++;
+  else result.hashed++;
+  if (outcome.uploaded) {
+    result.uploaded++;
+    result.uploadedBytes += outcome.entry.size;
+  }
+  return writeLine(out, outcome.entry);
+}
+
+type Captured = { entry: UploadEntry; uploaded: boolean; reused: boolean };
+
+/** A regular file whose size, mtime and ctime have not changed for `stableMs`; else why it waits. */
+async function settledFile(args: CaptureArgs, item: Walked): Promise<BigIntStats | string> {
+  const before = await lstat(item.abs, { bigint: true }).catch(() => null);
+  if (!before?.isFile()) return "not_a_file";
+  if (Date.now() - Math.max(Number(before.mtimeMs), Number(before.ctimeMs)) < args.stableMs) return "being_written";
+  return before;
+}
+
+/**
+ * One settled file: taken unread from the previous manifest when it is unchanged, else hashed and stored; a
+ * reason when it changed meanwhile.
+ */
 async function captureFile(
   client: S3Client,
   args: CaptureArgs,
   item: Walked,
-): Promise<{ entry: UploadEntry; uploaded: boolean } | string> {
-  const before = await lstat(item.abs).catch(() => null);
-  if (!before?.isFile()) return "not_a_file";
-  if (Date.now() - Math.max(before.mtimeMs, before.ctimeMs) < args.stableMs) return "being_written";
+  before: BigIntStats,
+  prev: PreviousEntry | null | undefined,
+): Promise<Outcome> {
+  const changed = { rel: item.rel, skip: "changed" };
+  const size = Number(before.size);
+  const base = { path: item.rel, size, mtime: before.mtime.toISOString(), stat: statToken(before) };
+  const reused = await reuse(client, args, base, prev);
+  if (reused) return reused;
   const sha256 = await hashFile(item.abs);
-  const after = await lstat(item.abs).catch(() => null);
-  if (!after || after.size !== before.size || after.mtimeMs !== before.mtimeMs) return "changed";
+  const after = await lstat(item.abs, { bigint: true }).catch(() => null);
+  if (!after || statToken(after) !== base.stat || after.size !== before.size) return changed;
   try {
-    const ref = await putBlobFile(client, args, item.abs, args.createdAt, { sha256, size: before.size });
-    return {
-      entry: { path: item.rel, size: before.size, sha256, mtime: before.mtime.toISOString(), blob: ref.id },
-      uploaded: ref.uploaded,
-    };
+    const ref = await putBlobFile(client, args, item.abs, args.createdAt, { sha256, size });
+    return { entry: entryOf(base, sha256, ref.id), uploaded: ref.uploaded, reused: false };
   } catch (error) {
     // Bytes that changed while they were sent: the upload was aborted; the next copy takes the file.
-    if (error instanceof TaskFailure && error.code === "CHECKSUM_MISMATCH") return "changed";
+    if (error instanceof TaskFailure && error.code === "CHECKSUM_MISMATCH") return changed;
     throw error;
   }
 }
+
+/**
+ * The previous manifest's entry for a file whose path, size, mtime and local identity (inode, ctime) are the same:
+ * its bytes were hashed then and are unchanged. I1: the blob it names is used only when `blobPresent` finds it
+ * stored and authenticated now (as before any skipped upload), under the shared blob lock held until this
+ * manifest is up, so a blob deleted since (retention, by hand) is sent again, never assumed present.
+ */
+async function reuse(
+  client: S3Client,
+  args: CaptureArgs,
+  base: Omit<UploadEntry, "sha256" | "blob">,
+  prev: PreviousEntry | null | undefined,
+): Promise<Captured | null> {
+  if (!prev?.stat || prev.stat !== base.stat || prev.size !== base.size || prev.mtime !== base.mtime) return null;
+  if (typeof prev.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(prev.sha256)) return null;
+  const ref = { id: blobId(Buffer.from(args.key, "hex"), prev.sha256), sha256: prev.sha256, size: base.size };
+  if (!(await blobPresent(client, args, ref))) return null;
+  return { entry: entryOf(base, ref.sha256, ref.id), uploaded: false, reused: true };
+}
+
+const entryOf = (base: Omit<UploadEntry, "sha256" | "blob">, sha256: string, blob: string): UploadEntry => ({
+  path: base.path,
+  size: base.size,
+  sha256,
+  mtime: base.mtime,
+  blob,
+  stat: base.stat,
+});
 
 export interface RestoreArgs extends BlobStoreArgs {
   manifestKey: string;
@@ -273,16 +351,28 @@ export async function restoreUploads(args: RestoreArgs): Promise<RestoreResult> 
     );
     if (got === "missing") throw new TaskFailure("the uploads manifest is missing", "NOT_FOUND");
     let first = true;
-    const lines = createInterface({ input: createReadStream(manifest, "utf8"), crlfDelay: Number.POSITIVE_INFINITY });
-    for await (const line of lines) {
-      if (line === "") continue;
-      const value = parseLine(line);
-      if (first) {
-        checkHeader(value);
-        first = false;
-        continue;
+    // Line by line from a fixed buffer: a manifest of any number of files costs no more memory than one line.
+    const lines = await LineReader.open(manifest);
+    // Files fetched side by side (each is a GET's latency); every download streams, so memory stays bounded.
+    const window = new OrderedWindow<void>(WIDTH, () => undefined);
+    try {
+      for (let line = await lines.next(); line !== null; line = await lines.next()) {
+        if (line === "" || line === "\r") continue;
+        const value = parseLine(line);
+        if (first) {
+          checkHeader(value);
+          first = false;
+          continue;
+        }
+        const entry = toEntry(value);
+        await window.push(() => restoreEntry(client, args, root, entry, identities, result));
       }
-      await restoreEntry(client, args, root, toEntry(value), identities, result);
+      await window.drain();
+    } catch (error) {
+      await window.settle();
+      throw error;
+    } finally {
+      await lines.close();
     }
     if (first) throw invalidManifest("it is empty");
     return result;

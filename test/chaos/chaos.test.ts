@@ -5,7 +5,7 @@ import { formatSummary, runChaos } from "./run.js";
  * CI's share of the chaos run: a fixed handful of seeds, a few steps each, the server and CLI from sources (the
  * code under test, not a stale dist/). `npm run chaos -- --seed N --steps K` runs any seed longer.
  */
-const SEEDS = [101, 404, 505];
+const SEEDS = [101, 47, 505];
 const STEPS = 3;
 
 describe("the chaos run (seeded operations and faults; I1-I5 after every step)", () => {

@@ -3,6 +3,7 @@ import path from "node:path";
 import type Database from "better-sqlite3";
 import { openForCheck } from "../../src/db/sqlite.js";
 import { placedFiles } from "./faults.js";
+import { manifestKeyOf, readManifest, sha256Of, storedManifests } from "./incremental.js";
 import { bucketSnapshot, type Listed, listBackups, type StepContext, switchScheduleOff } from "./ops.js";
 import type { Outcome, World } from "./world.js";
 
@@ -19,6 +20,8 @@ export class CheckState {
   /** The listed backup `app.db.pre_restore.json` named at the end of the previous step (its twin), and backups deleted on purpose. */
   prevTwin: string | null = null;
   deletedOnPurpose = new Set<string>();
+  /** Page manifests (by digest) already rebuilt on the recovery host and found whole. */
+  rebuilt = new Set<string>();
   #cache = new Map<string, { sig: string; rows: Set<number>; sane: boolean }>();
 
   /** The rows of the ledger table in `file`, and whether SQLite's quick_check passes; cached by size and mtime. */
@@ -38,7 +41,7 @@ export class CheckState {
   }
 }
 
-function readRows(file: string): { rows: Set<number>; sane: boolean } {
+function readRows(file: string): { rows: Set<number>; sane: boolean; error?: string } {
   let db: Database.Database | undefined;
   try {
     // As the service checks a backup: a read-only connection would leave -wal/-shm beside a WAL-mode file for good.
@@ -47,8 +50,8 @@ function readRows(file: string): { rows: Set<number>; sane: boolean } {
     const table = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chaos_ledger'").get();
     const rows = table ? (db.prepare("SELECT n FROM chaos_ledger").pluck().all() as number[]) : [];
     return { rows: new Set(rows), sane };
-  } catch {
-    return { rows: new Set(), sane: false };
+  } catch (error) {
+    return { rows: new Set(), sane: false, error: (error as { code?: string }).code ?? String(error) };
   } finally {
     db?.close();
   }
@@ -126,6 +129,7 @@ export async function runChecks(
   ctx: StepContext,
   before: Before,
   crashed: boolean,
+  incremental = false,
 ): Promise<string[]> {
   const found = [...ctx.violations, ...checkResponses(ctx.outcomes)];
   if (!world.server || world.server.exitCode !== null || world.server.signalCode !== null) {
@@ -157,10 +161,16 @@ export async function runChecks(
       }
     }
     const live = readRows(world.liveDb);
-    if (existsSync(world.liveDb) && !live.sane) found.push("I3 live-integrity: the live app.db fails quick_check");
+    // With under 1 MiB free a WAL database whose -shm is gone (after a restart) cannot even be opened: not a finding.
+    const openable = world.ballastBytes === 0 || world.freeBytes() >= 1024 * 1024 || !live.error;
+    if (existsSync(world.liveDb) && !live.sane && openable)
+      found.push(`I3 live-integrity: the live app.db fails quick_check${live.error ? ` (${live.error})` : ""}`);
   }
   if (!listing) {
-    found.push("I5 list: GET /backup did not answer 200");
+    const answer = await world.http("GET", "/backup");
+    found.push(
+      `I5 list: GET /backup did not answer 200 (${answer.status} ${JSON.stringify(answer.body)?.slice(0, 200)})`,
+    );
     return found;
   }
   const byName = new Map(listing.map((b) => [b.filename, b]));
@@ -248,6 +258,10 @@ export async function runChecks(
     );
     for (const n of lost) state.excused.add(n); // reported once
   }
+  for (const check of OFFSITE_CHECKS) {
+    if (check.onlyAfterIncrementalKill && !incremental) continue;
+    found.push(...(await check.run(world, state, listing)));
+  }
   state.prevTwin = readTwin(path.join(world.dbDir, "app.db.pre_restore.json"));
   state.prevSources = sources;
   state.prevKinds = new Map(listing.map((b) => [b.filename, b.kind]));
@@ -260,4 +274,118 @@ function readTwin(marker: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** The off-site checks of incremental (page) copies, in order: the redo first, then what the bucket holds. */
+interface OffsiteCheck {
+  name: string;
+  /** Run only after a step whose fault killed an incremental copy (they wait and fetch: seconds). */
+  onlyAfterIncrementalKill?: boolean;
+  run(world: World, state: CheckState, listing: Listed[]): Promise<string[]> | string[];
+}
+
+const isPageCopy = (b: Listed) => b.filename.startsWith("auto_");
+
+export const OFFSITE_CHECKS: OffsiteCheck[] = [
+  { name: "copy-redone", onlyAfterIncrementalKill: true, run: copyRedone },
+  { name: "done-is-stored", run: doneIsStored },
+  { name: "manifest-rebuilds", onlyAfterIncrementalKill: true, run: manifestsRebuild },
+  // Last: the collection after a redone copy runs once its record says done, so this looks after it had time to.
+  { name: "packs-of-kept-manifests", run: packsOfKeptManifests },
+];
+
+/** I3: after the restart, every scheduled backup's killed copy is redone (store up, disk not full) within 60 s. */
+async function copyRedone(world: World): Promise<string[]> {
+  if (!world.storeUp || world.ballastBytes > 0) return [];
+  const deadline = Date.now() + 60_000;
+  let waiting: Listed[] = [];
+  do {
+    const listing = (await listBackups(world)) ?? [];
+    waiting = listing.filter((b) => isPageCopy(b) && b.offsite?.state !== "done");
+    if (waiting.length === 0) return [];
+    await sleep(250);
+  } while (Date.now() < deadline);
+  return waiting.map(
+    (b) => `I3 copy-redone: ${b.filename}'s off-site copy is ${JSON.stringify(b.offsite)} 60 s after the restart`,
+  );
+}
+
+/**
+ * I3: a scheduled backup's copy recorded done has its manifest in the bucket, and the manifest kept beside it (the
+ * next copy's base, whose packs that copy names without uploading) is that stored manifest byte for byte.
+ */
+function doneIsStored(world: World, state: CheckState, listing: Listed[]): string[] {
+  const found: string[] = [];
+  for (const b of listing.filter(isPageCopy)) {
+    // Said once per backup, not after every later step.
+    if (b.offsite?.state !== "done" || state.reportedLeftovers.has(`done:${b.filename}`)) continue;
+    const before = found.length;
+    const key = b.offsite.key ?? manifestKeyOf(world, b.filename);
+    const stored = readManifest(world, key);
+    if (!stored) {
+      found.push(
+        `I3 done-is-stored: ${b.filename}'s copy is recorded done but its manifest ${key} is not in the bucket`,
+      );
+      state.reportedLeftovers.add(`done:${b.filename}`);
+      continue;
+    }
+    const local = path.join(world.backupDir, `.${b.filename}.pages.json`);
+    if (existsSync(local) && sha256Of(readFileSync(local)) !== stored.digest) {
+      found.push(`I3 done-is-stored: the manifest kept beside ${b.filename} is not the one in the bucket (${key})`);
+    }
+    if (found.length > before) state.reportedLeftovers.add(`done:${b.filename}`);
+  }
+  return found;
+}
+
+/** I2: pack collection never removes a pack a stored manifest names (checked again before it is said). */
+function packsOfKeptManifests(world: World): string[] {
+  const found: string[] = [];
+  for (const m of storedManifests(world)) {
+    const gone = m.packs.filter((k) => !existsSync(world.store.objectFile(k)));
+    if (gone.length === 0) continue;
+    // The manifest itself may have gone meanwhile (retention, then the collection): then its packs may go too.
+    if (readManifest(world, m.key)?.digest !== m.digest) continue;
+    const still = gone.filter((k) => !existsSync(world.store.objectFile(k)));
+    if (still.length > 0)
+      found.push(`I2 packs-of-kept-manifests: ${still.length} pack(s) named by ${m.key} are gone (e.g. ${still[0]})`);
+  }
+  return found;
+}
+
+/**
+ * I3: every manifest of this install in the bucket stands for a whole backup: a new host with the recovery kit
+ * fetches (rebuilds) it through the real CLI to a file with the manifest's SHA-256, which is the local backup's
+ * when it is still here. Each manifest once (by digest), at most 3 a step, newest first.
+ */
+async function manifestsRebuild(world: World, state: CheckState): Promise<string[]> {
+  if (!world.storeUp) return [];
+  const found: string[] = [];
+  const own = world.installId();
+  const todo = storedManifests(world)
+    .filter((m) => m.install === own && !state.rebuilt.has(m.digest))
+    .sort((a, b) => b.filename.localeCompare(a.filename))
+    .slice(0, 3);
+  for (const m of todo) {
+    const { outcome, bytes } = await world.fetchAsNewHost(m.filename);
+    // Gone meanwhile (retention's deletion runs in the background): nothing to rebuild.
+    if (readManifest(world, m.key)?.digest !== m.digest) continue;
+    if (!bytes) {
+      found.push(
+        `I3 manifest-rebuilds: ${m.key} is in the bucket but a new host cannot fetch it (exit ${outcome.status}): ${(outcome.stderr ?? "").trim().slice(0, 300)}`,
+      );
+      continue;
+    }
+    const got = sha256Of(bytes);
+    const localFile = path.join(world.backupDir, m.filename);
+    const local = existsSync(localFile) ? sha256Of(readFileSync(localFile)) : null;
+    if (got !== m.sha256 || (local !== null && local !== m.sha256)) {
+      found.push(
+        `I3 manifest-rebuilds: ${m.key} rebuilt to ${got.slice(0, 12)}…, manifest says ${m.sha256.slice(0, 12)}…, local backup ${local?.slice(0, 12) ?? "gone"}`,
+      );
+      continue;
+    }
+    state.rebuilt.add(m.digest);
+  }
+  return found;
 }

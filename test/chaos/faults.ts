@@ -1,7 +1,8 @@
 import { closeSync, copyFileSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { backupStamp } from "../../src/lib/names.js";
-import { listBackups } from "./ops.js";
+import { copyUnderWay, type KillPoint, killAtCopyPoint } from "./incremental.js";
+import { listBackups, type StepContext } from "./ops.js";
 import type { Prng } from "./prng.js";
 import { DAYS, type World } from "./world.js";
 
@@ -11,8 +12,12 @@ export interface FaultPlan {
   detail: string;
   /** The fault only fits a CLI operation (the step picks one). */
   cliOnly?: boolean;
+  /** The operations the fault fits (the step picks one of them); any when absent. */
+  ops?: string[];
+  /** The fault kills an incremental off-site copy: the checks then wait for it to be redone and rebuild it. */
+  incremental?: boolean;
   /** Before the operation starts. */
-  before?(world: World): Promise<void> | void;
+  before?(world: World, ctx: StepContext): Promise<void> | void;
   /** Beside the operation (a kill at a random moment, a file copied in slowly). */
   beside?(world: World): Promise<void>;
   /** After the operation: restarts, for instance. `crashed` tells the checks to look for leftovers (I3). */
@@ -68,6 +73,35 @@ export const FAULTS: Fault[] = [
         // The next start is what sweeps what the killed command left.
         after: async (world) => world.restartServer("SIGTERM"),
       };
+    },
+  },
+  {
+    // A scheduled backup's incremental copy killed while its packs go up, once every pack is stored and its manifest
+    // is being written, or right after the manifest is stored (before the record says done): by the server, or by
+    // `offsite push` with the server stopped (the store was down when the backup was made, so its copy waited).
+    name: "kill-during-incremental-copy",
+    weight: 3,
+    plan: (rng) => {
+      const byCli = rng.chance(0.35);
+      const point = rng.pick<KillPoint>(["packs", "packs", "manifest-written", "manifest-stored"]);
+      const extraMs = point === "manifest-stored" ? 0 : rng.between(0, point === "packs" ? 80 : 15);
+      const plan: FaultPlan = {
+        name: "kill-during-incremental-copy",
+        detail: `${byCli ? "CLI offsite push" : "server"} at ${point} +${extraMs} ms`,
+        crashed: true,
+        incremental: true,
+        cliOnly: byCli,
+        ops: [byCli ? "offsite-push-cli" : "schedule-run"],
+        before: byCli ? (world, ctx) => copyUnderWay(world, ctx) : undefined,
+        beside: async (world) => {
+          plan.detail += `: ${await killAtCopyPoint(world, byCli ? "cli" : "server", point, extraMs)}`;
+        },
+        after: async (world) => {
+          await world.killServer("SIGKILL");
+          await world.startServer();
+        },
+      };
+      return plan;
     },
   },
   {

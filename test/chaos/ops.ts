@@ -252,31 +252,8 @@ const RETENTIONS = [
 async function scheduleRun(ctx: StepContext): Promise<void> {
   const retention = ctx.rng.pick(RETENTIONS);
   ctx.detail.push(JSON.stringify(retention));
-  const before = await call(ctx, "GET", "/schedule");
-  const lastAt = (before.body as { last_run?: { at: string } | null } | undefined)?.last_run?.at ?? null;
-  const body = { enabled: true, cron: "* * * * * *", timezone: "UTC", retention };
-  // From the moment the PUT is sent the schedule may be on (a server killed before it answered has stored it).
-  ctx.retentionRan = true;
-  const put = await call(ctx, "PUT", "/schedule", body);
-  if (put.status !== 200) return;
-  const deadline = Date.now() + 15_000;
-  type Run = { at: string; outcome: string; filename?: string };
-  let run: Run | null = null as Run | null;
-  while (Date.now() < deadline) {
-    const now = await ctx.world.http("GET", "/schedule");
-    if (now.status === null) break;
-    const last = (now.body as { last_run?: Run | null } | undefined)?.last_run ?? null;
-    if (last && last.at !== lastAt) {
-      run = last;
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  await call(ctx, "PUT", "/schedule", { ...body, enabled: false });
-  // A run that began before the switch-off finishes; the last recorded one is the one to check.
-  await new Promise((resolve) => setTimeout(resolve, 1_200));
-  const after = await call(ctx, "GET", "/schedule");
-  const last = (after.body as { last_run?: Run | null } | undefined)?.last_run ?? run;
+  const last = await scheduleOnce(ctx, retention);
+  if (last === "refused") return;
   ctx.detail.push(last ? `${last.outcome} ${last.filename ?? ""}`.trim() : "no run");
   if (last?.outcome === "ok" && last.filename) {
     const listed = await listBackups(ctx.world);
@@ -284,6 +261,47 @@ async function scheduleRun(ctx: StepContext): Promise<void> {
       ctx.violations.push(`I2 retention-keeps-own-run: the run's own ${last.filename} was removed by its retention`);
     }
   }
+}
+
+export type ScheduledRun = { at: string; outcome: string; filename?: string };
+
+/**
+ * One scheduled run through the API: a schedule firing every second, the first new run waited for (15 s at most),
+ * switched off, and the last recorded run returned (null: none seen; `refused`: the schedule was not set).
+ */
+export async function scheduleOnce(
+  ctx: Pick<StepContext, "world" | "outcomes" | "retentionRan">,
+  retention: object,
+): Promise<ScheduledRun | null | "refused"> {
+  const send = async (method: string, route: string, body?: object) => {
+    const outcome = await ctx.world.http(method, route, body);
+    ctx.outcomes.push(outcome);
+    return outcome;
+  };
+  const before = await send("GET", "/schedule");
+  const lastAt = (before.body as { last_run?: { at: string } | null } | undefined)?.last_run?.at ?? null;
+  const body = { enabled: true, cron: "* * * * * *", timezone: "UTC", retention };
+  // From the moment the PUT is sent the schedule may be on (a server killed before it answered has stored it).
+  ctx.retentionRan = true;
+  const put = await send("PUT", "/schedule", body);
+  if (put.status !== 200) return "refused";
+  const deadline = Date.now() + 15_000;
+  let run: ScheduledRun | null = null as ScheduledRun | null;
+  while (Date.now() < deadline) {
+    const now = await ctx.world.http("GET", "/schedule");
+    if (now.status === null) break;
+    const last = (now.body as { last_run?: ScheduledRun | null } | undefined)?.last_run ?? null;
+    if (last && last.at !== lastAt) {
+      run = last;
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await send("PUT", "/schedule", { ...body, enabled: false });
+  // A run that began before the switch-off finishes; the last recorded one is the one to check.
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  const after = await send("GET", "/schedule");
+  return (after.body as { last_run?: ScheduledRun | null } | undefined)?.last_run ?? run;
 }
 
 /** After a crash mid-run the switch-off never arrived: the schedule would keep firing every second in later steps. */
@@ -321,21 +339,13 @@ async function secondInstall(ctx: StepContext): Promise<void> {
     resume();
   }
   // Whose object it was, for the triage: the first install's, the second's own (from an earlier step), or neither.
-  const ids = [ctx.world.dataDir, dir].map((d) => installId(d));
+  const ids = [ctx.world.dataDir, dir].map((d) => ctx.world.installId(d));
   const owner = (key: string) =>
     key.includes(`/v2/${ids[0]}/`) ? "the first install's" : key.includes(`/v2/${ids[1]}/`) ? "its own" : "an";
   for (const [key, digest] of objects) {
     if (!now.has(key)) ctx.violations.push(`I4 other-install: the second install removed ${owner(key)} ${key}`);
     else if (now.get(key) !== digest)
       ctx.violations.push(`I4 other-install: the second install overwrote ${owner(key)} ${key}`);
-  }
-}
-
-function installId(dataDir: string): string | null {
-  try {
-    return (JSON.parse(readFileSync(path.join(dataDir, "instance.json"), "utf8")) as { id: string }).id;
-  } catch {
-    return null;
   }
 }
 

@@ -28,6 +28,8 @@ export interface ChaosSummary {
   violations: { step: number; message: string }[];
   stepLog: string[];
   notes: string[];
+  /** Page manifests a new host rebuilt whole (the manifest-rebuilds check). */
+  rebuilt: number;
   built: boolean;
   /** The flags that shape the run (sources or dist/, tmpfs): a replay must repeat them. */
   replayFlags: string;
@@ -60,6 +62,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     violations: [],
     stepLog: [],
     notes: world.notes,
+    rebuilt: 0,
     built: world.entries.built,
     replayFlags: `${world.entries.built ? "" : " --sources"}${world.mounted ? "" : " --no-tmpfs"}`,
     elapsedMs: 0,
@@ -79,6 +82,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
     const stopAt = options.minutes === undefined ? Number.POSITIVE_INFINITY : started + options.minutes * 60_000;
     for (let step = 1; step <= options.steps && Date.now() < stopAt; step++) {
       const rng = root.derive(`step-${step}`);
+      const stepStarted = Date.now();
       const healed: string[] = [];
       if (!world.storeUp && step - storeDownAt >= HEAL_AFTER) {
         await world.setStore(true);
@@ -91,7 +95,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       const fault: FaultPlan | null = rng.chance(FAULT_CHANCE)
         ? rng.weighted(FAULTS.map((f) => [f, f.weight] as const)).plan(rng.derive("fault"), world)
         : null;
-      const candidates = OPERATIONS.filter((op) => !fault?.cliOnly || op.cli);
+      const candidates = OPERATIONS.filter(
+        (op) => (!fault?.cliOnly || op.cli) && (!fault?.ops || fault.ops.includes(op.name)),
+      );
       const op = rng.weighted(candidates.map((o) => [o, o.weight] as const));
       const rows = rng.between(0, 12);
       const ctx: StepContext = {
@@ -106,7 +112,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
         importDir,
       };
       const before = await snapshotBefore(world);
-      await fault?.before?.(world);
+      await fault?.before?.(world, ctx);
       if (fault?.name === "store-outage" && !world.storeUp) storeDownAt = step;
       if (fault?.name === "disk-full" && world.ballastBytes > 0) diskFullAt = step;
       const writing = world.write(rows);
@@ -117,8 +123,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       await fault
         ?.after?.(world)
         .catch((error: unknown) => world.healAndStart(startFailures, `after ${fault.name}`, error));
-      const violations = [...startFailures, ...(await runChecks(world, checks, ctx, before, fault?.crashed ?? false))];
+      const violations = [
+        ...startFailures,
+        ...(await runChecks(world, checks, ctx, before, fault?.crashed ?? false, fault?.incremental ?? false)),
+      ];
       summary.steps = step;
+      summary.rebuilt = checks.rebuilt.size;
       summary.ops[op.name] = (summary.ops[op.name] ?? 0) + 1;
       if (fault) summary.faults[fault.name] = (summary.faults[fault.name] ?? 0) + 1;
       const answers = ctx.outcomes.map((o) => (o.killed ? "killed" : String(o.status))).join(",");
@@ -126,7 +136,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
         `#${String(step).padStart(4)} ${op.name.padEnd(18)} ${ctx.detail.join(" ").padEnd(28)}` +
         ` writer+${String(rows).padEnd(3)} [${answers}]` +
         (fault ? `  FAULT ${fault.name}: ${fault.detail}` : "") +
-        (healed.length ? `  (${healed.join(", ")})` : "");
+        (healed.length ? `  (${healed.join(", ")})` : "") +
+        `  ${((Date.now() - stepStarted) / 1000).toFixed(1)} s`;
       summary.stepLog.push(line);
       log(line);
       for (const message of violations) {
@@ -151,6 +162,7 @@ export function formatSummary(s: ChaosSummary): string {
   return [
     `chaos summary: seed ${s.seed}, ${s.steps} steps, ${s.violations.length} violations, ` +
       `${(s.elapsedMs / 1000).toFixed(0)} s (${((s.elapsedMs / Math.max(1, s.steps)) * 0.1).toFixed(0)} s per 100 steps)`,
+    `  page manifests rebuilt whole by a new host: ${s.rebuilt}`,
     "  operations:",
     table(s.ops),
     "  faults:",

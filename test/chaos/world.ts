@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -75,6 +75,11 @@ export class World {
   clockOffsetMs = 0;
   ballastBytes = 0;
   storeUp = true;
+  /** The CLI command running now (a fault may kill it when it sees what it waits for). */
+  cliChild: ChildProcess | null = null;
+  /** A third data dir that only fetches the first install's copies with its recovery kit (a new host). */
+  readonly recoveryDir: string;
+  readonly kitFile: string;
   readonly notes: string[] = [];
 
   constructor(readonly options: WorldOptions) {
@@ -87,6 +92,8 @@ export class World {
     this.install2 = path.join(this.root, "install2");
     this.clockFile = path.join(this.root, "clock-offset");
     this.ledgerFile = path.join(this.root, "ledger");
+    this.recoveryDir = path.join(this.root, "recovery");
+    this.kitFile = path.join(this.root, "kit.txt");
     writeFileSync(this.clockFile, "0");
     writeFileSync(this.ledgerFile, "");
     this.entries = entryPoints(options.preferBuilt);
@@ -113,6 +120,14 @@ export class World {
   }
   get dbDir(): string {
     return path.join(this.dataDir, "databases/default");
+  }
+  /** The first install's id (its `instance.json`), once a process has written it. */
+  installId(dataDir = this.dataDir): string | null {
+    try {
+      return (JSON.parse(readFileSync(path.join(dataDir, "instance.json"), "utf8")) as { id: string }).id;
+    } catch {
+      return null;
+    }
   }
 
   env(dataDir = this.dataDir): NodeJS.ProcessEnv {
@@ -298,12 +313,13 @@ export class World {
   /** Runs the real CLI; `killAfterMs` sends it SIGKILL then (the fault), `during` runs beside it. */
   async cli(
     args: string[],
-    options: { dataDir?: string; killAfterMs?: number; during?: () => Promise<void> } = {},
+    options: { dataDir?: string; killAfterMs?: number; during?: () => Promise<void>; env?: NodeJS.ProcessEnv } = {},
   ): Promise<Outcome> {
     const child = spawn(process.execPath, [...this.entries.cli, ...args], {
-      env: this.env(options.dataDir),
+      env: { ...this.env(options.dataDir), ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    this.cliChild = child;
     let stdout = "";
     let stderr = "";
     child.stdout?.on("data", (c) => {
@@ -324,6 +340,8 @@ export class World {
     await options.during?.();
     const [code] = (await closed) as [number | null];
     clearTimeout(timer);
+    if (this.cliChild === child) this.cliChild = null;
+    killed ||= child.signalCode === "SIGKILL";
     let body: unknown;
     try {
       body = JSON.parse(stdout);
@@ -331,6 +349,31 @@ export class World {
       body = undefined;
     }
     return { what: `chaoscypher ${args.join(" ")}`, status: code, body, stderr, killed };
+  }
+
+  /**
+   * Rebuilds (fetches) the first install's copy `filename` on the recovery data dir, as a new host given the
+   * recovery kit would: the real CLI, the product's own checks. The fetched file is removed again afterwards.
+   */
+  async fetchAsNewHost(filename: string): Promise<{ outcome: Outcome; bytes: Buffer | null }> {
+    if (!existsSync(this.kitFile)) {
+      const kit = await this.cli(["offsite", "kit", "--out", this.kitFile]);
+      if (kit.status !== 0) return { outcome: kit, bytes: null };
+    }
+    mkdirSync(this.recoveryDir, { recursive: true });
+    const install = this.installId() ?? "";
+    const outcome = await this.cli(["offsite", "fetch", filename, "--install", install, "--json"], {
+      dataDir: this.recoveryDir,
+      env: { CHAOSCYPHER_AGE_IDENTITY_FILE: this.kitFile },
+    });
+    const dir = path.join(this.recoveryDir, "backups/default");
+    const file = path.join(dir, filename);
+    const bytes = outcome.status === 0 && existsSync(file) ? readFileSync(file) : null;
+    // The next check fetches it again: nothing of this fetch stays (the file and its records beside it).
+    for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+      if (name === filename || name.startsWith(`.${filename}.`)) rmSync(path.join(dir, name), { force: true });
+    }
+    return { outcome, bytes };
   }
 
   setClockOffset(ms: number): void {

@@ -3786,6 +3786,10 @@ export interface components {
                     bytes: number;
                     /** @description Files left for the next copy (being written, symlinks). */
                     skipped: number;
+                    /** @description Files read and hashed by this copy. */
+                    hashed?: number;
+                    /** @description Files not read again: path, size, mtime, inode and ctime as in the previous copy's manifest, and its blob found stored. */
+                    reused?: number;
                 };
                 /** @description Bytes the copy sent to the store (an incremental copy: its new pages' packs and its manifest). */
                 uploaded_bytes?: number;

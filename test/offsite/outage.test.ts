@@ -4,6 +4,7 @@ import path from "node:path";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createBackup } from "../../src/services/backup/index.js";
+import { writeRecord } from "../../src/services/offsite/sidecar.js";
 import { makeTempDir, type TestApp, useTestApps } from "../helpers/app.js";
 import { withDb } from "../helpers/data.js";
 import { copyKey, listOffsite, useOffsiteApps, waitForState } from "../helpers/offsite.js";
@@ -86,5 +87,27 @@ describe("off-site copies survive outages and restarts", () => {
     expectCopied(second, "restart/", waiting.filename);
     expectCopied(second, "restart/", cut.filename);
     expect(s3.store.incompleteUploads()).toEqual([]);
+  });
+
+  it("retries a failed copy within its backoff cap after the wall clock stepped back (its recorded retry time a day ahead)", async () => {
+    const dataDir = makeTempDir();
+    const first = newApp({ dataDir });
+    const backup = await createBackup(first.services, "default");
+    // Failed while the clock ran a day ahead (the store down); the clock has since been set right.
+    const dir = path.join(dataDir, "backups", "default");
+    const ahead = (ms: number) => new Date(Date.now() + 86_400_000 + ms).toISOString();
+    await writeRecord(dir, backup.filename, {
+      state: "failed",
+      key: copyKey(first, "stepped/", backup.filename),
+      at: ahead(0),
+      error: "the store cannot be reached",
+      reason: "unreachable",
+      attempts: 3,
+      next_attempt_at: ahead(400),
+    });
+    await first.close();
+    const second = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "stepped/" }, { dataDir });
+    await waitForState(second, backup.filename, "done");
+    expectCopied(second, "stepped/", backup.filename);
   });
 });

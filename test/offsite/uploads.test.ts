@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { createBackup } from "../../src/services/backup/index.js";
 import { createDatabase } from "../../src/services/databases/index.js";
@@ -243,4 +244,56 @@ describe("the uploads go off-site with each copy", () => {
     expect(readFileSync(path.join(restored, "reports", "q1.pdf")).equals(pdf)).toBe(true);
     expect(existsSync(path.join(restored, "notes.md"))).toBe(false);
   }, 180_000);
+
+  it("a later copy reads no unchanged file, re-hashes a changed one, and sends again a blob gone from the bucket", async () => {
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "reuse/" });
+    const ctx = ctxOf(t);
+    const a = Buffer.from("alpha ".repeat(5000));
+    const b = Buffer.from("bravo ".repeat(5000));
+    const c = Buffer.from("charlie\n".repeat(100));
+    put(t, "default", "a.txt", a);
+    const bFile = put(t, "default", "docs/b.txt", b);
+    put(t, "default", "docs/deep/c.md", c);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const copy = async () => {
+      const { filename } = await createBackup(t.services, "default");
+      return { filename, state: await waitForState(t, filename, "done") };
+    };
+    const manifestOf = (filename: string) =>
+      ageDecrypt(s3.store.readObject(copyKey(t, "reuse/", filename, "default", ".uploads.age")), s3.keys.identityFile)
+        .toString()
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((line) => JSON.parse(line) as { path: string; sha256: string; blob: string });
+
+    const first = await copy();
+    expect(first.state).toMatchObject({ uploads: { files: 3, hashed: 3, reused: 0 } });
+    // Nothing changed: no file is read again; the manifest says the same.
+    const second = await copy();
+    expect(second.state).toMatchObject({
+      uploads: { files: 3, bytes: a.length + b.length + c.length, hashed: 0, reused: 3 },
+    });
+    expect(manifestOf(second.filename).map((e) => e.sha256)).toEqual(manifestOf(first.filename).map((e) => e.sha256));
+
+    // Other bytes of the same size under the same mtime (only the ctime tells), and a blob deleted from the bucket:
+    // both files are read again and their blobs are in the store when the manifest names them.
+    const b2 = Buffer.from("BRAVO ".repeat(5000));
+    put(t, "default", "docs/b.txt", b2);
+    expect(readFileSync(bFile).equals(b2)).toBe(true);
+    const aKey = blobKey(ctx.settings, blobIdOf(ctx.settings, sha(a)));
+    await ctx.client.send(new DeleteObjectCommand({ Bucket: ctx.settings.store.bucket, Key: aKey }));
+    expect(s3.store.keys()).not.toContain(aKey);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const third = await copy();
+    expect(third.state).toMatchObject({ uploads: { files: 3, hashed: 2, reused: 1 } });
+    expect(manifestOf(third.filename).map((e) => [e.path, e.sha256])).toEqual([
+      ["a.txt", sha(a)],
+      ["docs/b.txt", sha(b2)],
+      ["docs/deep/c.md", sha(c)],
+    ]);
+    expect(s3.store.keys()).toContain(aKey);
+    const bKey = blobKey(ctx.settings, blobIdOf(ctx.settings, sha(b2)));
+    expect(ageDecrypt(s3.store.readObject(bKey), s3.keys.identityFile).equals(b2)).toBe(true);
+  }, 120_000);
 });

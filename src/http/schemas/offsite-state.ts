@@ -26,6 +26,16 @@ export const OffsiteState = z
         files: z.int().nonnegative(),
         bytes: z.int().nonnegative(),
         skipped: z.int().nonnegative().meta({ description: "Files left for the next copy (being written, symlinks)." }),
+        hashed: z.int().nonnegative().optional().meta({ description: "Files read and hashed by this copy." }),
+        reused: z
+          .int()
+          .nonnegative()
+          .optional()
+          .meta({
+            description:
+              "Files not read again: path, size, mtime, inode and ctime as in the previous copy's manifest, " +
+              "and its blob found stored.",
+          }),
       })
       .optional()
       .meta({ description: "The uploads captured with a `done` copy (its manifest)." }),

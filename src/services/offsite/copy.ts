@@ -195,7 +195,8 @@ async function copyIncremental(
 
 /** What the copy's record keeps of its uploads' manifest. */
 function uploadsRecord(uploads: CaptureResult): NonNullable<OffsiteRecord["uploads"]> {
-  return { key: uploads.manifest.key, files: uploads.files, bytes: uploads.bytes, skipped: uploads.skipped };
+  const { files, bytes, skipped, hashed, reused } = uploads;
+  return { key: uploads.manifest.key, files, bytes, skipped, hashed, reused };
 }
 
 /** Worker failures as service errors: their messages were made safe to show in the worker. */

@@ -12,12 +12,13 @@ import { ensureFreeSpace } from "../backup/storage.js";
 import type { ServiceDeps } from "../deps.js";
 import { requireOffsite } from "./access.js";
 import { authenticate, keyInstall } from "./auth.js";
+import { claimCopy } from "./claim.js";
 import { LEGACY_INSTALL } from "./list.js";
 import { manifestKey, packPrefix } from "./pages.js";
 import { headObject, listInstalls, type RemoteMetadata } from "./remote.js";
 import type { OffsiteService } from "./service.js";
 import { AGE_SUFFIX, candidateKeys, legacyKeys, ownsKey, STREAMING_WORKER_LIMITS } from "./settings.js";
-import { writeRecord } from "./sidecar.js";
+import { removeTombstone, writeRecord } from "./sidecar.js";
 import { findUploadsManifest, type RestoredUploads, restoreUploadsOf } from "./uploads.js";
 
 export interface FetchedBackup {
@@ -157,14 +158,7 @@ async function fetchDatabase(
     await deps.fileOps.fsyncDir(dir);
     // Already remote only when the copy is this install's: another's (or a format-1 one) is copied under our key,
     // since its owner may prune it and this install never deletes what it does not own.
-    if (ownsKey(service.settings, key)) {
-      await writeRecord(
-        dir,
-        filename,
-        { state: "done", key, at: deps.now().toISOString(), attempts: 0, sha256: fetched.sha256 },
-        deps.fileOps,
-      );
-    }
+    if (ownsKey(service.settings, key)) await recordAlreadyRemote(deps, service, dir, filename, key, fetched.sha256);
     const durationMs = Math.round(performance.now() - started);
     log.info({ size: fetched.size, durationMs, outcome: "ok" }, "off-site fetch finished");
     const parsed = parseBackupName(filename);
@@ -190,6 +184,42 @@ async function fetchDatabase(
     releaseTemp(temp);
   }
 }
+
+/**
+ * A fetched backup of this install is recorded `done` (already remote) only under its copy claim, with its remote
+ * copy still there, and once a deletion retention had queued for it is dropped: the backup is kept here again (I2).
+ * Otherwise (a deletion in flight, the store gone meanwhile) it has no record and is copied again like a new one.
+ */
+async function recordAlreadyRemote(
+  deps: ServiceDeps,
+  service: OffsiteService,
+  dir: string,
+  filename: string,
+  key: string,
+  sha256: string,
+): Promise<void> {
+  let claim = claimCopy(dir, filename);
+  for (let waited = 0; !claim && waited < CLAIM_WAIT_MS; waited += 50) {
+    await deps.clock.sleep(50);
+    claim = claimCopy(dir, filename);
+  }
+  if (!claim) return;
+  try {
+    if (!(await headObject(service.client, service.settings.store.bucket, key).catch(() => null))) return;
+    await removeTombstone(dir, filename);
+    await writeRecord(
+      dir,
+      filename,
+      { state: "done", key, at: deps.now().toISOString(), attempts: 0, sha256 },
+      deps.fileOps,
+    );
+  } finally {
+    claim.release();
+  }
+}
+
+/** How long a fetch waits for a remote deletion of the same backup to end before it leaves the record to a copy. */
+const CLAIM_WAIT_MS = 10_000;
 
 /** Own copy first, then a format-1 one, then another install's when exactly one has it. */
 async function findObject(

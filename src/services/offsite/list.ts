@@ -196,7 +196,7 @@ export async function offsiteCounts(
     if (uploads.state === "none") uploads = { ...uploads, state: offsite.state };
     const captured = "uploads" in offsite ? offsite.uploads : undefined;
     if (captured && uploads.files === 0 && uploads.skipped === 0 && uploads.bytes === 0) {
-      uploads = { state: uploads.state, ...captured };
+      uploads = { state: uploads.state, files: captured.files, bytes: captured.bytes, skipped: captured.skipped };
     }
   }
   const bucket = deps.offsite ? await bucketTotals(deps, deps.offsite.settings, database) : null;

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { InvalidBackupError, StoreUnavailableError } from "../../errors.js";
 import { createS3Client } from "../../lib/s3-client.js";
@@ -30,7 +32,15 @@ import {
 } from "./queue.js";
 import { abortIncompleteUploads, putInstallMarker } from "./remote.js";
 import type { OffsiteSettings } from "./settings.js";
-import { readRecord, removeRecord, sidecarNames, tombstoneNames, writeRecord, writeTombstone } from "./sidecar.js";
+import {
+  readRecord,
+  removeRecord,
+  removeTombstone,
+  sidecarNames,
+  tombstoneNames,
+  writeRecord,
+  writeTombstone,
+} from "./sidecar.js";
 
 interface Running {
   controller: AbortController;
@@ -277,7 +287,10 @@ export class OffsiteService {
       if (record?.state === "done") continue;
       // A file copied in by hand is picked up once it has settled (a later rescan), never half-copied.
       if (!(await isSettledBackup(this.deps, database, filename))) continue;
-      const retryAt = record?.next_attempt_at ? Date.parse(record.next_attempt_at) : now;
+      // A retry time written under a wall clock that has since stepped back would wait out the step (a day, say):
+      // no backoff is longer than the cap, so none waits longer than that from now.
+      const recorded = record?.next_attempt_at ? Date.parse(record.next_attempt_at) : now;
+      const retryAt = Math.min(recorded, now + this.settings.retryMaxMs);
       this.#enqueue("copy", database, filename, options.now ? now : retryAt, options.now);
       queued.push(filename);
     }
@@ -338,6 +351,16 @@ export class OffsiteService {
     const claim = claimCopy(dir, job.filename);
     if (!claim) throw new CopyBusyError(`backup "${job.filename}" is being copied by another process`);
     try {
+      // Fetched back since retention pruned it: the backup is kept here again and its record may say done (I2),
+      // so its remote copy stays and the deletion is dropped.
+      if (existsSync(path.join(dir, job.filename))) {
+        await removeTombstone(dir, job.filename);
+        this.deps.logger.info(
+          { database: job.database, filename: job.filename, operation: "offsite" },
+          "remote copy of a pruned backup kept: the backup is here again",
+        );
+        return;
+      }
       const parsed = parseBackupName(job.filename);
       const pruned = { filename: job.filename, createdAt: parsed?.createdAt ?? "", sequence: parsed?.sequence ?? 0 };
       if (!mayDeleteRemoteCopy(pruned, await this.#keptBackups(job.database))) {

@@ -43,6 +43,9 @@ const recordFormat = versionedJson(
         files: z.number().int().min(0),
         bytes: z.number().int().min(0),
         skipped: z.number().int().min(0),
+        /** Files read and hashed, and files taken unread from the previous manifest (absent before reuse). */
+        hashed: z.number().int().min(0).optional(),
+        reused: z.number().int().min(0).optional(),
       })
       .optional(),
     /** What the copy sent to the store (an incremental copy sends only its new pages and its manifest). */
@@ -104,14 +107,14 @@ export function publicState(record: OffsiteRecord): {
   reason?: FailureReason;
   attempts?: number;
   next_attempt_at?: string;
-  uploads?: { files: number; bytes: number; skipped: number };
+  uploads?: { files: number; bytes: number; skipped: number; hashed?: number; reused?: number };
   uploaded_bytes?: number;
   pages?: { total: number; new: number };
 } {
   const { sha256: _sha, uploads, ...rest } = record;
-  return uploads
-    ? { ...rest, uploads: { files: uploads.files, bytes: uploads.bytes, skipped: uploads.skipped } }
-    : rest;
+  if (!uploads) return rest;
+  const { key: _key, ...counts } = uploads;
+  return { ...rest, uploads: counts };
 }
 
 /**
