@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, readFileSync, writeSync } from "node:fs";
-import { open, rm, stat } from "node:fs/promises";
+import { type FileHandle, open, rm, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
-import { type Duplex, Readable, Writable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import { createGunzip, gzip as gzipCb } from "node:zlib";
+import { gunzip as gunzipCb, gzip as gzipCb } from "node:zlib";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -15,7 +15,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { AgeDecryptStream, AgeEncryptStream, AgeError, type Identity, parseIdentityFile } from "../lib/age/index.js";
+import { AgeDecryptor, AgeEncryptStream, AgeError, type Identity, parseIdentityFile } from "../lib/age/index.js";
 import { blobId, objectMetadata } from "../lib/offsite-format.js";
 import {
   MANIFEST_FORMAT,
@@ -31,6 +31,7 @@ import {
   SEGMENT_PAGES,
 } from "../lib/page-manifest.js";
 import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
+import { hashFile } from "./hash.js";
 import type { TaskFailureCode } from "./run.js";
 
 /** Incremental (page) copies, in a worker: hashing, packing, the cipher and the bytes never touch the event loop. */
@@ -54,6 +55,7 @@ function storeFailure(error: unknown): TaskFailure {
 }
 
 const gzip = promisify(gzipCb);
+const gunzip = promisify(gunzipCb);
 /** Level 1: text pages shrink by about 40 % at a fraction of level 6's time; vectors hardly shrink at any level. */
 const PACK_GZIP_LEVEL = 1;
 /** A pack inflates to at most its 4 MiB of pages plus one page: anything larger is refused (a planted bomb). */
@@ -495,13 +497,15 @@ export interface PagesRebuildResult {
 }
 
 /** Packs fetched and decrypted at once by a rebuild: the store's latency overlaps the cipher; memory is a few packs. */
-const REBUILD_PACKS_IN_FLIGHT = 3;
+const REBUILD_PACKS_IN_FLIGHT = 4;
+/** A rebuild flushes its file as it goes, so the fsync at the end is short. */
+const REBUILD_SYNC_BYTES = 64 * 1024 * 1024;
 
 /**
- * manifest (checked against its authenticated SHA-256) → each pack once, a few in flight: decrypted, its id checked
- * as the keyed hash of its plaintext, its pages written in place → the whole file re-read once for its SHA-256,
- * which must be the manifest's (only when it is not are the pages hashed, to name the first that differs). A
- * missing, damaged, foreign or planted piece is named; nothing is kept then.
+ * manifest (checked against its authenticated SHA-256) → each pack once, a few in flight: decrypted (age
+ * authenticates every chunk), inflated, its pages written in place → the whole file re-read once for its SHA-256,
+ * which must be the manifest's (only when it is not are the pages hashed, to name the first that differs and the
+ * pack it came from). A missing, damaged, foreign or planted piece is named; nothing is kept then.
  */
 export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<PagesRebuildResult> {
   const client = createS3Client(args.store);
@@ -517,46 +521,22 @@ export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<Pages
     }
     const identities = header.pack_suffix ? readIdentities(args.identityFile) : null;
     const fd = await open(args.temp, "wx", 0o600);
+    let sha256: string;
     try {
       await fd.truncate(header.size);
-      // Synchronous positional writes: this is a worker thread, and a pack's runs are often single pages, where an
-      // async write per run cost more in promises and garbage than the copy itself (profiled).
-      const write = (pack: string, plain: Buffer, index: number) =>
-        runs.each(index, (first, count, offset) => {
-          const start = offset * header.page_size;
-          const end = start + count * header.page_size;
-          if (end > plain.length)
-            throw invalid(`pack ${pack} is shorter than its manifest says`, "corrupt_pack", { pack });
-          writeSync(fd.fd, plain, start, end - start, first * header.page_size);
-        });
-      let next = 0;
-      let stopped = false;
-      const worker = async () => {
-        while (next < runs.packs.length && !stopped) {
-          const index = next++;
-          const pack = runs.packs[index] as string;
-          try {
-            const plain = await fetchPack(client, args, header, pack, identities);
-            downloaded += plain.stored;
-            write(pack, plain.bytes, index);
-          } catch (error) {
-            stopped = true;
-            throw error;
-          }
-        }
-      };
-      // The first failure ends the rebuild; the others stop at their next pack.
-      const workers = Array.from({ length: Math.min(REBUILD_PACKS_IN_FLIGHT, runs.packs.length) }, worker);
-      const settled = await Promise.allSettled(workers);
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) throw failed.reason;
-      await fd.sync();
+      downloaded += await writePacks(fd, header, runs, (pack) => fetchPack(client, args, header, pack, identities));
+      // The whole file is hashed from the page cache while the disk flushes it.
+      const flushed = fd.sync();
+      flushed.catch(() => {});
+      sha256 = hashFile({ file: args.temp }).sha256;
+      await flushed;
     } finally {
       await fd.close();
     }
-    const sha256 = await hashOf(args.temp);
     if (sha256 !== header.sha256) {
-      await checkPages(args.temp, manifestFile, header);
+      await checkPages(args.temp, manifestFile, header).catch((error: unknown) => {
+        throw wrongPack(error, runs);
+      });
       throw new TaskFailure("the rebuilt copy's SHA-256 does not match its manifest", "CHECKSUM_MISMATCH", {
         expected: header.sha256,
         actual: sha256,
@@ -574,6 +554,61 @@ export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<Pages
     await rm(manifestFile, { force: true });
     client.destroy();
   }
+}
+
+type Manifest = Awaited<ReturnType<typeof readManifest>>;
+
+/**
+ * Every pack fetched once, a few in flight, and its pages written in place; the first failure ends it (the others
+ * stop at their next pack). An fdatasync starts after every `REBUILD_SYNC_BYTES` written, so the final fsync is
+ * short. Returns the stored bytes downloaded.
+ */
+async function writePacks(
+  fd: FileHandle,
+  header: Manifest["header"],
+  runs: Manifest["runs"],
+  fetch: (pack: string) => Promise<{ bytes: Buffer; stored: number }>,
+): Promise<number> {
+  let downloaded = 0;
+  let unsynced = 0;
+  let syncing: Promise<void> = Promise.resolve();
+  // Synchronous positional writes: this is a worker thread, and a pack's runs are often single pages, where an
+  // async write per run cost more in promises and garbage than the copy itself (profiled).
+  const write = (pack: string, plain: Buffer, index: number) =>
+    runs.each(index, (first, count, offset) => {
+      const start = offset * header.page_size;
+      const end = start + count * header.page_size;
+      if (end > plain.length) throw invalid(`pack ${pack} is shorter than its manifest says`, "corrupt_pack", { pack });
+      unsynced += writeSync(fd.fd, plain, start, end - start, first * header.page_size);
+    });
+  let next = 0;
+  let stopped = false;
+  const worker = async () => {
+    while (next < runs.packs.length && !stopped) {
+      const index = next++;
+      const pack = runs.packs[index] as string;
+      try {
+        const plain = await fetch(pack);
+        downloaded += plain.stored;
+        write(pack, plain.bytes, index);
+      } catch (error) {
+        stopped = true;
+        throw error;
+      }
+      if (unsynced >= REBUILD_SYNC_BYTES) {
+        unsynced = 0;
+        syncing = syncing.then(() => fd.datasync());
+        syncing.catch(() => {});
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.min(REBUILD_PACKS_IN_FLIGHT, runs.packs.length) }, worker);
+  const settled = await Promise.allSettled(workers);
+  await syncing.catch(() => {});
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  await syncing;
+  return downloaded;
 }
 
 async function download(client: S3Client, bucket: string, key: string, file: string, what: string): Promise<number> {
@@ -616,7 +651,7 @@ async function readManifest(file: string) {
   const first = new U32List();
   const count = new U32List();
   const offset = new U32List();
-  const packOf = new U32List();
+  const packIndex = new U32List();
   for await (const line of rl) {
     if (!header) {
       header = parseHeader(line);
@@ -634,7 +669,7 @@ async function readManifest(file: string) {
       first.push(page);
       count.push(n);
       offset.push(at);
-      packOf.push(index);
+      packIndex.push(index);
       page += n;
     }
     next = seg.first + seg.count;
@@ -643,15 +678,15 @@ async function readManifest(file: string) {
   if (next !== header.pages) throw new ManifestError(`the segments cover ${next} of ${header.pages} pages`);
   // Runs grouped by pack in page order (a counting sort), and where each pack's runs start.
   const starts = new Uint32Array(packs.length + 1);
-  for (let i = 0; i < packOf.length; i++) {
-    const p = (packOf.data[i] as number) + 1;
+  for (let i = 0; i < packIndex.length; i++) {
+    const p = (packIndex.data[i] as number) + 1;
     starts[p] = (starts[p] as number) + 1;
   }
   for (let p = 0; p < packs.length; p++) starts[p + 1] = (starts[p + 1] as number) + (starts[p] as number);
-  const order = new Uint32Array(packOf.length);
+  const order = new Uint32Array(packIndex.length);
   const fill = starts.slice(0, packs.length);
-  for (let i = 0; i < packOf.length; i++) {
-    const p = packOf.data[i] as number;
+  for (let i = 0; i < packIndex.length; i++) {
+    const p = packIndex.data[i] as number;
     order[fill[p] as number] = i;
     fill[p] = (fill[p] as number) + 1;
   }
@@ -661,7 +696,29 @@ async function readManifest(file: string) {
       visit(first.data[i] as number, count.data[i] as number, offset.data[i] as number);
     }
   };
-  return { header, runs: { packs, each } };
+  /** The pack a page (0-based) was written from. */
+  const packOf = (page: number): string | undefined => {
+    for (let i = 0; i < packIndex.length; i++) {
+      const start = first.data[i] as number;
+      if (page >= start && page < start + (count.data[i] as number)) return packs[packIndex.data[i] as number];
+    }
+    return undefined;
+  };
+  return { header, runs: { packs, each, packOf } };
+}
+
+/**
+ * A page that differs from its manifest came from a pack that is not what its name says (damaged before it was
+ * sealed, foreign or planted): named as such. The packs are not hashed one by one on the way in (the whole file is).
+ */
+function wrongPack(error: unknown, runs: { packOf(page: number): string | undefined }): unknown {
+  const page = error instanceof TaskFailure ? (error.details?.page as number | undefined) : undefined;
+  const pack = page === undefined ? undefined : runs.packOf(page - 1);
+  if (pack === undefined) return error;
+  return invalid(`pack ${pack} is not what its name says (damaged, foreign or planted)`, "pack_mismatch", {
+    pack,
+    page,
+  });
 }
 
 /** The rebuild's age identities, parsed once; an unreadable identity file is refused as before (decryption_failed). */
@@ -675,8 +732,15 @@ function readIdentities(file: string | undefined): Identity[] | null {
 }
 
 /**
- * One pack, streamed through age and gunzip into one buffer (no intermediate copy of the whole pack), then checked
- * against its keyed id. Identities are parsed once per rebuild.
+ * A pack's stored bytes are at most its pages, gzip's worst case and age's framing: more is not one of ours.
+ * Its pages inflate to at most `PACK_MAX_PLAIN` (a planted bomb is refused there).
+ */
+const PACK_MAX_STORED = PACK_MAX_PLAIN + Math.ceil(PACK_MAX_PLAIN / 1000) + 65536;
+
+/**
+ * One pack: its object read whole (a few MiB), decrypted and inflated in one step each on this thread, into one
+ * buffer of its pages. The pages are not hashed here: the whole file's SHA-256 is checked against the manifest once
+ * it is written, and only when it differs is the pack of the first wrong page named (`pack_mismatch`).
  */
 async function fetchPack(
   client: S3Client,
@@ -686,10 +750,26 @@ async function fetchPack(
   identities: Identity[] | null,
 ) {
   const suffix = header.pack_suffix;
-  const key = packKey({ packPrefix: args.packPrefix, suffix }, pack);
+  const stored = await readPackObject(
+    client,
+    args.store.bucket,
+    packKey({ packPrefix: args.packPrefix, suffix }, pack),
+    pack,
+  );
+  let bytes = stored;
+  if (suffix) {
+    if (!identities) throw new TaskFailure("no age identity file is configured", "NO_IDENTITY");
+    bytes = decryptPack(stored, identities, pack);
+  }
+  if (header.pack_compression === "gzip") bytes = await inflatePack(bytes, pack);
+  else if (bytes.length > PACK_MAX_PLAIN) throw invalid(`pack ${pack} is larger than a pack`, "corrupt_pack", { pack });
+  return { bytes, stored: stored.length };
+}
+
+async function readPackObject(client: S3Client, bucket: string, key: string, pack: string): Promise<Buffer> {
   let object: GetObjectCommandOutput;
   try {
-    object = await client.send(new GetObjectCommand({ Bucket: args.store.bucket, Key: key }));
+    object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   } catch (error) {
     if (isStoreError(error) && describeStoreError(error).failure === "not_found") {
       throw invalid(`pack ${pack} is missing from the store`, "missing_pack", { pack });
@@ -698,50 +778,45 @@ async function fetchPack(
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  let failed: "decrypt" | "inflate" | null = null;
-  const stages: Duplex[] = [];
-  if (suffix) {
-    if (!identities) throw new TaskFailure("no age identity file is configured", "NO_IDENTITY");
-    const dec = new AgeDecryptStream(identities);
-    dec.once("error", () => {
-      failed ??= "decrypt";
-    });
-    stages.push(dec);
+  for await (const chunk of object.Body as Readable) {
+    size += (chunk as Buffer).length;
+    if (size > PACK_MAX_STORED) {
+      (object.Body as Readable).destroy();
+      throw invalid(`pack ${pack} is larger than a pack`, "corrupt_pack", { pack });
+    }
+    chunks.push(chunk as Buffer);
   }
-  if (header.pack_compression === "gzip") {
-    const inflate = createGunzip({ chunkSize: 1024 * 1024 });
-    inflate.once("error", () => {
-      failed ??= "inflate";
-    });
-    stages.push(inflate);
-  }
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      size += chunk.length;
-      // A pack holds at most 4 MiB of pages and one more: anything larger is not one of ours (a planted bomb).
-      if (size > PACK_MAX_PLAIN) return done(invalid(`pack ${pack} is larger than a pack`, "corrupt_pack", { pack }));
-      chunks.push(chunk);
-      done();
-    },
-  });
+  return Buffer.concat(chunks, size);
+}
+
+function decryptPack(stored: Buffer, identities: Identity[], pack: string): Buffer {
+  const plain: Buffer[] = [];
   try {
-    await pipeline([object.Body as Readable, ...stages, sink]);
+    const decryptor = new AgeDecryptor(identities, (chunk) => plain.push(chunk));
+    decryptor.update(stored);
+    decryptor.final();
   } catch (error) {
     if (error instanceof AgeError && error.failure === "no_match") {
       throw invalid("none of the configured age identities can decrypt this copy", "wrong_identity", { pack });
     }
-    if (error instanceof TaskFailure) throw error;
-    if (failed === "inflate") throw invalid(`pack ${pack} could not be inflated (damaged)`, "corrupt_pack", { pack });
-    if (failed === "decrypt")
-      throw invalid(`pack ${pack} could not be decrypted (damaged)`, "decryption_failed", { pack });
-    throw error;
+    throw invalid(`pack ${pack} could not be decrypted (damaged)`, "decryption_failed", { pack });
   }
-  const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  if (blobId(Buffer.from(args.key, "hex"), sha256) !== pack) {
-    throw invalid(`pack ${pack} is not what its name says (damaged, foreign or planted)`, "pack_mismatch", { pack });
+  return plain.length === 1 ? (plain[0] as Buffer) : Buffer.concat(plain);
+}
+
+/**
+ * Inflated on the thread pool (a core this thread does not use) into one buffer of at most a pack's size: a larger
+ * output is refused before it is allocated.
+ */
+async function inflatePack(deflated: Buffer, pack: string): Promise<Buffer> {
+  try {
+    return await gunzip(deflated, { chunkSize: PACK_MAX_PLAIN, maxOutputLength: PACK_MAX_PLAIN });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+      throw invalid(`pack ${pack} is larger than a pack`, "corrupt_pack", { pack });
+    }
+    throw invalid(`pack ${pack} could not be inflated (damaged)`, "corrupt_pack", { pack });
   }
-  return { bytes, stored: object.ContentLength ?? size };
 }
 
 /** Re-reads the written file in order, each page against the manifest's hash: names the first page that differs. */

@@ -255,4 +255,26 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
     expect(((await missing.json()) as { details: { reason: string } }).details.reason).toBe("missing_pack");
     expect((await listOffsite(fresh)).map((b) => b.filename)).not.toContain(first.filename);
   });
+
+  it("names a planted pack (one that decrypts, but holds other pages) and keeps nothing", async () => {
+    const { t, first } = await host("planted/");
+    await withDb(t.services, "default", (db) => insertNode(db, "a later note"));
+    const second = await scheduled(t);
+    await waitForState(t, second.filename, "done");
+    const packs = packKeys(t, "planted/");
+    const sizes = packs.map((k) => s3.store.readObject(k).length);
+    const big = packs[sizes.indexOf(Math.max(...sizes))];
+    const small = packs[sizes.indexOf(Math.min(...sizes))];
+    if (!big || !small || big === small) throw new Error("expected two packs");
+    // The first backup's pack, sealed by this install to its recipient, put where the second's delta pack was.
+    writeFileSync(s3.store.objectFile(small), s3.store.readObject(big));
+    const fresh = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "planted/", ageIdentityFile: kitOf(t) });
+    const res = await fresh.request(`/api/v1/offsite/${second.filename}/fetch`, { method: "POST" });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { details: { reason: string; pack: string } };
+    expect(body.details.reason).toBe("pack_mismatch");
+    expect(small).toContain(body.details.pack);
+    expect((await listOffsite(fresh)).map((b) => b.filename)).not.toContain(second.filename);
+    expect(first.filename).not.toBe(second.filename);
+  });
 });

@@ -7,47 +7,39 @@ import { CHUNK_SIZE, Chunker, NONCE_SIZE, openChunk, payloadKey, TAG_SIZE } from
 const SEALED_CHUNK = CHUNK_SIZE + TAG_SIZE;
 
 /**
- * An age v1 file in, its plaintext out. Every chunk is authenticated before its plaintext is released, but a
- * truncated or extended file is only known at the end: a consumer keeps the output only if the stream ends without
- * an error.
+ * An age v1 file in, its plaintext out, fed in pieces: every chunk is authenticated before its plaintext goes to
+ * `emit`, but a truncated or extended file is only known at the end: a consumer keeps the output only if `final`
+ * returns without an error.
  */
-export class AgeDecryptStream extends Transform {
+export class AgeDecryptor {
   #head: Buffer | null = Buffer.alloc(0);
   #key: Buffer | null = null;
   readonly #chunker = new Chunker(SEALED_CHUNK);
   #counter = 0;
 
-  constructor(private readonly identities: Identity[]) {
-    super();
+  constructor(
+    private readonly identities: Identity[],
+    private readonly emit: (plain: Buffer) => void,
+  ) {}
+
+  update(chunk: Buffer): void {
+    const payload = this.#head ? this.#readHead(chunk) : chunk;
+    if (payload) this.#chunker.feed(payload, (sealed) => this.#open(sealed));
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      const payload = this.#head ? this.#readHead(chunk) : chunk;
-      if (payload) this.#chunker.feed(payload, (sealed) => this.#open(sealed, false));
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
-  }
-
-  override _flush(callback: TransformCallback): void {
-    try {
-      if (this.#head) throw new AgeError("header", "the file ends inside its header or nonce");
-      this.#openLast(this.#chunker.rest());
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
+  final(): void {
+    if (this.#head) throw new AgeError("header", "the file ends inside its header or nonce");
+    this.#openLast(this.#chunker.rest());
   }
 
   /** Gathers the header and nonce; returns the payload bytes that came with them once both are complete. */
   #readHead(chunk: Buffer): Buffer | null {
-    const head = Buffer.concat([this.#head as Buffer, chunk]);
+    const held = this.#head as Buffer;
+    const head = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
     const end = headerEnd(head);
     if (end < 0 || head.length < end + NONCE_SIZE) {
       if (end < 0 && head.length > MAX_HEADER_BYTES) throw new AgeError("header", "not an age file (no header end)");
-      this.#head = head;
+      this.#head = Buffer.from(head);
       return null;
     }
     const header = parseHeader(head.subarray(0, end));
@@ -70,20 +62,20 @@ export class AgeDecryptStream extends Transform {
   }
 
   /** A chunk with more bytes after it. One that opens only as the last chunk means data was appended. */
-  #open(sealed: Buffer, _last: false): void {
+  #open(sealed: Buffer): void {
     const key = this.#key as Buffer;
     const plain = openChunk(key, this.#counter, false, sealed);
     if (!plain) {
       const last = openChunk(key, this.#counter, true, sealed);
       if (last) {
         // Authentic as far as it goes (as age releases it); the error still voids the whole output.
-        this.push(last);
+        this.emit(last);
         throw new AgeError("payload", "there is data after the last chunk");
       }
       throw new AgeError("payload", `chunk ${this.#counter} does not authenticate (the file was altered)`);
     }
     this.#counter++;
-    this.push(plain);
+    this.emit(plain);
   }
 
   /** The end of the file: its last bytes must be a chunk sealed as the last, empty only when it is the only one. */
@@ -96,7 +88,7 @@ export class AgeDecryptStream extends Transform {
     const plain = openChunk(key, this.#counter, true, sealed);
     if (!plain) {
       const truncated = sealed.length === SEALED_CHUNK && openChunk(key, this.#counter, false, sealed);
-      if (truncated) this.push(truncated);
+      if (truncated) this.emit(truncated);
       throw new AgeError(
         "payload",
         truncated
@@ -106,6 +98,34 @@ export class AgeDecryptStream extends Transform {
     }
     if (plain.length === 0 && this.#counter > 0) throw new AgeError("payload", "the last chunk is empty");
     this.#counter++;
-    this.push(plain);
+    this.emit(plain);
+  }
+}
+
+/** `AgeDecryptor` as a stream transform. */
+export class AgeDecryptStream extends Transform {
+  readonly #decryptor: AgeDecryptor;
+
+  constructor(identities: Identity[]) {
+    super();
+    this.#decryptor = new AgeDecryptor(identities, (plain) => this.push(plain));
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.#decryptor.update(chunk);
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.#decryptor.final();
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
   }
 }
