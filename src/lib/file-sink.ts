@@ -73,3 +73,62 @@ function dropWritten(buffers: Uint8Array[], written: number): Uint8Array[] {
   }
   return rest;
 }
+
+/**
+ * Like `fileSink`, but each chunk is copied into one of two staging buffers of `stageBytes` and the stream's chunks
+ * are released at once: one buffer is written while the other fills. Chunks held until their write (fileSink) live
+ * long enough to reach V8's old generation, and a GiB of them cost a full collection every few MiB (profiled: a
+ * quarter of a fetch's CPU); copied, they die young. Memory is the two buffers.
+ */
+export function stagedFileSink(handle: FileHandle, options: FileSinkOptions & { stageBytes?: number } = {}): Writable {
+  const size = options.stageBytes ?? 1024 * 1024;
+  const stages = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  const syncEvery = options.syncEveryBytes ?? 0;
+  let current = 0;
+  let filled = 0;
+  let position = 0;
+  let unsynced = 0;
+  let writing: Promise<void> = Promise.resolve();
+  let syncing: Promise<void> = Promise.resolve();
+  /** Starts writing the filled stage (after the write before it), and switches to the other. */
+  const flush = async () => {
+    await writing;
+    const bytes = (stages[current] as Buffer).subarray(0, filled);
+    const at = position;
+    position += bytes.length;
+    current = 1 - current;
+    filled = 0;
+    writing = writeAll(handle, [bytes], at).then(() => {
+      unsynced += bytes.length;
+      if (syncEvery > 0 && unsynced >= syncEvery) {
+        unsynced = 0;
+        syncing = syncing.then(() => handle.datasync());
+        syncing.catch(() => {});
+      }
+    });
+    writing.catch(() => {});
+  };
+  const append = async (chunk: Uint8Array) => {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(size - filled, chunk.length - offset);
+      (stages[current] as Buffer).set(chunk.subarray(offset, offset + n), filled);
+      filled += n;
+      offset += n;
+      if (filled === size) await flush();
+    }
+  };
+  return new Writable({
+    highWaterMark: size,
+    write(chunk: Uint8Array, _encoding, callback) {
+      append(chunk).then(() => callback(), callback);
+    },
+    final(callback) {
+      const last = filled > 0 ? flush() : Promise.resolve();
+      last
+        .then(() => writing)
+        .then(() => syncing)
+        .then(() => callback(), callback);
+    },
+  });
+}
