@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { AgeDecryptStream, AgeEncryptor, AgeError, parseIdentityFile } from "../lib/age/index.js";
 import { isDiskFull } from "../lib/disk-full.js";
-import { stagedFileSink } from "../lib/file-sink.js";
+import { fileSink } from "../lib/file-sink.js";
 import { objectMetadata } from "../lib/offsite-format.js";
 import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
 import { uploadStream } from "../lib/s3-upload.js";
@@ -227,7 +227,7 @@ export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
     const hasher = new HashingStream(recorded);
     const handle = await open(args.temp, "wx", 0o600);
     try {
-      const out = stagedFileSink(handle, { syncEveryBytes: FETCH_SYNC_BYTES });
+      const out = fileSink(handle, { syncEveryBytes: FETCH_SYNC_BYTES });
       if (age) await pipeline(source, age, hasher, out);
       else await pipeline(source, hasher, out);
       await handle.sync();
