@@ -203,6 +203,11 @@ export interface FetchArgs {
   identityFile?: string | undefined;
   /** The plaintext SHA-256 the caller authenticated (from the HEAD it checked); else the object's own metadata. */
   expectedSha256?: string | null;
+  /**
+   * false: the caller hashes the file itself once it is written (the service does, beside its integrity_check: on
+   * two cores the download keeps both busy, the checks after it do not); `sha256` is then "".
+   */
+  hash?: boolean;
 }
 
 export interface FetchResult {
@@ -224,17 +229,23 @@ export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
     const recorded = args.expectedSha256 ?? object.Metadata?.sha256 ?? null;
     const source = object.Body as Readable;
     const age = args.key.endsWith(".age") ? decrypter(args.identityFile) : null;
-    const hasher = new HashingStream(recorded);
+    const hasher = args.hash === false ? null : new HashingStream(recorded);
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        size += chunk.length;
+        callback(null, chunk);
+      },
+    });
     const handle = await open(args.temp, "wx", 0o600);
     try {
       const out = fileSink(handle, { syncEveryBytes: FETCH_SYNC_BYTES });
-      if (age) await pipeline(source, age, hasher, out);
-      else await pipeline(source, hasher, out);
+      await pipeline([source, ...(age ? [age] : []), hasher ?? counter, out]);
       await handle.sync();
     } finally {
       await handle.close();
     }
-    return { sha256: hasher.digest ?? "", size: hasher.bytes, recordedSha256: recorded };
+    return { sha256: hasher?.digest ?? "", size: hasher?.bytes ?? size, recordedSha256: recorded };
   } catch (error) {
     throw classifyFetchError(error);
   } finally {

@@ -137,23 +137,15 @@ async function fetchDatabase(
   const progress = watchProgress(deps, temp, expectedSize, options.onProgress);
   try {
     const fetched = await (pages
-      ? rebuild(deps, service, database, filename, key, meta, temp)
-      : deps.tasks.run(
-          "offsiteFetch",
-          {
-            store: service.settings.store,
-            key,
-            temp,
-            identityFile: service.settings.identityFile,
-            expectedSha256: meta.sha256,
-          },
-          { resourceLimits: STREAMING_WORKER_LIMITS },
-        )
+      ? rebuild(deps, service, database, filename, key, meta, temp).then(async (rebuilt) => {
+          await validate(deps, temp);
+          return rebuilt;
+        })
+      : fetchWhole(deps, service, key, meta, temp)
     ).catch((error: unknown) => {
       throw fetchError(error);
     });
     if (!fetched.recordedSha256) log.warn("the copy has no recorded SHA-256; kept after validation only");
-    await validate(deps, temp);
     await placeWithoutOverwrite(deps.fileOps, temp, dest, filename);
     await deps.fileOps.fsyncDir(dir);
     // Already remote only when the copy is this install's: another's (or a format-1 one) is copied under our key,
@@ -307,6 +299,42 @@ function checkManifest(service: OffsiteService, key: string, meta: RemoteMetadat
 }
 
 /** An incremental copy: its packs are fetched and its pages written in place, in a worker. */
+/**
+ * A whole-file copy: downloaded and decrypted into `temp` by one worker, then its SHA-256 and the integrity_check
+ * read it side by side, a core each (during the download the store and the cipher keep both busy). A SHA-256 that is
+ * not the authenticated one is the refusal that names the cause, whatever the integrity_check found.
+ */
+async function fetchWhole(
+  deps: ServiceDeps,
+  service: OffsiteService,
+  key: string,
+  meta: RemoteMetadata,
+  temp: string,
+): Promise<{ sha256: string; size: number; recordedSha256: string | null }> {
+  const { settings } = service;
+  const fetched = await deps.tasks.run(
+    "offsiteFetch",
+    { store: settings.store, key, temp, identityFile: settings.identityFile, expectedSha256: meta.sha256, hash: false },
+    { resourceLimits: STREAMING_WORKER_LIMITS },
+  );
+  const [hashed, validated] = await Promise.allSettled([
+    deps.tasks.run("hashFile", { file: temp }),
+    validate(deps, temp),
+  ]);
+  if (hashed.status === "rejected") throw hashed.reason;
+  const { sha256, size } = hashed.value;
+  const recorded = fetched.recordedSha256;
+  if (recorded !== null && sha256 !== recorded) {
+    throw new InvalidBackupError("the fetched copy's SHA-256 does not match the one recorded with it", {
+      reason: "checksum_mismatch",
+      expected: recorded,
+      actual: sha256,
+    });
+  }
+  if (validated.status === "rejected") throw validated.reason;
+  return { sha256, size, recordedSha256: recorded };
+}
+
 async function rebuild(
   deps: ServiceDeps,
   service: OffsiteService,
