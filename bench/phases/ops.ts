@@ -4,7 +4,7 @@ import { Worker } from "node:worker_threads";
 import type { BenchContext, Row } from "../context.js";
 import { ensureDataset } from "../dataset.js";
 import { REPO_ROOT, run, settle, startNode } from "../lib/proc.js";
-import { ServiceClient } from "../lib/service.js";
+import { BENCH_SETUP_TOKEN, ServiceClient } from "../lib/service.js";
 import { median, timed } from "../lib/stats.js";
 import { fmt } from "../report.js";
 
@@ -83,7 +83,7 @@ export async function smallBackup(ctx: BenchContext): Promise<Row[]> {
   copyFileSync(dataset.file, appDb);
   const server = await startNode(
     "dist/main.js",
-    { CHAOSCYPHER_DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+    { CHAOSCYPHER_DATA_DIR: dataDir, LOG_LEVEL: "warn", CHAOSCYPHER_SETUP_TOKEN: BENCH_SETUP_TOKEN },
     "/api/v1/health",
   );
   try {
