@@ -218,8 +218,8 @@ export interface FetchResult {
 }
 
 /**
- * Object → age → SHA-256 → temp file, fsynced. A truncated or tampered age stream fails only at its end, after
- * plaintext was written: the caller keeps the file only when this resolves and the checksum matches.
+ * Object → age → SHA-256 (unless `hash: false`) → temp file, fsynced. A truncated or tampered age stream fails only
+ * at its end, after plaintext was written: the caller keeps the file only when this resolves and the checksum matches.
  */
 export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
   const client = createS3Client(args.store);
@@ -230,22 +230,17 @@ export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
     const source = object.Body as Readable;
     const age = args.key.endsWith(".age") ? decrypter(args.identityFile) : null;
     const hasher = args.hash === false ? null : new HashingStream(recorded);
-    let size = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        size += chunk.length;
-        callback(null, chunk);
-      },
-    });
     const handle = await open(args.temp, "wx", 0o600);
+    let size: number;
     try {
       const out = fileSink(handle, { syncEveryBytes: FETCH_SYNC_BYTES });
-      await pipeline([source, ...(age ? [age] : []), hasher ?? counter, out]);
+      await pipeline([source, ...(age ? [age] : []), ...(hasher ? [hasher] : []), out]);
       await handle.sync();
+      size = (await handle.stat()).size;
     } finally {
       await handle.close();
     }
-    return { sha256: hasher?.digest ?? "", size: hasher?.bytes ?? size, recordedSha256: recorded };
+    return { sha256: hasher?.digest ?? "", size, recordedSha256: recorded };
   } catch (error) {
     throw classifyFetchError(error);
   } finally {

@@ -607,6 +607,7 @@ async function writePacks(
   };
   const workers = Array.from({ length: Math.min(REBUILD_PACKS_IN_FLIGHT, runs.packs.length) }, worker);
   const settled = await Promise.allSettled(workers);
+  // No fdatasync may still run on the file once this returns or throws (the caller closes it).
   await syncing.catch(() => {});
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
@@ -756,8 +757,9 @@ const packSlot = (): PackSlot => ({
 
 /**
  * One pack: its object read whole (a few MiB), decrypted in one step on this thread and inflated on the thread pool
- * into one buffer of its pages (valid until the slot's next pack). The pages are not hashed here: the whole file's SHA-256 is checked against the manifest once
- * it is written, and only when it differs is the pack of the first wrong page named (`pack_mismatch`).
+ * into one buffer of its pages (valid until the slot's next pack). The pages are not hashed here: the whole file's
+ * SHA-256 is checked against the manifest once it is written, and only when it differs is the pack of the first
+ * wrong page named (`pack_mismatch`).
  */
 async function fetchPack(
   client: S3Client,

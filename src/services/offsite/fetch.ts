@@ -6,7 +6,7 @@ import { ConflictError, InvalidBackupError, NotFoundError } from "../../errors.j
 import { type FileOps, removeDatabaseFile } from "../../lib/durable-fs.js";
 import type { MacVerdict } from "../../lib/offsite-format.js";
 import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
-import { serviceErrorOf } from "../../workers/run.js";
+import { serviceErrorOf, WorkerTaskError } from "../../workers/run.js";
 import { type BackupKind, parseBackupName, resolveBackupPath } from "../backup/files.js";
 import { ensureFreeSpace } from "../backup/storage.js";
 import type { ServiceDeps } from "../deps.js";
@@ -137,10 +137,7 @@ async function fetchDatabase(
   const progress = watchProgress(deps, temp, expectedSize, options.onProgress);
   try {
     const fetched = await (pages
-      ? rebuild(deps, service, database, filename, key, meta, temp).then(async (rebuilt) => {
-          await validate(deps, temp);
-          return rebuilt;
-        })
+      ? rebuild(deps, service, database, filename, key, meta, temp)
       : fetchWhole(deps, service, key, meta, temp)
     ).catch((error: unknown) => {
       throw fetchError(error);
@@ -298,7 +295,6 @@ function checkManifest(service: OffsiteService, key: string, meta: RemoteMetadat
   return verdict;
 }
 
-/** An incremental copy: its packs are fetched and its pages written in place, in a worker. */
 /**
  * A whole-file copy: downloaded and decrypted into `temp` by one worker, then its SHA-256 and the integrity_check
  * read it side by side, a core each (during the download the store and the cipher keep both busy). A SHA-256 that is
@@ -325,8 +321,8 @@ async function fetchWhole(
   const { sha256, size } = hashed.value;
   const recorded = fetched.recordedSha256;
   if (recorded !== null && sha256 !== recorded) {
-    throw new InvalidBackupError("the fetched copy's SHA-256 does not match the one recorded with it", {
-      reason: "checksum_mismatch",
+    // The worker's own failure, so that the one mapping (fetchError) says it as for a rebuild.
+    throw new WorkerTaskError("the file's SHA-256 does not match its record", "CHECKSUM_MISMATCH", {
       expected: recorded,
       actual: sha256,
     });
@@ -335,6 +331,7 @@ async function fetchWhole(
   return { sha256, size, recordedSha256: recorded };
 }
 
+/** An incremental copy: its packs are fetched and its pages written in place, in a worker; then validated. */
 async function rebuild(
   deps: ServiceDeps,
   service: OffsiteService,
@@ -362,6 +359,7 @@ async function rebuild(
     },
     { resourceLimits: STREAMING_WORKER_LIMITS },
   );
+  await validate(deps, temp);
   return { sha256: result.sha256, size: result.size, recordedSha256: result.sha256 };
 }
 
