@@ -5,16 +5,26 @@ import { formatSummary, runChaos } from "./run.js";
  * CI's share of the chaos run: a fixed handful of seeds, a few steps each, the server and CLI from sources (the
  * code under test, not a stale dist/). `npm run chaos -- --seed N --steps K` runs any seed longer.
  */
-const SEEDS = [101, 47, 505];
-const STEPS = 3;
+const RUNS = [
+  { seed: 101, steps: 3 },
+  { seed: 47, steps: 3 },
+  { seed: 505, steps: 3 },
+  // Found on 2026-12-04: a second install's push killed after an upload and before its record, redone at step 54
+  // (the harness had counted the redo as an I4 overwrite; docs/chaos.md).
+  { seed: 30002, steps: 54 },
+];
 
 describe("the chaos run (seeded operations and faults; I1-I5 after every step)", () => {
-  for (const seed of SEEDS) {
-    it(`seed ${seed}: ${STEPS} steps keep every invariant`, async () => {
-      const lines: string[] = [];
-      const summary = await runChaos({ seed, steps: STEPS, sources: true, log: (line) => lines.push(line) });
-      expect(summary.steps).toBe(STEPS);
-      expect(summary.violations, `${formatSummary(summary)}\n${lines.join("\n")}`).toEqual([]);
-    }, 180_000); // a deadline for a loaded machine, not the expected time (docs/chaos.md)
+  for (const { seed, steps } of RUNS) {
+    it(
+      `seed ${seed}: ${steps} steps keep every invariant`,
+      async () => {
+        const lines: string[] = [];
+        const summary = await runChaos({ seed, steps, sources: true, log: (line) => lines.push(line) });
+        expect(summary.steps).toBe(steps);
+        expect(summary.violations, `${formatSummary(summary)}\n${lines.join("\n")}`).toEqual([]);
+      },
+      180_000 + steps * 5_000,
+    ); // a deadline for a loaded machine, not the expected time (docs/chaos.md)
   }
 });
