@@ -6,6 +6,7 @@ import { fsyncDir as fsyncDirSync } from "./durable-fs-sync.js";
 import { type Ids, systemIds } from "./ids.js";
 import { newTemp, releaseTemp } from "./temp-names.js";
 
+/** Flushes a file or a directory to disk (a read-only descriptor is enough for fsync). */
 export async function fsyncDirAsync(dir: string): Promise<void> {
   const handle = await open(dir, "r");
   try {
@@ -44,6 +45,8 @@ export async function writeFileAtomic(file: string, content: string, ids: Ids = 
     releaseTemp(temp);
   }
 }
+
+export const fsyncFile = fsyncDirAsync;
 
 const SQLITE_SUFFIXES = ["", "-journal", "-wal", "-shm"];
 

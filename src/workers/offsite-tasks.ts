@@ -208,6 +208,8 @@ export interface FetchArgs {
    * two cores the download keeps both busy, the checks after it do not); `sha256` is then "".
    */
   hash?: boolean;
+  /** false: the caller fsyncs the file (beside its checks, while they read it); by default it is fsynced here. */
+  sync?: boolean;
 }
 
 export interface FetchResult {
@@ -218,7 +220,7 @@ export interface FetchResult {
 }
 
 /**
- * Object → age → SHA-256 (unless `hash: false`) → temp file, fsynced. A truncated or tampered age stream fails only
+ * Object → age → SHA-256 (unless `hash: false`) → temp file, fsynced (unless `sync: false`). A truncated or tampered age stream fails only
  * at its end, after plaintext was written: the caller keeps the file only when this resolves and the checksum matches.
  */
 export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
@@ -235,7 +237,7 @@ export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
     try {
       const out = fileSink(handle, { syncEveryBytes: FETCH_SYNC_BYTES });
       await pipeline([source, ...(age ? [age] : []), ...(hasher ? [hasher] : []), out]);
-      await handle.sync();
+      if (args.sync !== false) await handle.sync();
       size = (await handle.stat()).size;
     } finally {
       await handle.close();

@@ -3,7 +3,7 @@ import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { FETCH_TEMP } from "../../db/paths.js";
 import { ConflictError, InvalidBackupError, NotFoundError } from "../../errors.js";
-import { type FileOps, removeDatabaseFile } from "../../lib/durable-fs.js";
+import { type FileOps, fsyncFile, removeDatabaseFile } from "../../lib/durable-fs.js";
 import type { MacVerdict } from "../../lib/offsite-format.js";
 import { abandonedTemp, newTemp, releaseTemp } from "../../lib/temp-names.js";
 import { serviceErrorOf, WorkerTaskError } from "../../workers/run.js";
@@ -297,7 +297,7 @@ function checkManifest(service: OffsiteService, key: string, meta: RemoteMetadat
 
 /**
  * A whole-file copy: downloaded and decrypted into `temp` by one worker, then its SHA-256 and the integrity_check
- * read it side by side, a core each (during the download the store and the cipher keep both busy). A SHA-256 that is
+ * read it side by side, a core each, while its last bytes are flushed (during the download the store and the cipher keep both busy). A SHA-256 that is
  * not the authenticated one is the refusal that names the cause, whatever the integrity_check found.
  */
 async function fetchWhole(
@@ -310,14 +310,26 @@ async function fetchWhole(
   const { settings } = service;
   const fetched = await deps.tasks.run(
     "offsiteFetch",
-    { store: settings.store, key, temp, identityFile: settings.identityFile, expectedSha256: meta.sha256, hash: false },
+    {
+      store: settings.store,
+      key,
+      temp,
+      identityFile: settings.identityFile,
+      expectedSha256: meta.sha256,
+      hash: false,
+      sync: false,
+    },
     { resourceLimits: STREAMING_WORKER_LIMITS },
   );
-  const [hashed, validated] = await Promise.allSettled([
+  // The last unflushed MiBs go to disk while the checks read them from the page cache; the file is placed only
+  // after all three.
+  const [hashed, validated, synced] = await Promise.allSettled([
     deps.tasks.run("hashFile", { file: temp }),
     validate(deps, temp),
+    fsyncFile(temp),
   ]);
   if (hashed.status === "rejected") throw hashed.reason;
+  if (synced.status === "rejected") throw synced.reason;
   const { sha256, size } = hashed.value;
   const recorded = fetched.recordedSha256;
   if (recorded !== null && sha256 !== recorded) {
