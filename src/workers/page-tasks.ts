@@ -496,8 +496,13 @@ export interface PagesRebuildResult {
   downloadedBytes: number;
 }
 
-/** Packs fetched and decrypted at once by a rebuild: the store's latency overlaps the cipher; memory is a few packs. */
+/** Packs read, decrypted and inflated at once by a rebuild: memory is a few packs' buffers. */
 const REBUILD_PACKS_IN_FLIGHT = 4;
+/**
+ * Packs requested ahead of the ones being read: the store's time to the first byte overlaps the work on earlier
+ * packs, and the bodies wait in their sockets until a slot reads them (memory stays at the slots' buffers).
+ */
+const REBUILD_REQUESTS_AHEAD = 12;
 /** A rebuild flushes its file as it goes, so the fsync at the end is short. */
 const REBUILD_SYNC_BYTES = 64 * 1024 * 1024;
 
@@ -524,9 +529,10 @@ export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<Pages
     let sha256: string;
     try {
       await fd.truncate(header.size);
-      downloaded += await writePacks(fd, header, runs, (pack, slot) =>
-        fetchPack(client, args, header, pack, identities, slot),
-      );
+      downloaded += await writePacks(fd, header, runs, {
+        request: (pack) => requestPack(client, args, header, pack),
+        read: (pack, object, slot) => readPack(object, header, pack, identities, slot),
+      });
       // The whole file is hashed from the page cache while the disk flushes it.
       const flushed = fd.sync();
       flushed.catch(() => {});
@@ -569,7 +575,7 @@ async function writePacks(
   fd: FileHandle,
   header: Manifest["header"],
   runs: Manifest["runs"],
-  fetch: (pack: string, slot: PackSlot) => Promise<{ bytes: Buffer; stored: number }>,
+  packs: PackSource,
 ): Promise<number> {
   let downloaded = 0;
   let unsynced = 0;
@@ -583,6 +589,7 @@ async function writePacks(
       if (end > plain.length) throw invalid(`pack ${pack} is shorter than its manifest says`, "corrupt_pack", { pack });
       unsynced += writeSync(fd.fd, plain, start, end - start, first * header.page_size);
     });
+  const requests = new RequestsAhead(runs.packs, packs.request);
   let next = 0;
   let stopped = false;
   const worker = async () => {
@@ -591,7 +598,7 @@ async function writePacks(
       const index = next++;
       const pack = runs.packs[index] as string;
       try {
-        const plain = await fetch(pack, slot);
+        const plain = await packs.read(pack, await requests.take(index), slot);
         downloaded += plain.stored;
         write(pack, plain.bytes, index);
       } catch (error) {
@@ -607,12 +614,46 @@ async function writePacks(
   };
   const workers = Array.from({ length: Math.min(REBUILD_PACKS_IN_FLIGHT, runs.packs.length) }, worker);
   const settled = await Promise.allSettled(workers);
+  requests.cancel();
   // No fdatasync may still run on the file once this returns or throws (the caller closes it).
   await syncing.catch(() => {});
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) throw failed.reason;
   await syncing;
   return downloaded;
+}
+
+/** Where a rebuild's packs come from: a request sent ahead, then its body read into a slot. */
+interface PackSource {
+  request(pack: string): Promise<GetObjectCommandOutput>;
+  read(pack: string, object: GetObjectCommandOutput, slot: PackSlot): Promise<{ bytes: Buffer; stored: number }>;
+}
+
+/** The packs' GETs, sent `REBUILD_REQUESTS_AHEAD` ahead of the one taken; `cancel` closes the bodies never read. */
+class RequestsAhead {
+  readonly #sent = new Map<number, Promise<GetObjectCommandOutput>>();
+  #ahead = 0;
+
+  constructor(
+    private readonly packs: string[],
+    private readonly request: (pack: string) => Promise<GetObjectCommandOutput>,
+  ) {}
+
+  take(index: number): Promise<GetObjectCommandOutput> {
+    for (; this.#ahead < Math.min(index + REBUILD_REQUESTS_AHEAD, this.packs.length); this.#ahead++) {
+      const sent = this.request(this.packs[this.#ahead] as string);
+      sent.catch(() => {}); // seen when taken
+      this.#sent.set(this.#ahead, sent);
+    }
+    const sent = this.#sent.get(index) ?? this.request(this.packs[index] as string);
+    this.#sent.delete(index);
+    return sent;
+  }
+
+  cancel(): void {
+    for (const sent of this.#sent.values()) sent.then((object) => (object.Body as Readable).destroy(), () => {});
+    this.#sent.clear();
+  }
 }
 
 async function download(client: S3Client, bucket: string, key: string, file: string, what: string): Promise<number> {
@@ -755,25 +796,40 @@ const packSlot = (): PackSlot => ({
   plain: Buffer.allocUnsafe(PACK_MAX_STORED),
 });
 
+/** A pack's GET, sent ahead of its reading; a pack that is not in the store is named. */
+async function requestPack(
+  client: S3Client,
+  args: PagesRebuildArgs,
+  header: ManifestHeader,
+  pack: string,
+): Promise<GetObjectCommandOutput> {
+  const key = packKey({ packPrefix: args.packPrefix, suffix: header.pack_suffix }, pack);
+  try {
+    return await client.send(new GetObjectCommand({ Bucket: args.store.bucket, Key: key }));
+  } catch (error) {
+    if (isStoreError(error) && describeStoreError(error).failure === "not_found") {
+      throw invalid(`pack ${pack} is missing from the store`, "missing_pack", { pack });
+    }
+    throw error;
+  }
+}
+
 /**
  * One pack: its object read whole (a few MiB), decrypted in one step on this thread and inflated on the thread pool
  * into one buffer of its pages (valid until the slot's next pack). The pages are not hashed here: the whole file's
  * SHA-256 is checked against the manifest once it is written, and only when it differs is the pack of the first
  * wrong page named (`pack_mismatch`).
  */
-async function fetchPack(
-  client: S3Client,
-  args: PagesRebuildArgs,
+async function readPack(
+  object: GetObjectCommandOutput,
   header: ManifestHeader,
   pack: string,
   identities: Identity[] | null,
   slot: PackSlot,
 ) {
-  const suffix = header.pack_suffix;
-  const key = packKey({ packPrefix: args.packPrefix, suffix }, pack);
-  const stored = await readPackObject(client, args.store.bucket, key, pack, slot.stored);
+  const stored = await readBody(object, pack, slot.stored);
   let bytes = stored;
-  if (suffix) {
+  if (header.pack_suffix) {
     if (!identities) throw new TaskFailure("no age identity file is configured", "NO_IDENTITY");
     bytes = decryptPack(stored, identities, pack, slot.plain);
   }
@@ -783,22 +839,7 @@ async function fetchPack(
 }
 
 /** The object's bytes, copied into `into` (a pack's most); a larger object is not one of ours. */
-async function readPackObject(
-  client: S3Client,
-  bucket: string,
-  key: string,
-  pack: string,
-  into: Buffer,
-): Promise<Buffer> {
-  let object: GetObjectCommandOutput;
-  try {
-    object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  } catch (error) {
-    if (isStoreError(error) && describeStoreError(error).failure === "not_found") {
-      throw invalid(`pack ${pack} is missing from the store`, "missing_pack", { pack });
-    }
-    throw error;
-  }
+async function readBody(object: GetObjectCommandOutput, pack: string, into: Buffer): Promise<Buffer> {
   let size = 0;
   for await (const chunk of object.Body as Readable) {
     if (size + (chunk as Buffer).length > into.length) {
