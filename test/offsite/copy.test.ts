@@ -1,14 +1,17 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { createS3Client } from "../../src/lib/s3-client.js";
 import { createLogger } from "../../src/logger.js";
 import { writeBackup } from "../../src/services/backup/create.js";
 import { nextPrefixedName, preUpgradeBackupName } from "../../src/services/backup/files.js";
 import { createBackup } from "../../src/services/backup/index.js";
 import type { ServiceEvent } from "../../src/services/events/index.js";
 import { OffsiteService, offsiteSettings } from "../../src/services/offsite/index.js";
+import { readRecord, writeRecord } from "../../src/services/offsite/sidecar.js";
 import { useTestApps } from "../helpers/app.js";
 import { insertNode, withDb } from "../helpers/data.js";
 import { copyKey, useOffsiteApps, waitForState } from "../helpers/offsite.js";
@@ -58,6 +61,40 @@ describe("off-site copies", () => {
     }
     const finished = events.filter((e) => e.type === "operation.finished" && e.operation === "offsite");
     expect(finished.map((e) => e.type === "operation.finished" && e.outcome)).toEqual(["ok", "ok", "ok", "ok"]);
+  });
+
+  it("keeps the object an earlier attempt completed before it was killed, and sends a missing one again", {
+    timeout: 90_000,
+  }, async () => {
+    const t = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "redo/" });
+    const dir = path.join(t.dataDir, "backups", "default");
+    const backup = async () =>
+      ((await (await t.request("/api/v1/backup", { method: "POST" })).json()) as { filename: string }).filename;
+    const [kept, gone] = [await backup(), await backup()];
+    const stored = new Map<string, Buffer>();
+    for (const filename of [kept, gone]) await waitForState(t, filename, "done");
+    await t.services.offsite?.idle(); // the copies' claims are released
+    for (const filename of [kept, gone]) {
+      const key = (await readRecord(dir, filename))?.key;
+      stored.set(filename, s3.store.readObject(key as string));
+      // What a process killed after its upload completed and before it recorded `done` leaves behind.
+      await writeRecord(dir, filename, { state: "uploading", key, attempts: 1, at: new Date().toISOString() });
+    }
+    const { bucket, endpoint } = s3.store;
+    const client = createS3Client({ bucket, endpoint, region: "us-east-1", forcePathStyle: true });
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: (await readRecord(dir, gone))?.key }));
+    client.destroy();
+    expect((await t.request("/api/v1/offsite/push", { method: "POST" })).ok).toBe(true);
+    for (const filename of [kept, gone]) await waitForState(t, filename, "done");
+
+    const keptRecord = await readRecord(dir, kept);
+    expect(keptRecord).toMatchObject({ state: "done", attempts: 2, uploaded_bytes: 0 });
+    // A new upload encrypts under a new file key: the same bytes mean the first attempt's object was kept.
+    expect(s3.store.readObject(keptRecord?.key as string).equals(stored.get(kept) as Buffer)).toBe(true);
+    const goneRecord = await readRecord(dir, gone);
+    expect(goneRecord?.uploaded_bytes).toBeGreaterThan(0);
+    const local = readFileSync(path.join(dir, gone));
+    expect(ageDecrypt(s3.store.readObject(goneRecord?.key as string), s3.keys.identityFile).equals(local)).toBe(true);
   });
 
   it("starts a new backup's copy only once its background verification has ended", async () => {

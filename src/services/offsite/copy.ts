@@ -1,17 +1,19 @@
 import { existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { InsufficientStorageError, InvalidBackupError, ServiceError, StoreUnavailableError } from "../../errors.js";
+import { keyId } from "../../lib/offsite-format.js";
 import { serviceErrorOf, WorkerTaskError } from "../../workers/run.js";
 import type { CaptureResult } from "../../workers/uploads-tasks.js";
 import { parseBackupName } from "../backup/files.js";
 import type { ServiceDeps } from "../deps.js";
+import { authenticate } from "./auth.js";
 import { manifestCachePath } from "./blobs.js";
 import type { Sha256Lookup } from "./checksum.js";
 import { claimCopy } from "./claim.js";
 import { collectPacks, copyPages, isPageCopy, localManifest, manifestKey, measureBucket } from "./pages.js";
-import { abortIncompleteUploads, deleteObject } from "./remote.js";
+import { abortIncompleteUploads, deleteObject, headObject } from "./remote.js";
 import {
   candidateKeys,
   isLegacyKey,
@@ -74,7 +76,8 @@ export async function copyBackup(
 /**
  * One attempt at copying one backup: record `uploading`, stream it in a worker, record `done`. An earlier attempt
  * that was cut off (crash, shutdown: `uploading`) or failed with the store down (its abort could not reach it
- * either: `failed`) may have left a multipart upload behind: it is aborted first.
+ * either: `failed`) may have left a multipart upload behind: it is aborted first; or it may have completed its
+ * upload: that object is kept (`alreadyStored`).
  */
 async function copyClaimed(
   ctx: CopyContext,
@@ -89,8 +92,10 @@ async function copyClaimed(
   const previous = await readRecord(dir, filename);
   const attempts = (previous?.attempts ?? 0) + 1;
   const key = objectKey(settings, database, filename);
+  // A redo: an earlier attempt was cut off (`uploading`) or failed, before or after its upload completed.
+  const redo = previous?.state === "uploading" || previous?.state === "failed";
   await writeRecord(dir, filename, { state: "uploading", key, attempts, at: deps.now().toISOString() });
-  if (previous?.state === "uploading" || previous?.state === "failed") {
+  if (redo) {
     await abortIncompleteUploads(ctx.client, settings.store.bucket, previous.key ?? key, deps.logger);
   }
   await ctx.ensureMarker();
@@ -99,25 +104,10 @@ async function copyClaimed(
   log.info({ attempt: attempts }, "off-site copy started");
   const parsed = parseBackupName(filename);
   if (isPageCopy(filename)) return copyIncremental(ctx, database, filename, signal, { attempts, started, log });
-  const result = await deps.tasks
-    .run(
-      "offsiteUpload",
-      {
-        file,
-        store: settings.store,
-        key,
-        recipients: settings.recipients,
-        expectedSha256: await ctx.lookup(deps, database, filename),
-        kind: parsed?.kind ?? "backup",
-        createdAt: parsed?.createdAt ?? "",
-        partSize: settings.partSize,
-        auth: { key: settings.key.toString("hex"), install: settings.install, relativeKey: relativeKey(settings, key) },
-      },
-      { signal, resourceLimits: STREAMING_WORKER_LIMITS },
-    )
-    .catch((error: unknown) => {
-      throw copyError(error);
-    });
+  const expectedSha256 = await ctx.lookup(deps, database, filename);
+  const result =
+    (redo ? await alreadyStored(ctx, key, file, expectedSha256, log) : null) ??
+    (await uploadWhole(ctx, { file, key, expectedSha256, kind: parsed?.kind, createdAt: parsed?.createdAt }, signal));
   if (signal.aborted) throw Object.assign(new Error("off-site copy stopped"), { name: "AbortError" });
   // The uploads' manifest goes after its database copy and its blobs (I1); the copy is done only with both.
   const uploads = await captureUploadsFor(ctx, database, filename, key, parsed?.createdAt ?? "", signal);
@@ -139,6 +129,61 @@ async function copyClaimed(
   deps.events.emit({ type: "operation.finished", database, operation: "offsite", outcome: "ok", filename });
   await measureBucket(deps, settings, database);
   return record;
+}
+
+/** The file, age-encrypted, streamed to `key` by a worker with its authenticated metadata. */
+async function uploadWhole(
+  ctx: CopyContext,
+  copy: { file: string; key: string; expectedSha256: string | null; kind?: string; createdAt?: string },
+  signal: AbortSignal,
+): Promise<{ sha256: string; size: number; uploadedBytes: number }> {
+  const { settings } = ctx;
+  return ctx.deps.tasks
+    .run(
+      "offsiteUpload",
+      {
+        file: copy.file,
+        store: settings.store,
+        key: copy.key,
+        recipients: settings.recipients,
+        expectedSha256: copy.expectedSha256,
+        kind: copy.kind ?? "backup",
+        createdAt: copy.createdAt ?? "",
+        partSize: settings.partSize,
+        auth: {
+          key: settings.key.toString("hex"),
+          install: settings.install,
+          relativeKey: relativeKey(settings, copy.key),
+        },
+      },
+      { signal, resourceLimits: STREAMING_WORKER_LIMITS },
+    )
+    .catch((error: unknown) => {
+      throw copyError(error);
+    });
+}
+
+/**
+ * An earlier attempt killed or failed after its upload completed (before its record said done) left the whole copy
+ * in the store. An object at this key that this install's own key authenticates, with this backup's SHA-256 and
+ * size, holds exactly its bytes (an upload is completed only once its bytes hashed to that SHA-256), so it is
+ * recorded instead of being sent again; anything else (no object, another key's, other bytes) is uploaded anew.
+ */
+async function alreadyStored(
+  ctx: CopyContext,
+  key: string,
+  file: string,
+  sha256: string | null,
+  log: ServiceDeps["logger"],
+): Promise<{ sha256: string; size: number; uploadedBytes: number } | null> {
+  if (sha256 === null) return null;
+  const meta = await headObject(ctx.client, ctx.settings.store.bucket, key).catch(() => null);
+  if (!meta || meta.keyId !== keyId(ctx.settings.key) || meta.sha256 !== sha256) return null;
+  if (authenticate(ctx.settings, key, meta, { type: "database" }) !== "authenticated") return null;
+  const { size } = await stat(file);
+  if (meta.size !== size) return null;
+  log.info({ size }, "off-site copy found whole in the store (an earlier attempt's upload): not sent again");
+  return { sha256, size, uploadedBytes: 0 };
 }
 
 /**
