@@ -651,7 +651,8 @@ class RequestsAhead {
   }
 
   cancel(): void {
-    for (const sent of this.#sent.values()) sent.then((object) => (object.Body as Readable).destroy(), () => {});
+    const close = (object: GetObjectCommandOutput) => (object.Body as Readable).destroy();
+    for (const sent of this.#sent.values()) sent.then(close, () => {});
     this.#sent.clear();
   }
 }
