@@ -6,15 +6,18 @@ import { fsyncDir as fsyncDirSync } from "./durable-fs-sync.js";
 import { type Ids, systemIds } from "./ids.js";
 import { newTemp, releaseTemp } from "./temp-names.js";
 
-/** Flushes a file or a directory to disk (a read-only descriptor is enough for fsync). */
-export async function fsyncDirAsync(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
+async function fsyncPath(target: string, flags: "r" | "r+"): Promise<void> {
+  const handle = await open(target, flags);
   try {
     await handle.sync();
   } finally {
     await handle.close();
   }
 }
+
+export const fsyncFile = (file: string) => fsyncPath(file, "r+");
+/** A rename is durable only once the directory entry itself is flushed. */
+export const fsyncDirAsync = (dir: string) => fsyncPath(dir, "r");
 
 /**
  * The temp names of atomic writes before they carried a pid (`.<name>.<8 hex>.tmp`): only an older version
@@ -45,8 +48,6 @@ export async function writeFileAtomic(file: string, content: string, ids: Ids = 
     releaseTemp(temp);
   }
 }
-
-export const fsyncFile = fsyncDirAsync;
 
 const SQLITE_SUFFIXES = ["", "-journal", "-wal", "-shm"];
 

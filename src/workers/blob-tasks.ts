@@ -14,6 +14,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { AgeDecryptStream, AgeEncryptStream, AgeError, type Identity, parseIdentityFile } from "../lib/age/index.js";
 import { isDiskFull } from "../lib/disk-full.js";
+import { fsyncFile } from "../lib/durable-fs.js";
 import {
   BLOB_ID,
   blobId,
@@ -24,7 +25,7 @@ import {
   verifyMac,
 } from "../lib/offsite-format.js";
 import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
-import { checksumMismatch, fsyncFile, HashingStream, hashFile, storeFailure, TaskFailure } from "./offsite-tasks.js";
+import { checksumMismatch, HashingStream, hashFile, storeFailure, TaskFailure } from "./offsite-tasks.js";
 
 /**
  * The worker side of the blob store (src/services/offsite/blobs.ts has the rules and the main-thread API):

@@ -61,15 +61,6 @@ export function checksumMismatch(expected: string, actual: string): TaskFailure 
   return new TaskFailure("the file's SHA-256 does not match its record", "CHECKSUM_MISMATCH", { expected, actual });
 }
 
-export async function fsyncFile(file: string): Promise<void> {
-  const handle = await open(file, "r+");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 export async function hashFile(file: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) hash.update(chunk as Buffer);
@@ -220,8 +211,9 @@ export interface FetchResult {
 }
 
 /**
- * Object → age → SHA-256 (unless `hash: false`) → temp file, fsynced (unless `sync: false`). A truncated or tampered age stream fails only
- * at its end, after plaintext was written: the caller keeps the file only when this resolves and the checksum matches.
+ * Object → age → SHA-256 (unless `hash: false`) → temp file, fsynced (unless `sync: false`). A truncated or
+ * tampered age stream fails only at its end, after plaintext was written: the caller keeps the file only when this
+ * resolves and the checksum matches.
  */
 export async function offsiteFetch(args: FetchArgs): Promise<FetchResult> {
   const client = createS3Client(args.store);

@@ -423,17 +423,11 @@ export async function offsitePagesUpload(args: PagesUploadArgs): Promise<PagesUp
 const once = (stream: NodeJS.EventEmitter, event: string) =>
   new Promise<void>((resolve) => stream.once(event, () => resolve()));
 
-async function hashOf(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 /** The manifest: plaintext JSON lines (ids and numbers only), authenticated by its MAC; uploaded last. */
 async function uploadManifest(client: S3Client, args: PagesUploadArgs): Promise<number> {
   const { target } = args;
   const { size } = await stat(args.manifestOut);
-  const sha256 = await hashOf(args.manifestOut);
+  const { sha256 } = hashFile({ file: args.manifestOut });
   const header = parseHeader(
     (await new Promise<string>((resolve) => {
       const rl = createInterface({ input: createReadStream(args.manifestOut) });
@@ -517,7 +511,7 @@ export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<Pages
   const manifestFile = `${args.temp}.manifest`;
   try {
     let downloaded = await download(client, args.store.bucket, args.manifestKey, manifestFile, "manifest");
-    if ((await hashOf(manifestFile)) !== args.manifestSha256) {
+    if (hashFile({ file: manifestFile }).sha256 !== args.manifestSha256) {
       throw invalid("the page manifest does not match its authenticated SHA-256", "mac_mismatch");
     }
     const { header, runs } = await readManifest(manifestFile);
@@ -645,7 +639,8 @@ class RequestsAhead {
       sent.catch(() => {}); // seen when taken
       this.#sent.set(this.#ahead, sent);
     }
-    const sent = this.#sent.get(index) ?? this.request(this.packs[index] as string);
+    // Sent by the loop above, if not before: `index + REBUILD_REQUESTS_AHEAD` is past it.
+    const sent = this.#sent.get(index) as Promise<GetObjectCommandOutput>;
     this.#sent.delete(index);
     return sent;
   }

@@ -296,9 +296,10 @@ function checkManifest(service: OffsiteService, key: string, meta: RemoteMetadat
 }
 
 /**
- * A whole-file copy: downloaded and decrypted into `temp` by one worker, then its SHA-256 and the integrity_check
- * read it side by side, a core each, while its last bytes are flushed (during the download the store and the cipher keep both busy). A SHA-256 that is
- * not the authenticated one is the refusal that names the cause, whatever the integrity_check found.
+ * A whole-file copy: downloaded and decrypted into `temp` by one worker (the store and the cipher keep both cores
+ * busy then), then its SHA-256 and the integrity_check read it side by side, a core each, while its last bytes are
+ * flushed. A SHA-256 that is not the authenticated one is the refusal that names the cause, whatever the
+ * integrity_check found.
  */
 async function fetchWhole(
   deps: ServiceDeps,
