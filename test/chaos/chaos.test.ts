@@ -12,6 +12,9 @@ const RUNS = [
   // Found on 2026-12-04: a second install's push killed after an upload and before its record, redone at step 54
   // (the harness had counted the redo as an I4 overwrite; docs/chaos.md).
   { seed: 30002, steps: 54 },
+  // Found on 2026-12-04: a restore's credentials reset met the writer's transaction on the restored file (500, and
+  // the rollback hid the writer's rows), and a deleted pre-restore backup's name reused in the same second.
+  { seed: 50011, steps: 11 },
 ];
 
 describe("the chaos run (seeded operations and faults; I1-I5 after every step)", () => {

@@ -19,6 +19,12 @@ export class CheckState {
   reportedLeftovers = new Set<string>();
   /** The listed backup `app.db.pre_restore.json` named at the end of the previous step (its twin), and backups deleted on purpose. */
   prevTwin: string | null = null;
+  /**
+   * That twin was deleted on purpose while `app.db.pre_restore` (this inode) held its bytes: checked by file, since
+   * a newer replaced database made in the same second takes the deleted one's name.
+   */
+  prevTwinDeleted = false;
+  prevPreRestoreIno: number | null = null;
   deletedOnPurpose = new Set<string>();
   /** Page manifests (by digest) already rebuilt on the recovery host and found whole. */
   rebuilt = new Set<string>();
@@ -237,7 +243,7 @@ export async function runChecks(
     (ctx.retentionRan && name.startsWith("auto_")) ||
     (state.prevKinds.get(name) === "pre-restore" && preRestoreKept >= 3) ||
     // app.db.pre_restore holds the bytes of its listed twin: once the twin went on purpose, a restore may drop it.
-    (name === "app.db.pre_restore" && twinGone(state.prevTwin));
+    (name === "app.db.pre_restore" && (state.prevTwinDeleted || twinGone(state.prevTwin)));
   const twinGone = (twin: string | null) =>
     twin !== null && !byName.has(twin) && (state.deletedOnPurpose.has(twin) || removedOnPurpose(twin));
   const lost: number[] = [];
@@ -263,6 +269,11 @@ export async function runChecks(
     found.push(...(await check.run(world, state, listing)));
   }
   state.prevTwin = readTwin(path.join(world.dbDir, "app.db.pre_restore.json"));
+  const preRestoreIno = statSync(preRestore, { throwIfNoEntry: false })?.ino ?? null;
+  const sameFile = preRestoreIno !== null && preRestoreIno === state.prevPreRestoreIno;
+  state.prevTwinDeleted =
+    (sameFile && state.prevTwinDeleted) || (state.prevTwin !== null && ctx.deleted.has(state.prevTwin));
+  state.prevPreRestoreIno = preRestoreIno;
   state.prevSources = sources;
   state.prevKinds = new Map(listing.map((b) => [b.filename, b.kind]));
   return found;

@@ -93,6 +93,39 @@ describe("a restore that fails half-way", () => {
     rejected.close();
   });
 
+  it("waits out another process's transaction on the restored file instead of rolling back what it committed", async () => {
+    t = newApp();
+    const filename = await prepare();
+    let stray: Database.Database | null = null;
+    t.services.restoreHooks = [
+      {
+        // The app's writer opens the restored file right after the rename and holds a write transaction on it
+        // while the credentials reset (a write) runs on the service's connection, which never waits for a lock.
+        afterOpen: async (_deps, _database, db) => {
+          if (!stray) {
+            const other = openSqlite(path.join(dbDir(), "app.db"));
+            other.exec(
+              "BEGIN IMMEDIATE; CREATE TABLE elsewhere (x); INSERT INTO elsewhere VALUES ('committed elsewhere')",
+            );
+            setTimeout(() => other.exec("COMMIT"), 150);
+            stray = other;
+          }
+          db.$client.exec("CREATE TABLE IF NOT EXISTS hook_wrote (x)");
+        },
+      },
+    ];
+    const res = await t.request(`/api/v1/backup/${filename}/restore`, { method: "POST" });
+    (stray as Database.Database | null)?.close();
+    expect(res.status).toBe(200);
+    t.services.restoreHooks = [];
+    expect(await withDb(t.services, "default", nodeTitles)).toEqual(["old"]);
+    const restored = new Database(path.join(dbDir(), "app.db"), { readonly: true });
+    expect(restored.prepare("SELECT x FROM elsewhere").pluck().all()).toEqual(["committed elsewhere"]);
+    expect(restored.prepare("SELECT count(*) FROM hook_wrote").pluck().get()).toBe(0);
+    restored.close();
+    expect(readdirSync(dbDir()).filter((f) => f.startsWith(".app.db.rejected-"))).toEqual([]);
+  });
+
   it("refuses with 409 while another process holds the database open, changing nothing", async () => {
     t = newApp();
     const filename = await prepare();

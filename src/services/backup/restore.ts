@@ -180,9 +180,11 @@ async function swapInto(deps: ServiceDeps, holder: ConnectionHolder, swap: SwapP
     detached.release();
   }
   try {
-    openRestored(holder);
+    await retriedWhileBusy(deps, holder, () => openRestored(holder));
     for (const hook of deps.restoreHooks) {
-      if (hook.afterOpen) await holder.insideExclusive((db) => hook.afterOpen?.(deps, holder.name, db));
+      const { afterOpen } = hook;
+      if (afterOpen)
+        await retriedWhileBusy(deps, holder, () => holder.insideExclusive((db) => afterOpen(deps, holder.name, db)));
     }
   } catch (error) {
     holder.close();
@@ -260,13 +262,37 @@ async function migrateStaged(deps: ServiceDeps, staged: string): Promise<void> {
   }
 }
 
+/** How long the reopen and the hooks wait for another process's lock on the new file (never blocking). */
+const SWAPPED_BUSY_MS = 2000;
+const SWAPPED_RETRY_MS = 20;
+
+/**
+ * From the rename on, another process (the app's own writer) may open the restored file and hold a transaction
+ * on it, and the holder's connection never waits for a lock (busy timeout 0, on the event loop). A rollback now
+ * would hide what that process committed to the new file (I1), so the reopen and each hook (its transaction
+ * commits whole or not at all) are retried until the lock is free. Still busy after that: refused as contention
+ * (409) and rolled back, never a 500 (I5).
+ */
+async function retriedWhileBusy(deps: ServiceDeps, holder: ConnectionHolder, step: () => unknown): Promise<void> {
+  for (let waited = 0; ; waited += SWAPPED_RETRY_MS) {
+    try {
+      await step();
+      return;
+    } catch (error) {
+      if (!isSqliteBusy(error)) throw error;
+      if (waited >= SWAPPED_BUSY_MS) throw heldElsewhere(holder.name);
+      await deps.clock.sleep(SWAPPED_RETRY_MS);
+    }
+  }
+}
+
 /** Step 5's reopen, with the gate closed; the holder's read check covers the vector table. */
 function openRestored(holder: ConnectionHolder): void {
   try {
     holder.open();
   } catch (cause) {
     // Another process touching the new file in the instant after the rename is contention, not a bad backup.
-    if (isSqliteBusy(cause)) throw heldElsewhere(holder.name);
+    if (isSqliteBusy(cause)) throw cause;
     throw openFailed(cause);
   }
 }
