@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rebuild an incremental off-site copy without the service (docs/offsite.md, "Page copies").
 
-Needs only python3, Debian's `age` and `sqlite3`. Download the manifest and the database's packs first, e.g.:
+Needs only python3, Debian's `age`, `zstd` and `sqlite3`. Download the manifest and the database's packs first, e.g.:
 
   aws s3 cp s3://BUCKET/chaoscypher/v2/INSTALL/db/DB/auto_20260101_020000.db.pages .
   aws s3 cp --recursive s3://BUCKET/chaoscypher/v2/INSTALL/packs/DB/ packs/
@@ -9,8 +9,9 @@ Needs only python3, Debian's `age` and `sqlite3`. Download the manifest and the 
 then:  rebuild-offsite.py auto_20260101_020000.db.pages packs/ kit.txt app.db [--key HEX]
 
 Every page is checked against the manifest's hash, the whole file against its SHA-256, and, with --key (the 64 hex
-of the kit's CHAOSCYPHER-OFFSITE-KEY-1 line), every pack against its keyed id. Packs of a version-2 manifest
-with "pack_compression": "gzip" are inflated after decryption (by hand: age -d -i kit.txt PACK | gunzip).
+of the kit's CHAOSCYPHER-OFFSITE-KEY-1 line), every pack against its keyed id. Packs of a version-2 or -3 manifest
+are decompressed after decryption, each by its own magic number: zstd (by hand: age -d -i kit.txt PACK | zstd -d)
+or gzip, written by earlier versions (age -d -i kit.txt PACK | gunzip).
 Exits 1 naming the first bad piece.
 """
 
@@ -36,11 +37,10 @@ def read_manifest(path):
         header = json.loads(f.readline())
         if header.get("format") != "chaoscypher-manifest" or header.get("type") != "pages":
             fail("not a page manifest")
-        if header.get("version") not in (1, 2):
+        compression = {1: "", 2: "gzip", 3: "zstd"}
+        if header.get("version") not in compression:
             fail(f"page manifest version {header.get('version')} is not known")
-        if header.get("pack_compression", "") not in ("", "gzip") or (
-            header.get("version") == 1 and header.get("pack_compression", "")
-        ):
+        if header.get("pack_compression", "") != compression[header["version"]]:
             fail("unknown pack compression")
         segments = [json.loads(line) for line in f if line.strip()]
     return header, segments
@@ -60,17 +60,28 @@ def read_pack(packs, pack_id, suffix, compression, identity, key):
     else:
         with open(path, "rb") as f:
             data = f.read()
-    if compression == "gzip":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error):
-            fail(f"pack {pack_id} could not be inflated (damaged)")
+    if compression:
+        data = decompress(data, pack_id)
     if key is not None:
         digest = hashlib.sha256(data).hexdigest()
         expected = hmac.new(key, f"chaoscypher blob id\n{digest}".encode(), hashlib.sha256).hexdigest()
         if expected != pack_id:
             fail(f"pack {pack_id} is not what its name says (damaged, foreign or planted)")
     return data
+
+
+def decompress(data, pack_id):
+    """A pack's pages: a zstd frame, or a gzip one from an earlier version, told by its magic number."""
+    if data[:4] == b"\x28\xb5\x2f\xfd":
+        done = subprocess.run(["zstd", "-d", "-c", "-q"], input=data, capture_output=True)
+        if done.returncode == 0:
+            return done.stdout
+    elif data[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            pass
+    fail(f"pack {pack_id} could not be decompressed (damaged)")
 
 
 def main():

@@ -1,12 +1,15 @@
 /**
- * The page manifest of an incremental off-site copy (docs/offsite.md, "Page copies", manifest version 2): JSON
+ * The page manifest of an incremental off-site copy (docs/offsite.md, "Page copies", manifest version 3): JSON
  * lines, a header then segments. A segment covers up to SEGMENT_PAGES consecutive pages: their truncated SHA-256s
  * (16 bytes each, base64) and runs `[count, pack id, first page's index in the pack]` that cover them in order.
  */
 
 export const MANIFEST_FORMAT = "chaoscypher-manifest";
-/** 2: packs may be gzip-compressed before encryption (`pack_compression`); 1 (never compressed) is still read. */
-export const MANIFEST_VERSION = 2;
+/**
+ * 3: new packs are zstd, packs named from earlier copies may be gzip (each told by its magic number); 2 (gzip packs)
+ * and 1 (never compressed) are still read.
+ */
+export const MANIFEST_VERSION = 3;
 export const SEGMENT_PAGES = 4096;
 export const PAGE_HASH_BYTES = 16;
 /** A pack is sealed at this many bytes of pages (a few MiB: few requests, and GC frees packs of that size). */
@@ -14,7 +17,7 @@ export const PACK_TARGET_BYTES = 4 * 1024 * 1024;
 
 export interface ManifestHeader {
   format: typeof MANIFEST_FORMAT;
-  version: 1 | 2;
+  version: 1 | 2 | 3;
   type: "pages";
   install: string;
   database: string;
@@ -27,8 +30,11 @@ export interface ManifestHeader {
   sha256: string;
   /** `.age` when the packs are age-encrypted, `` in plaintext mode. */
   pack_suffix: string;
-  /** Version 2: `gzip` when each pack's pages were gzip-compressed before encryption; absent (none) in version 1. */
-  pack_compression?: "gzip" | "";
+  /**
+   * Each pack's pages are compressed before encryption: `zstd` (version 3: zstd or gzip frames, told by their magic
+   * number), `gzip` (version 2), absent or `` (none, version 1).
+   */
+  pack_compression?: "zstd" | "gzip" | "";
 }
 
 /** `[count, pack id, index of the first page in the pack]`. */
@@ -43,6 +49,9 @@ export interface Segment {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
+/** What each version's packs are compressed with (a header that says otherwise is refused). */
+const COMPRESSION_OF_VERSION: Record<number, string> = { 1: "", 2: "gzip", 3: "zstd" };
+
 /** Thrown for a manifest that does not parse or does not add up: the rebuild names it and keeps nothing. */
 export class ManifestError extends Error {}
 
@@ -50,12 +59,9 @@ export function parseHeader(line: string): ManifestHeader {
   const h = JSON.parse(line) as ManifestHeader;
   if (h.format !== MANIFEST_FORMAT || h.type !== "pages") throw new ManifestError("not a page manifest");
   if (h.pack_suffix !== ".age" && h.pack_suffix !== "") throw new ManifestError("unknown pack encoding");
-  if (h.version !== 1 && h.version !== MANIFEST_VERSION)
-    throw new ManifestError(`page manifest version ${h.version} is not known`);
-  const compression = h.pack_compression ?? "";
-  if ((h.version === 1 && compression !== "") || (compression !== "gzip" && compression !== "")) {
-    throw new ManifestError("unknown pack compression");
-  }
+  const compression = COMPRESSION_OF_VERSION[h.version];
+  if (compression === undefined) throw new ManifestError(`page manifest version ${h.version} is not known`);
+  if ((h.pack_compression ?? "") !== compression) throw new ManifestError("unknown pack compression");
   const ints = [h.page_size, h.pages, h.size];
   if (!ints.every((n) => Number.isSafeInteger(n) && n >= 0) || h.page_size * h.pages !== h.size) {
     throw new ManifestError("page manifest header does not add up");

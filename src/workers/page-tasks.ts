@@ -4,8 +4,6 @@ import { type FileHandle, open, rm, stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { promisify } from "node:util";
-import { gunzip as gunzipCb, gzip as gzipCb } from "node:zlib";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -32,6 +30,7 @@ import {
 } from "../lib/page-manifest.js";
 import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
 import { hashFile } from "./hash.js";
+import { compressPack, decompressPack, PackTooLarge } from "./pack-codec.js";
 import type { TaskFailureCode } from "./run.js";
 
 /** Incremental (page) copies, in a worker: hashing, packing, the cipher and the bytes never touch the event loop. */
@@ -54,11 +53,7 @@ function storeFailure(error: unknown): TaskFailure {
   return new TaskFailure(d.message, "STORE_UNAVAILABLE", { reason: d.failure, status: d.status });
 }
 
-const gzip = promisify(gzipCb);
-const gunzip = promisify(gunzipCb);
-/** Level 1: text pages shrink by about 40 % at a fraction of level 6's time; vectors hardly shrink at any level. */
-const PACK_GZIP_LEVEL = 1;
-/** A pack inflates to at most its 4 MiB of pages plus one page: anything larger is refused (a planted bomb). */
+/** A pack decompresses to at most its 4 MiB of pages plus one page: anything larger is refused (a planted bomb). */
 const PACK_MAX_PLAIN = PACK_TARGET_BYTES + 65536;
 
 const pageHash = (page: Buffer) => createHash("sha256").update(page).digest().subarray(0, PAGE_HASH_BYTES);
@@ -217,8 +212,8 @@ class PackWriter {
     const plain = Buffer.concat(this.pages);
     const sha256 = createHash("sha256").update(plain).digest("hex");
     const id = blobId(Buffer.from(target.key, "hex"), sha256);
-    // The id is the pages' (uncompressed): the rebuild checks it after inflating.
-    const body = await encrypt(await gzip(plain, { level: PACK_GZIP_LEVEL }), recipients);
+    // The id is the pages' (uncompressed), whatever the compression.
+    const body = await encrypt(compressPack(plain), recipients);
     const key = packKey(target, id);
     const Metadata = objectMetadata(Buffer.from(target.key, "hex"), {
       key: key.slice(target.prefix.length),
@@ -302,7 +297,10 @@ export async function offsitePagesUpload(args: PagesUploadArgs): Promise<PagesUp
     const pages = size / pageSize;
     const previous = args.previous ? new PreviousPages(args.previous) : null;
     const prevHeader = await previous?.open().catch(() => null);
-    const usable = previous && prevHeader && prevHeader.page_size === pageSize ? previous : null;
+    // A manifest names packs of one encoding: a version 1 copy's (uncompressed) or another suffix's are not reused.
+    const reusable = (h: ManifestHeader) =>
+      h.page_size === pageSize && h.version >= 2 && h.pack_suffix === args.target.suffix;
+    const usable = previous && prevHeader && reusable(prevHeader) ? previous : null;
     const repack =
       usable && args.previous
         ? await packsToRepack(args.previous, args.repack ?? REPACK, pages, pageSize)
@@ -390,7 +388,7 @@ export async function offsitePagesUpload(args: PagesUploadArgs): Promise<PagesUp
         size,
         sha256,
         pack_suffix: args.target.suffix,
-        pack_compression: "gzip",
+        pack_compression: "zstd",
       };
       out.write(`${JSON.stringify(header)}\n`);
       await pipeline(createReadStream(bodyFile), out);
@@ -490,7 +488,7 @@ export interface PagesRebuildResult {
   downloadedBytes: number;
 }
 
-/** Packs read, decrypted and inflated at once by a rebuild: memory is a few packs' buffers. */
+/** Packs read, decrypted and decompressed at once by a rebuild: memory is a few packs' buffers. */
 const REBUILD_PACKS_IN_FLIGHT = 4;
 /**
  * Packs requested ahead of the ones being read: the store's time to the first byte overlaps the work on earlier
@@ -502,7 +500,7 @@ const REBUILD_SYNC_BYTES = 64 * 1024 * 1024;
 
 /**
  * manifest (checked against its authenticated SHA-256) → each pack once, a few in flight: decrypted (age
- * authenticates every chunk), inflated, its pages written in place → the whole file re-read once for its SHA-256,
+ * authenticates every chunk), decompressed, its pages written in place → the whole file re-read once for its SHA-256,
  * which must be the manifest's (only when it is not are the pages hashed, to name the first that differs and the
  * pack it came from). A missing, damaged, foreign or planted piece is named; nothing is kept then.
  */
@@ -773,23 +771,25 @@ function readIdentities(file: string | undefined): Identity[] | null {
 }
 
 /**
- * A pack's stored bytes are at most its pages, gzip's worst case and age's framing: more is not one of ours.
- * Its pages inflate to at most `PACK_MAX_PLAIN` (a planted bomb is refused there).
+ * A pack's stored bytes are at most its pages, the compressor's worst case (zstd's bound, above gzip's) and age's
+ * framing: more is not one of ours. Its pages decompress to at most `PACK_MAX_PLAIN` (a planted bomb is refused).
  */
-const PACK_MAX_STORED = PACK_MAX_PLAIN + Math.ceil(PACK_MAX_PLAIN / 1000) + 65536;
+const PACK_MAX_STORED = PACK_MAX_PLAIN + Math.ceil(PACK_MAX_PLAIN / 256) + 65536;
 
 /**
- * The two buffers one pack in flight is read and decrypted into, reused from pack to pack: a rebuild goes through
- * ~2× the database in packs, and a new buffer for each step was most of its garbage (a third of its CPU in GC).
+ * The buffers one pack in flight is read, decrypted and decompressed into, reused from pack to pack: a rebuild goes
+ * through ~2× the database in packs, and a new buffer for each step was most of its garbage (a third of its CPU in GC).
  */
 interface PackSlot {
   stored: Buffer;
   plain: Buffer;
+  pages: Buffer;
 }
 
 const packSlot = (): PackSlot => ({
   stored: Buffer.allocUnsafe(PACK_MAX_STORED),
   plain: Buffer.allocUnsafe(PACK_MAX_STORED),
+  pages: Buffer.allocUnsafe(PACK_MAX_PLAIN),
 });
 
 /** A pack's GET, sent ahead of its reading; a pack that is not in the store is named. */
@@ -811,8 +811,8 @@ async function requestPack(
 }
 
 /**
- * One pack: its object read whole (a few MiB), decrypted in one step on this thread and inflated on the thread pool
- * into one buffer of its pages (valid until the slot's next pack). The pages are not hashed here: the whole file's
+ * One pack: its object read whole (a few MiB), decrypted in one step on this thread and decompressed into the slot's
+ * buffer of pages (valid until the slot's next pack). The pages are not hashed here: the whole file's
  * SHA-256 is checked against the manifest once it is written, and only when it differs is the pack of the first
  * wrong page named (`pack_mismatch`).
  */
@@ -829,7 +829,7 @@ async function readPack(
     if (!identities) throw new TaskFailure("no age identity file is configured", "NO_IDENTITY");
     bytes = decryptPack(stored, identities, pack, slot.plain);
   }
-  if (header.pack_compression === "gzip") bytes = await inflatePack(bytes, pack);
+  if (header.pack_compression) bytes = await decompress(bytes, pack, slot.pages);
   else if (bytes.length > PACK_MAX_PLAIN) throw invalid(`pack ${pack} is larger than a pack`, "corrupt_pack", { pack });
   return { bytes, stored: stored.length };
 }
@@ -865,18 +865,13 @@ function decryptPack(stored: Buffer, identities: Identity[], pack: string, into:
   return into.subarray(0, size);
 }
 
-/**
- * Inflated on the thread pool (a core this thread does not use) into one buffer of at most a pack's size: a larger
- * output is refused before it is allocated.
- */
-async function inflatePack(deflated: Buffer, pack: string): Promise<Buffer> {
+/** The pack's pages (zstd into the slot, or gzip from an earlier version), refused above a pack's size. */
+async function decompress(compressed: Buffer, pack: string, into: Buffer): Promise<Buffer> {
   try {
-    return await gunzip(deflated, { chunkSize: PACK_MAX_PLAIN, maxOutputLength: PACK_MAX_PLAIN });
+    return await decompressPack(compressed, into);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-      throw invalid(`pack ${pack} is larger than a pack`, "corrupt_pack", { pack });
-    }
-    throw invalid(`pack ${pack} could not be inflated (damaged)`, "corrupt_pack", { pack });
+    if (error instanceof PackTooLarge) throw invalid(`pack ${pack} is larger than a pack`, "corrupt_pack", { pack });
+    throw invalid(`pack ${pack} could not be decompressed (damaged)`, "corrupt_pack", { pack });
   }
 }
 

@@ -19,7 +19,8 @@ const header = (extra: Record<string, unknown>) =>
   });
 
 describe("page manifest headers", () => {
-  it("reads version 2 with gzip packs and version 1 (uncompressed packs, written before compression)", () => {
+  it("reads version 3 (zstd), 2 (gzip packs) and 1 (uncompressed packs, written before compression)", () => {
+    expect(parseHeader(header({ version: 3, pack_compression: "zstd" })).pack_compression).toBe("zstd");
     expect(parseHeader(header({ version: 2, pack_compression: "gzip" })).pack_compression).toBe("gzip");
     expect(parseHeader(header({ version: 1 })).pack_compression ?? "").toBe("");
   });
@@ -28,5 +29,6 @@ describe("page manifest headers", () => {
     expect(() => parseHeader(header({ version: 2, pack_compression: "zstd" }))).toThrow(ManifestError);
     expect(() => parseHeader(header({ version: 1, pack_compression: "gzip" }))).toThrow(ManifestError);
     expect(() => parseHeader(header({ version: 3, pack_compression: "gzip" }))).toThrow(ManifestError);
+    expect(() => parseHeader(header({ version: 4, pack_compression: "zstd" }))).toThrow(ManifestError);
   });
 });

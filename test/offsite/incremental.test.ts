@@ -2,21 +2,23 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { createS3Client } from "../../src/lib/s3-client.js";
 import { createBackup, writeBackup } from "../../src/services/backup/create.js";
 import { nextPrefixedName } from "../../src/services/backup/files.js";
 import { recoveryKit } from "../../src/services/offsite/kit.js";
-import { collectPacks, manifestKey, packPrefix } from "../../src/services/offsite/pages.js";
+import { collectPacks, localManifest, manifestKey, packPrefix } from "../../src/services/offsite/pages.js";
 import { offsiteSettings } from "../../src/services/offsite/settings.js";
 import { makeTempDir, removeDir, type TestApp, useTestApps } from "../helpers/app.js";
 import { insertNode, withDb } from "../helpers/data.js";
 import { copyKey, listOffsite, useOffsiteApps, waitForState } from "../helpers/offsite.js";
-import { useTestStore } from "../helpers/s3.js";
+import { ageDecrypt, ageEncrypt, useTestStore } from "../helpers/s3.js";
 
 const SCRIPT = path.resolve(import.meta.dirname, "../../scripts/rebuild-offsite.py");
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+const ZSTD_MAGIC = "28b52ffd";
 const scheduled = (t: TestApp) => writeBackup(t.services, "default", nextPrefixedName("auto"), "pages");
 
 describe("incremental off-site copies of scheduled backups", { timeout: 120_000 }, () => {
@@ -149,6 +151,61 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
       const res = await fresh.request(`/api/v1/offsite/${backup.filename}/fetch`, { method: "POST" });
       expect(res.status).toBe(201);
       expect(sha256(local(fresh, backup.filename))).toBe(sha256(local(t, backup.filename)));
+      expect(sha256(local(fresh, backup.filename))).toBe(backup.sha256);
+    }
+  });
+
+  it("rebuilds a copy naming an earlier version's gzip packs beside its own zstd packs, with the service and the script", async () => {
+    const { t, first } = await host("gzip/");
+    // What a host upgraded from manifest version 2 has: gzip packs in the store, a version 2 manifest on its disk.
+    for (const key of packKeys(t, "gzip/")) {
+      const frame = ageDecrypt(s3.store.readObject(key), s3.keys.identityFile);
+      expect(frame.subarray(0, 4).toString("hex")).toBe(ZSTD_MAGIC);
+      const pages = execFileSync("zstd", ["-d", "-c", "-q"], { input: frame, maxBuffer: 1 << 30 });
+      writeFileSync(s3.store.objectFile(key), ageEncrypt(gzipSync(pages, { level: 1 }), s3.keys.recipient));
+    }
+    const oldPacks = new Set(packKeys(t, "gzip/"));
+    const manifestFile = localManifest(path.join(t.dataDir, "backups", "default"), first.filename);
+    const [head, ...rest] = readFileSync(manifestFile, "utf8").split("\n");
+    const v2 = { ...JSON.parse(head as string), version: 2, pack_compression: "gzip" };
+    writeFileSync(manifestFile, [JSON.stringify(v2), ...rest].join("\n"));
+
+    await withDb(t.services, "default", (db) => insertNode(db, "a note after the upgrade"));
+    const second = await scheduled(t);
+    await waitForState(t, second.filename, "done");
+    const listed = await listOffsite(t);
+    const pages = (
+      listed.find((b) => b.filename === second.filename)?.offsite as unknown as {
+        pages: { total: number; new: number };
+      }
+    ).pages;
+    expect(pages.new).toBeLessThan(pages.total / 10); // the version 2 manifest was reused
+    const manifest = (await download(keyOf(t, second.filename))).toString("utf8");
+    expect(JSON.parse(manifest.split("\n")[0] as string)).toMatchObject({ version: 3, pack_compression: "zstd" });
+    const named = new Set(manifest.match(/[0-9a-f]{64}/g));
+    const newPacks = packKeys(t, "gzip/").filter((k) => !oldPacks.has(k));
+    expect(newPacks.length).toBeGreaterThan(0);
+    expect([...oldPacks].some((k) => named.has(path.basename(k, ".age")))).toBe(true);
+    for (const key of newPacks) {
+      const frame = ageDecrypt(s3.store.readObject(key), s3.keys.identityFile);
+      expect(frame.subarray(0, 4).toString("hex")).toBe(ZSTD_MAGIC);
+    }
+
+    const dir = makeTempDir("cc-rebuild-");
+    try {
+      writeFileSync(path.join(dir, "manifest.pages"), manifest);
+      for (const key of packKeys(t, "gzip/"))
+        writeFileSync(path.join(dir, path.basename(key)), s3.store.readObject(key));
+      const out = path.join(dir, "app.db");
+      execFileSync("python3", [SCRIPT, path.join(dir, "manifest.pages"), dir, s3.keys.identityFile, out]);
+      expect(sha256(readFileSync(out))).toBe(second.sha256);
+    } finally {
+      removeDir(dir);
+    }
+    const fresh = await newOffsiteApp(s3.store, s3.keys.recipient, { s3Prefix: "gzip/", ageIdentityFile: kitOf(t) });
+    for (const backup of [first, second]) {
+      const res = await fresh.request(`/api/v1/offsite/${backup.filename}/fetch`, { method: "POST" });
+      expect(res.status).toBe(201);
       expect(sha256(local(fresh, backup.filename))).toBe(backup.sha256);
     }
   });
