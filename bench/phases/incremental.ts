@@ -205,32 +205,37 @@ export async function simulateIncremental(o: IncrementalOptions): Promise<Increm
       );
       if (day === o.days) full = await fullCopy(live, root, store, recipient);
     }
-    // A new host: a full fetch of one whole-file copy vs rebuilding the newest and the oldest kept backups.
-    const fetched = path.join(root, "fetched.db");
-    const f0 = performance.now();
-    await offsiteFetch({ store, key: `${PREFIX}full/full.db.age`, temp: fetched, identityFile });
-    const fetchMs = performance.now() - f0;
-    rmSync(fetched, { force: true });
+    // A new host: a full fetch of one whole-file copy vs rebuilding the newest and the oldest kept backups, in
+    // rounds that alternate the three (the machine's state moves both sides), each side's median kept.
     const newest = Math.max(...alive);
     const oldest = Math.min(...alive);
-    const rebuildMs: number[] = [];
-    for (const d of [newest, oldest]) {
-      const temp = path.join(root, `rebuilt_${d}.db`);
-      const m0 = performance.now();
-      await offsitePagesRebuild({
-        store,
-        manifestKey: manifestKey(d),
-        manifestSha256: execFileSync("sha256sum", [local(d, ".pages")], { encoding: "utf8" }).split(" ")[0] as string,
-        key: KEY,
-        packPrefix,
-        identityFile,
-        temp,
-        backup: name(d),
-        database: "default",
-      });
-      rebuildMs.push(performance.now() - m0);
-      rmSync(temp, { force: true });
+    const times: [number[], number[], number[]] = [[], [], []];
+    for (let round = 0; round < REBUILD_ROUNDS; round++) {
+      const fetched = path.join(root, "fetched.db");
+      const f0 = performance.now();
+      await offsiteFetch({ store, key: `${PREFIX}full/full.db.age`, temp: fetched, identityFile });
+      times[0].push(performance.now() - f0);
+      rmSync(fetched, { force: true });
+      for (const [i, d] of [newest, oldest].entries()) {
+        const temp = path.join(root, `rebuilt_${d}.db`);
+        const m0 = performance.now();
+        await offsitePagesRebuild({
+          store,
+          manifestKey: manifestKey(d),
+          manifestSha256: execFileSync("sha256sum", [local(d, ".pages")], { encoding: "utf8" }).split(" ")[0] as string,
+          key: KEY,
+          packPrefix,
+          identityFile,
+          temp,
+          backup: name(d),
+          database: "default",
+        });
+        times[i + 1]?.push(performance.now() - m0);
+        rmSync(temp, { force: true });
+      }
     }
+    const fetchMs = median(times[0]);
+    const rebuildMs = [median(times[1]), median(times[2])];
     return {
       runs,
       fullMs: full.ms,
@@ -246,6 +251,9 @@ export async function simulateIncremental(o: IncrementalOptions): Promise<Increm
 }
 
 const UPLINK_BYTES_PER_S = 20e6 / 8;
+/** Rounds of full fetch + the two rebuilds (medians reported). */
+const REBUILD_ROUNDS = 3;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 /** The issue's rows, from a simulation. */
 export function incrementalTable(r: IncrementalResult): Row[] {
@@ -258,6 +266,7 @@ export function incrementalTable(r: IncrementalResult): Row[] {
     r.runs.length > 8 ? last.bucket / last.size - (r.runs.at(-8) as DayRun).bucket / (r.runs.at(-8) as DayRun).size : 0;
   const avgMs = avg((x) => x.ms);
   const rebuild = r.rebuildMs[0] + r.rebuildMs[1];
+  const slowest = Math.max(...r.rebuildMs);
   const tenGiB = 10 * 1024 ** 3;
   const night = tenGiB * share;
   const rows: Row[] = [
@@ -278,11 +287,19 @@ export function incrementalTable(r: IncrementalResult): Row[] {
       ok: bucketRatio <= 2,
     },
     {
-      figure: `incremental: rebuild newest + oldest kept (${r.rebuilt.join(", ")}) vs one full fetch`,
-      value: `${(r.rebuildMs[0] / 1000).toFixed(1)} s + ${(r.rebuildMs[1] / 1000).toFixed(1)} s`,
+      figure: `incremental: rebuild of each, newest / oldest kept (${r.rebuilt.join(", ")}) vs one full fetch`,
+      value: `${(r.rebuildMs[0] / 1000).toFixed(1)} s / ${(r.rebuildMs[1] / 1000).toFixed(1)} s (medians of ${REBUILD_ROUNDS})`,
+      baseline: `${(r.fetchMs / 1000).toFixed(1)} s`,
+      ratio: slowest / r.fetchMs,
+      target: "≤ 2× each",
+      ok: slowest <= 2 * r.fetchMs,
+    },
+    {
+      figure: "incremental: rebuild of the newest and the oldest together vs one full fetch",
+      value: `${(rebuild / 1000).toFixed(1)} s`,
       baseline: `${(r.fetchMs / 1000).toFixed(1)} s`,
       ratio: rebuild / r.fetchMs,
-      target: "≤ 2×",
+      target: "≤ 2× both",
       ok: rebuild <= 2 * r.fetchMs,
     },
     {

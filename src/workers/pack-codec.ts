@@ -16,10 +16,8 @@ const PACK_ZSTD_LEVEL = 3;
 const ZSTD_MAGIC = 0xfd2fb528; // little-endian, RFC 8878
 const GZIP_MAGIC = 0x8b1f; // little-endian, RFC 1952
 
-export type PackFrame = "zstd" | "gzip";
-
-/** The compression a decompressed pack was written with, by its first bytes; null: neither (not one of ours). */
-export function packFrame(bytes: Buffer): PackFrame | null {
+/** The compression a decrypted pack was written with, by its first bytes; null: neither (not one of ours). */
+function packFrame(bytes: Buffer): "zstd" | "gzip" | null {
   if (bytes.length >= 4 && bytes.readUInt32LE(0) === ZSTD_MAGIC) return "zstd";
   if (bytes.length >= 2 && bytes.readUInt16LE(0) === GZIP_MAGIC) return "gzip";
   return null;
