@@ -174,11 +174,10 @@ describe("incremental off-site copies of scheduled backups", { timeout: 120_000 
     const second = await scheduled(t);
     await waitForState(t, second.filename, "done");
     const listed = await listOffsite(t);
-    const pages = (
-      listed.find((b) => b.filename === second.filename)?.offsite as unknown as {
-        pages: { total: number; new: number };
-      }
-    ).pages;
+    const copied = listed.find((b) => b.filename === second.filename)?.offsite as unknown as {
+      pages: { total: number; new: number };
+    };
+    const pages = copied.pages;
     expect(pages.new).toBeLessThan(pages.total / 10); // the version 2 manifest was reused
     const manifest = (await download(keyOf(t, second.filename))).toString("utf8");
     expect(JSON.parse(manifest.split("\n")[0] as string)).toMatchObject({ version: 3, pack_compression: "zstd" });
