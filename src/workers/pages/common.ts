@@ -1,0 +1,49 @@
+import { createHash } from "node:crypto";
+import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { PACK_TARGET_BYTES, PAGE_HASH_BYTES } from "../../lib/page-manifest.js";
+import { describeStoreError } from "../../lib/s3-client.js";
+import type { TaskFailureCode } from "../run.js";
+
+// What the page tasks share: their failure (mapped by the service like every task's), a pack's key, a page's hash,
+// a listing. Incremental copies run in a worker: hashing, packing, the cipher and the bytes never touch the event loop.
+
+export class TaskFailure extends Error {
+  constructor(
+    message: string,
+    readonly code: TaskFailureCode,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export const invalid = (message: string, reason: string, extra: Record<string, unknown> = {}) =>
+  new TaskFailure(message, "INVALID_COPY", { reason, ...extra });
+
+export function storeFailure(error: unknown): TaskFailure {
+  const d = describeStoreError(error);
+  return new TaskFailure(d.message, "STORE_UNAVAILABLE", { reason: d.failure, status: d.status });
+}
+
+/** A pack decompresses to at most its 4 MiB of pages plus one page: anything larger is refused (a planted bomb). */
+export const PACK_MAX_PLAIN = PACK_TARGET_BYTES + 65536;
+
+export const pageHash = (page: Buffer) => createHash("sha256").update(page).digest().subarray(0, PAGE_HASH_BYTES);
+
+export const packKey = (t: { packPrefix: string; suffix: string }, id: string) =>
+  `${t.packPrefix}${id.slice(0, 2)}/${id}${t.suffix}`;
+
+export const isManifestKey = (key: string) => /\.db\.pages$/.test(key);
+
+export async function listAll(client: S3Client, bucket: string, prefix: string) {
+  const out: { key: string; size: number }[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const item of page.Contents ?? []) out.push({ key: item.Key ?? "", size: item.Size ?? 0 });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
