@@ -7,6 +7,7 @@ export {
   offsiteBucketUsage,
   offsitePagesGc,
   type PagesGcArgs,
+  type PagesGcResult,
 } from "./pages/gc.js";
 export { offsitePagesRebuild, type PagesRebuildArgs } from "./pages/rebuild.js";
 export { offsitePagesUpload, type PagesUploadArgs, REPACK, type RepackPolicy } from "./pages/upload.js";

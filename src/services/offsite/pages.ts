@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { newTemp, releaseTemp } from "../../lib/temp-names.js";
-import type { BucketUsage } from "../../workers/page-tasks.js";
+import type { PagesGcResult } from "../../workers/page-tasks.js";
 import { listBackupFiles, parseBackupName } from "../backup/files.js";
 import { sidecarPath as backupSidecarPath } from "../backup/records.js";
 import type { ServiceDeps } from "../deps.js";
@@ -141,14 +141,8 @@ export async function copyPages(
   }
 }
 
-export interface GcOutcome {
-  manifests: number;
-  packs: number;
-  deleted: number;
-  deletedBytes: number;
-  keptBytes: number;
-  usage: BucketUsage;
-}
+/** What a collection did: manifests read, packs kept and deleted, and the bucket's usage after it. */
+export type GcOutcome = PagesGcResult;
 
 /**
  * Removes the database's packs no stored manifest names (a pruned backup's, a killed copy's). Skipped (null) while

@@ -1,29 +1,15 @@
 import { createHash } from "node:crypto";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { PACK_TARGET_BYTES, PAGE_HASH_BYTES } from "../../lib/page-manifest.js";
-import { describeStoreError } from "../../lib/s3-client.js";
-import type { TaskFailureCode } from "../run.js";
+import { storeFailure, TaskFailure } from "../offsite-tasks.js";
 
-// What the page tasks share: their failure (mapped by the service like every task's), a pack's key, a page's hash,
+// What the page tasks share: the off-site tasks' failure (mapped by the service like every task's), a pack's key, a page's hash,
 // a listing. Incremental copies run in a worker: hashing, packing, the cipher and the bytes never touch the event loop.
 
-export class TaskFailure extends Error {
-  constructor(
-    message: string,
-    readonly code: TaskFailureCode,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-  }
-}
+export { storeFailure, TaskFailure };
 
 export const invalid = (message: string, reason: string, extra: Record<string, unknown> = {}) =>
   new TaskFailure(message, "INVALID_COPY", { reason, ...extra });
-
-export function storeFailure(error: unknown): TaskFailure {
-  const d = describeStoreError(error);
-  return new TaskFailure(d.message, "STORE_UNAVAILABLE", { reason: d.failure, status: d.status });
-}
 
 /** A pack decompresses to at most its 4 MiB of pages plus one page: anything larger is refused (a planted bomb). */
 export const PACK_MAX_PLAIN = PACK_TARGET_BYTES + 65536;
