@@ -5,6 +5,7 @@ import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import Database from "better-sqlite3";
 import { createS3Client, type StoreSettings } from "../../src/lib/s3-client.js";
 import { planRetention } from "../../src/services/schedules/retention.js";
+import { hashFile } from "../../src/workers/hash.js";
 import { offsiteFetch, offsiteUpload } from "../../src/workers/offsite-tasks.js";
 import {
   offsitePagesGc,
@@ -269,7 +270,7 @@ async function newHostRounds(h: NewHost, store: StoreSettings, rounds: number): 
       await offsitePagesRebuild({
         store,
         manifestKey: h.manifestKey(d),
-        manifestSha256: execFileSync("sha256sum", [h.local(d, ".pages")], { encoding: "utf8" }).split(" ")[0] as string,
+        manifestSha256: hashFile({ file: h.local(d, ".pages") }).sha256,
         key: KEY,
         packPrefix: h.packPrefix,
         identityFile: h.identityFile,

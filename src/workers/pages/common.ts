@@ -1,12 +1,10 @@
 import { createHash } from "node:crypto";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { PACK_TARGET_BYTES, PAGE_HASH_BYTES } from "../../lib/page-manifest.js";
-import { storeFailure, TaskFailure } from "../offsite-tasks.js";
+import { TaskFailure } from "../offsite-tasks.js";
 
-// What the page tasks share: the off-site tasks' failure (mapped by the service like every task's), a pack's key, a page's hash,
-// a listing. Incremental copies run in a worker: hashing, packing, the cipher and the bytes never touch the event loop.
-
-export { storeFailure, TaskFailure };
+// What the page tasks share: a copy refused as invalid, a pack's key, a page's hash, a listing. Incremental copies
+// run in a worker: hashing, packing, the cipher and the bytes never touch the event loop.
 
 export const invalid = (message: string, reason: string, extra: Record<string, unknown> = {}) =>
   new TaskFailure(message, "INVALID_COPY", { reason, ...extra });

@@ -3,7 +3,8 @@ import type { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { packsOfLine } from "../../lib/page-manifest.js";
 import { createS3Client, isStoreError, type StoreSettings } from "../../lib/s3-client.js";
-import { isManifestKey, listAll, storeFailure } from "./common.js";
+import { storeFailure } from "../offsite-tasks.js";
+import { isManifestKey, listAll } from "./common.js";
 
 // The packs no kept manifest names, collected; and what a database's objects take in the bucket.
 

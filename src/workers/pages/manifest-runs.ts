@@ -9,7 +9,8 @@ import {
   parseHeader,
   parseSegment,
 } from "../../lib/page-manifest.js";
-import { invalid, pageHash, TaskFailure } from "./common.js";
+import { TaskFailure } from "../offsite-tasks.js";
+import { invalid, pageHash } from "./common.js";
 
 // A page manifest read for a rebuild: its runs grouped by pack in typed arrays; and the page-by-page check that
 // names the wrong pack when the rebuilt file's SHA-256 differs.

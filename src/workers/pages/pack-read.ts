@@ -4,8 +4,9 @@ import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@a
 import { AgeDecryptor, AgeError, type Identity, parseIdentityFile } from "../../lib/age/index.js";
 import type { ManifestHeader } from "../../lib/page-manifest.js";
 import { describeStoreError, isStoreError, type StoreSettings } from "../../lib/s3-client.js";
+import { TaskFailure } from "../offsite-tasks.js";
 import { decompressPack, PackTooLarge } from "../pack-codec.js";
-import { invalid, PACK_MAX_PLAIN, packKey, TaskFailure } from "./common.js";
+import { invalid, PACK_MAX_PLAIN, packKey } from "./common.js";
 
 // One pack of a rebuild: requested ahead, read into its slot's buffers, decrypted and decompressed there.
 

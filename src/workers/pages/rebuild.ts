@@ -6,7 +6,8 @@ import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@a
 import { ManifestError } from "../../lib/page-manifest.js";
 import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../../lib/s3-client.js";
 import { hashFile } from "../hash.js";
-import { invalid, storeFailure, TaskFailure } from "./common.js";
+import { storeFailure, TaskFailure } from "../offsite-tasks.js";
+import { invalid } from "./common.js";
 import { checkPages, type Manifest, readManifest, wrongPack } from "./manifest-runs.js";
 import { type PackSlot, packSlot, readIdentities, readPack, requestPack } from "./pack-read.js";
 

@@ -22,8 +22,9 @@ import {
 } from "../../lib/page-manifest.js";
 import { createS3Client, isStoreError, type StoreSettings } from "../../lib/s3-client.js";
 import { hashFile } from "../hash.js";
+import { storeFailure, TaskFailure } from "../offsite-tasks.js";
 import { compressPack } from "../pack-codec.js";
-import { invalid, packKey, pageHash, storeFailure, TaskFailure } from "./common.js";
+import { invalid, packKey, pageHash } from "./common.js";
 
 // A backup's incremental copy: the pages that differ from the previous copy's go into new packs, then the manifest.
 
