@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
-import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import Database from "better-sqlite3";
-import { createS3Client, type StoreSettings } from "../../src/lib/s3-client.js";
+import { createS3Client, listPrefix, type StoreSettings } from "../../src/lib/s3-client.js";
 import { planRetention } from "../../src/services/schedules/retention.js";
 import { hashFile } from "../../src/workers/hash.js";
 import { offsiteFetch, offsiteUpload } from "../../src/workers/offsite-tasks.js";
@@ -84,14 +84,7 @@ async function pageBackup(src: string, dest: string): Promise<void> {
 async function bucketBytes(store: StoreSettings): Promise<number> {
   const client = createS3Client(store);
   let total = 0;
-  let token: string | undefined;
-  do {
-    const page = await client.send(
-      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}v2/${INSTALL}/`, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) total += o.Size ?? 0;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  for await (const object of listPrefix(client, BUCKET, `${PREFIX}v2/${INSTALL}/`)) total += object.size;
   client.destroy();
   return total;
 }

@@ -1,4 +1,4 @@
-import { S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 
 /** Where the copies go; plain data, so it can be posted to a worker thread. Never holds credentials. */
 export interface StoreSettings {
@@ -29,6 +29,41 @@ export function createS3Client(store: StoreSettings): S3Client {
         }
       : {}),
   });
+}
+
+/** An object a listing names: its key and stored size. */
+export interface ListedObject {
+  key: string;
+  size: number;
+}
+
+/**
+ * Every object under `prefix`, one listing page (up to 1,000) at a time; a failed listing request throws what
+ * `fail` makes of its error (each caller names its own failure).
+ */
+export async function* listPrefix(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  fail: (error: unknown) => unknown = (error) => error,
+): AsyncGenerator<ListedObject> {
+  let token: string | undefined;
+  do {
+    const page = await client
+      .send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+      .catch((error: unknown) => {
+        throw fail(error);
+      });
+    for (const item of page.Contents ?? []) if (item.Key) yield { key: item.Key, size: item.Size ?? 0 };
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+/** `listPrefix` gathered into one array (a database's folder: its manifests, or its packs). */
+export async function listAll(client: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
+  const out: ListedObject[] = [];
+  for await (const object of listPrefix(client, bucket, prefix)) out.push(object);
+  return out;
 }
 
 export type StoreFailure = "unreachable" | "denied" | "not_found" | "error";

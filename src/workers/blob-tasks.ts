@@ -4,13 +4,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { pipeline as pipe, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { AgeDecryptStream, AgeEncryptStream, AgeError, type Identity, parseIdentityFile } from "../lib/age/index.js";
 import { isDiskFull } from "../lib/disk-full.js";
@@ -24,7 +18,7 @@ import {
   objectMetadata,
   verifyMac,
 } from "../lib/offsite-format.js";
-import { createS3Client, describeStoreError, isStoreError, type StoreSettings } from "../lib/s3-client.js";
+import { createS3Client, describeStoreError, isStoreError, listPrefix, type StoreSettings } from "../lib/s3-client.js";
 import { checksumMismatch, HashingStream, hashFile, storeFailure, TaskFailure } from "./offsite-tasks.js";
 
 /**
@@ -214,20 +208,6 @@ export const blobKeys = (s: BlobStoreArgs, id: string, install = s.install) => [
   blobKeyOf(s, id, install, false),
 ];
 
-/** Every key under `prefix`, page by page. */
-export async function* listKeys(client: S3Client, s: BlobStoreArgs, prefix: string): AsyncGenerator<string> {
-  let token: string | undefined;
-  do {
-    const page = await client
-      .send(new ListObjectsV2Command({ Bucket: s.store.bucket, Prefix: prefix, ContinuationToken: token }))
-      .catch((error: unknown) => {
-        throw storeFailure(error);
-      });
-    for (const item of page.Contents ?? []) if (item.Key) yield item.Key;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-}
-
 /**
  * The blob ids a manifest's JSON lines name: every line's `blob` (a string) and `blobs` (an array of strings).
  * This is the one convention every manifest kind follows, so the collector needs no code of theirs.
@@ -278,12 +258,12 @@ export async function collectBlobGarbage(args: GcArgs): Promise<GcResult> {
   try {
     const root = `${args.prefix}v2/${args.install}/`;
     const blobs = new Map<string, string>();
-    for await (const key of listKeys(client, args, `${root}blobs/`)) {
+    for await (const { key } of listPrefix(client, args.store.bucket, `${root}blobs/`, storeFailure)) {
       const id = key.slice(key.lastIndexOf("/") + 1).replace(/\.age$/, "");
       if (BLOB_ID.test(id)) blobs.set(key, id);
     }
     const manifests: string[] = [];
-    for await (const key of listKeys(client, args, `${root}db/`)) {
+    for await (const { key } of listPrefix(client, args.store.bucket, `${root}db/`, storeFailure)) {
       const bare = key.replace(/\.age$/, "");
       if (args.suffixes.some((suffix) => bare.endsWith(suffix))) manifests.push(key);
       else if (!bare.endsWith(".db")) {

@@ -12,7 +12,7 @@ import {
 import { ConflictError, NotFoundError, StoreUnavailableError } from "../../errors.js";
 import { FormatVersionError } from "../../lib/format.js";
 import { keyId, objectMetadata } from "../../lib/offsite-format.js";
-import { describeStoreError } from "../../lib/s3-client.js";
+import { describeStoreError, listPrefix } from "../../lib/s3-client.js";
 import type { Logger } from "../../logger.js";
 import { AGE_SUFFIX, FORMAT2_ROOT, installPrefix, type OffsiteSettings, relativeKey } from "./settings.js";
 
@@ -61,22 +61,14 @@ export async function listObjects(
   isBackupName: (name: string) => boolean,
 ): Promise<RemoteObject[]> {
   const objects: RemoteObject[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client
-      .send(new ListObjectsV2Command({ Bucket: settings.store.bucket, Prefix: prefix, ContinuationToken: token }))
-      .catch((error: unknown) => {
-        throw storeError(error, "listing the off-site copies failed");
-      });
-    for (const item of page.Contents ?? []) {
-      const name = (item.Key ?? "").slice(prefix.length);
-      const encrypted = name.endsWith(AGE_SUFFIX);
-      const filename = encrypted ? name.slice(0, -AGE_SUFFIX.length) : name;
-      if (!isBackupName(filename)) continue;
-      objects.push({ key: item.Key ?? "", filename, encrypted, storedSize: item.Size ?? 0 });
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  const failed = (error: unknown) => storeError(error, "listing the off-site copies failed");
+  for await (const item of listPrefix(client, settings.store.bucket, prefix, failed)) {
+    const name = item.key.slice(prefix.length);
+    const encrypted = name.endsWith(AGE_SUFFIX);
+    const filename = encrypted ? name.slice(0, -AGE_SUFFIX.length) : name;
+    if (!isBackupName(filename)) continue;
+    objects.push({ key: item.key, filename, encrypted, storedSize: item.size });
+  }
   return objects;
 }
 

@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
-import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { PACK_TARGET_BYTES, PAGE_HASH_BYTES } from "../../lib/page-manifest.js";
 import { TaskFailure } from "../offsite-tasks.js";
 
-// What the page tasks share: a copy refused as invalid, a pack's key, a page's hash, a listing. Incremental copies
+// What the page tasks share: a copy refused as invalid, a pack's key, a page's hash. Incremental copies
 // run in a worker: hashing, packing, the cipher and the bytes never touch the event loop.
 
 export const invalid = (message: string, reason: string, extra: Record<string, unknown> = {}) =>
@@ -18,16 +17,3 @@ export const packKey = (t: { packPrefix: string; suffix: string }, id: string) =
   `${t.packPrefix}${id.slice(0, 2)}/${id}${t.suffix}`;
 
 export const isManifestKey = (key: string) => /\.db\.pages$/.test(key);
-
-export async function listAll(client: S3Client, bucket: string, prefix: string) {
-  const out: { key: string; size: number }[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const item of page.Contents ?? []) out.push({ key: item.Key ?? "", size: item.Size ?? 0 });
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out;
-}

@@ -2,9 +2,9 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { packsOfLine } from "../../lib/page-manifest.js";
-import { createS3Client, isStoreError, type StoreSettings } from "../../lib/s3-client.js";
+import { createS3Client, isStoreError, listAll, type StoreSettings } from "../../lib/s3-client.js";
 import { storeFailure } from "../offsite-tasks.js";
-import { isManifestKey, listAll } from "./common.js";
+import { isManifestKey } from "./common.js";
 
 // The packs no kept manifest names, collected; and what a database's objects take in the bucket.
 
