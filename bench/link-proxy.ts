@@ -3,10 +3,12 @@ import net from "node:net";
 /**
  * A TCP proxy that gives the bench's store a downlink of a fixed rate, in its own process: every connection's bytes
  * from the store share one link (RATE_BYTES_PER_S), so a rebuild's many GETs and a fetch's one GET pay the same
- * per byte, as they would from a store on the network. Requests go up unthrottled (they are small).
+ * per byte, as they would from a store on the network. Requests go up unthrottled (they are small); every byte
+ * back arrives RTT_MS after its turn on the link, so each request waits a round trip for its first byte.
  */
 const upstream = new URL(process.env.UPSTREAM ?? "http://127.0.0.1:9000");
 const rate = Number(process.env.RATE_BYTES_PER_S ?? 62.5e6);
+const rtt = Number(process.env.RTT_MS ?? 0);
 /** How far the link may run ahead of its clock: makes up for late timers without raising the rate. */
 const BURST_MS = 20;
 let linkFreeAt = 0;
@@ -49,7 +51,7 @@ const server = net.createServer((client) => {
     else if (ended) client.end();
   };
   store.on("data", (chunk: Buffer) => {
-    queue.push({ at: performance.now() + slot(chunk.length), chunk });
+    queue.push({ at: performance.now() + slot(chunk.length) + rtt, chunk });
     queued += chunk.length;
     if (queued >= QUEUED_MAX) store.pause();
     if (!timer) timer = setTimeout(drain, Math.max(0, (queue[0]?.at ?? 0) - performance.now()));

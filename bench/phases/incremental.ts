@@ -212,16 +212,16 @@ export async function simulateIncremental(o: IncrementalOptions): Promise<Increm
     // A new host: a full fetch of one whole-file copy vs rebuilding the newest and the oldest kept backups, in
     // rounds that alternate the three (the machine's state moves both sides), each side's median kept.
     const direct = await newHostRounds(newHost, store, REBUILD_ROUNDS);
-    // The same over a link of LINK_BYTES_PER_S in its own process: the store's bytes cost time on the wire, not
+    // The same over a link of LINK_BYTES_PER_S and LINK_RTT_MS in its own process: the store's bytes cost time on the wire, not
     // this machine's cores (s3rver's CPU per GET is part of the direct rounds' rebuild time).
     const link = await startNode(
       "bench/link-proxy.ts",
-      { UPSTREAM: server.url, RATE_BYTES_PER_S: String(LINK_BYTES_PER_S) },
+      { UPSTREAM: server.url, RATE_BYTES_PER_S: String(LINK_BYTES_PER_S), RTT_MS: String(LINK_RTT_MS) },
       "/",
     );
     const overLink = await newHostRounds(newHost, { ...store, endpoint: link.url }, 1).finally(() => link.stop());
     log(
-      `  over a ${(LINK_BYTES_PER_S * 8e-6).toFixed(0)} Mbit/s link: full fetch ${(overLink.fetchMs / 1000).toFixed(1)} s, ` +
+      `  over a ${(LINK_BYTES_PER_S * 8e-6).toFixed(0)} Mbit/s link, ${LINK_RTT_MS} ms round trip: full fetch ${(overLink.fetchMs / 1000).toFixed(1)} s, ` +
         `rebuild ${overLink.rebuildMs.map((ms) => (ms / 1000).toFixed(1)).join(" s / ")} s`,
     );
     return {
@@ -281,6 +281,8 @@ async function newHostRounds(h: NewHost, store: StoreSettings, rounds: number): 
 const UPLINK_BYTES_PER_S = 20e6 / 8;
 /** The new host's downlink in the link-bound round: 500 Mbit/s (fibre at home, a small VPS). */
 const LINK_BYTES_PER_S = 500e6 / 8;
+/** Its round trip: a store in the same region (a GET's first byte waits this long, on top of the store's own time). */
+const LINK_RTT_MS = 30;
 /** Rounds of full fetch + the two rebuilds (medians reported). */
 const REBUILD_ROUNDS = 3;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
@@ -334,7 +336,7 @@ export function incrementalTable(r: IncrementalResult): Row[] {
       ok: rebuild <= 2 * r.fetchMs,
     },
     {
-      figure: `incremental: the same over a ${(LINK_BYTES_PER_S * 8e-6).toFixed(0)} Mbit/s link (one round): newest / oldest, together, vs one full fetch`,
+      figure: `incremental: the same over a ${(LINK_BYTES_PER_S * 8e-6).toFixed(0)} Mbit/s link with a ${LINK_RTT_MS} ms round trip (one round): newest / oldest, together, vs one full fetch`,
       value:
         `${(r.link.rebuildMs[0] / 1000).toFixed(1)} s / ${(r.link.rebuildMs[1] / 1000).toFixed(1)} s ` +
         `(each ≤ ${(Math.max(...r.link.rebuildMs) / r.link.fetchMs).toFixed(2)}×), together ${(linked / 1000).toFixed(1)} s`,
