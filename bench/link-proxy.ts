@@ -21,8 +21,12 @@ function slot(bytes: number): number {
   return Math.max(0, at - now);
 }
 
-/** Bytes a connection holds before it stops reading the store (enough to keep the link busy between timers). */
-const QUEUED_MAX = 1 << 20;
+/**
+ * Bytes a connection holds before it stops reading the store: enough to keep the link busy between timers, plus
+ * what is in flight over one round trip (the bandwidth-delay product, as a TCP window would grow to), so the round
+ * trip delays the first byte but does not cap one stream's rate.
+ */
+const QUEUED_MAX = (1 << 20) + Math.ceil((rate * rtt) / 1000);
 
 const server = net.createServer((client) => {
   const store = net.connect(Number(upstream.port), upstream.hostname);

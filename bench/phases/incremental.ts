@@ -84,8 +84,11 @@ async function pageBackup(src: string, dest: string): Promise<void> {
 async function bucketBytes(store: StoreSettings): Promise<number> {
   const client = createS3Client(store);
   let total = 0;
-  for await (const object of listPrefix(client, BUCKET, `${PREFIX}v2/${INSTALL}/`)) total += object.size;
-  client.destroy();
+  try {
+    for await (const object of listPrefix(client, BUCKET, `${PREFIX}v2/${INSTALL}/`)) total += object.size;
+  } finally {
+    client.destroy();
+  }
   return total;
 }
 
@@ -212,8 +215,8 @@ export async function simulateIncremental(o: IncrementalOptions): Promise<Increm
     // A new host: a full fetch of one whole-file copy vs rebuilding the newest and the oldest kept backups, in
     // rounds that alternate the three (the machine's state moves both sides), each side's median kept.
     const direct = await newHostRounds(newHost, store, REBUILD_ROUNDS);
-    // The same over a link of LINK_BYTES_PER_S and LINK_RTT_MS in its own process: the store's bytes cost time on the wire, not
-    // this machine's cores (s3rver's CPU per GET is part of the direct rounds' rebuild time).
+    // The same over a link of LINK_BYTES_PER_S and LINK_RTT_MS in its own process: the store's bytes cost time on
+    // the wire, not this machine's cores (s3rver's CPU per GET is part of the direct rounds' rebuild time).
     const link = await startNode(
       "bench/link-proxy.ts",
       { UPSTREAM: server.url, RATE_BYTES_PER_S: String(LINK_BYTES_PER_S), RTT_MS: String(LINK_RTT_MS) },
