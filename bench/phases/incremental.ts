@@ -211,10 +211,10 @@ export async function simulateIncremental(o: IncrementalOptions): Promise<Increm
     }
     const newest = Math.max(...alive);
     const oldest = Math.min(...alive);
-    const newHost: NewHost = { root, identityFile, packPrefix, manifestKey, local, days: [newest, oldest] };
+    const newHost: NewHost = { root, identityFile, packPrefix, manifestKey, local, days: [newest, oldest], log };
     // A new host: a full fetch of one whole-file copy vs rebuilding the newest and the oldest kept backups, in
     // rounds that alternate the three (the machine's state moves both sides), each side's median kept.
-    const direct = await newHostRounds(newHost, store, REBUILD_ROUNDS);
+    const direct = await newHostRounds(newHost, store, REBUILD_ROUNDS, "direct");
     // The same over a link of LINK_BYTES_PER_S and LINK_RTT_MS in its own process: the store's bytes cost time on
     // the wire, not this machine's cores (s3rver's CPU per GET is part of the direct rounds' rebuild time).
     const link = await startNode(
@@ -222,10 +222,9 @@ export async function simulateIncremental(o: IncrementalOptions): Promise<Increm
       { UPSTREAM: server.url, RATE_BYTES_PER_S: String(LINK_BYTES_PER_S), RTT_MS: String(LINK_RTT_MS) },
       "/",
     );
-    const overLink = await newHostRounds(newHost, { ...store, endpoint: link.url }, 1).finally(() => link.stop());
-    log(
-      `  over a ${(LINK_BYTES_PER_S * 8e-6).toFixed(0)} Mbit/s link, ${LINK_RTT_MS} ms round trip: full fetch ${(overLink.fetchMs / 1000).toFixed(1)} s, ` +
-        `rebuild ${overLink.rebuildMs.map((ms) => (ms / 1000).toFixed(1)).join(" s / ")} s`,
+    const linkLabel = `over a ${(LINK_BYTES_PER_S * 8e-6).toFixed(0)} Mbit/s link, ${LINK_RTT_MS} ms round trip,`;
+    const overLink = await newHostRounds(newHost, { ...store, endpoint: link.url }, 1, linkLabel).finally(() =>
+      link.stop(),
     );
     return {
       runs,
@@ -249,10 +248,14 @@ interface NewHost {
   local(day: number, ext?: string): string;
   /** The newest and the oldest kept backup. */
   days: [number, number];
+  log(line: string): void;
 }
 
-/** `rounds` of one full fetch then the two rebuilds, alternating; the medians of each. */
-async function newHostRounds(h: NewHost, store: StoreSettings, rounds: number): Promise<NewHostTimes> {
+/**
+ * `rounds` of one full fetch then the two rebuilds, alternating; the medians of each. Every round is logged with its
+ * own ratios, so a run's spread (the machine's speed drifts between rounds) can be read next to its medians.
+ */
+async function newHostRounds(h: NewHost, store: StoreSettings, rounds: number, label: string): Promise<NewHostTimes> {
   const times: [number[], number[], number[]] = [[], [], []];
   for (let round = 0; round < rounds; round++) {
     const fetched = path.join(h.root, "fetched.db");
@@ -277,6 +280,13 @@ async function newHostRounds(h: NewHost, store: StoreSettings, rounds: number): 
       times[i + 1]?.push(performance.now() - m0);
       rmSync(temp, { force: true });
     }
+    const [fetchMs, newestMs, oldestMs] = times.map((t) => t[round] as number) as [number, number, number];
+    const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    const x = (ms: number) => `${(ms / fetchMs).toFixed(2)}×`;
+    h.log(
+      `  ${label} round ${round + 1}: full fetch ${s(fetchMs)}, rebuild newest ${s(newestMs)} (${x(newestMs)}), ` +
+        `oldest ${s(oldestMs)} (${x(oldestMs)}), together ${x(newestMs + oldestMs)}`,
+    );
   }
   return { fetchMs: median(times[0]), rebuildMs: [median(times[1]), median(times[2])] };
 }
