@@ -15,6 +15,9 @@ export function App() {
   const [loginNotice, setLoginNotice] = useState<string | null>(null);
   const [client] = useState<QueryClient>(() => {
     const queryClient = createQueryClient(() => {
+      // A call answered 401 once the operator is already logged out (one in flight as they pressed Log out) has not
+      // ended anything: the notice they were given ("You have logged out.") stays.
+      if (queryClient.getQueryData<AuthStatus>(queryKeys.status)?.authenticated === false) return;
       setLoginNotice(SESSION_ENDED);
       markLoggedOut(queryClient);
     });

@@ -77,6 +77,16 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
     await page.getByRole("button", { name: "Create account" }).click();
     await shown(page.getByRole("alert").filter({ hasText: "The two passwords differ." }));
 
+    // The list's first call is held until after the logout, so it is answered 401 then: a call in flight as the
+    // operator logs out must not turn "You have logged out." into "Your session has ended." (it did when slow).
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route("**/trpc/backup.list*", async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.getByLabel("Confirm password").fill(PASSWORD);
     await page.getByRole("button", { name: "Create account" }).click();
     await shown(heading("Backups"));
@@ -86,7 +96,13 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
 
     await page.getByRole("button", { name: "Log out" }).click();
     await shown(heading("Log in"));
+    const lateAnswer = page.waitForEvent("requestfinished", (r) => r.url().includes("/trpc/backup.list"));
+    release();
+    expect((await (await lateAnswer).response())?.status()).toBe(401);
+    await page.unroute("**/trpc/backup.list*");
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300))); // the page handles the answer
     await shown(page.getByRole("status").filter({ hasText: "You have logged out." }));
+    expect(await page.getByText("Your session has ended").count()).toBe(0);
 
     await logIn("not the password");
     const refused = page.getByRole("alert");
