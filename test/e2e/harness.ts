@@ -105,3 +105,26 @@ export async function axeViolations(page: Page): Promise<string[]> {
   });
   return violations.map((v) => `${v.id} (${v.impact}): ${v.targets.join(", ")}`);
 }
+
+export interface HeldRequests {
+  /** Lets every held request (and later ones) through. */
+  release(): void;
+  /** Stops matching: requests from then on are not routed at all. */
+  unroute(): Promise<void>;
+}
+
+/**
+ * Requests to `url` (a glob) wait at the network until `release()`, so a state that a fast local server would skip
+ * past is seen for sure.
+ */
+export async function holdRequests(page: Page, url: string): Promise<HeldRequests> {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  await page.route(url, async (route) => {
+    await held;
+    await route.continue();
+  });
+  return { release, unroute: () => page.unroute(url) };
+}

@@ -7,7 +7,7 @@ import { createDatabase } from "../../src/services/databases/index.js";
 import { corrupt, visibleFiles } from "../backup/lifecycle-helpers.js";
 import { makeTempDir, removeDir } from "../helpers/app.js";
 import { seedDatabaseFile } from "../helpers/seed.js";
-import { type Browser, buildUi, launchBrowser, type RunningServer, startServer } from "./harness.js";
+import { type Browser, buildUi, holdRequests, launchBrowser, type RunningServer, startServer } from "./harness.js";
 
 const shown = (locator: Locator) => locator.waitFor({ state: "visible", timeout: 20_000 });
 
@@ -60,23 +60,16 @@ describe("backup upload, verification and restore in the UI", { timeout: 120_000
     await shown(page.getByRole("heading", { name: "Backups", exact: true }));
 
     // Held at the network until the progress bar was seen, so a fast local upload cannot skip past it.
-    let release = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    await page.route("**/api/v1/backup/upload*", async (route) => {
-      await held;
-      await route.continue();
-    });
+    const upload = await holdRequests(page, "**/api/v1/backup/upload*");
     const chooser = page.waitForEvent("filechooser");
     await page.getByRole("button", { name: "Upload", exact: true }).click();
     await (await chooser).setFiles(source);
     await shown(page.getByRole("progressbar", { name: "Upload progress" }));
-    release();
+    upload.release();
     await shown(
       page.getByRole("status").filter({ hasText: /from-another-host\.db uploaded as upload_\d{8}_\d{6}\.db/ }),
     );
-    await page.unroute("**/api/v1/backup/upload*");
+    await upload.unroute();
 
     const [uploaded] = visibleFiles(backupsDir());
     expect(uploaded).toMatch(/^upload_/);

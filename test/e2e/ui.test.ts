@@ -6,7 +6,7 @@ import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { formatBytes } from "../../src/web/format.js";
 import { removeDir, TEST_SETUP_TOKEN } from "../helpers/app.js";
-import { type Browser, buildUi, launchBrowser, type RunningServer, startServer } from "./harness.js";
+import { type Browser, buildUi, holdRequests, launchBrowser, type RunningServer, startServer } from "./harness.js";
 
 const USER = "operator";
 const PASSWORD = "correct horse battery";
@@ -79,14 +79,7 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
 
     // The list's first call is held until after the logout, so it is answered 401 then: a call in flight as the
     // operator logs out must not turn "You have logged out." into "Your session has ended." (it did when slow).
-    let release = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    await page.route("**/trpc/backup.list*", async (route) => {
-      await held;
-      await route.continue();
-    });
+    const list = await holdRequests(page, "**/trpc/backup.list*");
     await page.getByLabel("Confirm password").fill(PASSWORD);
     await page.getByRole("button", { name: "Create account" }).click();
     await shown(heading("Backups"));
@@ -97,9 +90,9 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
     await page.getByRole("button", { name: "Log out" }).click();
     await shown(heading("Log in"));
     const lateAnswer = page.waitForEvent("requestfinished", (r) => r.url().includes("/trpc/backup.list"));
-    release();
+    list.release();
     expect((await (await lateAnswer).response())?.status()).toBe(401);
-    await page.unroute("**/trpc/backup.list*");
+    await list.unroute();
     await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300))); // the page handles the answer
     await shown(page.getByRole("status").filter({ hasText: "You have logged out." }));
     expect(await page.getByText("Your session has ended").count()).toBe(0);
@@ -127,22 +120,15 @@ describe("maintenance UI in Debian's Chromium", { timeout: 90_000 }, () => {
   it("creates a backup that appears in the list with its size and local time, and downloads the same bytes", async () => {
     await shown(page.getByText("No backups of default yet."));
     // Hold the request so the running state is seen for sure, then let it through.
-    let release = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    await page.route("**/trpc/backup.create*", async (route) => {
-      await held;
-      await route.continue();
-    });
+    const create = await holdRequests(page, "**/trpc/backup.create*");
     await page.getByRole("button", { name: "Create Backup" }).click();
     const running = page.getByRole("button", { name: "Creating backup…" });
     await shown(running);
     expect(await running.isDisabled()).toBe(true);
     expect(await running.getAttribute("aria-busy")).toBe("true");
-    release();
+    create.release();
     await shown(page.getByRole("status").filter({ hasText: /Backup app_\d{8}_\d{6}\.db created/ }));
-    await page.unroute("**/trpc/backup.create*");
+    await create.unroute();
 
     const files = (await readdir(backupsDir())).filter((f) => !f.startsWith("."));
     expect(files).toHaveLength(1);
