@@ -89,6 +89,11 @@ export async function readManifest(file: string) {
       visit(first.data[i] as number, count.data[i] as number, offset.data[i] as number);
     }
   };
+  /**
+   * A pack's lowest page (0-based). Packs are listed as they are first named in page order, so this rises with the
+   * index: every page below the lowest page of pack `i` comes from packs before `i`.
+   */
+  const lowestPage = (pack: number): number => first.data[order[starts[pack] as number] as number] as number;
   /** The pack a page (0-based) was written from. */
   const packOf = (page: number): string | undefined => {
     for (let i = 0; i < packIndex.length; i++) {
@@ -97,7 +102,7 @@ export async function readManifest(file: string) {
     }
     return undefined;
   };
-  return { header, runs: { packs, each, packOf } };
+  return { header, runs: { packs, each, lowestPage, packOf } };
 }
 
 /**

@@ -10,6 +10,7 @@ import { storeFailure, TaskFailure } from "../offsite-tasks.js";
 import { invalid } from "./common.js";
 import { checkPages, type Manifest, readManifest, wrongPack } from "./manifest-runs.js";
 import { type PackSlot, packSlot, readIdentities, readPack, requestPack } from "./pack-read.js";
+import { TrailingHash } from "./trailing-hash.js";
 
 // A backup rebuilt from its manifest and packs, as a new host does: byte for byte, or refused with the piece named.
 
@@ -47,9 +48,9 @@ const REBUILD_SYNC_BYTES = 64 * 1024 * 1024;
 
 /**
  * manifest (checked against its authenticated SHA-256) → each pack once, a few in flight: decrypted (age
- * authenticates every chunk), decompressed, its pages written in place → the whole file re-read once for its SHA-256,
- * which must be the manifest's (only when it is not are the pages hashed, to name the first that differs and the
- * pack it came from). A missing, damaged, foreign or planted piece is named; nothing is kept then.
+ * authenticates every chunk), decompressed, its pages written in place → the whole file's SHA-256, taken behind the
+ * writes, which must be the manifest's (only when it is not are the pages hashed, to name the first that differs and
+ * the pack it came from). A missing, damaged, foreign or planted piece is named; nothing is kept then.
  */
 export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<PagesRebuildResult> {
   const client = createS3Client(args.store);
@@ -64,20 +65,24 @@ export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<Pages
       throw invalid("the page manifest is another backup's", "mac_mismatch");
     }
     const identities = header.pack_suffix ? readIdentities(args.identityFile) : null;
-    const fd = await open(args.temp, "wx", 0o600);
+    // Read and written: the file is hashed from the page cache behind the writes.
+    const fd = await open(args.temp, "wx+", 0o600);
+    const hash = new TrailingHash(fd.fd, header.size);
     let sha256: string;
     try {
       await fd.truncate(header.size);
-      downloaded += await writePacks(fd, header, runs, {
+      const source: PackSource = {
         request: (pack) => requestPack(client, args, header, pack),
         read: (pack, object, slot) => readPack(object, header, pack, identities, slot),
-      });
-      // The whole file is hashed from the page cache while the disk flushes it.
+      };
+      downloaded += await writePacks(fd, header, runs, source, (end) => hash.advance(end));
+      // The rest of the file is hashed while the disk flushes it.
       const flushed = fd.sync();
       flushed.catch(() => {});
-      sha256 = hashFile({ file: args.temp }).sha256;
+      sha256 = await hash.digest();
       await flushed;
     } finally {
+      await hash.stop();
       await fd.close();
     }
     if (sha256 !== header.sha256) {
@@ -106,15 +111,25 @@ export async function offsitePagesRebuild(args: PagesRebuildArgs): Promise<Pages
 /**
  * Every pack fetched once, a few in flight, and its pages written in place; the first failure ends it (the others
  * stop at their next pack). An fdatasync starts after every `REBUILD_SYNC_BYTES` written, so the final fsync is
- * short. Returns the stored bytes downloaded.
+ * short. `final(end)` is told each time the bytes below `end` are all written (they are never written again: each
+ * page is in exactly one run, and a page below the lowest page of the first unfinished pack is in a finished one).
+ * Returns the stored bytes downloaded.
  */
 async function writePacks(
   fd: FileHandle,
   header: Manifest["header"],
   runs: Manifest["runs"],
   packs: PackSource,
+  final: (end: number) => void,
 ): Promise<number> {
   let downloaded = 0;
+  const finished = new Uint8Array(runs.packs.length);
+  let unfinished = 0;
+  const finish = (index: number) => {
+    finished[index] = 1;
+    while (unfinished < runs.packs.length && finished[unfinished]) unfinished++;
+    final(unfinished < runs.packs.length ? runs.lowestPage(unfinished) * header.page_size : header.size);
+  };
   let unsynced = 0;
   let syncing: Promise<void> = Promise.resolve();
   // Synchronous positional writes: this is a worker thread, and a pack's runs are often single pages, where an
@@ -138,6 +153,7 @@ async function writePacks(
         const plain = await packs.read(pack, await requests.take(index), slot);
         downloaded += plain.stored;
         write(pack, plain.bytes, index);
+        finish(index);
       } catch (error) {
         stopped = true;
         throw error;
